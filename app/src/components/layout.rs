@@ -1,0 +1,65 @@
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_location};
+
+use crate::components::error_view::ErrorView;
+
+/// The console frame: brand bar, primary navigation and the main region.
+///
+/// Without JavaScript the navigation is always shown. Once hydrated, narrow
+/// screens fold it behind a Menu button; the `enhanced` class marks that the
+/// WASM is running, so the CSS never hides what only script could reveal.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let (enhanced, set_enhanced) = signal(false);
+    let (menu_open, set_menu_open) = signal(false);
+    // Effects run in the browser only, after hydration.
+    Effect::new(move |_| set_enhanced.set(true));
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        set_menu_open.set(false);
+    });
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <div class="app" class:enhanced=move || enhanced.get() class:menu-open=move || menu_open.get()>
+            <header class="topbar">
+                <a class="brand" href="/integrations">
+                    <img src="/logo.svg" alt="" width="28" height="28"/>
+                    <span>"Patchbay"</span>
+                </a>
+                <Show when=move || enhanced.get()>
+                    <button
+                        type="button"
+                        class="menu-toggle"
+                        aria-controls="primary-nav"
+                        aria-expanded=move || menu_open.get().to_string()
+                        on:click=move |_| set_menu_open.update(|open| *open = !*open)
+                    >
+                        "Menu"
+                    </button>
+                </Show>
+            </header>
+            <nav
+                id="primary-nav"
+                class="sidebar"
+                aria-label="Primary"
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        set_menu_open.set(false);
+                    }
+                }
+            >
+                <ul>
+                    <li><A href="/integrations">"Integrations"</A></li>
+                    <li><A href="/activity">"Activity"</A></li>
+                    <li><A href="/team">"Team"</A></li>
+                    <li><A href="/settings">"Settings"</A></li>
+                </ul>
+            </nav>
+            <main id="main" tabindex="-1">
+                <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>{children()}</ErrorBoundary>
+            </main>
+        </div>
+    }
+}

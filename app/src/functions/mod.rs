@@ -1,0 +1,3 @@
+//! Server functions: each reads what it needs from context, calls one
+//! platform function, and maps the error.
+pub mod about;

@@ -1,0 +1,67 @@
+//! The Patchbay console: pages, components, server functions and the types
+//! they exchange. It compiles twice: natively with `ssr` for the server, and
+//! to WASM with `hydrate` for the browser. Server-only code sits behind `ssr`.
+
+pub mod components;
+pub mod error;
+pub mod functions;
+pub mod models;
+pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Redirect, Route, Router, Routes},
+    path,
+};
+
+use crate::components::layout::Layout;
+use crate::routes::{activity::ActivityPage, integrations::IntegrationsPage, not_found::NotFound,
+    settings::SettingsPage, team::TeamPage};
+
+/// The HTML document around [`App`], rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::provide_request_nonce();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/patchbay.css"/>
+        <Title formatter=|page: String| if page.is_empty() { "Patchbay".to_owned() } else { format!("{page} · Patchbay") }/>
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> }/>
+                    <Route path=path!("/integrations") view=IntegrationsPage/>
+                    <Route path=path!("/activity") view=ActivityPage/>
+                    <Route path=path!("/team") view=TeamPage/>
+                    // In order: its data is rendered in place, so it reads without JavaScript.
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

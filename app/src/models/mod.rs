@@ -1,0 +1,2 @@
+//! Types that cross the wire between server functions and the browser.
+pub mod about;

@@ -1,0 +1,254 @@
+//! The relational store. SQLite is the embedded default and Postgres serves
+//! deployments with several replicas. Both sit behind sqlx's `Any` driver so
+//! that each query is written once; SQL that only one backend accepts is
+//! chosen by [`Db::backend`], and each backend has its own migrations folder.
+
+use std::{fmt, path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyPoolOptions, install_default_drivers},
+    migrate::Migrator,
+};
+
+use crate::error::Result;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A database URL that names a supported backend. It may carry a password,
+/// so `Debug` and `Display` print it with the password replaced.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: String,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    /// The SQLite file Patchbay uses when no `DATABASE_URL` is set. The file
+    /// is created on first connect.
+    pub fn sqlite_file(path: &Path) -> Self {
+        let path = path.to_string_lossy();
+        // sqlx percent-decodes the path; escape what would end it early.
+        let escaped = path.replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+        Self {
+            url: format!("sqlite://{escaped}?mode=rwc"),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with its credentials, for the driver only.
+    fn expose(&self) -> &str {
+        &self.url
+    }
+
+    fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => {
+                let userinfo = &rest[..at];
+                let user = userinfo.split(':').next().unwrap_or_default();
+                let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+                format!("{scheme}://{masked}{}", &rest[at..])
+            }
+            None => self.url.clone(),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let s = s.trim();
+        let backend = if s.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err("expected a URL starting with sqlite:, postgres:// or postgresql://".into());
+        };
+        if backend == Backend::Sqlite && s.trim_start_matches("sqlite:").trim_start_matches("//").is_empty() {
+            return Err("the sqlite URL names no file".into());
+        }
+        let mut url = s.to_owned();
+        // An operator-supplied SQLite file is created when missing, like the default one.
+        if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("mode=rwc");
+        }
+        Ok(Self { url, backend })
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl").field(&self.redacted()).finish()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// A connection pool and the backend it talks to. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Why `/readyz` says no.
+#[derive(Debug)]
+pub enum Readiness {
+    Ready,
+    /// The database did not answer a trivial query.
+    Unreachable(sqlx::Error),
+    /// Migrations this binary knows about are not (successfully) applied.
+    MigrationsPending { missing: Vec<i64> },
+}
+
+impl Db {
+    /// Opens a pool. Connection failures surface here, so a server with an
+    /// unreachable database does not start.
+    #[tracing::instrument(skip_all, fields(backend = %url.backend()))]
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
+        install_default_drivers();
+        let backend = url.backend();
+        let options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; the busy timeout
+                        // makes a CLI process and the server share the file.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(url.expose()).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations for this backend that are not applied yet.
+    #[tracing::instrument(skip_all, fields(backend = %self.backend))]
+    pub async fn migrate(&self) -> Result<()> {
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The versions of every migration this binary carries, oldest first.
+    pub fn known_migrations(&self) -> Vec<i64> {
+        self.backend.migrator().iter().map(|m| m.version).collect()
+    }
+
+    /// Whether the database answers and carries every migration this binary knows.
+    pub async fn readiness(&self) -> Readiness {
+        if let Err(e) = sqlx::query("SELECT 1").execute(&self.pool).await {
+            return Readiness::Unreachable(e);
+        }
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(v) => v,
+                // No migrations table at all: nothing is applied.
+                Err(_) => Vec::new(),
+            };
+        let missing: Vec<i64> = self.known_migrations().into_iter().filter(|v| !applied.contains(v)).collect();
+        if missing.is_empty() { Readiness::Ready } else { Readiness::MigrationsPending { missing } }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_password_is_redacted_in_debug_and_display() {
+        let url: DatabaseUrl = "postgres://app:s3cret-canary@db.internal:5432/patchbay".parse().unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        for shown in [format!("{url}"), format!("{url:?}")] {
+            assert!(!shown.contains("s3cret-canary"), "{shown}");
+            assert!(shown.contains("app:***@db.internal:5432/patchbay"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn unsupported_schemes_are_refused() {
+        for bad in ["mysql://x/y", "", "postgres:/x", "sqlite:"] {
+            assert!(bad.parse::<DatabaseUrl>().is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_create_their_file_unless_a_mode_is_given() {
+        let url: DatabaseUrl = "sqlite://data/x.db".parse().unwrap();
+        assert_eq!(url.expose(), "sqlite://data/x.db?mode=rwc");
+        let url: DatabaseUrl = "sqlite://data/x.db?mode=ro".parse().unwrap();
+        assert_eq!(url.expose(), "sqlite://data/x.db?mode=ro");
+    }
+
+    #[test]
+    fn default_sqlite_file_escapes_url_metacharacters() {
+        let url = DatabaseUrl::sqlite_file(Path::new("/tmp/a?b#c%d/patchbay.db"));
+        assert_eq!(url.expose(), "sqlite:///tmp/a%3Fb%23c%25d/patchbay.db?mode=rwc");
+    }
+}

@@ -1,0 +1,27 @@
+//! Patchbay's server-only domain. Nothing here knows about Leptos or HTTP routes:
+//! the server and the `app` crate's server functions call into it.
+//!
+//! Repositories are plain functions that take a [`Db`] (or, later, a transaction),
+//! and their SQL is written once for both backends.
+
+pub mod db;
+pub mod error;
+pub mod instance;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use db::{Backend, Db, DatabaseUrl, Readiness};
+pub use error::{Error, Result};
+
+/// What request handlers and server functions need from the platform, shared
+/// behind an `Arc`-like clone. Grows as secrets, OAuth and jobs land.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    pub db: Db,
+}
+
+impl Platform {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}

@@ -1,0 +1,168 @@
+//! Throwaway databases for tests, on both backends.
+//!
+//! Postgres tests use the server at `PATCHBAY_TEST_POSTGRES_URL` (by default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), create a database of their
+//! own and drop it when done. When no server answers, [`fresh_postgres`]
+//! returns `None` so the test can say it skipped, unless `CI` or
+//! `PATCHBAY_REQUIRE_POSTGRES` is set: then a missing server fails the test.
+
+use std::path::PathBuf;
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::DatabaseUrl;
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh SQLite file in its own temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TestSqlite {
+    dir: PathBuf,
+    pub url: DatabaseUrl,
+}
+
+impl TestSqlite {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("patchbay-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create temp dir for SQLite test database");
+        let url = DatabaseUrl::sqlite_file(&dir.join("patchbay.db"));
+        Self { dir, url }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Default for TestSqlite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestSqlite {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Postgres database created for one test and dropped on drop.
+#[derive(Debug)]
+pub struct TestPostgres {
+    admin_url: String,
+    name: String,
+    pub url: DatabaseUrl,
+}
+
+fn postgres_required() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    set("CI") || set("PATCHBAY_REQUIRE_POSTGRES")
+}
+
+/// Creates a fresh database, or returns `None` when no Postgres answers and
+/// none is required. Panics when one is required and none answers.
+pub async fn fresh_postgres() -> Option<TestPostgres> {
+    let admin_url = std::env::var("PATCHBAY_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.into());
+    let mut admin = match PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) if postgres_required() => panic!("Postgres is required (CI) but {admin_url} did not answer: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: Postgres half of this test, {admin_url} did not answer: {e}");
+            return None;
+        }
+    };
+    let name = format!("patchbay_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create test database");
+    let _ = admin.close().await;
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+    let url = format!("{base}/{name}").parse().expect("test database URL");
+    Some(TestPostgres { admin_url, name, url })
+}
+
+impl TestPostgres {
+    /// Drops the database now, terminating its connections. The server under
+    /// test then finds its database unreachable.
+    pub async fn drop_database(&self) {
+        let mut admin = PgConnection::connect(&self.admin_url).await.expect("connect to Postgres admin database");
+        admin
+            .execute(format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name).as_str())
+            .await
+            .expect("drop test database");
+        let _ = admin.close().await;
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        // Drop runs outside any async context we can rely on, so the cleanup
+        // gets a small runtime of its own on a plain thread.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    let _ = admin.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str()).await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A throwaway database on either backend.
+#[derive(Debug)]
+pub enum TestDatabase {
+    Sqlite(TestSqlite),
+    Postgres(TestPostgres),
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> Self {
+        Self::Sqlite(TestSqlite::new())
+    }
+
+    /// `None` when Postgres is not reachable and not required.
+    pub async fn postgres() -> Option<Self> {
+        fresh_postgres().await.map(Self::Postgres)
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        match self {
+            Self::Sqlite(db) => &db.url,
+            Self::Postgres(db) => &db.url,
+        }
+    }
+
+    /// Connects and applies every migration.
+    pub async fn migrated(&self) -> crate::Db {
+        let db = crate::Db::connect(self.url(), 5).await.expect("connect to test database");
+        db.migrate().await.expect("migrate test database");
+        db
+    }
+}
+
+/// Declares one `#[tokio::test]` per backend that runs `$body(TestDatabase)`.
+/// The Postgres variant returns early, having said so, when no server answers
+/// and none is required.
+#[macro_export]
+macro_rules! test_on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn on_sqlite() {
+                super::$body($crate::testing::TestDatabase::sqlite()).await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                let Some(db) = $crate::testing::TestDatabase::postgres().await else { return };
+                super::$body(db).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,67 @@
+//! Repository functions and migrations, exercised on SQLite and on Postgres.
+
+use platform::{Readiness, instance, test_on_both_backends, testing::TestDatabase};
+
+async fn migrations_apply_cleanly_and_a_second_run_changes_nothing(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    assert!(matches!(db.readiness().await, Readiness::Ready));
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(applied, i64::try_from(db.known_migrations().len()).unwrap());
+
+    db.migrate().await.expect("migrating again is a no-op");
+    let again: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(again, applied);
+}
+test_on_both_backends!(migrations_are_idempotent, migrations_apply_cleanly_and_a_second_run_changes_nothing);
+
+async fn readiness_names_the_migrations_that_are_missing(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    let first = db.known_migrations()[0];
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(first).execute(db.pool()).await.unwrap();
+    match db.readiness().await {
+        Readiness::MigrationsPending { missing } => assert_eq!(missing, vec![first]),
+        other => panic!("expected pending migrations, got {other:?}"),
+    }
+}
+test_on_both_backends!(readiness_reports_missing_migrations, readiness_names_the_migrations_that_are_missing);
+
+async fn readiness_before_any_migration_reports_all_of_them_missing(test_db: TestDatabase) {
+    let db = platform::Db::connect(test_db.url(), 2).await.unwrap();
+    match db.readiness().await {
+        Readiness::MigrationsPending { missing } => assert_eq!(missing, db.known_migrations()),
+        other => panic!("expected pending migrations, got {other:?}"),
+    }
+}
+test_on_both_backends!(readiness_on_an_empty_database, readiness_before_any_migration_reports_all_of_them_missing);
+
+async fn instance_identity_is_created_once_even_when_replicas_race(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    assert_eq!(instance::get(&db).await.unwrap(), None);
+
+    let racers = (0..8).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move { instance::ensure(&db).await.unwrap() })
+    });
+    let mut seen = Vec::new();
+    for racer in racers {
+        seen.push(racer.await.unwrap());
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "replicas disagree: {seen:?}");
+    let stored = instance::get(&db).await.unwrap().unwrap();
+    assert_eq!(stored, seen[0]);
+    assert_eq!(uuid::Uuid::parse_str(&stored.id).unwrap().get_version_num(), 4);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instance").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(count, 1);
+}
+test_on_both_backends!(instance_ensure, instance_identity_is_created_once_even_when_replicas_race);
+
+#[tokio::test]
+async fn the_default_sqlite_file_is_created_on_first_connect() {
+    let test_db = TestDatabase::sqlite();
+    let TestDatabase::Sqlite(sqlite) = &test_db else { unreachable!() };
+    let file = sqlite.dir().join("patchbay.db");
+    assert!(!file.exists());
+    let db = test_db.migrated().await;
+    assert!(file.exists());
+    db.close().await;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Installs what Patchbay's build and tests need, and skips what is already there.
+# Sourced by scripts/console.sh and scripts/test.sh; runnable on its own:
+#   scripts/setup.sh [build|e2e|peers|all]
+# Pins and their reasons are in ../shared/TOOLCHAIN.md (cargo-leptos 0.3.11,
+# wasm-bindgen-cli matching Cargo.lock, npm binaryen, Debian chromium).
+set -euo pipefail
+
+PB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION=0.3.11
+BINARYEN_VERSION=132
+export PATH="$HOME/.cargo/bin:$PB_ROOT/.tools/node_modules/.bin:$PATH"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+# wasm-bindgen-cli must be exactly the crate version Cargo.lock resolved.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PB_ROOT/Cargo.lock"
+}
+
+# Copies a crate's source out of the registry so its lockfile can be adjusted.
+crate_source() {
+  local name=$1 version=$2 dest
+  cargo info "$name@$version" >/dev/null
+  dest="$(mktemp -d)/$name"
+  cp -r "$(ls -d "$HOME"/.cargo/registry/src/*/"$name-$version" | head -n1)" "$dest"
+  echo "$dest"
+}
+
+ensure_wasm_target() {
+  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then return; fi
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+}
+
+ensure_cargo_leptos() {
+  if cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then return; fi
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes on 2 cores)"
+  local src; src=$(crate_source cargo-leptos "$CARGO_LEPTOS_VERSION")
+  # Its lockfile pulls cargo-util-schemas 0.14.2, which needs a newer rustc.
+  (cd "$src" && cargo update -q -p cargo-util-schemas --precise 0.14.1)
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --quiet --path "$src" --locked --features no_downloads
+  rm -rf "$(dirname "$src")"
+}
+
+ensure_wasm_bindgen() {
+  local want; want=$(wasm_bindgen_version)
+  if wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then return; fi
+  log "installing wasm-bindgen-cli $want"
+  local src; src=$(crate_source wasm-bindgen-cli "$want")
+  # The registry mirror lacks webpki-roots 1.0.11.
+  (cd "$src" && cargo update -q -p webpki-roots --precise 1.0.10)
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --quiet --path "$src" --locked --force
+  rm -rf "$(dirname "$src")"
+}
+
+# Debian's binaryen (wasm-opt 108) breaks hydration; use npm's instead.
+ensure_wasm_opt() {
+  if [ -x "$PB_ROOT/.tools/node_modules/.bin/wasm-opt" ]; then return; fi
+  log "installing npm binaryen@$BINARYEN_VERSION into .tools/"
+  mkdir -p "$PB_ROOT/.tools"
+  (cd "$PB_ROOT/.tools" && [ -f package.json ] || echo '{"private":true}' >package.json
+   npm install --silent --no-audit --no-fund "binaryen@$BINARYEN_VERSION")
+}
+
+apt_updated=""
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "apt-get install ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  if [ -z "$apt_updated" ]; then $sudo apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_e2e() {
+  apt_install chromium
+  if [ -d "$PB_ROOT/end2end/node_modules/@playwright/test" ]; then return; fi
+  log "installing end2end npm packages"
+  (cd "$PB_ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
+}
+
+ensure_bench() {
+  apt_install wrk
+}
+
+ensure_build() {
+  ensure_wasm_target
+  ensure_wasm_bindgen
+  ensure_cargo_leptos
+  ensure_wasm_opt
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-all}" in
+    build) ensure_build ;;
+    e2e) ensure_e2e ;;
+    bench) ensure_bench ;;
+    all) ensure_build; ensure_e2e ;;
+    *) echo "usage: $0 [build|e2e|bench|all]" >&2; exit 2 ;;
+  esac
+fi

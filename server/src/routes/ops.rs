@@ -1,0 +1,60 @@
+//! Operations endpoints: liveness, readiness and metrics. They answer without
+//! a session and carry no secrets, so they never include raw error text.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use platform::Readiness;
+use serde_json::json;
+
+use crate::startup::AppState;
+
+const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
+/// The process is up and serving. Says nothing about dependencies.
+pub async fn healthz() -> Response {
+    ([NO_STORE], Json(json!({ "status": "alive", "version": env!("CARGO_PKG_VERSION") }))).into_response()
+}
+
+/// The database answers and carries every migration this binary knows.
+#[tracing::instrument(skip_all)]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = tokio::time::timeout(Duration::from_secs(3), state.platform.db.readiness()).await;
+    let (status, database, migrations) = match readiness {
+        Ok(Readiness::Ready) => (StatusCode::OK, json!({ "status": "ok" }), json!({ "status": "ok" })),
+        Ok(Readiness::MigrationsPending { missing }) => {
+            tracing::warn!(?missing, "not ready: migrations are not applied");
+            (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "ok" }), json!({ "status": "pending", "missing": missing }))
+        }
+        Ok(Readiness::Unreachable(error)) => {
+            tracing::warn!(%error, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "unreachable" }), json!({ "status": "unknown" }))
+        }
+        Err(_elapsed) => {
+            tracing::warn!("not ready: database did not answer within 3 s");
+            (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "timeout" }), json!({ "status": "unknown" }))
+        }
+    };
+    let overall = if status == StatusCode::OK { "ready" } else { "not_ready" };
+    let body = json!({ "status": overall, "checks": { "database": database, "migrations": migrations } });
+    (status, [NO_STORE], Json(body)).into_response()
+}
+
+/// Prometheus text exposition format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let pool = state.platform.db.pool();
+    let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+    let total = i64::from(pool.size());
+    state.metrics.db_connections.with_label_values(&["idle"]).set(idle);
+    state.metrics.db_connections.with_label_values(&["in_use"]).set(total - idle);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), NO_STORE],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,197 @@
+//! Building and running the application: the same path for the binary and
+//! for tests, which bind port 0 against a fresh database.
+
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use app::{App, shell};
+use axum::{Router, extract::FromRef, routing::get};
+use leptos::{
+    config::{Env, LeptosOptions},
+    prelude::provide_context,
+};
+use leptos_axum::{LeptosRoutes as _, generate_route_list};
+use platform::{Db, Platform};
+use tokio::net::TcpListener;
+use tower_http::{
+    compression::CompressionLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    config::{Config, PublicUrl, SiteConfig},
+    middleware::{
+        metrics::{self, HttpMetrics},
+        security_headers::{SecurityHeaders, security_headers},
+    },
+    routes::ops,
+};
+
+/// What handlers and server functions share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub platform: Platform,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// A server that is bound and migrated, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    platform: Platform,
+    public_url: PublicUrl,
+    shutdown_timeout: Duration,
+}
+
+/// Connects to the configured database and applies pending migrations. Used
+/// by `serve` and by `migrate`.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
+    config.ensure_data_dir()?;
+    let db = Db::connect(&config.database_url, config.db_max_connections)
+        .await
+        .with_context(|| format!("DATABASE_URL: cannot connect to {}", config.database_url))?;
+    db.migrate().await.context("DATABASE_URL: applying migrations failed")?;
+    Ok(db)
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("PATCHBAY_BIND: cannot listen on {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| PublicUrl::for_listen_addr(addr));
+
+        let db = connect_and_migrate(config).await?;
+        platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
+        warn_if_site_missing(&config.site);
+
+        let platform = Platform::new(db);
+        let state = AppState {
+            leptos: leptos_options(&config.site, addr),
+            platform: platform.clone(),
+            metrics: Arc::new(HttpMetrics::new().context("registering metrics")?),
+        };
+        let headers = SecurityHeaders { hsts: public_url.is_https(), reload_port: config.site.reload_port };
+        let router = router(state, headers);
+        Ok(Self { listener, router, platform, public_url, shutdown_timeout: config.shutdown_timeout })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        // The listener was bound in `build`; its address is known.
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn public_url(&self) -> &PublicUrl {
+        &self.public_url
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// for up to the configured timeout and closes the database pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            });
+        let mut serve = std::pin::pin!(serve.into_future());
+        tokio::select! {
+            result = &mut serve => result.context("serving HTTP")?,
+            () = shutdown => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(self.shutdown_timeout, &mut serve).await {
+                    Ok(result) => result.context("serving HTTP")?,
+                    Err(_) => tracing::warn!(timeout = ?self.shutdown_timeout, "requests still running at the shutdown timeout were cut off"),
+                }
+            }
+        }
+        self.platform.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn leptos_options(site: &SiteConfig, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(site.output_name.as_str())
+        .site_root(site.root.as_str())
+        .site_pkg_dir(site.pkg_dir.as_str())
+        .site_addr(addr)
+        .env(if site.reload_port.is_some() { Env::DEV } else { Env::PROD })
+        .reload_port(site.reload_port.map_or(3001, u32::from))
+        .build()
+}
+
+fn router(state: AppState, headers: SecurityHeaders) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let platform = state.platform.clone();
+        move || provide_context(platform.clone())
+    };
+    let render = {
+        let options = state.leptos.clone();
+        move || shell(options.clone())
+    };
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .leptos_routes_with_context(&state, routes, context.clone(), render)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(Arc::new(headers), security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(
+            // Paths only: query strings can carry OAuth codes and must not be logged.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &http::Request<_>| {
+                    tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+fn warn_if_site_missing(site: &SiteConfig) {
+    let wasm = Path::new(&site.root).join(&site.pkg_dir).join(format!("{}.wasm", site.output_name));
+    if !wasm.exists() {
+        tracing::warn!(
+            site_root = %site.root,
+            "the console's compiled assets are missing ({} not found): pages render without styles or \
+             interactivity; build them with `cargo leptos build`, or set LEPTOS_SITE_ROOT",
+            wasm.display()
+        );
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,89 @@
+//! The console shell rendered on the server: what a browser with JavaScript
+//! off receives, on SQLite and on Postgres.
+
+mod common;
+
+use common::TestApp;
+use http::StatusCode;
+
+const NAV: [(&str, &str); 4] =
+    [("/integrations", "Integrations"), ("/activity", "Activity"), ("/team", "Team"), ("/settings", "Settings")];
+
+async fn every_console_page_renders_with_navigation_and_its_heading(app: TestApp) {
+    for (path, heading) in NAV {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let html = response.text().await.unwrap();
+        assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path} lacks its heading");
+        assert!(html.contains(&format!("<title>{heading} · Patchbay</title>")), "{path} lacks its title");
+        for (href, label) in NAV {
+            assert!(html.contains(&format!(r#"href="{href}""#)) && html.contains(label), "{path}: nav lacks {label}");
+        }
+        assert!(html.contains(r#"aria-current="page""#), "{path}: the current page is not marked");
+        assert!(html.contains(r##"<a href="#main" class="skip-link">"##), "{path}: no skip link");
+        assert!(html.contains(r#"<html lang="en">"#));
+    }
+    app.stop().await;
+}
+app_test_on_both_backends!(console_pages, every_console_page_renders_with_navigation_and_its_heading);
+
+#[tokio::test]
+async fn the_integrations_page_shows_an_empty_state() {
+    let app = TestApp::sqlite().await;
+    let html = app.get("/integrations").await.text().await.unwrap();
+    assert!(html.contains("No integrations yet"), "{html}");
+    app.stop().await;
+}
+
+async fn settings_show_this_deployment_without_javascript(app: TestApp) {
+    let expected_backend = app.db.url().backend().to_string();
+    let html = app.get("/settings").await.text().await.unwrap();
+    // Rendered in place (in-order streaming), not swapped in by script.
+    assert!(!html.contains("Loading…"), "settings still show their fallback: {html}");
+    assert!(html.contains(&format!("<dd>{expected_backend}</dd>")), "{html}");
+    let instance_id = platform::instance::get(&app.db.migrated().await).await.unwrap().unwrap().id;
+    assert!(html.contains(&instance_id));
+    assert!(!html.contains("patchbay_test_") && !html.contains("postgres://"), "the database URL leaked");
+    app.stop().await;
+}
+app_test_on_both_backends!(settings_page, settings_show_this_deployment_without_javascript);
+
+async fn the_about_server_function_answers_with_the_backend_in_use(app: TestApp) {
+    let response = app
+        .client
+        .post(app.url("/api/about"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let about: app::models::about::About = response.json().await.unwrap();
+    assert_eq!(about.database, app.db.url().backend().to_string());
+    assert_eq!(about.version, env!("CARGO_PKG_VERSION"));
+    app.stop().await;
+}
+app_test_on_both_backends!(about_server_function, the_about_server_function_answers_with_the_backend_in_use);
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404_with_a_way_back() {
+    let app = TestApp::sqlite().await;
+    let response = app.get("/integrations/nope/deeper").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains(r#"href="/integrations""#));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_root_redirects_a_browser_to_integrations() {
+    let app = TestApp::sqlite().await;
+    let response = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap();
+    assert!(response.status().is_redirection(), "got {}", response.status());
+    assert_eq!(response.headers()["location"], "/integrations");
+    app.stop().await;
+}
+
