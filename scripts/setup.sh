@@ -84,7 +84,7 @@ ensure_e2e() {
 }
 
 ensure_bench() {
-  apt_install wrk
+  apt_install wrk curl
 }
 
 ensure_build() {

@@ -19,8 +19,9 @@ use leptos_router::{
 };
 
 use crate::components::layout::Layout;
-use crate::routes::{activity::ActivityPage, integrations::IntegrationsPage, not_found::NotFound,
-    settings::SettingsPage, team::TeamPage};
+use crate::routes::{
+    activity::ActivityPage, integrations::IntegrationsPage, not_found::NotFound, settings::SettingsPage, team::TeamPage,
+};
 
 /// The HTML document around [`App`], rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -11,8 +11,7 @@ pub struct CspNonce(pub String);
 
 /// Makes the request's nonce the one Leptos writes on its script tags.
 pub fn provide_request_nonce() {
-    let nonce = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    let nonce = use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
     if let Some(CspNonce(value)) = nonce {
         provide_context(leptos::nonce::Nonce::from_value(value));
     }

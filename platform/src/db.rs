@@ -60,10 +60,7 @@ impl DatabaseUrl {
         let path = path.to_string_lossy();
         // sqlx percent-decodes the path; escape what would end it early.
         let escaped = path.replace('%', "%25").replace('?', "%3F").replace('#', "%23");
-        Self {
-            url: format!("sqlite://{escaped}?mode=rwc"),
-            backend: Backend::Sqlite,
-        }
+        Self { url: format!("sqlite://{escaped}?mode=rwc"), backend: Backend::Sqlite }
     }
 
     pub fn backend(&self) -> Backend {
@@ -71,7 +68,7 @@ impl DatabaseUrl {
     }
 
     /// The URL with its credentials, for the driver only.
-    fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.url
     }
 
@@ -143,7 +140,9 @@ pub enum Readiness {
     /// The database did not answer a trivial query.
     Unreachable(sqlx::Error),
     /// Migrations this binary knows about are not (successfully) applied.
-    MigrationsPending { missing: Vec<i64> },
+    MigrationsPending {
+        missing: Vec<i64>,
+    },
 }
 
 impl Db {
@@ -199,15 +198,11 @@ impl Db {
         if let Err(e) = sqlx::query("SELECT 1").execute(&self.pool).await {
             return Readiness::Unreachable(e);
         }
-        let applied: Vec<i64> =
-            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_all(&self.pool)
-                .await
-            {
-                Ok(v) => v,
-                // No migrations table at all: nothing is applied.
-                Err(_) => Vec::new(),
-            };
+        // No migrations table at all means nothing is applied.
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
         let missing: Vec<i64> = self.known_migrations().into_iter().filter(|v| !applied.contains(v)).collect();
         if missing.is_empty() { Readiness::Ready } else { Readiness::MigrationsPending { missing } }
     }

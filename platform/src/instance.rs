@@ -31,9 +31,7 @@ pub async fn ensure(db: &Db) -> Result<Instance> {
 /// This deployment's identity, if it was created.
 pub async fn get(db: &Db) -> Result<Option<Instance>> {
     let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT id, created_at FROM instance WHERE singleton = 1")
-            .fetch_optional(db.pool())
-            .await?;
+        sqlx::query_as("SELECT id, created_at FROM instance WHERE singleton = 1").fetch_optional(db.pool()).await?;
     Ok(row.map(|(id, created_at)| Instance {
         id,
         created_at: OffsetDateTime::from_unix_timestamp(created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH),

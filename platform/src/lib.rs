@@ -10,7 +10,7 @@ pub mod instance;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use db::{Backend, Db, DatabaseUrl, Readiness};
+pub use db::{Backend, DatabaseUrl, Db, Readiness};
 pub use error::{Error, Result};
 
 /// What request handlers and server functions need from the platform, shared

@@ -72,10 +72,7 @@ pub async fn fresh_postgres() -> Option<TestPostgres> {
         }
     };
     let name = format!("patchbay_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .expect("create test database");
+    admin.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create test database");
     let _ = admin.close().await;
     let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
     let url = format!("{base}/{name}").parse().expect("test database URL");
@@ -165,4 +162,11 @@ macro_rules! test_on_both_backends {
             }
         }
     };
+}
+
+impl TestPostgres {
+    /// The full URL, password included, for handing to a child process.
+    pub fn url_for_tests(&self) -> String {
+        self.url.expose().to_owned()
+    }
 }

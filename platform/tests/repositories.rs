@@ -1,5 +1,7 @@
 //! Repository functions and migrations, exercised on SQLite and on Postgres.
 
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
 use platform::{Readiness, instance, test_on_both_backends, testing::TestDatabase};
 
 async fn migrations_apply_cleanly_and_a_second_run_changes_nothing(test_db: TestDatabase) {

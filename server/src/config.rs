@@ -43,8 +43,19 @@ const SITE_ADDR: Setting = setting("LEPTOS_SITE_ADDR", "site_addr");
 const RELOAD_PORT: Setting = setting("LEPTOS_RELOAD_PORT", "reload_port");
 
 const SETTINGS: &[Setting] = &[
-    BIND, PUBLIC_URL, DATA_DIR, DATABASE_URL, DB_MAX_CONNECTIONS, LOG_FORMAT, LOG, SHUTDOWN_TIMEOUT,
-    SITE_ROOT, SITE_PKG_DIR, OUTPUT_NAME, SITE_ADDR, RELOAD_PORT,
+    BIND,
+    PUBLIC_URL,
+    DATA_DIR,
+    DATABASE_URL,
+    DB_MAX_CONNECTIONS,
+    LOG_FORMAT,
+    LOG,
+    SHUTDOWN_TIMEOUT,
+    SITE_ROOT,
+    SITE_PKG_DIR,
+    OUTPUT_NAME,
+    SITE_ADDR,
+    RELOAD_PORT,
 ];
 
 /// Compiled-in Leptos defaults: cargo-leptos sets these variables while it
@@ -237,7 +248,8 @@ impl Config {
             None => src.parse(SITE_ADDR, parse_socket_addr)?.unwrap_or(DEFAULT_BIND),
         };
         let public_url = src.parse(PUBLIC_URL, PublicUrl::from_str)?;
-        let data_dir = src.parse(DATA_DIR, |s| non_empty(s).map(PathBuf::from))?.unwrap_or_else(|| PathBuf::from("data"));
+        let data_dir =
+            src.parse(DATA_DIR, |s| non_empty(s).map(PathBuf::from))?.unwrap_or_else(|| PathBuf::from("data"));
         let database_url = src
             .parse(DATABASE_URL, DatabaseUrl::from_str)?
             .unwrap_or_else(|| DatabaseUrl::sqlite_file(&data_dir.join("patchbay.db")));
@@ -265,7 +277,8 @@ impl Config {
             root: src.parse(SITE_ROOT, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_ROOT.into()),
             pkg_dir: src.parse(SITE_PKG_DIR, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_PKG_DIR.into()),
             output_name: src.parse(OUTPUT_NAME, non_empty)?.unwrap_or_else(|| DEFAULT_OUTPUT_NAME.into()),
-            reload_port: src.parse(RELOAD_PORT, |s| s.trim().parse::<u16>().map_err(|_| "expected a port number".into()))?,
+            reload_port: src
+                .parse(RELOAD_PORT, |s| s.trim().parse::<u16>().map_err(|_| "expected a port number".into()))?,
         };
         Ok(Self {
             bind,
@@ -368,12 +381,11 @@ mod tests {
     fn the_environment_overrides_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("patchbay.toml");
-        std::fs::write(&path, "bind = \"127.0.0.1:4000\"\ndata_dir = \"/srv/patchbay\"\ndb_max_connections = 3\n").unwrap();
-        let config = Config::load(env(&[
-            ("PATCHBAY_CONFIG", path.to_str().unwrap()),
-            ("PATCHBAY_BIND", "127.0.0.1:5000"),
-        ]))
-        .unwrap();
+        std::fs::write(&path, "bind = \"127.0.0.1:4000\"\ndata_dir = \"/srv/patchbay\"\ndb_max_connections = 3\n")
+            .unwrap();
+        let config =
+            Config::load(env(&[("PATCHBAY_CONFIG", path.to_str().unwrap()), ("PATCHBAY_BIND", "127.0.0.1:5000")]))
+                .unwrap();
         assert_eq!(config.bind.port(), 5000);
         assert_eq!(config.data_dir, PathBuf::from("/srv/patchbay"));
         assert_eq!(config.db_max_connections, 3);
@@ -409,7 +421,8 @@ mod tests {
     fn leptos_site_addr_is_the_bind_address_when_patchbay_bind_is_unset() {
         let config = Config::load(env(&[("LEPTOS_SITE_ADDR", "127.0.0.1:3999")])).unwrap();
         assert_eq!(config.bind.port(), 3999);
-        let config = Config::load(env(&[("LEPTOS_SITE_ADDR", "127.0.0.1:3999"), ("PATCHBAY_BIND", "127.0.0.1:4001")])).unwrap();
+        let config =
+            Config::load(env(&[("LEPTOS_SITE_ADDR", "127.0.0.1:3999"), ("PATCHBAY_BIND", "127.0.0.1:4001")])).unwrap();
         assert_eq!(config.bind.port(), 4001);
     }
 }

@@ -2,6 +2,8 @@
 //! liveness, readiness (including an unreachable database and missing
 //! migrations), metrics and the security headers.
 
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
 mod common;
 
 use common::TestApp;
@@ -100,7 +102,8 @@ async fn metrics_count_requests_by_route_and_status_with_a_latency_histogram(app
     assert!(!text.contains("12345"), "raw paths must not become labels");
 
     let histogram = |suffix: &str| {
-        sample(&text, &format!(r#"patchbay_http_request_duration_seconds_{suffix}"#)).unwrap_or_else(|| panic!("no {suffix} in:\n{text}"))
+        sample(&text, &format!(r#"patchbay_http_request_duration_seconds_{suffix}"#))
+            .unwrap_or_else(|| panic!("no {suffix} in:\n{text}"))
     };
     assert_eq!(histogram(r#"count{method="GET",route="/healthz"}"#), 3.0);
     assert_eq!(histogram(r#"bucket{method="GET",route="/healthz",le="+Inf"}"#), 3.0);
@@ -166,10 +169,14 @@ async fn every_inline_script_carries_this_responses_csp_nonce() {
     for _ in 0..2 {
         let response = app.get("/integrations").await;
         let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
-        let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("nonce in CSP").to_owned();
+        let nonce =
+            csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("nonce in CSP").to_owned();
         assert!(nonce.len() >= 22, "nonce too short: {nonce}");
         let html = response.text().await.unwrap();
-        let scripts: Vec<&str> = html.match_indices("<script").map(|(i, _)| &html[i..html[i..].find('>').map_or(html.len(), |e| i + e)]).collect();
+        let scripts: Vec<&str> = html
+            .match_indices("<script")
+            .map(|(i, _)| &html[i..html[i..].find('>').map_or(html.len(), |e| i + e)])
+            .collect();
         assert!(!scripts.is_empty(), "the page has no hydration script");
         for script in scripts {
             assert!(script.contains(&format!("nonce=\"{nonce}\"")), "script without the response's nonce: {script}");

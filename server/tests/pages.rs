@@ -1,6 +1,8 @@
 //! The console shell rendered on the server: what a browser with JavaScript
 //! off receives, on SQLite and on Postgres.
 
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
 mod common;
 
 use common::TestApp;
@@ -86,4 +88,3 @@ async fn the_root_redirects_a_browser_to_integrations() {
     assert_eq!(response.headers()["location"], "/integrations");
     app.stop().await;
 }
-

@@ -1,5 +1,5 @@
-use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_location};
+use leptos::{html, prelude::*};
+use leptos_router::components::A;
 
 use crate::components::error_view::ErrorView;
 
@@ -14,14 +14,19 @@ pub fn Layout(children: Children) -> impl IntoView {
     let (menu_open, set_menu_open) = signal(false);
     // Effects run in the browser only, after hydration.
     Effect::new(move |_| set_enhanced.set(true));
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        set_menu_open.set(false);
-    });
+    let main_ref = NodeRef::<html::Main>::new();
+
+    // Once hydrated, the router handles every link click, so the skip link
+    // moves focus itself, as the browser would without script.
+    let skip_to_main = move |ev: leptos::ev::MouseEvent| {
+        if let Some(main) = main_ref.get() {
+            ev.prevent_default();
+            let _ = main.focus();
+        }
+    };
 
     view! {
-        <a class="skip-link" href="#main">"Skip to content"</a>
+        <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
         <div class="app" class:enhanced=move || enhanced.get() class:menu-open=move || menu_open.get()>
             <header class="topbar">
                 <a class="brand" href="/integrations">
@@ -49,6 +54,17 @@ pub fn Layout(children: Children) -> impl IntoView {
                         set_menu_open.set(false);
                     }
                 }
+                // Choosing a destination closes the menu.
+                on:click=move |ev| {
+                    let on_link = ev
+                        .target()
+                        .and_then(|t| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::Element>(t).ok())
+                        .and_then(|el| el.closest("a").ok().flatten())
+                        .is_some();
+                    if on_link {
+                        set_menu_open.set(false);
+                    }
+                }
             >
                 <ul>
                     <li><A href="/integrations">"Integrations"</A></li>
@@ -57,7 +73,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <li><A href="/settings">"Settings"</A></li>
                 </ul>
             </nav>
-            <main id="main" tabindex="-1">
+            <main id="main" tabindex="-1" node_ref=main_ref>
                 <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>{children()}</ErrorBoundary>
             </main>
         </div>

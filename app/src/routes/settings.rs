@@ -1,10 +1,6 @@
 use leptos::prelude::*;
 
-use crate::{
-    components::page_header::PageHeader,
-    functions::about::get_about,
-    models::about::About,
-};
+use crate::{components::page_header::PageHeader, functions::about::get_about, models::about::About};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {

@@ -10,7 +10,9 @@ use axum::{
     response::Response,
 };
 use http::Method;
-use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone, Debug)]
 pub struct HttpMetrics {
@@ -32,10 +34,8 @@ impl HttpMetrics {
                 .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["method", "route"],
         )?;
-        let db_connections = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "Database pool connections, by state."),
-            &["state"],
-        )?;
+        let db_connections =
+            IntGaugeVec::new(Opts::new("db_pool_connections", "Database pool connections, by state."), &["state"])?;
         let build_info = IntGauge::with_opts(
             Opts::new("build_info", "Always 1; labelled with the running version.")
                 .const_label("version", env!("CARGO_PKG_VERSION")),

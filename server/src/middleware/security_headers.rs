@@ -49,10 +49,10 @@ pub async fn security_headers(State(cfg): State<Arc<SecurityHeaders>>, mut reque
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let mut set_default = |name: HeaderName, value: &str| {
-        if !headers.contains_key(&name) {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name, value);
-            }
+        if !headers.contains_key(&name)
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            headers.insert(name, value);
         }
     };
     set_default(header::CONTENT_SECURITY_POLICY, &cfg.content_security_policy(&nonce));

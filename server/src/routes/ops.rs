@@ -29,7 +29,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(Readiness::Ready) => (StatusCode::OK, json!({ "status": "ok" }), json!({ "status": "ok" })),
         Ok(Readiness::MigrationsPending { missing }) => {
             tracing::warn!(?missing, "not ready: migrations are not applied");
-            (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "ok" }), json!({ "status": "pending", "missing": missing }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "ok" }),
+                json!({ "status": "pending", "missing": missing }),
+            )
         }
         Ok(Readiness::Unreachable(error)) => {
             tracing::warn!(%error, "not ready: database unreachable");
@@ -52,9 +56,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let total = i64::from(pool.size());
     state.metrics.db_connections.with_label_values(&["idle"]).set(idle);
     state.metrics.db_connections.with_label_values(&["in_use"]).set(total - idle);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), NO_STORE],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), NO_STORE], state.metrics.render())
         .into_response()
 }

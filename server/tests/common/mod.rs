@@ -41,10 +41,8 @@ impl TestApp {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client");
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
         Self { base, client, db, stop: Some(stop), task: Some(task), _data_dir: data_dir }
     }
 

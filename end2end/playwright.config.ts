@@ -1,0 +1,59 @@
+import { devices, defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+// The server under test is the real `patchbay` binary, started from the
+// repository root (where its compiled site lives) with a fresh data dir.
+// scripts/test.sh sets PATCHBAY_BIN (debug or release build) and E2E_PORT.
+const repoRoot = resolve(__dirname, "..");
+const bin = process.env.PATCHBAY_BIN ?? join(repoRoot, "target/debug/patchbay");
+const port = process.env.E2E_PORT ?? "3917";
+const baseURL = `http://127.0.0.1:${port}`;
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  forbidOnly: !!process.env.CI,
+  retries: process.env.CI ? 1 : 0,
+  workers: 1,
+  reporter: [["list"], ["html", { open: "never" }]],
+  use: { baseURL, trace: "retain-on-failure" },
+  webServer: {
+    command: `"${bin}" serve`,
+    cwd: repoRoot,
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      PATCHBAY_BIND: `127.0.0.1:${port}`,
+      PATCHBAY_DATA_DIR: mkdtempSync(join(tmpdir(), "patchbay-e2e-")),
+      PATCHBAY_LOG: "warn",
+    },
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        headless: true,
+        launchOptions: {
+          executablePath: chromiumPath,
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+});
