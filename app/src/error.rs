@@ -36,3 +36,22 @@ impl From<platform::Error> for AppError {
         AppError::Internal
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_read_as_unreachable_and_everything_else_as_internal() {
+        assert_eq!(
+            AppError::from_server_fn_error(ServerFnErrorErr::Request("connection reset".into())),
+            AppError::Unreachable
+        );
+        let internal = AppError::from_server_fn_error(ServerFnErrorErr::ServerError(
+            "duplicate key value violates unique constraint".into(),
+        ));
+        assert_eq!(internal, AppError::Internal);
+        // What the browser is shown carries none of the cause.
+        assert!(!internal.to_string().contains("constraint"));
+    }
+}

@@ -54,13 +54,16 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Patchbay".to_owned() } else { format!("{page} · Patchbay") }/>
         <Router>
             <Layout>
+                // Every page renders whole before it is sent (`SsrMode::Async`):
+                // data is in the HTML itself, so pages read without JavaScript,
+                // and a page can still choose its status or redirect once its
+                // data has loaded.
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> }/>
-                    <Route path=path!("/integrations") view=IntegrationsPage/>
-                    <Route path=path!("/activity") view=ActivityPage/>
-                    <Route path=path!("/team") view=TeamPage/>
-                    // In order: its data is rendered in place, so it reads without JavaScript.
-                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/activity") view=ActivityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
