@@ -76,10 +76,22 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The Playwright version end2end/package-lock.json pins, and the one installed.
+playwright_versions() {
+  node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+    let installed = "none";
+    try { installed = JSON.parse(fs.readFileSync("node_modules/@playwright/test/package.json", "utf8")).version; } catch {}
+    console.log(lock.packages["node_modules/@playwright/test"].version, installed);'
+}
+
 ensure_e2e() {
   apt_install chromium
-  if [ -d "$PB_ROOT/end2end/node_modules/@playwright/test" ]; then return; fi
-  log "installing end2end npm packages"
+  local want have
+  read -r want have < <(cd "$PB_ROOT/end2end" && playwright_versions)
+  if [ "$want" = "$have" ]; then return; fi
+  log "installing end2end npm packages (@playwright/test $want)"
   (cd "$PB_ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
 }
 

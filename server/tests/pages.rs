@@ -88,3 +88,23 @@ async fn the_root_redirects_a_browser_to_integrations() {
     assert_eq!(response.headers()["location"], "/integrations");
     app.stop().await;
 }
+
+async fn a_failing_page_shows_a_safe_message_in_the_error_boundary(app: TestApp) {
+    // Remove the row the Settings page reads, so its server call fails inside.
+    let db = app.db.migrated().await;
+    sqlx::query("DELETE FROM instance").execute(db.pool()).await.unwrap();
+    db.close().await;
+
+    let response = app.client.get(app.url("/settings")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Something went wrong"), "{html}");
+    assert!(html.contains("It has been logged; try again in a moment."), "{html}");
+    // The navigation stays usable around the failed page.
+    assert!(html.contains(r#"href="/integrations""#));
+    for internal in ["RowNotFound", "sqlx", "instance", "SELECT"] {
+        assert!(!html.contains(internal), "internal detail {internal:?} reached the page");
+    }
+    app.stop().await;
+}
+app_test_on_both_backends!(error_boundary, a_failing_page_shows_a_safe_message_in_the_error_boundary);
