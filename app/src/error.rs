@@ -16,6 +16,18 @@ pub enum AppError {
     Internal,
     #[error("The console could not reach the server. Check your connection and try again.")]
     Unreachable,
+    #[error("Sign in to continue.")]
+    Unauthorized,
+    #[error("Only admins of your team can do that.")]
+    Forbidden,
+    /// A form field's value is not acceptable; the message says what is needed.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    /// A request that cannot be done as asked, in words for the person who asked.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl FromServerFnError for AppError {
@@ -32,8 +44,47 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<platform::Error> for AppError {
     fn from(cause: platform::Error) -> Self {
-        tracing::error!(error = %cause, "server function failed");
-        AppError::Internal
+        use platform::Error as E;
+        match cause {
+            E::Invalid { field, message } => AppError::Invalid { field: field.to_owned(), message },
+            E::NotFound => AppError::NotFound,
+            E::TooManyAttempts { .. } => AppError::TooManyRequests(cause.to_string()),
+            E::DuplicateEmail
+            | E::InvalidCredentials
+            | E::AlreadySetUp
+            | E::LastAdmin
+            | E::InviteExpired
+            | E::InviteUsed
+            | E::InviteRevoked => AppError::Refused(cause.to_string()),
+            E::Database(_) | E::Migrate(_) | E::DataDir { .. } | E::InvalidDatabaseUrl(_) | E::PasswordHash(_) => {
+                tracing::error!(error = %cause, "server function failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl AppError {
+    /// The HTTP status a server function answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound => 404,
+            AppError::Internal => 500,
+            AppError::Unreachable => 502,
+            AppError::Unauthorized => 401,
+            AppError::Forbidden => 403,
+            AppError::Invalid { .. } => 422,
+            AppError::Refused(_) => 400,
+            AppError::TooManyRequests(_) => 429,
+        }
+    }
+
+    /// The message to show beside `field`, if this error is about it.
+    pub fn for_field(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Invalid { field, message } if field == name => Some(message.clone()),
+            _ => None,
+        }
     }
 }
 

@@ -14,13 +14,14 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
-    components::{Redirect, Route, Router, Routes},
+    components::{ParentRoute, Redirect, Route, Router, Routes},
     path,
 };
 
 use crate::components::layout::Layout;
 use crate::routes::{
-    activity::ActivityPage, integrations::IntegrationsPage, not_found::NotFound, settings::SettingsPage, team::TeamPage,
+    activity::ActivityPage, integrations::IntegrationsPage, invite::InvitePage, login::LoginPage, not_found::NotFound,
+    settings::SettingsPage, setup::SetupPage, team::TeamPage,
 };
 
 /// The HTML document around [`App`], rendered on the server only.
@@ -53,19 +54,23 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/patchbay.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Patchbay".to_owned() } else { format!("{page} · Patchbay") }/>
         <Router>
-            <Layout>
-                // Every page renders whole before it is sent (`SsrMode::Async`):
-                // data is in the HTML itself, so pages read without JavaScript,
-                // and a page can still choose its status or redirect once its
-                // data has loaded.
-                <Routes fallback=NotFound>
+            // Every page renders whole before it is sent (`SsrMode::Async`):
+            // data is in the HTML itself, so pages read without JavaScript,
+            // and a page can still choose its status or redirect once its
+            // data has loaded. Signed-out visitors reach only sign-in,
+            // first-run set-up and invites; the server redirects the rest.
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
                     <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> } ssr=SsrMode::Async/>
                     <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>
                     <Route path=path!("/activity") view=ActivityPage ssr=SsrMode::Async/>
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
-                </Routes>
-            </Layout>
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

@@ -16,6 +16,31 @@ pub enum Error {
     },
     #[error("{0}")]
     InvalidDatabaseUrl(String),
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+
+    // What a person did that cannot be done; each is shown to them as is.
+    /// A field's value is not acceptable; `message` says what is needed.
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("An account with this email already exists.")]
+    DuplicateEmail,
+    #[error("That email and password do not match an account.")]
+    InvalidCredentials,
+    #[error("Too many sign-in attempts. Wait {retry_after_minutes} minutes, then try again.")]
+    TooManyAttempts { retry_after_minutes: i64 },
+    #[error("A team already exists; ask one of its admins for an invite.")]
+    AlreadySetUp,
+    #[error("A team needs at least one admin. Make someone else an admin first.")]
+    LastAdmin,
+    #[error("That does not exist.")]
+    NotFound,
+    #[error("This invite has expired. Ask an admin of the team for a new one.")]
+    InviteExpired,
+    #[error("This invite has already been used. Sign in instead, or ask an admin for a new one.")]
+    InviteUsed,
+    #[error("This invite was revoked. Ask an admin of the team for a new one.")]
+    InviteRevoked,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

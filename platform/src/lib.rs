@@ -4,11 +4,18 @@
 //! Repositories are plain functions that take a [`Db`] (or, later, a transaction),
 //! and their SQL is written once for both backends.
 
+pub mod accounts;
 pub mod db;
 pub mod error;
 pub mod instance;
+pub mod invites;
+pub mod login;
+mod passwords;
+pub mod sessions;
+pub mod teams;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod users;
 
 pub use db::{Backend, DatabaseUrl, Db, Readiness};
 pub use error::{Error, Result};
@@ -18,10 +25,11 @@ pub use error::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct Platform {
     pub db: Db,
+    pub login_throttle: login::Throttle,
 }
 
 impl Platform {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, login_throttle: login::Throttle::default() }
     }
 }

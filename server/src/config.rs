@@ -36,6 +36,8 @@ const DB_MAX_CONNECTIONS: Setting = setting("PATCHBAY_DB_MAX_CONNECTIONS", "db_m
 const LOG_FORMAT: Setting = setting("PATCHBAY_LOG_FORMAT", "log_format");
 const LOG: Setting = setting("PATCHBAY_LOG", "log");
 const SHUTDOWN_TIMEOUT: Setting = setting("PATCHBAY_SHUTDOWN_TIMEOUT", "shutdown_timeout");
+const SESSION_IDLE_TIMEOUT: Setting = setting("PATCHBAY_SESSION_IDLE_TIMEOUT", "session_idle_timeout");
+const SESSION_ABSOLUTE_TIMEOUT: Setting = setting("PATCHBAY_SESSION_ABSOLUTE_TIMEOUT", "session_absolute_timeout");
 const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
 const SITE_PKG_DIR: Setting = setting("LEPTOS_SITE_PKG_DIR", "site_pkg_dir");
 const OUTPUT_NAME: Setting = setting("LEPTOS_OUTPUT_NAME", "output_name");
@@ -178,6 +180,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub shutdown_timeout: Duration,
+    /// A session unused this long is signed out (SECURITY B4).
+    pub session_idle_timeout: Duration,
+    /// A session this old is signed out however active it is (SECURITY B4).
+    pub session_absolute_timeout: Duration,
     pub site: SiteConfig,
 }
 
@@ -273,6 +279,13 @@ impl Config {
         let shutdown_timeout = src
             .parse(SHUTDOWN_TIMEOUT, parse_bounded_u32(0, 3600))?
             .map_or(Duration::from_secs(20), |s| Duration::from_secs(u64::from(s)));
+        let seconds = |n: u32| Duration::from_secs(u64::from(n));
+        let session_idle_timeout = src
+            .parse(SESSION_IDLE_TIMEOUT, parse_bounded_u32(1, 30 * 86_400))?
+            .map_or(Duration::from_secs(2 * 3600), seconds);
+        let session_absolute_timeout = src
+            .parse(SESSION_ABSOLUTE_TIMEOUT, parse_bounded_u32(1, 90 * 86_400))?
+            .map_or(Duration::from_secs(12 * 3600), seconds);
         let site = SiteConfig {
             root: src.parse(SITE_ROOT, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_ROOT.into()),
             pkg_dir: src.parse(SITE_PKG_DIR, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_PKG_DIR.into()),
@@ -289,6 +302,8 @@ impl Config {
             log_format,
             log_filter,
             shutdown_timeout,
+            session_idle_timeout,
+            session_absolute_timeout,
             site,
         })
     }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use server::{Application, Config, startup};
 
@@ -31,6 +32,31 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Operator tasks that need no browser.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a team and its first admin (the same as the /setup page).
+    /// Works beside a running server on the same database.
+    CreateTeam {
+        /// The team's name.
+        #[arg(long)]
+        name: String,
+        /// The first admin's email; they sign in with it.
+        #[arg(long)]
+        email: String,
+        /// The first admin's display name (default: the email's local part).
+        #[arg(long)]
+        admin_name: Option<String>,
+        /// Read the admin's password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +81,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(&config).await,
             Command::Migrate => migrate(&config).await,
+            Command::Admin { command: AdminCommand::CreateTeam { name, email, admin_name, password_stdin: _ } } => {
+                create_team(&config, &name, &email, admin_name.as_deref()).await
+            }
         }
     });
     match result {
@@ -85,5 +114,27 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!(database = %config.database_url, latest, "migrations applied");
     eprintln!("patchbay: database {} is migrated (latest migration {latest})", config.database_url);
+    Ok(())
+}
+
+async fn create_team(config: &Config, team_name: &str, email: &str, admin_name: Option<&str>) -> anyhow::Result<()> {
+    use platform::accounts::{Email, NewPassword, PersonName, TeamName};
+
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let admin_name = admin_name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default());
+    let new = platform::teams::NewTeam {
+        team_name: TeamName::parse(team_name).map_err(|e| anyhow::anyhow!("--name: {e}"))?,
+        admin_name: PersonName::parse(admin_name).map_err(|e| anyhow::anyhow!("--admin-name: {e}"))?,
+        admin_email: email,
+        admin_password: NewPassword::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?,
+    };
+    let db = startup::connect_and_migrate(config).await?;
+    let result = platform::teams::create_with_admin(&db, new, false).await;
+    db.close().await;
+    let (team, admin) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!("patchbay: created team \"{}\" ({}) with admin {}", team.name, team.id, admin.email);
     Ok(())
 }

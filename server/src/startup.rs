@@ -11,22 +11,29 @@ use leptos::{
     prelude::provide_context,
 };
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
+use platform::sessions::DbSessionStore;
 use platform::{Db, Platform};
 use tokio::net::TcpListener;
 use tower_http::{
     compression::CompressionLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tracing::Level;
 
 use crate::{
     config::{Config, PublicUrl, SiteConfig},
     middleware::{
+        auth::{AuthState, authenticate},
+        csrf::{CsrfGuard, refuse_cross_site},
         metrics::{self, HttpMetrics},
         security_headers::{SecurityHeaders, security_headers},
     },
     routes::ops,
 };
+
+/// The session cookie's name: not the library default (SECURITY B1).
+pub const SESSION_COOKIE: &str = "patchbay_session";
 
 /// What handlers and server functions share.
 #[derive(Clone, Debug)]
@@ -82,7 +89,7 @@ impl Application {
             metrics: Arc::new(HttpMetrics::new().context("registering metrics")?),
         };
         let headers = SecurityHeaders { hsts: public_url.is_https(), reload_port: config.site.reload_port };
-        let router = router(state, headers);
+        let router = router(state, headers, config, &public_url)?;
         Ok(Self { listener, router, platform, public_url, shutdown_timeout: config.shutdown_timeout })
     }
 
@@ -104,6 +111,7 @@ impl Application {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             });
         let mut serve = std::pin::pin!(serve.into_future());
+        let sweeper = tokio::spawn(sweep_expired_sessions(DbSessionStore::new(self.platform.db.clone())));
         tokio::select! {
             result = &mut serve => result.context("serving HTTP")?,
             () = shutdown => {
@@ -115,9 +123,23 @@ impl Application {
                 }
             }
         }
+        sweeper.abort();
         self.platform.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Deletes expired sessions every ten minutes.
+async fn sweep_expired_sessions(store: DbSessionStore) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.delete_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "expired sessions swept"),
+            Err(error) => tracing::warn!(%error, "sweeping expired sessions failed"),
+        }
     }
 }
 
@@ -132,23 +154,52 @@ fn leptos_options(site: &SiteConfig, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-fn router(state: AppState, headers: SecurityHeaders) -> Router {
+fn router(
+    state: AppState,
+    headers: SecurityHeaders,
+    config: &Config,
+    public_url: &PublicUrl,
+) -> anyhow::Result<Router> {
     let routes = generate_route_list(App);
     let context = {
         let platform = state.platform.clone();
-        move || provide_context(platform.clone())
+        let base = app::ssr::PublicBase(public_url.to_string());
+        move || {
+            provide_context(platform.clone());
+            provide_context(base.clone());
+        }
     };
+    let idle = time::Duration::try_from(config.session_idle_timeout).context("PATCHBAY_SESSION_IDLE_TIMEOUT")?;
+    // SameSite=Lax: the OAuth provider's redirect back is a top-level GET
+    // from another site, and must carry the session (SECURITY B2).
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.platform.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_secure(public_url.is_https())
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle));
+    let auth = Arc::new(AuthState {
+        platform: state.platform.clone(),
+        idle_timeout: config.session_idle_timeout,
+        absolute_timeout: config.session_absolute_timeout,
+        set_up: false.into(),
+    });
+    let csrf = Arc::new(CsrfGuard { public_url: public_url.clone() });
     let render = {
         let options = state.leptos.clone();
         move || shell(options.clone())
     };
-    Router::new()
+    Ok(Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), render)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(auth, authenticate))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(csrf, refuse_cross_site))
         .layer(axum::middleware::from_fn_with_state(Arc::new(headers), security_headers))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(
@@ -159,7 +210,7 @@ fn router(state: AppState, headers: SecurityHeaders) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
+        .with_state(state))
 }
 
 fn warn_if_site_missing(site: &SiteConfig) {

@@ -72,6 +72,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 async fn metrics_count_requests_by_route_and_status_with_a_latency_histogram(app: TestApp) {
+    app.setup_team().await;
     for _ in 0..3 {
         assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     }
@@ -138,6 +139,8 @@ fn assert_security_headers(response: &reqwest::Response, path: &str) {
 #[tokio::test]
 async fn security_headers_are_on_pages_errors_and_operations_endpoints() {
     let app = TestApp::sqlite().await;
+    assert_security_headers(&app.get("/setup").await, "/setup");
+    app.setup_team().await;
     for path in ["/integrations", "/settings", "/no-such-page", "/healthz", "/readyz", "/metrics", "/api/about"] {
         let response = app.get(path).await;
         assert_security_headers(&response, path);
@@ -154,8 +157,8 @@ async fn hsts_is_sent_when_the_console_is_served_over_https() {
         &[("PATCHBAY_PUBLIC_URL", "https://console.example.com")],
     )
     .await;
-    let response = app.get("/integrations").await;
-    assert_security_headers(&response, "/integrations");
+    let response = app.get("/setup").await;
+    assert_security_headers(&response, "/setup");
     let hsts = response.headers()["strict-transport-security"].to_str().unwrap();
     assert!(hsts.starts_with("max-age=31536000"), "{hsts}");
     app.stop().await;
@@ -165,6 +168,7 @@ async fn hsts_is_sent_when_the_console_is_served_over_https() {
 #[tokio::test]
 async fn every_inline_script_carries_this_responses_csp_nonce() {
     let app = TestApp::sqlite().await;
+    app.setup_team().await;
     let mut nonces = Vec::new();
     for _ in 0..2 {
         let response = app.get("/integrations").await;

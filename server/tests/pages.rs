@@ -12,6 +12,7 @@ const NAV: [(&str, &str); 4] =
     [("/integrations", "Integrations"), ("/activity", "Activity"), ("/team", "Team"), ("/settings", "Settings")];
 
 async fn every_console_page_renders_with_navigation_and_its_heading(app: TestApp) {
+    app.setup_team().await;
     for (path, heading) in NAV {
         let response = app.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -33,13 +34,16 @@ app_test_on_both_backends!(console_pages, every_console_page_renders_with_naviga
 #[tokio::test]
 async fn the_integrations_page_shows_an_empty_state() {
     let app = TestApp::sqlite().await;
+    app.setup_team().await;
     let html = app.get("/integrations").await.text().await.unwrap();
     assert!(html.contains("No integrations yet"), "{html}");
     app.stop().await;
 }
 
 async fn settings_show_this_deployment_without_javascript(app: TestApp) {
+    app.setup_team().await;
     let expected_backend = app.db.url().backend().to_string();
+    assert!(app.get("/settings").await.status().is_success());
     let html = app.get("/settings").await.text().await.unwrap();
     // Rendered in place (in-order streaming), not swapped in by script.
     assert!(!html.contains("Loading…"), "settings still show their fallback: {html}");
@@ -52,15 +56,8 @@ async fn settings_show_this_deployment_without_javascript(app: TestApp) {
 app_test_on_both_backends!(settings_page, settings_show_this_deployment_without_javascript);
 
 async fn the_about_server_function_answers_with_the_backend_in_use(app: TestApp) {
-    let response = app
-        .client
-        .post(app.url("/api/about"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body("")
-        .send()
-        .await
-        .unwrap();
+    app.setup_team().await;
+    let response = app.browser.post_form("/api/about", &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let about: app::models::about::About = response.json().await.unwrap();
     assert_eq!(about.database, app.db.url().backend().to_string());
@@ -72,6 +69,7 @@ app_test_on_both_backends!(about_server_function, the_about_server_function_answ
 #[tokio::test]
 async fn an_unknown_page_is_a_404_with_a_way_back() {
     let app = TestApp::sqlite().await;
+    app.setup_team().await;
     let response = app.get("/integrations/nope/deeper").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let html = response.text().await.unwrap();
@@ -83,19 +81,21 @@ async fn an_unknown_page_is_a_404_with_a_way_back() {
 #[tokio::test]
 async fn the_root_redirects_a_browser_to_integrations() {
     let app = TestApp::sqlite().await;
-    let response = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap();
+    app.setup_team().await;
+    let response = app.get("/").await;
     assert!(response.status().is_redirection(), "got {}", response.status());
     assert_eq!(response.headers()["location"], "/integrations");
     app.stop().await;
 }
 
 async fn a_failing_page_shows_a_safe_message_in_the_error_boundary(app: TestApp) {
+    app.setup_team().await;
     // Remove the row the Settings page reads, so its server call fails inside.
     let db = app.db.migrated().await;
     sqlx::query("DELETE FROM instance").execute(db.pool()).await.unwrap();
     db.close().await;
 
-    let response = app.client.get(app.url("/settings")).header("accept", "text/html").send().await.unwrap();
+    let response = app.get("/settings").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let html = response.text().await.unwrap();
     assert!(html.contains("Something went wrong"), "{html}");

@@ -1,7 +1,10 @@
 use leptos::{html, prelude::*};
-use leptos_router::components::A;
+use leptos_router::components::{A, Outlet};
 
-use crate::components::error_view::ErrorView;
+use crate::{
+    components::error_view::ErrorView,
+    functions::auth::{Logout, whoami},
+};
 
 /// The console frame: brand bar, primary navigation and the main region.
 ///
@@ -9,7 +12,7 @@ use crate::components::error_view::ErrorView;
 /// screens fold it behind a Menu button; the `enhanced` class marks that the
 /// WASM is running, so the CSS never hides what only script could reveal.
 #[component]
-pub fn Layout(children: Children) -> impl IntoView {
+pub fn Layout() -> impl IntoView {
     let (enhanced, set_enhanced) = signal(false);
     let (menu_open, set_menu_open) = signal(false);
     // Effects run in the browser only, after hydration.
@@ -33,6 +36,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <img src="/logo.svg" alt="" width="28" height="28"/>
                     <span>"Patchbay"</span>
                 </a>
+                <UserBox/>
                 <Show when=move || enhanced.get()>
                     <button
                         type="button"
@@ -74,8 +78,42 @@ pub fn Layout(children: Children) -> impl IntoView {
                 </ul>
             </nav>
             <main id="main" tabindex="-1" node_ref=main_ref>
-                <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>{children()}</ErrorBoundary>
+                <ErrorBoundary fallback=|errors| view! { <ErrorView errors/> }>
+                    <Outlet/>
+                </ErrorBoundary>
             </main>
         </div>
+    }
+}
+
+/// Who is signed in, to which team, and the way out.
+#[component]
+fn UserBox() -> impl IntoView {
+    let viewer = OnceResource::new(whoami());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                viewer
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|v| {
+                        view! {
+                            <div class="user-box">
+                                <span class="who">
+                                    <span class="name">{v.name}</span>
+                                    <span class="team">
+                                        {v.team_name} " · " {if v.is_admin { "admin" } else { "member" }}
+                                    </span>
+                                </span>
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit">"Sign out"</button>
+                                </ActionForm>
+                            </div>
+                        }
+                    })
+            })}
+        </Suspense>
     }
 }

@@ -1,4 +1,6 @@
+pub mod auth_layout;
 pub mod empty_state;
 pub mod error_view;
+pub mod form;
 pub mod layout;
 pub mod page_header;

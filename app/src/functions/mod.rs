@@ -1,3 +1,6 @@
 //! Server functions: each reads what it needs from context, calls one
 //! platform function, and maps the error.
 pub mod about;
+pub mod auth;
+pub mod invites;
+pub mod team;

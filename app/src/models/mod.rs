@@ -1,2 +1,3 @@
 //! Types that cross the wire between server functions and the browser.
 pub mod about;
+pub mod account;

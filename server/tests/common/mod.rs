@@ -9,10 +9,91 @@ use platform::testing::TestDatabase;
 use server::{Application, Config};
 use tokio::{sync::oneshot, task::JoinHandle};
 
+/// A browser as far as sessions go: it keeps the session cookie the server
+/// sets (and drops it when the server clears it), and sends it back. Kept
+/// by hand so that tests can read and replay exact cookie values.
+#[derive(Debug)]
+pub struct Browser {
+    base: String,
+    client: reqwest::Client,
+    cookie: std::sync::Mutex<Option<String>>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
+        Self { base: base.to_owned(), client, cookie: std::sync::Mutex::new(None) }
+    }
+
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.lock().unwrap().clone()
+    }
+
+    pub fn set_cookie(&self, value: Option<String>) {
+        *self.cookie.lock().unwrap() = value;
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let request = match self.cookie() {
+            Some(value) => request.header("cookie", format!("patchbay_session={value}")),
+            None => request,
+        };
+        let response = request.send().await.expect("request reaches the server");
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap_or_default();
+            if let Some(rest) = set.strip_prefix("patchbay_session=") {
+                let value = rest.split(';').next().unwrap_or_default();
+                let cleared = value.is_empty() || set.contains("Max-Age=0");
+                self.set_cookie((!cleared).then(|| value.to_owned()));
+            }
+        }
+        response
+    }
+
+    /// A page, as a browser asks for it; redirects are left for the test to see.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.send(self.client.get(format!("{}{path}", self.base)).header("accept", "text/html")).await
+    }
+
+    /// Posts a form to a server function from this site, as a hydrated page does.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("origin", &self.base)
+                .header("sec-fetch-site", "same-origin")
+                .form(fields),
+        )
+        .await
+    }
+
+    /// Posts a form the way a browser without JavaScript does: it accepts
+    /// HTML and says which page the form was on.
+    pub async fn send_form_as_html(&self, path: &str, fields: &[(&str, &str)], from: &str) -> reqwest::Response {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("origin", &self.base)
+                .header("accept", "text/html")
+                .header("referer", format!("{}{from}", self.base))
+                .form(fields),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form("/api/login", &[("email", email), ("password", password)]).await
+    }
+}
+
 #[derive(Debug)]
 pub struct TestApp {
     pub base: String,
+    /// For requests that need no session.
     pub client: reqwest::Client,
+    /// The browser the admin uses.
+    pub browser: Browser,
     pub db: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -43,7 +124,8 @@ impl TestApp {
         }));
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
-        Self { base, client, db, stop: Some(stop), task: Some(task), _data_dir: data_dir }
+        let browser = Browser::new(&base);
+        Self { base, client, browser, db, stop: Some(stop), task: Some(task), _data_dir: data_dir }
     }
 
     pub async fn sqlite() -> Self {
@@ -59,8 +141,31 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// A page in the admin's browser.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request reaches the server")
+        self.browser.get(path).await
+    }
+
+    /// Another browser, with no session.
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// First-run set-up through `/api/setup`, signing the admin's browser in.
+    pub async fn setup_team(&self) {
+        let response = self
+            .browser
+            .post_form(
+                "/api/setup",
+                &[("team_name", TEAM), ("name", ADMIN_NAME), ("email", ADMIN_EMAIL), ("password", PASSWORD)],
+            )
+            .await;
+        assert!(response.status().is_success(), "setup failed: {}", response.text().await.unwrap_or_default());
+    }
+
+    /// A platform handle on the same database, for arranging and checking.
+    pub async fn db(&self) -> platform::Db {
+        platform::Db::connect(self.db.url(), 2).await.expect("connect to the test database")
     }
 
     /// Stops the server and waits for it to finish cleanly.
@@ -73,6 +178,11 @@ impl TestApp {
         }
     }
 }
+
+pub const TEAM: &str = "Acme";
+pub const ADMIN_NAME: &str = "Ada Admin";
+pub const ADMIN_EMAIL: &str = "ada@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Declares one `#[tokio::test]` per backend that runs `$body(TestApp)`.
 #[macro_export]

@@ -1,0 +1,99 @@
+//! The `/team` page: members, roles and invites. Every call takes the team
+//! from the session; an ID from another team is simply not found (C1).
+
+use leptos::prelude::*;
+
+use crate::{
+    error::AppError,
+    models::account::{CreatedInvite, Member, PendingInvite, TeamOverview},
+};
+
+#[server(prefix = "/api", endpoint = "team")]
+pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_user()?;
+        let platform = crate::ssr::platform()?;
+        let team = &viewer.user.team_id;
+        let members = platform::users::list(&platform.db, team).await?;
+        let can_manage = viewer.user.role == platform::accounts::Role::Admin;
+        let invites = if can_manage { platform::invites::list_pending(&platform.db, team).await? } else { Vec::new() };
+        Ok(TeamOverview {
+            team_name: viewer.team_name,
+            members: members
+                .into_iter()
+                .map(|m| Member {
+                    is_you: m.id == viewer.user.id,
+                    id: m.id.to_string(),
+                    name: m.name,
+                    email: m.email,
+                    role: m.role.as_str().to_owned(),
+                })
+                .collect(),
+            invites: invites
+                .into_iter()
+                .map(|i| PendingInvite {
+                    id: i.id.to_string(),
+                    role: i.role.as_str().to_owned(),
+                    created_by: i.created_by,
+                    expires_at: crate::ssr::format_time(i.expires_at),
+                })
+                .collect(),
+            can_manage,
+        })
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "create_invite")]
+pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let role = platform::accounts::Role::parse(&role)?;
+        let (invite, token) =
+            platform::invites::create(&platform.db, &viewer.user.team_id, &viewer.user.id, role).await?;
+        Ok(CreatedInvite {
+            url: format!("{}/invite/{token}", crate::ssr::public_base()),
+            role: role.as_str().to_owned(),
+            expires_at: crate::ssr::format_time(invite.expires_at),
+        })
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "revoke_invite")]
+pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let invite = platform::accounts::InviteId::parse(&invite_id)?;
+        platform::invites::revoke(&platform.db, &viewer.user.team_id, &invite).await?;
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "change_role")]
+pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let user = platform::accounts::UserId::parse(&user_id)?;
+        let role = platform::accounts::Role::parse(&role)?;
+        platform::users::change_role(&platform.db, &viewer.user.team_id, &user, role).await?;
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(user_id: String) -> Result<(), AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let user = platform::accounts::UserId::parse(&user_id)?;
+        platform::users::remove(&platform.db, &viewer.user.team_id, &user).await?;
+        Ok(())
+    })
+    .await
+}
