@@ -18,9 +18,31 @@ export const test = base.extend<{ problems: string[] }>({
   ],
 });
 
-/** Resolves once the WASM has hydrated the shell. */
+/** Resolves once the WASM has hydrated the page (console or signed-out). */
 export async function hydrated(page: Page) {
-  await expect(page.locator(".app.enhanced")).toBeAttached();
+  await expect(page.locator(".enhanced").first()).toBeAttached();
 }
 
 export { expect };
+
+export const admin = { team: "Acme", name: "Ada Admin", email: "ada@example.com", password: "correct horse battery staple" };
+
+/**
+ * Signs the page in as the admin: completes first-run set-up when the
+ * server is fresh, otherwise signs in. Works with JavaScript on or off.
+ */
+export async function signIn(page: Page) {
+  await page.goto("/integrations");
+  if (page.url().endsWith("/setup")) {
+    await page.getByLabel("Team name").fill(admin.team);
+    await page.getByLabel("Your name").fill(admin.name);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Create team" }).click();
+  } else if (new URL(page.url()).pathname === "/login") {
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+}

@@ -1,4 +1,4 @@
-import { test, expect, hydrated } from "./fixtures";
+import { test, expect, hydrated, signIn } from "./fixtures";
 
 const pages = [
   ["Integrations", "/integrations"],
@@ -11,6 +11,7 @@ test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
   test("every page renders on the server with navigation and its content", async ({ page }) => {
+    await signIn(page);
     await page.goto("/");
     await expect(page).toHaveURL(/\/integrations$/);
     await expect(page.getByRole("heading", { level: 1, name: "Integrations" })).toBeVisible();
@@ -28,13 +29,15 @@ test.describe("without JavaScript", () => {
   });
 
   test("the stylesheet is served and applied", async ({ page }) => {
-    await page.goto("/integrations");
+    await page.goto("/login");
     const background = await page.locator("body").evaluate((body) => getComputedStyle(body).backgroundColor);
     expect(background).not.toBe("rgba(0, 0, 0, 0)");
   });
 });
 
 test.describe("hydrated", () => {
+  test.beforeEach(async ({ page }) => signIn(page));
+
   test("on a narrow screen the Menu button opens and closes the navigation", async ({ page }) => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto("/integrations");

@@ -65,6 +65,20 @@ pub async fn get(db: &Db, id: &UserId) -> Result<Option<User>> {
     row.map(from_row).transpose()
 }
 
+/// The user a session names, with their team's name, in one query: every
+/// signed-in request asks this.
+pub async fn get_with_team(db: &Db, id: &UserId) -> Result<Option<(User, String)>> {
+    let row: Option<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.team_id, u.email, u.name, u.role, t.name FROM users u \
+         JOIN teams t ON t.id = u.team_id WHERE u.id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|(id, team, email, name, role, team_name)| Ok((from_row((id, team, email, name, role))?, team_name)))
+        .transpose()
+}
+
 /// The account and password hash for a sign-in attempt.
 pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<(User, String)>> {
     let row: Option<(String, String, String, String, String, String)> =

@@ -123,13 +123,21 @@ async fn create_team(config: &Config, team_name: &str, email: &str, admin_name: 
     let mut password = String::new();
     std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']);
-    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    // A refused value, said with the option it came from.
+    let refused = |option: &str| {
+        let option = option.to_owned();
+        move |e: platform::Error| match e {
+            platform::Error::Invalid { message, .. } => anyhow::anyhow!("{option}: {message}"),
+            other => anyhow::anyhow!("{option}: {other}"),
+        }
+    };
+    let email = Email::parse(email).map_err(refused("--email"))?;
     let admin_name = admin_name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default());
     let new = platform::teams::NewTeam {
-        team_name: TeamName::parse(team_name).map_err(|e| anyhow::anyhow!("--name: {e}"))?,
-        admin_name: PersonName::parse(admin_name).map_err(|e| anyhow::anyhow!("--admin-name: {e}"))?,
+        team_name: TeamName::parse(team_name).map_err(refused("--name"))?,
+        admin_name: PersonName::parse(admin_name).map_err(refused("--admin-name"))?,
         admin_email: email,
-        admin_password: NewPassword::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?,
+        admin_password: NewPassword::parse(password).map_err(refused("the password on standard input"))?,
     };
     let db = startup::connect_and_migrate(config).await?;
     let result = platform::teams::create_with_admin(&db, new, false).await;

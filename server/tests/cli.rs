@@ -238,3 +238,51 @@ async fn json_logs_are_one_object_per_line() {
     assert!(log.contains(r#""path":"/healthz""#), "the request was not logged:\n{log}");
     assert!(!log.contains("canary-oauth-code"), "a query string was logged:\n{log}");
 }
+
+fn create_team(data_dir: &str, email: &str, password_line: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = patchbay(&[("PATCHBAY_DATA_DIR", data_dir)])
+        .args(["admin", "create-team", "--name", "Beta", "--email", email, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(password_line.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn admin_create_team_works_beside_a_running_server_and_its_admin_can_sign_in() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let (mut server, url) = Server::start(&[("PATCHBAY_DATA_DIR", data_dir)]);
+
+    let output = create_team(data_dir, "Bea@Beta.example", "a long enough passphrase\n");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("created team \"Beta\""), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("a long enough passphrase"), "the password was echoed");
+
+    // The running server sees the team at once: /setup is gone and the admin signs in.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let setup = client.get(format!("{url}/setup")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(setup.status(), 404);
+    let login = client
+        .post(format!("{url}/api/login"))
+        .form(&[("email", "bea@beta.example"), ("password", "a long enough passphrase")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert!(login.headers()["set-cookie"].to_str().unwrap().starts_with("patchbay_session="));
+
+    // Bad input is refused in words naming the option, and creates nothing.
+    let weak = create_team(data_dir, "cy@beta.example", "short\n");
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(stderr(&weak).contains("patchbay: the password on standard input: Use at least 12 characters"), "{}", stderr(&weak));
+    let duplicate = create_team(data_dir, "bea@beta.example", "a long enough passphrase\n");
+    assert!(stderr(&duplicate).contains("An account with this email already exists."), "{}", stderr(&duplicate));
+
+    server.signal("-TERM");
+    server.wait_exit();
+}

@@ -6,8 +6,11 @@ use crate::components::error_view::ErrorView;
 /// the brand and one centred card, no navigation.
 #[component]
 pub fn AuthLayout(heading: &'static str, children: Children) -> impl IntoView {
+    // Marks that the WASM is running (effects run only in the browser).
+    let (enhanced, set_enhanced) = signal(false);
+    Effect::new(move |_| set_enhanced.set(true));
     view! {
-        <main id="main" class="auth-page">
+        <main id="main" class="auth-page" class:enhanced=move || enhanced.get()>
             <div class="auth-card">
                 <p class="brand">
                     <img src="/logo.svg" alt="" width="28" height="28"/>

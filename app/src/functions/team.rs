@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    models::account::{CreatedInvite, Member, PendingInvite, TeamOverview},
+    models::account::{CreatedInvite, TeamOverview},
 };
 
 #[server(prefix = "/api", endpoint = "team")]
@@ -21,7 +21,7 @@ pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
             team_name: viewer.team_name,
             members: members
                 .into_iter()
-                .map(|m| Member {
+                .map(|m| crate::models::account::Member {
                     is_you: m.id == viewer.user.id,
                     id: m.id.to_string(),
                     name: m.name,
@@ -31,7 +31,7 @@ pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
                 .collect(),
             invites: invites
                 .into_iter()
-                .map(|i| PendingInvite {
+                .map(|i| crate::models::account::PendingInvite {
                     id: i.id.to_string(),
                     role: i.role.as_str().to_owned(),
                     created_by: i.created_by,

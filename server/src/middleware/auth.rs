@@ -48,13 +48,13 @@ async fn resolve(state: &AuthState, session: &Session) -> Option<SignedIn> {
     let mut auth: SessionAuth = session.get(AUTH_KEY).await.ok().flatten()?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let absolute = i64::try_from(state.absolute_timeout.as_secs()).unwrap_or(i64::MAX);
-    let user = if now - auth.signed_in_at >= absolute {
+    let found = if now - auth.signed_in_at >= absolute {
         tracing::info!("session reached its absolute timeout");
         None
     } else {
-        platform::users::get(&state.platform.db, &auth.user_id).await.ok().flatten()
+        platform::users::get_with_team(&state.platform.db, &auth.user_id).await.ok().flatten()
     };
-    let Some(user) = user else {
+    let Some((user, team_name)) = found else {
         // Timed out, or the user was removed: the session ends here.
         let _ = session.flush().await;
         return None;
@@ -66,7 +66,6 @@ async fn resolve(state: &AuthState, session: &Session) -> Option<SignedIn> {
         auth.seen_at = now;
         let _ = session.insert(AUTH_KEY, auth).await;
     }
-    let team_name = platform::teams::get(&state.platform.db, &user.team_id).await.ok()?.name;
     Some(SignedIn { user, team_name })
 }
 
