@@ -279,7 +279,11 @@ async fn admin_create_team_works_beside_a_running_server_and_its_admin_can_sign_
     // Bad input is refused in words naming the option, and creates nothing.
     let weak = create_team(data_dir, "cy@beta.example", "short\n");
     assert_eq!(weak.status.code(), Some(1));
-    assert!(stderr(&weak).contains("patchbay: the password on standard input: Use at least 12 characters"), "{}", stderr(&weak));
+    assert!(
+        stderr(&weak).contains("patchbay: the password on standard input: Use at least 12 characters"),
+        "{}",
+        stderr(&weak)
+    );
     let duplicate = create_team(data_dir, "bea@beta.example", "a long enough passphrase\n");
     assert!(stderr(&duplicate).contains("An account with this email already exists."), "{}", stderr(&duplicate));
 
