@@ -6,7 +6,7 @@
 use std::{fmt, path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
-    AnyPool, Executor,
+    Any, AnyPool, Executor, Transaction,
     any::{AnyPoolOptions, install_default_drivers},
     migrate::Migrator,
 };
@@ -175,6 +175,18 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// and then writes cannot wait its turn behind another writer, and fails
+    /// with `SQLITE_BUSY_SNAPSHOT` instead. Postgres needs no such care.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
     }
 
     pub fn backend(&self) -> Backend {

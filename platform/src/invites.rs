@@ -169,7 +169,7 @@ pub async fn accept(
     let hash = passwords::hash(&password).await?;
     let user_id = UserId::new();
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let claimed = sqlx::query(
         "UPDATE invites SET accepted_at = $1, accepted_by = $2 \
          WHERE id = $3 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",

@@ -37,7 +37,7 @@ async fn recent_failures(db: &Db, scope: &str, subject: &str, since: i64) -> Res
 }
 
 async fn record_failure(db: &Db, email: &str, address: &str, now: i64, throttle: Throttle) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for (scope, subject) in [("email", email), ("address", address)] {
         sqlx::query("INSERT INTO login_failures (scope, subject, failed_at) VALUES ($1, $2, $3)")
             .bind(scope)

@@ -43,7 +43,7 @@ pub async fn create_with_admin(db: &Db, new: NewTeam, first_run_only: bool) -> R
     let team = Team { id: TeamId::new(), name: new.team_name.as_str().to_owned() };
     let user_id = UserId::new();
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend() == crate::Backend::Postgres {
         sqlx::query("LOCK TABLE teams IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
     }

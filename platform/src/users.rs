@@ -129,7 +129,7 @@ async fn role_in_team(tx: &mut Transaction<'_, Any>, team: &TeamId, user: &UserI
 /// Changes a member's role. The last admin cannot be demoted.
 #[tracing::instrument(skip_all, fields(team = %team, user = %user))]
 pub async fn change_role(db: &Db, team: &TeamId, user: &UserId, role: Role) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     lock_team(&mut tx, db, team).await?;
     let current = role_in_team(&mut tx, team, user).await?;
     if current == Role::Admin && role == Role::Member && admins_other_than(&mut tx, team, user).await? == 0 {
@@ -150,7 +150,7 @@ pub async fn change_role(db: &Db, team: &TeamId, user: &UserId, role: Role) -> R
 /// cannot be removed.
 #[tracing::instrument(skip_all, fields(team = %team, user = %user))]
 pub async fn remove(db: &Db, team: &TeamId, user: &UserId) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     lock_team(&mut tx, db, team).await?;
     let current = role_in_team(&mut tx, team, user).await?;
     if current == Role::Admin && admins_other_than(&mut tx, team, user).await? == 0 {
