@@ -52,7 +52,15 @@ async fn resolve(state: &AuthState, session: &Session) -> Option<SignedIn> {
         tracing::info!("session reached its absolute timeout");
         None
     } else {
-        platform::users::get_with_team(&state.platform.db, &auth.user_id).await.ok().flatten()
+        match platform::users::get_with_team(&state.platform.db, &auth.user_id).await {
+            Ok(found) => found,
+            Err(error) => {
+                // A passing database failure must not sign anyone out: this
+                // request goes on signed out, and the session stays.
+                tracing::warn!(%error, "could not read the signed-in user");
+                return None;
+            }
+        }
     };
     let Some((user, team_name)) = found else {
         // Timed out, or the user was removed: the session ends here.
