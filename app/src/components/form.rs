@@ -75,3 +75,24 @@ where
 pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     view! { {move || error.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })} }
 }
+
+/// The fields of a new account, on first-run set-up and on an invite.
+#[component]
+pub fn NewAccountFields(
+    #[prop(into)] name_error: Signal<Option<String>>,
+    #[prop(into)] email_error: Signal<Option<String>>,
+    #[prop(into)] password_error: Signal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <Field label="Your name" name="name" autocomplete="name" error=name_error/>
+        <Field label="Email" name="email" kind="email" autocomplete="username" error=email_error/>
+        <Field
+            label="Password"
+            name="password"
+            kind="password"
+            autocomplete="new-password"
+            hint="At least 12 characters."
+            error=password_error
+        />
+    }
+}

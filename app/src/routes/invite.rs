@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     components::{
         auth_layout::AuthLayout,
-        form::{Field, FormError, field_error, form_error},
+        form::{FormError, NewAccountFields, field_error, form_error},
     },
     functions::invites::{AcceptInvite, get_invite_status},
     models::account::InviteStatus,
@@ -47,15 +47,10 @@ fn AcceptForm(token: String, team_name: String, role: String) -> impl IntoView {
             <ActionForm action=accept attr:class="stack" attr:novalidate=true>
                 <FormError error=form_error(value, FIELDS)/>
                 <input type="hidden" name="token" value=token/>
-                <Field label="Your name" name="name" autocomplete="name" error=field_error(value, "name")/>
-                <Field label="Email" name="email" kind="email" autocomplete="username" error=field_error(value, "email")/>
-                <Field
-                    label="Password"
-                    name="password"
-                    kind="password"
-                    autocomplete="new-password"
-                    hint="At least 12 characters."
-                    error=field_error(value, "password")
+                <NewAccountFields
+                    name_error=field_error(value, "name")
+                    email_error=field_error(value, "email")
+                    password_error=field_error(value, "password")
                 />
                 <button type="submit" class="primary" disabled=move || accept.pending().get()>"Join team"</button>
             </ActionForm>

@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use crate::{
     components::{
         auth_layout::AuthLayout,
-        form::{Field, FormError, field_error, form_error},
+        form::{Field, FormError, NewAccountFields, field_error, form_error},
     },
     functions::auth::{Setup, setup_open},
     routes::not_found::NotFound,
@@ -41,15 +41,10 @@ fn SetupForm() -> impl IntoView {
             <ActionForm action=setup attr:class="stack" attr:novalidate=true>
                 <FormError error=form_error(value, FIELDS)/>
                 <Field label="Team name" name="team_name" autocomplete="organization" error=field_error(value, "team_name")/>
-                <Field label="Your name" name="name" autocomplete="name" error=field_error(value, "name")/>
-                <Field label="Email" name="email" kind="email" autocomplete="username" error=field_error(value, "email")/>
-                <Field
-                    label="Password"
-                    name="password"
-                    kind="password"
-                    autocomplete="new-password"
-                    hint="At least 12 characters."
-                    error=field_error(value, "password")
+                <NewAccountFields
+                    name_error=field_error(value, "name")
+                    email_error=field_error(value, "email")
+                    password_error=field_error(value, "password")
                 />
                 <button type="submit" class="primary" disabled=move || setup.pending().get()>"Create team"</button>
             </ActionForm>
