@@ -25,6 +25,14 @@ pub struct Invite {
     pub expires_at: OffsetDateTime,
 }
 
+/// A new invite, with its token: the only time the token is known.
+#[derive(Clone, Debug)]
+pub struct CreatedInvite {
+    pub id: InviteId,
+    pub expires_at: OffsetDateTime,
+    pub token: String,
+}
+
 /// What an invite link shows to the person who opens it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
@@ -43,9 +51,9 @@ fn timestamp(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Creates an invite and returns it with its token (256 random bits).
+/// Creates an invite; its token has 256 random bits.
 #[tracing::instrument(skip_all, fields(team = %team))]
-pub async fn create(db: &Db, team: &TeamId, created_by: &UserId, role: Role) -> Result<(Invite, String)> {
+pub async fn create(db: &Db, team: &TeamId, created_by: &UserId, role: Role) -> Result<CreatedInvite> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -64,10 +72,7 @@ pub async fn create(db: &Db, team: &TeamId, created_by: &UserId, role: Role) -> 
     .bind(now + LIFETIME_SECONDS)
     .execute(db.pool())
     .await?;
-    let created_by = users::get(db, created_by).await?.map(|u| u.name).unwrap_or_default();
-    let invite =
-        Invite { id, role, created_by, created_at: timestamp(now), expires_at: timestamp(now + LIFETIME_SECONDS) };
-    Ok((invite, token))
+    Ok(CreatedInvite { id, expires_at: timestamp(now + LIFETIME_SECONDS), token })
 }
 
 /// Invites that can still be accepted, newest first.

@@ -69,11 +69,7 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, address: IpAddr, thro
         tracing::warn!(address, "sign-in throttled");
         return Err(Error::TooManyAttempts { retry_after_minutes: (throttle.window_seconds + 59) / 60 });
     }
-    let found = users::credentials(db, &email).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
+    let (user, hash) = users::credentials(db, &email).await?.unzip();
     if passwords::verify(password, hash).await
         && let Some(user) = user
     {

@@ -55,39 +55,36 @@ fn encode(record: &Record) -> session_store::Result<String> {
     serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 
-#[async_trait]
-impl SessionStore for DbSessionStore {
-    /// Inserts a new record, drawing a fresh ID on the (astronomically
-    /// unlikely) collision rather than overwriting someone else's session.
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        loop {
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(record.id.to_string())
-            .bind(encode(record)?)
-            .bind(record.expiry_date.unix_timestamp())
-            .execute(self.db.pool())
-            .await
-            .map_err(backend)?;
-            if inserted.rows_affected() == 1 {
-                return Ok(());
-            }
-            record.id = Id::default();
-        }
-    }
-
-    async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
+impl DbSessionStore {
+    /// Writes a record; `on_conflict` says what an existing row with its ID
+    /// gets. Returns the number of rows written.
+    async fn write(&self, record: &Record, on_conflict: &str) -> session_store::Result<u64> {
+        let done = sqlx::query(&format!(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) {on_conflict}"
+        ))
         .bind(record.id.to_string())
         .bind(encode(record)?)
         .bind(record.expiry_date.unix_timestamp())
         .execute(self.db.pool())
         .await
         .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    /// Inserts a new record, drawing a fresh ID on the (astronomically
+    /// unlikely) collision rather than overwriting someone else's session.
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        while self.write(record, "DO NOTHING").await? == 0 {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at").await?;
         Ok(())
     }
 

@@ -126,15 +126,28 @@ async fn role_in_team(tx: &mut Transaction<'_, Any>, team: &TeamId, user: &UserI
     Role::parse(&role.ok_or(Error::NotFound)?)
 }
 
-/// Changes a member's role. The last admin cannot be demoted.
-#[tracing::instrument(skip_all, fields(team = %team, user = %user))]
-pub async fn change_role(db: &Db, team: &TeamId, user: &UserId, role: Role) -> Result<()> {
+/// Starts the transaction of a change to `user`, refusing it when it would
+/// leave the team without an admin. `new_role` is `None` for a removal.
+async fn begin_keeping_an_admin(
+    db: &Db,
+    team: &TeamId,
+    user: &UserId,
+    new_role: Option<Role>,
+) -> Result<Transaction<'static, Any>> {
     let mut tx = db.begin_write().await?;
     lock_team(&mut tx, db, team).await?;
     let current = role_in_team(&mut tx, team, user).await?;
-    if current == Role::Admin && role == Role::Member && admins_other_than(&mut tx, team, user).await? == 0 {
+    let loses_admin = current == Role::Admin && new_role != Some(Role::Admin);
+    if loses_admin && admins_other_than(&mut tx, team, user).await? == 0 {
         return Err(Error::LastAdmin);
     }
+    Ok(tx)
+}
+
+/// Changes a member's role. The last admin cannot be demoted.
+#[tracing::instrument(skip_all, fields(team = %team, user = %user))]
+pub async fn change_role(db: &Db, team: &TeamId, user: &UserId, role: Role) -> Result<()> {
+    let mut tx = begin_keeping_an_admin(db, team, user, Some(role)).await?;
     sqlx::query("UPDATE users SET role = $1 WHERE id = $2 AND team_id = $3")
         .bind(role.as_str())
         .bind(user.as_str())
@@ -150,12 +163,7 @@ pub async fn change_role(db: &Db, team: &TeamId, user: &UserId, role: Role) -> R
 /// cannot be removed.
 #[tracing::instrument(skip_all, fields(team = %team, user = %user))]
 pub async fn remove(db: &Db, team: &TeamId, user: &UserId) -> Result<()> {
-    let mut tx = db.begin_write().await?;
-    lock_team(&mut tx, db, team).await?;
-    let current = role_in_team(&mut tx, team, user).await?;
-    if current == Role::Admin && admins_other_than(&mut tx, team, user).await? == 0 {
-        return Err(Error::LastAdmin);
-    }
+    let mut tx = begin_keeping_an_admin(db, team, user, None).await?;
     sqlx::query("DELETE FROM users WHERE id = $1 AND team_id = $2")
         .bind(user.as_str())
         .bind(team.as_str())

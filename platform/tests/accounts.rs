@@ -31,7 +31,7 @@ async fn team_with_admin(db: &platform::Db) -> (teams::Team, users::User) {
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(test_db: TestDatabase) {
     let db = test_db.migrated().await;
     let (team, ada) = team_with_admin(&db).await;
-    let (_, token) = invites::create(&db, &team.id, &ada.id, Role::Admin).await.unwrap();
+    let token = invites::create(&db, &team.id, &ada.id, Role::Admin).await.unwrap().token;
     let bob = invites::accept(
         &db,
         &token,
@@ -61,7 +61,7 @@ test_on_both_backends!(last_admin_race, two_admins_demoting_each_other_at_once_l
 async fn two_simultaneous_accepts_of_one_invite_create_one_user(test_db: TestDatabase) {
     let db = test_db.migrated().await;
     let (team, ada) = team_with_admin(&db).await;
-    let (_, token) = invites::create(&db, &team.id, &ada.id, Role::Member).await.unwrap();
+    let token = invites::create(&db, &team.id, &ada.id, Role::Member).await.unwrap().token;
     let join = |email: &'static str| {
         invites::accept(
             &db,

@@ -403,7 +403,7 @@ async fn c1_a_user_of_one_team_cannot_read_or_touch_another_teams_objects(app: T
     )
     .await
     .unwrap();
-    let (b_invite, _) = platform::invites::create(&db, &team_b.id, &b_admin.id, Role::Member).await.unwrap();
+    let b_invite = platform::invites::create(&db, &team_b.id, &b_admin.id, Role::Member).await.unwrap();
 
     let team: app::models::account::TeamOverview = app.browser.post_form("/api/team", &[]).await.json().await.unwrap();
     assert!(team.members.iter().all(|m| m.email != "bea@beta.example"), "team B's member is listed in team A");

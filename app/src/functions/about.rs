@@ -6,16 +6,12 @@ use crate::{error::AppError, models::about::About};
 pub async fn get_about() -> Result<About, AppError> {
     crate::ssr::with_status(async move {
         use platform::Platform;
-        use time::macros::format_description;
 
         crate::ssr::require_user()?;
         let platform: Platform = crate::ssr::platform()?;
         // The server creates the row at start-up; reading it here changes nothing.
         let instance = platform::instance::get(&platform.db).await?.ok_or(AppError::Internal)?;
-        let created_at = instance
-            .created_at
-            .format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
-            .map_err(|_| AppError::Internal)?;
+        let created_at = crate::ssr::format_time(instance.created_at);
         Ok(About {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             database: platform.db.backend().to_string(),

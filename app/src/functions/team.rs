@@ -50,10 +50,9 @@ pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
         let viewer = crate::ssr::require_admin()?;
         let platform = crate::ssr::platform()?;
         let role = platform::accounts::Role::parse(&role)?;
-        let (invite, token) =
-            platform::invites::create(&platform.db, &viewer.user.team_id, &viewer.user.id, role).await?;
+        let invite = platform::invites::create(&platform.db, &viewer.user.team_id, &viewer.user.id, role).await?;
         Ok(CreatedInvite {
-            url: format!("{}/invite/{token}", crate::ssr::public_base()),
+            url: format!("{}/invite/{}", crate::ssr::public_base(), invite.token),
             role: role.as_str().to_owned(),
             expires_at: crate::ssr::format_time(invite.expires_at),
         })
