@@ -19,6 +19,31 @@ pub enum Error {
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
 
+    // The secret store. Messages name what an operator can fix and never
+    // carry a value, nor a backend's raw error text, which may echo one.
+    /// A path or prefix that could move a secret, or that SSM would refuse.
+    #[error("secret path: {0}")]
+    InvalidSecretPath(String),
+    /// A value SSM would refuse: empty, or too large for the configured tier.
+    #[error("secret value: {0}")]
+    InvalidSecretValue(String),
+    /// A versioned write found another version stored; nothing was written.
+    #[error("the secret at {name} changed since it was read; read it again")]
+    SecretConflict { name: String },
+    /// The value at `name` does not decrypt: altered, copied from another
+    /// name, or encrypted under a key this process does not hold.
+    #[error(
+        "the secret at {name} cannot be decrypted: it was altered, copied from another name, \
+         or encrypted with a key this server does not have"
+    )]
+    SecretUndecryptable { name: String },
+    /// The local store's key is missing, unreadable or does not fit the data.
+    #[error("{0}")]
+    SecretKey(String),
+    /// The backend did not answer or refused us, in words an operator can act on.
+    #[error("secret store ({backend}): {message}")]
+    SecretBackend { backend: &'static str, message: String },
+
     // What a person did that cannot be done; each is shown to them as is.
     /// A field's value is not acceptable; `message` says what is needed.
     #[error("{field}: {message}")]

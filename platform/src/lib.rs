@@ -11,6 +11,7 @@ pub mod instance;
 pub mod invites;
 pub mod login;
 mod passwords;
+pub mod secrets;
 pub mod sessions;
 pub mod teams;
 #[cfg(feature = "test-support")]
@@ -21,15 +22,16 @@ pub use db::{Backend, DatabaseUrl, Db, Readiness};
 pub use error::{Error, Result};
 
 /// What request handlers and server functions need from the platform, shared
-/// behind an `Arc`-like clone. Grows as secrets, OAuth and jobs land.
+/// behind an `Arc`-like clone. Grows as OAuth and jobs land.
 #[derive(Clone, Debug)]
 pub struct Platform {
     pub db: Db,
+    pub secrets: std::sync::Arc<dyn secrets::SecretStore>,
     pub login_throttle: login::Throttle,
 }
 
 impl Platform {
-    pub fn new(db: Db) -> Self {
-        Self { db, login_throttle: login::Throttle::default() }
+    pub fn new(db: Db, secrets: std::sync::Arc<dyn secrets::SecretStore>) -> Self {
+        Self { db, secrets, login_throttle: login::Throttle::default() }
     }
 }

@@ -80,3 +80,20 @@ pub async fn get(db: &Db, team: &TeamId) -> Result<Team> {
         .await?;
     name.map(|name| Team { id: team.clone(), name }).ok_or(Error::NotFound)
 }
+
+/// The team an operator names on the command line: by id, or by its exact
+/// name when exactly one team has it.
+pub async fn find(db: &Db, id_or_name: &str) -> Result<Team> {
+    if let Ok(id) = TeamId::parse(id_or_name) {
+        return get(db, &id).await;
+    }
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM teams WHERE name = $1 ORDER BY id LIMIT 2")
+        .bind(id_or_name)
+        .fetch_all(db.pool())
+        .await?;
+    match ids.as_slice() {
+        [id] => Ok(Team { id: TeamId::parse(id)?, name: id_or_name.to_owned() }),
+        [] => Err(Error::NotFound),
+        _ => Err(Error::Invalid { field: "team", message: "Several teams have that name; give the team's id.".into() }),
+    }
+}

@@ -170,3 +170,101 @@ impl TestPostgres {
         self.url.expose().to_owned()
     }
 }
+
+/// Whether a missing test peer must fail the test instead of skipping it:
+/// under CI, or when the given variable is set.
+fn peer_required(variable: &str) -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    set("CI") || set(variable)
+}
+
+/// A `moto_server` (PyPI `moto[server]`) on a free loopback port: the SSM
+/// endpoint the SSM backend's tests talk to through the real AWS SDK.
+///
+/// One is started per test process, on first use, and shared; tests keep
+/// apart by using prefixes of their own. It runs under a small shell that
+/// holds a pipe from this process and stops moto when the pipe closes, so
+/// moto ends with the test process however that ends.
+#[derive(Debug)]
+pub struct Moto {
+    endpoint: String,
+    _child: std::sync::Mutex<std::process::Child>,
+}
+
+impl Moto {
+    /// The shared instance, or `None` (having said so) when moto cannot be
+    /// started and it is not required (`CI`, `PATCHBAY_REQUIRE_MOTO`).
+    pub fn shared() -> Option<&'static Moto> {
+        static MOTO: std::sync::OnceLock<Option<Moto>> = std::sync::OnceLock::new();
+        MOTO.get_or_init(|| match Moto::start() {
+            Ok(moto) => Some(moto),
+            Err(e) if peer_required("PATCHBAY_REQUIRE_MOTO") => panic!("moto is required (CI) but did not start: {e}"),
+            Err(e) => {
+                eprintln!("SKIPPED: SSM half of this test, moto did not start: {e}");
+                None
+            }
+        })
+        .as_ref()
+    }
+
+    fn start() -> Result<Self, String> {
+        let python = std::env::var("PATCHBAY_PYTHON").unwrap_or_else(|_| "python3".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let script = format!(
+            "\"$0\" -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; \
+             read -r _ || true; kill $moto 2>/dev/null; wait $moto 2>/dev/null"
+        );
+        let child = std::process::Command::new("sh")
+            .args(["-c", &script, &python])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run sh: {e}"))?;
+        let moto = Self { endpoint: format!("http://127.0.0.1:{port}"), _child: std::sync::Mutex::new(child) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "`{python} -m moto.server` did not listen on port {port} within 20 s; install it with \
+                     `pip install 'moto[server]'`"
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(moto)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Settings for an SSM store on this moto under a prefix of its own,
+    /// with moto's dummy credentials and region.
+    pub fn settings(&self) -> crate::secrets::ssm::SsmSettings {
+        self.settings_at(&self.endpoint)
+    }
+
+    /// The same, but reaching moto through another endpoint (a fault proxy).
+    pub fn settings_at(&self, endpoint: &str) -> crate::secrets::ssm::SsmSettings {
+        let prefix =
+            crate::secrets::Prefix::parse(&format!("/pbtest-{}", uuid::Uuid::new_v4().simple())).expect("test prefix");
+        let mut settings = crate::secrets::ssm::SsmSettings::new(prefix);
+        settings.endpoint_url = Some(endpoint.to_owned());
+        settings.region = Some("us-east-1".into());
+        settings.credentials = Some(aws_sdk_ssm::config::Credentials::new("testing", "testing", None, None, "moto"));
+        settings
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self._child.lock() {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
