@@ -99,6 +99,19 @@ ensure_bench() {
   apt_install wrk curl
 }
 
+# moto_server from PyPI stands in for AWS SSM in the secret store's tests.
+MOTO_REQUIREMENT='moto[server]>=5.1,<6'
+ensure_moto() {
+  if python3 -c 'import moto, moto.server, flask, flask_cors' >/dev/null 2>&1; then return; fi
+  log "installing $MOTO_REQUIREMENT (the SSM endpoint for tests)"
+  python3 -m pip install --quiet --disable-pip-version-check "$MOTO_REQUIREMENT" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$MOTO_REQUIREMENT"
+}
+
+ensure_peers() {
+  ensure_moto
+}
+
 ensure_build() {
   ensure_wasm_target
   ensure_wasm_bindgen
@@ -110,8 +123,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-all}" in
     build) ensure_build ;;
     e2e) ensure_e2e ;;
+    peers) ensure_peers ;;
     bench) ensure_bench ;;
-    all) ensure_build; ensure_e2e ;;
-    *) echo "usage: $0 [build|e2e|bench|all]" >&2; exit 2 ;;
+    all) ensure_build; ensure_e2e; ensure_peers ;;
+    *) echo "usage: $0 [build|e2e|peers|bench|all]" >&2; exit 2 ;;
   esac
 fi

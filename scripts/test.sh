@@ -5,6 +5,8 @@
 #   ../shared/TOOLCHAIN.md shows).
 # The Postgres half runs whenever a server answers on 127.0.0.1:5432 (or
 # PATCHBAY_TEST_POSTGRES_URL). Under CI=true a missing Postgres fails the run.
+# The SSM half of the secret store tests starts moto_server itself (installed
+# here when missing) and stops it when done; a moto that fails to start fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -75,6 +77,9 @@ browser_tests() {
 install_tools() {
   ensure_build
   ensure_e2e
+  ensure_peers
+  # Installed above, so the SSM tests must run: none may skip quietly.
+  export PATCHBAY_REQUIRE_MOTO=1
 }
 
 phase "install tools" install_tools

@@ -55,8 +55,19 @@ impl From<platform::Error> for AppError {
             | E::LastAdmin
             | E::InviteExpired
             | E::InviteUsed
-            | E::InviteRevoked => AppError::Refused(cause.to_string()),
-            E::Database(_) | E::Migrate(_) | E::DataDir { .. } | E::InvalidDatabaseUrl(_) | E::PasswordHash(_) => {
+            | E::InviteRevoked
+            | E::InvalidSecretPath(_)
+            | E::InvalidSecretValue(_)
+            | E::SecretConflict { .. } => AppError::Refused(cause.to_string()),
+            // The operator's problem, not the admin's: logged, shown as internal.
+            E::Database(_)
+            | E::Migrate(_)
+            | E::DataDir { .. }
+            | E::InvalidDatabaseUrl(_)
+            | E::PasswordHash(_)
+            | E::SecretUndecryptable { .. }
+            | E::SecretKey(_)
+            | E::SecretBackend { .. } => {
                 tracing::error!(error = %cause, "server function failed");
                 AppError::Internal
             }

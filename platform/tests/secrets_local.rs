@@ -186,7 +186,7 @@ async fn key_rotation_re_encrypts_everything_while_a_running_server_keeps_workin
     assert!(rotation.still_needed.is_empty());
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT key_id FROM secrets").fetch_all(db.pool()).await.unwrap();
-    assert_eq!(ids, [rotation.primary.clone()]);
+    assert_eq!(ids, vec![rotation.primary.clone()]);
     let file = std::fs::read_to_string(data.path().join(KEY_FILE)).unwrap();
     assert_eq!(file.lines().filter(|l| !l.starts_with('#')).count(), 1, "the retired key was dropped");
 

@@ -30,14 +30,16 @@ fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
+/// Per SSM action (`PutParameter`…): which calls, counted from 1, fail, and
+/// with which error code.
+type Faults = HashMap<String, (Vec<usize>, String)>;
+
 /// Sits between the SDK and moto. Answers chosen calls of an SSM action
 /// with an error (`ThrottlingException`…), forwards the rest, and records
 /// every call.
 #[derive(Clone, Default)]
 struct FaultProxy {
-    /// Per action (`PutParameter`…): which calls, counted from 1, fail, and
-    /// with which error code.
-    faults: Arc<Mutex<HashMap<String, (Vec<usize>, String)>>>,
+    faults: Arc<Mutex<Faults>>,
     /// Every call: its action, when it came, and whether it was throttled.
     seen: Arc<Mutex<Vec<(String, Instant, bool)>>>,
 }

@@ -12,7 +12,14 @@ use std::{
     time::Duration,
 };
 
-use platform::DatabaseUrl;
+use platform::{
+    DatabaseUrl,
+    secrets::{
+        Prefix, SecretString, SecretsConfig,
+        local::{KeySource, LocalSettings},
+        ssm::SsmSettings,
+    },
+};
 use thiserror::Error;
 
 /// A setting as it appears in the environment and in the config file.
@@ -38,6 +45,12 @@ const LOG: Setting = setting("PATCHBAY_LOG", "log");
 const SHUTDOWN_TIMEOUT: Setting = setting("PATCHBAY_SHUTDOWN_TIMEOUT", "shutdown_timeout");
 const SESSION_IDLE_TIMEOUT: Setting = setting("PATCHBAY_SESSION_IDLE_TIMEOUT", "session_idle_timeout");
 const SESSION_ABSOLUTE_TIMEOUT: Setting = setting("PATCHBAY_SESSION_ABSOLUTE_TIMEOUT", "session_absolute_timeout");
+const SECRETS: Setting = setting("PATCHBAY_SECRETS", "secrets");
+const SECRETS_PREFIX: Setting = setting("PATCHBAY_SSM_PREFIX", "ssm_prefix");
+const SSM_KMS_KEY_ID: Setting = setting("PATCHBAY_SSM_KMS_KEY_ID", "ssm_kms_key_id");
+const SSM_ADVANCED_TIER: Setting = setting("PATCHBAY_SSM_ADVANCED_TIER", "ssm_advanced_tier");
+const SECRETS_CACHE_TTL: Setting = setting("PATCHBAY_SECRETS_CACHE_TTL", "secrets_cache_ttl");
+const SECRET_KEY: Setting = Setting { env: "PATCHBAY_SECRET_KEY", key: "secret_key", echo: false };
 const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
 const SITE_PKG_DIR: Setting = setting("LEPTOS_SITE_PKG_DIR", "site_pkg_dir");
 const OUTPUT_NAME: Setting = setting("LEPTOS_OUTPUT_NAME", "output_name");
@@ -184,6 +197,8 @@ pub struct Config {
     pub session_idle_timeout: Duration,
     /// A session this old is signed out however active it is (SECURITY B4).
     pub session_absolute_timeout: Duration,
+    /// Which secret store, and its settings.
+    pub secrets: SecretsConfig,
     pub site: SiteConfig,
 }
 
@@ -225,6 +240,14 @@ fn parse_bounded_u32(min: u32, max: u32) -> impl FnOnce(&str) -> Result<u32, Str
     move |s| match s.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err("expected `on` or `off`".into()),
     }
 }
 
@@ -286,6 +309,7 @@ impl Config {
         let session_absolute_timeout = src
             .parse(SESSION_ABSOLUTE_TIMEOUT, parse_bounded_u32(1, 90 * 86_400))?
             .map_or(Duration::from_secs(12 * 3600), seconds);
+        let secrets = secrets_config(&src, &data_dir)?;
         let site = SiteConfig {
             root: src.parse(SITE_ROOT, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_ROOT.into()),
             pkg_dir: src.parse(SITE_PKG_DIR, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_PKG_DIR.into()),
@@ -304,6 +328,7 @@ impl Config {
             shutdown_timeout,
             session_idle_timeout,
             session_absolute_timeout,
+            secrets,
             site,
         })
     }
@@ -316,6 +341,51 @@ impl Config {
             message: format!("cannot create the directory {}: {e}", self.data_dir.display()),
         })
     }
+}
+
+/// The secret store: `local` (the embedded default) or `ssm`. Settings that
+/// belong to the other backend are refused rather than silently ignored.
+fn secrets_config(src: &Sources, data_dir: &Path) -> Result<SecretsConfig, ConfigError> {
+    let ssm = src
+        .parse(SECRETS, |s| match s.trim() {
+            "local" => Ok(false),
+            "ssm" => Ok(true),
+            _ => Err("expected `local` or `ssm`".into()),
+        })?
+        .unwrap_or(false);
+    let prefix = src.parse(SECRETS_PREFIX, |s| Prefix::parse(s).map_err(|e| e.to_string()))?.unwrap_or_default();
+    let key = src.parse(SECRET_KEY, |s| Ok(SecretString::from(s.trim().to_owned())))?;
+    let kms_key_id = src.parse(SSM_KMS_KEY_ID, non_empty)?;
+    let advanced_tier = src.parse(SSM_ADVANCED_TIER, parse_switch)?;
+    let cache_ttl = src.parse(SECRETS_CACHE_TTL, parse_bounded_u32(0, 3600))?;
+    let only_for = |setting: Setting, backend: &str| ConfigError::Invalid {
+        setting: setting.env,
+        origin: "as configured".into(),
+        message: format!("applies only to PATCHBAY_SECRETS={backend}"),
+    };
+    if !ssm {
+        for (set, setting) in [
+            (kms_key_id.is_some(), SSM_KMS_KEY_ID),
+            (advanced_tier.is_some(), SSM_ADVANCED_TIER),
+            (cache_ttl.is_some(), SECRETS_CACHE_TTL),
+        ] {
+            if set {
+                return Err(only_for(setting, "ssm"));
+            }
+        }
+        let key = key.map_or_else(|| KeySource::File(data_dir.to_owned()), KeySource::Env);
+        return Ok(SecretsConfig::Local(LocalSettings { prefix, key }));
+    }
+    if key.is_some() {
+        return Err(only_for(SECRET_KEY, "local"));
+    }
+    let mut settings = SsmSettings::new(prefix);
+    settings.kms_key_id = kms_key_id;
+    settings.advanced_tier = advanced_tier.unwrap_or(false);
+    if let Some(ttl) = cache_ttl {
+        settings.cache_ttl = Duration::from_secs(u64::from(ttl));
+    }
+    Ok(SecretsConfig::Ssm(settings))
 }
 
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
@@ -377,6 +447,9 @@ mod tests {
             ("PATCHBAY_SHUTDOWN_TIMEOUT", "-1"),
             ("LEPTOS_SITE_ADDR", "nowhere"),
             ("LEPTOS_RELOAD_PORT", "99999"),
+            ("PATCHBAY_SECRETS", "vault"),
+            ("PATCHBAY_SSM_PREFIX", "/aws/patchbay"),
+            ("PATCHBAY_SSM_PREFIX", "/patch bay"),
         ];
         for (name, value) in cases {
             let message = error_of(&[(name, value)]);
@@ -390,6 +463,40 @@ mod tests {
         let message = error_of(&[("DATABASE_URL", "mysql://user:canary-password@db/x")]);
         assert!(message.starts_with("DATABASE_URL"), "{message}");
         assert!(!message.contains("canary-password"), "{message}");
+    }
+
+    #[test]
+    fn the_local_secret_store_is_the_default_with_its_key_file_in_the_data_dir() {
+        let config = Config::load(env(&[("PATCHBAY_DATA_DIR", "/srv/pb")])).unwrap();
+        let SecretsConfig::Local(local) = config.secrets else { panic!("expected the local store") };
+        assert_eq!(local.prefix.as_str(), "/patchbay");
+        assert!(matches!(local.key, KeySource::File(dir) if dir == Path::new("/srv/pb")));
+    }
+
+    #[test]
+    fn ssm_settings_are_read_and_settings_of_the_other_backend_are_refused() {
+        let config = Config::load(env(&[
+            ("PATCHBAY_SECRETS", "ssm"),
+            ("PATCHBAY_SSM_PREFIX", "/corp/patchbay"),
+            ("PATCHBAY_SSM_KMS_KEY_ID", "alias/patchbay"),
+            ("PATCHBAY_SSM_ADVANCED_TIER", "on"),
+            ("PATCHBAY_SECRETS_CACHE_TTL", "60"),
+        ]))
+        .unwrap();
+        let SecretsConfig::Ssm(ssm) = config.secrets else { panic!("expected SSM") };
+        assert_eq!(ssm.prefix.as_str(), "/corp/patchbay");
+        assert_eq!(ssm.kms_key_id.as_deref(), Some("alias/patchbay"));
+        assert!(ssm.advanced_tier);
+        assert_eq!(ssm.cache_ttl, Duration::from_secs(60));
+
+        let message = error_of(&[("PATCHBAY_SSM_ADVANCED_TIER", "on")]);
+        assert!(
+            message.starts_with("PATCHBAY_SSM_ADVANCED_TIER") && message.contains("PATCHBAY_SECRETS=ssm"),
+            "{message}"
+        );
+        let message = error_of(&[("PATCHBAY_SECRETS", "ssm"), ("PATCHBAY_SECRET_KEY", "canary-key-value")]);
+        assert!(message.starts_with("PATCHBAY_SECRET_KEY"), "{message}");
+        assert!(!message.contains("canary-key-value"), "{message}");
     }
 
     #[test]

@@ -37,6 +37,29 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Look after the secret store (PATCHBAY_SECRETS). Never prints a value.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// List the names and versions of a team's secrets; values are never shown.
+    List {
+        /// The team's id, or its exact name.
+        #[arg(long)]
+        team: String,
+    },
+    /// Check that the configured secret store answers and lets Patchbay in.
+    Check,
+    /// Local store: put a new key first and re-encrypt every value under
+    /// it, while servers keep running. Older keys no value needs are then
+    /// dropped from the key file (or reported, with PATCHBAY_SECRET_KEY).
+    RotateKey,
+    /// Print a new random key in base64, for PATCHBAY_SECRET_KEY.
+    GenerateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +107,7 @@ fn main() -> ExitCode {
             Command::Admin { command: AdminCommand::CreateTeam { name, email, admin_name, password_stdin: _ } } => {
                 create_team(&config, &name, &email, admin_name.as_deref()).await
             }
+            Command::Secrets { command } => secrets(&config, command).await,
         }
     });
     match result {
@@ -145,4 +169,75 @@ async fn create_team(config: &Config, team_name: &str, email: &str, admin_name: 
     let (team, admin) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!("patchbay: created team \"{}\" ({}) with admin {}", team.name, team.id, admin.email);
     Ok(())
+}
+
+/// Writes lines to standard output, the one place operator commands print results.
+fn say(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).context("writing to standard output")
+}
+
+async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()> {
+    use platform::secrets::{SecretPath, SecretsConfig, local::LocalStore};
+
+    if let SecretsCommand::GenerateKey = command {
+        return say(&platform::secrets::local::generate_key());
+    }
+    let db = startup::connect_and_migrate(config).await?;
+    let result = async {
+        match command {
+            SecretsCommand::List { team } => {
+                let store = startup::open_secret_store(config, &db).await?;
+                let team = platform::teams::find(&db, &team).await.map_err(|e| match e {
+                    platform::Error::NotFound => anyhow::anyhow!("--team: no team has the id or name `{team}`"),
+                    other => anyhow::anyhow!("--team: {other}"),
+                })?;
+                let entries = store.list(&SecretPath::team(&team.id)).await?;
+                for entry in &entries {
+                    say(&format!("{}\t{}", store.name_of(&entry.path)?, entry.version))?;
+                }
+                eprintln!(
+                    "patchbay: {} secret(s) of team \"{}\" in the {} store; values are never shown",
+                    entries.len(),
+                    team.name,
+                    store.backend()
+                );
+                Ok(())
+            }
+            SecretsCommand::Check => {
+                let store = startup::open_secret_store(config, &db).await?;
+                let status = store.check().await?;
+                say(&format!("secret store ({}): ok, {}", store.backend(), status.location))
+            }
+            SecretsCommand::RotateKey => {
+                let SecretsConfig::Local(settings) = &config.secrets else {
+                    anyhow::bail!(
+                        "rotate-key applies to the local store; SSM values are encrypted with KMS keys, which \
+                         are rotated in KMS"
+                    );
+                };
+                let store = LocalStore::open(db.clone(), settings.clone()).await?;
+                let rotation = store.rotate_key().await?;
+                say(&format!(
+                    "key {} now encrypts; {} value(s) re-encrypted under it",
+                    rotation.primary, rotation.reencrypted
+                ))?;
+                if !rotation.unused.is_empty() {
+                    say(&format!("no value needs key {} any more", rotation.unused.join(", ")))?;
+                }
+                if !rotation.still_needed.is_empty() {
+                    say(&format!(
+                        "key {} is still needed by values written during the rotation; run rotate-key again",
+                        rotation.still_needed.join(", ")
+                    ))?;
+                }
+                Ok(())
+            }
+            SecretsCommand::GenerateKey => Ok(()),
+        }
+    }
+    .await;
+    db.close().await;
+    result
 }

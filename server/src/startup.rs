@@ -70,6 +70,15 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Opens the configured secret store. A key or AWS setting that cannot work
+/// stops start-up here, with the reason.
+pub async fn open_secret_store(
+    config: &Config,
+    db: &Db,
+) -> anyhow::Result<std::sync::Arc<dyn platform::secrets::SecretStore>> {
+    platform::secrets::open(&config.secrets, db).await.map_err(|e| anyhow::anyhow!("secret store: {e}"))
+}
+
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
@@ -82,7 +91,8 @@ impl Application {
         platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
         warn_if_site_missing(&config.site);
 
-        let platform = Platform::new(db);
+        let secrets = open_secret_store(config, &db).await?;
+        let platform = Platform::new(db, secrets);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),

@@ -290,3 +290,230 @@ async fn admin_create_team_works_beside_a_running_server_and_its_admin_can_sign_
     server.signal("-TERM");
     server.wait_exit();
 }
+
+// ── `patchbay secrets` and the secret store at start-up ───────────────────
+
+/// Settings that point the binary at moto under a prefix of its own, with
+/// the instance metadata service off so nothing leaves loopback.
+fn ssm_settings(moto: &platform::testing::Moto) -> Vec<(&'static str, String)> {
+    let prefix = format!("/pbtest-{}", uuid_like());
+    vec![
+        ("PATCHBAY_SECRETS", "ssm".into()),
+        ("PATCHBAY_SSM_PREFIX", prefix),
+        ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+fn uuid_like() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn with<'a>(base: &'a [(&'static str, String)], extra: &[(&'static str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    base.iter().map(|(k, v)| (*k, v.as_str())).chain(extra.iter().copied()).collect()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Creates the team "Beta" through the CLI and stores a canary for it
+/// through the configured store, as the console would.
+async fn team_with_a_canary(settings: &[(&str, &str)], data_dir: &str) -> (String, String) {
+    use std::io::Write as _;
+    let mut all = settings.to_vec();
+    all.push(("PATCHBAY_DATA_DIR", data_dir));
+    let mut child = patchbay(&all)
+        .args(["admin", "create-team", "--name", "Beta", "--email", "bea@beta.example", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough passphrase\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let env = all.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let config = server::Config::load(env).unwrap();
+    let db = server::startup::connect_and_migrate(&config).await.unwrap();
+    let team = platform::teams::find(&db, "Beta").await.unwrap();
+    let canary = format!("canary-{}", uuid_like());
+    let store = match &config.secrets {
+        // In-process SSM needs the endpoint and credentials the child gets from its environment.
+        platform::secrets::SecretsConfig::Ssm(ssm) => {
+            let moto = platform::testing::Moto::shared().unwrap();
+            let mut local = moto.settings();
+            local.prefix = ssm.prefix.clone();
+            std::sync::Arc::new(platform::secrets::ssm::SsmStore::connect(local).await.unwrap())
+        }
+        platform::secrets::SecretsConfig::Local(_) => server::startup::open_secret_store(&config, &db).await.unwrap(),
+    };
+    let at = platform::secrets::SecretPath::of(&team.id, &["linear", "ACCESS_TOKEN"]).unwrap();
+    store.put(&at, &canary.clone().into()).await.unwrap();
+    db.close().await;
+    (team.id.to_string(), canary)
+}
+
+// SECURITY D1
+async fn secrets_list_prints_names_and_versions_but_never_values(settings: &[(&str, &str)]) {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let (team_id, canary) = team_with_a_canary(settings, data_dir).await;
+    let mut all = settings.to_vec();
+    all.push(("PATCHBAY_DATA_DIR", data_dir));
+
+    for team in ["Beta", team_id.as_str()] {
+        let output = run(&all, &["secrets", "list", "--team", team]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let prefix = all.iter().find(|(k, _)| *k == "PATCHBAY_SSM_PREFIX").map_or("/patchbay", |(_, v)| *v);
+        assert_eq!(stdout(&output), format!("{prefix}/{team_id}/linear/ACCESS_TOKEN\tv1\n"));
+        assert!(stderr(&output).contains("1 secret(s) of team \"Beta\""), "{}", stderr(&output));
+        assert!(!stdout(&output).contains(&canary) && !stderr(&output).contains(&canary), "the value leaked");
+    }
+    let output = run(&all, &["secrets", "list", "--team", "Gamma"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--team: no team has the id or name `Gamma`"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn secrets_list_on_the_local_store_prints_names_never_values() {
+    secrets_list_prints_names_and_versions_but_never_values(&[]).await;
+}
+
+#[tokio::test]
+async fn secrets_list_on_ssm_prints_names_never_values() {
+    let Some(moto) = platform::testing::Moto::shared() else { return };
+    let settings = ssm_settings(moto);
+    secrets_list_prints_names_and_versions_but_never_values(&with(&settings, &[])).await;
+}
+
+#[tokio::test]
+async fn secrets_check_says_ok_or_what_an_operator_must_fix() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let output = run(&[("PATCHBAY_DATA_DIR", data_dir)], &["secrets", "check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("secret store (local): ok, encrypted table `secrets`"), "{}", stdout(&output));
+
+    let Some(moto) = platform::testing::Moto::shared() else { return };
+    let settings = ssm_settings(moto);
+    let output = run(&with(&settings, &[("PATCHBAY_DATA_DIR", data_dir)]), &["secrets", "check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("secret store (ssm): ok, SSM Parameter Store in us-east-1"),
+        "{}",
+        stdout(&output)
+    );
+
+    let output = run(
+        &with(&settings, &[("PATCHBAY_DATA_DIR", data_dir), ("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]),
+        &["secrets", "check"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("secret store (ssm): cannot reach SSM at http://127.0.0.1:1"),
+        "{}",
+        stderr(&output)
+    );
+
+    let no_region: Vec<(&str, &str)> =
+        with(&settings, &[("PATCHBAY_DATA_DIR", data_dir)]).into_iter().filter(|(k, _)| *k != "AWS_REGION").collect();
+    let output = run(&no_region, &["secrets", "check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no AWS region is configured; set AWS_REGION"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn rotate_key_re_encrypts_the_local_store_and_every_value_stays_readable() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let (team_id, canary) = team_with_a_canary(&[], data_dir).await;
+    let key_file = data.path().join(platform::secrets::local::KEY_FILE);
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+
+    let output = run(&[("PATCHBAY_DATA_DIR", data_dir)], &["secrets", "rotate-key"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("1 value(s) re-encrypted"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("no value needs key"), "{}", stdout(&output));
+    assert_ne!(std::fs::read_to_string(&key_file).unwrap(), old_key);
+
+    let config = server::Config::load([("PATCHBAY_DATA_DIR".to_owned(), data_dir.to_owned())].into()).unwrap();
+    let db = server::startup::connect_and_migrate(&config).await.unwrap();
+    let store = server::startup::open_secret_store(&config, &db).await.unwrap();
+    let team = platform::accounts::TeamId::parse(&team_id).unwrap();
+    let at = platform::secrets::SecretPath::of(&team, &["linear", "ACCESS_TOKEN"]).unwrap();
+    use platform::secrets::ExposeSecret as _;
+    assert_eq!(store.get(&at).await.unwrap().unwrap().value.expose_secret(), canary);
+    db.close().await;
+
+    let output = run(&[("PATCHBAY_DATA_DIR", data_dir), ("PATCHBAY_SECRETS", "ssm")], &["secrets", "rotate-key"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("rotate-key applies to the local store"), "{}", stderr(&output));
+}
+
+#[test]
+fn generate_key_prints_a_fresh_32_byte_key_in_base64() {
+    let first = run(&[], &["secrets", "generate-key"]);
+    let second = run(&[], &["secrets", "generate-key"]);
+    assert!(first.status.success());
+    let key = stdout(&first);
+    assert_eq!(key.trim().len(), 44, "{key}");
+    assert_ne!(key, stdout(&second));
+}
+
+#[test]
+fn serve_refuses_a_bad_secret_key_or_a_key_file_others_can_read() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let output = run(
+        &[
+            ("PATCHBAY_DATA_DIR", data_dir),
+            ("PATCHBAY_BIND", "127.0.0.1:0"),
+            ("PATCHBAY_SECRET_KEY", "canary-not-a-key"),
+        ],
+        &["serve"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("secret store: PATCHBAY_SECRET_KEY: entry 1 is not a 32-byte key"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("canary-not-a-key"), "{}", stderr(&output));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key_file = data.path().join(platform::secrets::local::KEY_FILE);
+        assert!(run(&[("PATCHBAY_DATA_DIR", data_dir)], &["secrets", "check"]).status.success());
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let output = run(&[("PATCHBAY_DATA_DIR", data_dir), ("PATCHBAY_BIND", "127.0.0.1:0")], &["serve"]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(stderr(&output).contains(&format!("chmod 600 {}", key_file.display())), "{}", stderr(&output));
+    }
+}
+
+#[tokio::test]
+async fn readyz_reports_an_ssm_store_that_answers_and_one_that_does_not() {
+    let Some(moto) = platform::testing::Moto::shared() else { return };
+    let settings = ssm_settings(moto);
+    let (mut server, url) = Server::start(&with(&settings, &[]));
+    let ready = reqwest::get(format!("{url}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["secrets"], serde_json::json!({ "status": "ok", "backend": "ssm" }));
+    server.signal("-TERM");
+    server.wait_exit();
+
+    let (mut server, url) = Server::start(&with(&settings, &[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]));
+    let unready = reqwest::get(format!("{url}/readyz")).await.unwrap();
+    assert_eq!(unready.status(), 503);
+    let body: serde_json::Value = unready.json().await.unwrap();
+    assert_ne!(body["checks"]["secrets"]["status"], "ok");
+    assert_eq!(body["checks"]["database"]["status"], "ok");
+    server.signal("-TERM");
+    server.wait_exit();
+}

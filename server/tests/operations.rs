@@ -27,6 +27,8 @@ async fn readyz_is_ready_once_migrations_are_applied(app: TestApp) {
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["database"]["status"], "ok");
     assert_eq!(body["checks"]["migrations"]["status"], "ok");
+    assert_eq!(body["checks"]["secrets"]["status"], "ok");
+    assert_eq!(body["checks"]["secrets"]["backend"], "local");
     app.stop().await;
 }
 app_test_on_both_backends!(readyz_when_ready, readyz_is_ready_once_migrations_are_applied);

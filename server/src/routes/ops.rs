@@ -21,10 +21,25 @@ pub async fn healthz() -> Response {
     ([NO_STORE], Json(json!({ "status": "alive", "version": env!("CARGO_PKG_VERSION") }))).into_response()
 }
 
-/// The database answers and carries every migration this binary knows.
+/// The database answers and carries every migration this binary knows, and
+/// the secret store answers.
 #[tracing::instrument(skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let readiness = tokio::time::timeout(Duration::from_secs(3), state.platform.db.readiness()).await;
+    let (readiness, secrets) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(3), state.platform.db.readiness()),
+        tokio::time::timeout(Duration::from_secs(3), state.platform.secrets.check()),
+    );
+    let secrets = match secrets {
+        Ok(Ok(_)) => json!({ "status": "ok", "backend": state.platform.secrets.backend() }),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: secret store");
+            json!({ "status": "unreachable", "backend": state.platform.secrets.backend() })
+        }
+        Err(_elapsed) => {
+            tracing::warn!("not ready: the secret store did not answer within 3 s");
+            json!({ "status": "timeout", "backend": state.platform.secrets.backend() })
+        }
+    };
     let (status, database, migrations) = match readiness {
         Ok(Readiness::Ready) => (StatusCode::OK, json!({ "status": "ok" }), json!({ "status": "ok" })),
         Ok(Readiness::MigrationsPending { missing }) => {
@@ -44,8 +59,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "timeout" }), json!({ "status": "unknown" }))
         }
     };
+    let status = if secrets["status"] == "ok" { status } else { StatusCode::SERVICE_UNAVAILABLE };
     let overall = if status == StatusCode::OK { "ready" } else { "not_ready" };
-    let body = json!({ "status": overall, "checks": { "database": database, "migrations": migrations } });
+    let body =
+        json!({ "status": overall, "checks": { "database": database, "migrations": migrations, "secrets": secrets } });
     (status, [NO_STORE], Json(body)).into_response()
 }
 
