@@ -40,10 +40,13 @@ async fn main() {
     let moto = Moto::shared().expect("moto is needed: pip install 'moto[server]'");
     let mut settings = moto.settings();
     settings.cache_ttl = TOKEN_LIFETIME;
+    // The token is stored by one replica (the one that refreshed it) and
+    // read by another, which starts with a cold cache.
+    let writer = SsmStore::connect(settings.clone()).await.unwrap();
     let ssm = Arc::new(SsmStore::connect(settings).await.unwrap());
     let at = SecretPath::of(&TeamId::new(), &["linear", "ACCESS_TOKEN"]).unwrap();
     let token = SecretString::from("lin_oauth_0123456789abcdef0123456789abcdef".to_owned());
-    ssm.put(&at, &token).await.unwrap();
+    writer.put(&at, &token).await.unwrap();
 
     // 1,000 reads of one connection's token, from 10 concurrent tasks, as a
     // backfill's requests would make them.

@@ -21,6 +21,9 @@ use platform::{
 /// A store under test, with whatever it needs kept alive.
 struct Subject {
     store: Arc<dyn SecretStore>,
+    /// A second store over the same data, as another replica has it: its
+    /// cache starts cold and never sees the first one's writes.
+    replica: Arc<dyn SecretStore>,
     _db: Option<TestDatabase>,
     _data: Option<tempfile::TempDir>,
 }
@@ -28,14 +31,16 @@ struct Subject {
 async fn local(db: TestDatabase) -> Subject {
     let data = tempfile::tempdir().unwrap();
     let settings = LocalSettings { prefix: Prefix::default(), key: KeySource::File(data.path().to_owned()) };
-    let store = LocalStore::open(db.migrated().await, settings).await.unwrap();
-    Subject { store: Arc::new(store), _db: Some(db), _data: Some(data) }
+    let store = LocalStore::open(db.migrated().await, settings.clone()).await.unwrap();
+    let replica = LocalStore::open(db.migrated().await, settings).await.unwrap();
+    Subject { store: Arc::new(store), replica: Arc::new(replica), _db: Some(db), _data: Some(data) }
 }
 
 async fn ssm() -> Option<Subject> {
-    let moto = Moto::shared()?;
-    let store = SsmStore::connect(moto.settings()).await.unwrap();
-    Some(Subject { store: Arc::new(store), _db: None, _data: None })
+    let settings = Moto::shared()?.settings();
+    let store = SsmStore::connect(settings.clone()).await.unwrap();
+    let replica = SsmStore::connect(settings).await.unwrap();
+    Some(Subject { store: Arc::new(store), replica: Arc::new(replica), _db: None, _data: None })
 }
 
 /// Declares the contract test `$name` once per backend.
@@ -86,10 +91,13 @@ async fn put_then_get_returns_the_value_and_overwrites_count_versions(s: Subject
     assert_eq!((got.value.expose_secret(), got.version), ("first", Version::new(1)));
 
     assert_eq!(store.put(&at, &secret("second")).await.unwrap(), Version::new(2));
-    // The overwrite is seen at once, from the cache as from the backend.
+    // The overwrite is seen at once, from the cache as from the backend,
+    // and by another replica.
     let got = store.get(&at).await.unwrap().unwrap();
     assert_eq!((got.value.expose_secret(), got.version), ("second", Version::new(2)));
     assert_eq!(value_at(store, &at).await.as_deref(), Some("second"));
+    let theirs = s.replica.get(&at).await.unwrap().unwrap();
+    assert_eq!((theirs.value.expose_secret(), theirs.version), ("second", Version::new(2)));
 
     assert!(store.delete(&at).await.unwrap());
     assert!(!store.delete(&at).await.unwrap(), "a second delete finds nothing");
@@ -162,13 +170,16 @@ async fn get_many_answers_in_order_across_batches_with_none_for_missing(s: Subje
     for (i, at) in paths.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
         store.put(at, &secret(&format!("v{i}"))).await.unwrap();
     }
-    // A value already cached comes back the same way.
-    store.get(&paths[1]).await.unwrap().unwrap();
-    let got = store.get_many(&paths).await.unwrap();
-    assert_eq!(got.len(), 13);
-    for (i, value) in got.iter().enumerate() {
-        let value = value.as_ref().map(|s| s.value.expose_secret().to_owned());
-        assert_eq!(value, (i % 3 != 0).then(|| format!("v{i}")), "position {i}");
+    // Asked of a replica that has cached one value and none of the others,
+    // and of the writer, which may have cached them all.
+    s.replica.get(&paths[1]).await.unwrap().unwrap();
+    for reader in [&s.replica, &s.store] {
+        let got = reader.get_many(&paths).await.unwrap();
+        assert_eq!(got.len(), 13);
+        for (i, value) in got.iter().enumerate() {
+            let value = value.as_ref().map(|s| s.value.expose_secret().to_owned());
+            assert_eq!(value, (i % 3 != 0).then(|| format!("v{i}")), "position {i}");
+        }
     }
 }
 contract!(get_many_answers_in_order_across_batches_with_none_for_missing);

@@ -216,9 +216,12 @@ async fn values_over_4_kb_need_the_advanced_tier_and_say_so() {
 #[tokio::test]
 async fn a_thousand_token_reads_within_the_cache_ttl_make_one_ssm_call_even_concurrently() {
     let Some(moto) = Moto::shared() else { return };
-    let store = Arc::new(SsmStore::connect(moto.settings()).await.unwrap());
+    let settings = moto.settings();
+    // The token was stored by another replica, so this one starts cold.
+    let writer = SsmStore::connect(settings.clone()).await.unwrap();
+    let store = Arc::new(SsmStore::connect(settings).await.unwrap());
     let at = SecretPath::of(&TeamId::new(), &["linear", "ACCESS_TOKEN"]).unwrap();
-    store.put(&at, &secret("token")).await.unwrap();
+    writer.put(&at, &secret("token")).await.unwrap();
     let before = store.api_calls();
 
     let readers: Vec<_> = (0..10)

@@ -234,7 +234,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
                 }
                 Ok(())
             }
-            SecretsCommand::GenerateKey => Ok(()),
+            SecretsCommand::GenerateKey => Ok(()), // answered above, without a database
         }
     }
     .await;

@@ -90,9 +90,28 @@ struct Keyring {
     keys: Vec<Key>,
     /// Each key in base64, in order: what the key file holds.
     encoded: Vec<Zeroizing<String>>,
-    /// The key file's modification time when read, to notice a rotation by
-    /// another process.
-    file_mtime: Option<SystemTime>,
+    /// The key file as it was when read, to notice a rotation by another
+    /// process.
+    file_stamp: Option<FileStamp>,
+}
+
+/// What tells one version of the key file from the next. A rotation renames
+/// a new file into place, so the inode changes even where timestamps are coarse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self { modified: meta.modified().ok(), len: meta.len(), inode }
+    }
 }
 
 impl Keyring {
@@ -110,7 +129,7 @@ impl Keyring {
 
     /// Parses base64 keys; `what` names the source in errors.
     fn parse<'a>(entries: impl Iterator<Item = &'a str>, what: &dyn Fn(usize) -> String) -> Result<Self> {
-        let mut ring = Keyring { keys: Vec::new(), encoded: Vec::new(), file_mtime: None };
+        let mut ring = Keyring { keys: Vec::new(), encoded: Vec::new(), file_stamp: None };
         for (i, entry) in entries.map(str::trim).filter(|e| !e.is_empty() && !e.starts_with('#')).enumerate() {
             let bytes = Zeroizing::new(B64.decode(entry).unwrap_or_default());
             let key = Key::from_bytes(&bytes).ok_or_else(|| {
@@ -186,7 +205,7 @@ fn read_key_file(path: &Path) -> Result<Keyring> {
     if ring.keys.is_empty() {
         return Err(fail("it holds no key".into()));
     }
-    ring.file_mtime = meta.modified().ok();
+    ring.file_stamp = Some(FileStamp::of(&meta));
     Ok(ring)
 }
 
@@ -279,8 +298,8 @@ impl LocalStore {
     fn reload_if_changed(&self) -> Result<()> {
         let KeySource::File(dir) = &self.source else { return Ok(()) };
         let path = key_file(dir);
-        let mtime = fs::metadata(&path).and_then(|m| m.modified()).ok();
-        if mtime.is_some() && mtime == self.ring().file_mtime {
+        let stamp = fs::metadata(&path).ok().map(|meta| FileStamp::of(&meta));
+        if stamp.is_some() && stamp == self.ring().file_stamp {
             return Ok(());
         }
         let ring = read_key_file(&path)?;

@@ -16,7 +16,7 @@
 pub mod local;
 pub mod ssm;
 
-use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 pub use secrecy::{ExposeSecret, SecretString};
@@ -310,13 +310,6 @@ pub trait SecretStore: fmt::Debug + Send + Sync {
 pub enum SecretsConfig {
     Local(local::LocalSettings),
     Ssm(ssm::SsmSettings),
-}
-
-impl SecretsConfig {
-    /// The embedded default: the local store with its key file in `data_dir`.
-    pub fn local_in(data_dir: PathBuf) -> Self {
-        Self::Local(local::LocalSettings { prefix: Prefix::default(), key: local::KeySource::File(data_dir) })
-    }
 }
 
 /// Opens the configured store. A local store checks its key against what is

@@ -317,7 +317,12 @@ impl SsmStore {
         let answer = self.call("PutParameter", name, || request.clone().send()).await;
         self.forget(name);
         match answer {
-            Ok(answer) => Ok(Version::new(answer.version())),
+            Ok(answer) => {
+                // What was just written is what the next read should see.
+                let version = Version::new(answer.version());
+                self.remember(name, &Secret { value: value.clone(), version });
+                Ok(version)
+            }
             Err(e) if e.code() == Some("ParameterAlreadyExists") => {
                 Err(Error::SecretConflict { name: name.to_owned() })
             }
@@ -434,6 +439,7 @@ impl SecretStore for SsmStore {
         }
         let written = self.write(&name, value, true).await?;
         if written.get() != expected.get() + 1 {
+            self.forget(&name);
             tracing::warn!(path = %path, "another writer changed this secret while it was being replaced");
             return Err(Error::SecretConflict { name });
         }
