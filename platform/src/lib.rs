@@ -5,6 +5,7 @@
 //! and their SQL is written once for both backends.
 
 pub mod accounts;
+pub mod catalog;
 pub mod db;
 pub mod error;
 pub mod instance;
@@ -27,11 +28,16 @@ pub use error::{Error, Result};
 pub struct Platform {
     pub db: Db,
     pub secrets: std::sync::Arc<dyn secrets::SecretStore>,
+    pub catalog: std::sync::Arc<catalog::Catalog>,
     pub login_throttle: login::Throttle,
 }
 
 impl Platform {
-    pub fn new(db: Db, secrets: std::sync::Arc<dyn secrets::SecretStore>) -> Self {
-        Self { db, secrets, login_throttle: login::Throttle::default() }
+    pub fn new(
+        db: Db,
+        secrets: std::sync::Arc<dyn secrets::SecretStore>,
+        catalog: std::sync::Arc<catalog::Catalog>,
+    ) -> Self {
+        Self { db, secrets, catalog, login_throttle: login::Throttle::default() }
     }
 }

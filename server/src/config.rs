@@ -51,6 +51,7 @@ const SSM_KMS_KEY_ID: Setting = setting("PATCHBAY_SSM_KMS_KEY_ID", "ssm_kms_key_
 const SSM_ADVANCED_TIER: Setting = setting("PATCHBAY_SSM_ADVANCED_TIER", "ssm_advanced_tier");
 const SECRETS_CACHE_TTL: Setting = setting("PATCHBAY_SECRETS_CACHE_TTL", "secrets_cache_ttl");
 const SECRET_KEY: Setting = Setting { env: "PATCHBAY_SECRET_KEY", key: "secret_key", echo: false };
+const PROVIDERS_DIR: Setting = setting("PATCHBAY_PROVIDERS_DIR", "providers_dir");
 const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
 const SITE_PKG_DIR: Setting = setting("LEPTOS_SITE_PKG_DIR", "site_pkg_dir");
 const OUTPUT_NAME: Setting = setting("LEPTOS_OUTPUT_NAME", "output_name");
@@ -199,6 +200,8 @@ pub struct Config {
     pub session_absolute_timeout: Duration,
     /// Which secret store, and its settings.
     pub secrets: SecretsConfig,
+    /// Extra provider files merged over the built-in catalog.
+    pub providers_dir: Option<PathBuf>,
     pub site: SiteConfig,
 }
 
@@ -310,6 +313,7 @@ impl Config {
             .parse(SESSION_ABSOLUTE_TIMEOUT, parse_bounded_u32(1, 90 * 86_400))?
             .map_or(Duration::from_secs(12 * 3600), seconds);
         let secrets = secrets_config(&src, &data_dir)?;
+        let providers_dir = src.parse(PROVIDERS_DIR, |s| non_empty(s).map(PathBuf::from))?;
         let site = SiteConfig {
             root: src.parse(SITE_ROOT, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_ROOT.into()),
             pkg_dir: src.parse(SITE_PKG_DIR, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_PKG_DIR.into()),
@@ -329,6 +333,7 @@ impl Config {
             session_idle_timeout,
             session_absolute_timeout,
             secrets,
+            providers_dir,
             site,
         })
     }

@@ -37,10 +37,26 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The provider catalog.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Look after the secret store (PATCHBAY_SECRETS). Never prints a value.
     Secrets {
         #[command(subcommand)]
         command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Validate provider files and name the file and key of every problem.
+    /// With DIR, the files in DIR on their own (logos beside them or in the
+    /// site); without, the built-in catalog merged with PATCHBAY_PROVIDERS_DIR.
+    Check {
+        /// A directory of provider files (`*.toml`).
+        dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -107,6 +123,7 @@ fn main() -> ExitCode {
             Command::Admin { command: AdminCommand::CreateTeam { name, email, admin_name, password_stdin: _ } } => {
                 create_team(&config, &name, &email, admin_name.as_deref()).await
             }
+            Command::Catalog { command: CatalogCommand::Check { dir } } => check_catalog(&config, dir.as_deref()),
             Command::Secrets { command } => secrets(&config, command).await,
         }
     });
@@ -169,6 +186,19 @@ async fn create_team(config: &Config, team_name: &str, email: &str, admin_name: 
     let (team, admin) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!("patchbay: created team \"{}\" ({}) with admin {}", team.name, team.id, admin.email);
     Ok(())
+}
+
+fn check_catalog(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let catalog = match dir {
+        Some(dir) => {
+            let site_logos = std::path::Path::new(&config.site.root).join(platform::catalog::LOGO_DIR);
+            let files = platform::catalog::Catalog::files_in(dir).map_err(|p| anyhow::anyhow!("{p}"))?;
+            platform::catalog::Catalog::from_files(&files, &[dir, &site_logos])
+                .map_err(|problems| anyhow::anyhow!("the provider files have problems:\n{problems}"))?
+        }
+        None => startup::load_catalog(config)?,
+    };
+    say(&format!("{} provider(s), all valid", catalog.len()))
 }
 
 /// Writes lines to standard output, the one place operator commands print results.

@@ -70,6 +70,14 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The provider catalog: the built-in files and `PATCHBAY_PROVIDERS_DIR`.
+/// Any problem in a file stops start-up, naming the file and the key.
+pub fn load_catalog(config: &Config) -> anyhow::Result<platform::catalog::Catalog> {
+    let site_logos = Path::new(&config.site.root).join(platform::catalog::LOGO_DIR);
+    platform::catalog::Catalog::load(config.providers_dir.as_deref(), &site_logos)
+        .map_err(|problems| anyhow::anyhow!("PATCHBAY_PROVIDERS_DIR: the provider catalog has problems:\n{problems}"))
+}
+
 /// Opens the configured secret store. A key or AWS setting that cannot work
 /// stops start-up here, with the reason.
 pub async fn open_secret_store(
@@ -91,8 +99,9 @@ impl Application {
         platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
         warn_if_site_missing(&config.site);
 
+        let catalog = load_catalog(config)?;
         let secrets = open_secret_store(config, &db).await?;
-        let platform = Platform::new(db, secrets);
+        let platform = Platform::new(db, secrets, Arc::new(catalog));
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),

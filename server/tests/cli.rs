@@ -517,3 +517,46 @@ async fn readyz_reports_an_ssm_store_that_answers_and_one_that_does_not() {
     server.signal("-TERM");
     server.wait_exit();
 }
+
+// ── `patchbay catalog check` ──────────────────────────────────────────────
+
+#[test]
+fn catalog_check_passes_the_built_in_catalog_and_names_file_and_key_of_each_problem() {
+    let output = run(&[], &["catalog", "check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).ends_with("provider(s), all valid\n"), "{}", stdout(&output));
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = platform::catalog::BUILT_IN[0].1;
+    std::fs::write(dir.path().join("bad-one.toml"), good.replacen("id = \"", "id = \"bad-one\"\nold_id = \"", 1))
+        .unwrap();
+    std::fs::write(
+        dir.path().join("bad-two.toml"),
+        good.replace("https://", "http://").replacen("id = \"", "id = \"bad-two\"\n#", 1),
+    )
+    .unwrap();
+    let output = run(&[], &["catalog", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    assert!(message.contains(&format!("{}: old_id: unknown field", file("bad-one.toml"))), "{message}");
+    assert!(message.contains(&format!("{}: docs_url: ", file("bad-two.toml"))), "{message}");
+    assert!(message.contains("must use https"), "{message}");
+
+    // The same files as PATCHBAY_PROVIDERS_DIR stop the server from starting.
+    let data = tempfile::tempdir().unwrap();
+    let output = run(
+        &[
+            ("PATCHBAY_DATA_DIR", data.path().to_str().unwrap()),
+            ("PATCHBAY_BIND", "127.0.0.1:0"),
+            ("PATCHBAY_PROVIDERS_DIR", dir.path().to_str().unwrap()),
+        ],
+        &["serve"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("PATCHBAY_PROVIDERS_DIR: the provider catalog has problems"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,266 @@
+//! The shape of a provider file. Unknown keys are refused everywhere, so a
+//! misspelt key is an error rather than a silently missing setting.
+
+use std::{collections::BTreeMap, fmt};
+
+use serde::{Deserialize, Serialize};
+
+/// A provider's id: lower-case letters, digits and `-`, as in its file name
+/// and in secret paths and URLs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProviderId(String);
+
+impl ProviderId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 40
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if ok { Ok(Self(s.to_owned())) } else { Err(format!("`{s}` is not an id: use a-z, 0-9 and `-`, at most 40")) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProviderId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ProviderId> for String {
+    fn from(id: ProviderId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub id: ProviderId,
+    pub name: String,
+    pub category: Category,
+    /// One line, shown on the card.
+    pub description: String,
+    pub docs_url: String,
+    /// A file in the site's `logos/` directory.
+    pub logo: String,
+    pub availability: Availability,
+    /// The documentation pages the facts in this file come from.
+    pub sources: Vec<String>,
+    /// The kinds of record it syncs, such as `issue` or `comment`.
+    pub entities: Vec<String>,
+    pub auth: Auth,
+    pub api: Api,
+    pub rate_limit: Option<RateLimit>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Crm,
+    IssueTracking,
+    Engineering,
+    Support,
+    Calendar,
+    Mail,
+    Chat,
+    Docs,
+    Design,
+    Sales,
+    Messaging,
+    Erp,
+    Demo,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    Available,
+    Beta,
+    ComingSoon,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Auth {
+    Oauth2(OAuth2),
+    ApiKey(Credentials),
+    Basic(Credentials),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    pub authorize_url: String,
+    pub token_url: String,
+    /// RFC 7009 revocation, where the provider offers it.
+    pub revoke_url: Option<String>,
+    pub scopes: Vec<String>,
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    pub pkce: Pkce,
+    pub client_auth: ClientAuth,
+    #[serde(default)]
+    pub extra_authorize_params: BTreeMap<String, String>,
+    pub token_life: TokenLife,
+    /// Whether each refresh returns a new refresh token (and may void the old).
+    pub refresh_token_rotates: bool,
+    pub user_info: Request,
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pkce {
+    Required,
+    Supported,
+    Unsupported,
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    Basic,
+    Post,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenLife {
+    /// Expires within hours; refreshed ahead of expiry.
+    ShortLived,
+    /// Valid until revoked.
+    LongLived,
+}
+
+/// What an admin types to connect an `api_key` or `basic` provider, and
+/// the request that proves it works.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub fields: Vec<Field>,
+    pub verify: Request,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// The key it is stored under, and its `{name}` in request templates.
+    pub name: String,
+    pub label: String,
+    pub kind: FieldKind,
+    /// A regular expression the whole value must match.
+    pub pattern: Option<String>,
+    pub example: Option<String>,
+    pub help: Option<String>,
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// A base URL; its host is where tokens go, so it is also checked
+    /// against the allowed hosts.
+    Url,
+    /// Stored in the secret store, shown masked.
+    Secret,
+    Text,
+}
+
+/// A request the console makes: the user-info call after an OAuth
+/// connect, or the verification call of a credential form. `{field}` in
+/// the URL, headers and body is replaced by a form field's value;
+/// `{access_token}` by the OAuth token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    #[serde(default)]
+    pub method: Method,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// HTTP basic authentication, each part a template.
+    pub basic_auth: Option<BasicAuth>,
+    pub body: Option<String>,
+    /// JSON pointers (RFC 6901) into the answer: the account's stable id
+    /// and the name shown on the card (CONNECTOR-RULES 27).
+    pub account_id: String,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    #[default]
+    Get,
+    Post,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Where API calls go; `{field}` for a self-hosted base URL.
+    pub base_url: String,
+    /// Hosts a token may be sent to (SECURITY A10). A host a provider
+    /// returns at connect time (an instance URL) must match one; `*.` allows
+    /// subdomains. A provider whose base URL is a form field may leave this
+    /// empty: then only that field's host is allowed.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    pub pagination: Pagination,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pagination {
+    Cursor,
+    Page,
+    Offset,
+    LinkHeader,
+    GraphqlConnection,
+    DeltaLink,
+    None,
+}
+
+/// The documented limit, so the runner can pace itself ahead of 429s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub per_seconds: u32,
+    /// What the limit applies to, in the provider's words (per user, per app…).
+    pub scope: Option<String>,
+    pub remaining_header: Option<String>,
+    pub reset_header: Option<String>,
+    /// Whether 429 answers carry `Retry-After`.
+    #[serde(default)]
+    pub retry_after: bool,
+}
