@@ -32,7 +32,9 @@ function escape(s) {
 /** A rounded square with the name's initials, its colour derived from the id. */
 function monogram(id, name) {
   const words = name.replace(/[^\p{L}\p{N} ]/gu, " ").split(/\s+/).filter(Boolean);
-  const initials = (words.length > 1 ? words[0][0] + words[1][0] : (words[0] ?? id).slice(0, 2)).toUpperCase();
+  // A short first word is a name of its own ("1C"); otherwise two initials.
+  const first = words[0] ?? id;
+  const initials = (first.length <= 2 || words.length < 2 ? first.slice(0, 2) : first[0] + words[1][0]).toUpperCase();
   let hash = 0;
   for (const c of id) hash = (hash * 31 + c.codePointAt(0)) % 360;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" role="img"><title>${escape(name)}</title>` +

@@ -15,7 +15,7 @@ test.describe("without JavaScript", () => {
     await page.goto("/");
     await expect(page).toHaveURL(/\/integrations$/);
     await expect(page.getByRole("heading", { level: 1, name: "Integrations" })).toBeVisible();
-    await expect(page.getByRole("heading", { name: "No integrations yet" })).toBeVisible();
+    await expect(page.getByRole("heading", { level: 2, name: "Linear" })).toBeVisible();
     for (const [name, path] of pages) {
       await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name }).click();
       await expect(page).toHaveURL(new RegExp(`${path}$`));

@@ -303,7 +303,9 @@ fn allowed_hosts_match_exactly_or_under_a_wildcard_and_nothing_else() {
     for host in ["acme.pipedrive.com", "EU1.Pipedrive.com", "api.linear.app"] {
         assert!(host_allowed(host, &allowed), "{host} was refused");
     }
-    for host in ["pipedrive.com", "evilpipedrive.com", "pipedrive.com.evil.example", "linear.app", "api.linear.app.evil"] {
+    for host in
+        ["pipedrive.com", "evilpipedrive.com", "pipedrive.com.evil.example", "linear.app", "api.linear.app.evil"]
+    {
         assert!(!host_allowed(host, &allowed), "{host} was allowed");
     }
 }

@@ -37,12 +37,48 @@ async fn every_console_page_renders_with_navigation_and_its_heading(app: TestApp
 }
 app_test_on_both_backends!(console_pages, every_console_page_renders_with_navigation_and_its_heading);
 
+async fn the_integrations_page_lists_every_provider_and_filters_without_javascript(app: TestApp) {
+    app.setup_team().await;
+    let total = platform::catalog::BUILT_IN.len();
+    let html = app.get("/integrations").await.text().await.unwrap();
+    assert!(html.contains(&format!("{total} integrations")), "{html}");
+    for (file, _) in platform::catalog::BUILT_IN {
+        let id = file.trim_end_matches(".toml");
+        assert!(html.contains(&format!(r#"id="card-{id}""#)), "no card for {id}");
+    }
+    // What can be connected comes before what is coming, whatever the name.
+    let position = |id: &str| html.find(&format!(r#"id="card-{id}""#)).unwrap();
+    assert!(position("linear") < position("asana"), "Linear (available) after Asana (coming soon)");
+    assert!(html.contains(r#"src="/logos/linear.svg""#));
+
+    // The filter is in the URL, and the server applies it.
+    let html = app.get("/integrations?q=LINEAR").await.text().await.unwrap();
+    assert!(html.contains(&format!("1 of {total} integrations")), "{html}");
+    assert!(html.contains(r#"id="card-linear""#) && !html.contains(r#"id="card-hubspot""#));
+    let html = app.get("/integrations?category=crm").await.text().await.unwrap();
+    assert!(html.contains(r#"id="card-hubspot""#) && !html.contains(r#"id="card-linear""#));
+    let html = app.get("/integrations?q=no-such-tool").await.text().await.unwrap();
+    assert!(html.contains("No integration matches"), "{html}");
+    app.stop().await;
+}
+app_test_on_both_backends!(
+    integrations_page,
+    the_integrations_page_lists_every_provider_and_filters_without_javascript
+);
+
 #[tokio::test]
-async fn the_integrations_page_shows_an_empty_state() {
+async fn the_integrations_server_function_needs_a_signed_in_user() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let html = app.get("/integrations").await.text().await.unwrap();
-    assert!(html.contains("No integrations yet"), "{html}");
+    let response = app
+        .client
+        .post(app.url("/api/integrations"))
+        .header("origin", app.url(""))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
     app.stop().await;
 }
 

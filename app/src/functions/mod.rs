@@ -2,5 +2,6 @@
 //! platform function, and maps the error.
 pub mod about;
 pub mod auth;
+pub mod integrations;
 pub mod invites;
 pub mod team;

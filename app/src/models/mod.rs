@@ -1,3 +1,4 @@
 //! Types that cross the wire between server functions and the browser.
 pub mod about;
 pub mod account;
+pub mod integration;

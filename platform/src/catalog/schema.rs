@@ -84,6 +84,62 @@ pub enum Category {
     Demo,
 }
 
+impl Category {
+    pub const ALL: [Category; 13] = [
+        Category::Crm,
+        Category::IssueTracking,
+        Category::Engineering,
+        Category::Support,
+        Category::Calendar,
+        Category::Mail,
+        Category::Chat,
+        Category::Docs,
+        Category::Design,
+        Category::Sales,
+        Category::Messaging,
+        Category::Erp,
+        Category::Demo,
+    ];
+
+    /// As written in provider files and in the filter's URL.
+    pub fn key(self) -> &'static str {
+        match self {
+            Category::Crm => "crm",
+            Category::IssueTracking => "issue_tracking",
+            Category::Engineering => "engineering",
+            Category::Support => "support",
+            Category::Calendar => "calendar",
+            Category::Mail => "mail",
+            Category::Chat => "chat",
+            Category::Docs => "docs",
+            Category::Design => "design",
+            Category::Sales => "sales",
+            Category::Messaging => "messaging",
+            Category::Erp => "erp",
+            Category::Demo => "demo",
+        }
+    }
+
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Crm => "CRM",
+            Category::IssueTracking => "Issue tracking",
+            Category::Engineering => "Engineering",
+            Category::Support => "Support",
+            Category::Calendar => "Calendar",
+            Category::Mail => "Mail",
+            Category::Chat => "Chat",
+            Category::Docs => "Docs",
+            Category::Design => "Design",
+            Category::Sales => "Sales",
+            Category::Messaging => "Messaging",
+            Category::Erp => "ERP",
+            Category::Demo => "Demo",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
@@ -263,4 +319,17 @@ pub struct RateLimit {
     /// Whether 429 answers carry `Retry-After`.
     #[serde(default)]
     pub retry_after: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_keys_are_the_names_files_use() {
+        for category in Category::ALL {
+            let parsed: Category = serde_json::from_value(serde_json::Value::from(category.key())).unwrap();
+            assert_eq!(parsed, category);
+        }
+    }
 }
