@@ -275,15 +275,20 @@ fn a_missing_logo_and_a_duplicate_id_are_refused_with_their_files() {
 #[test]
 fn operator_files_override_built_ins_and_add_providers() {
     let dir = tempfile::tempdir().unwrap();
+    let site_logos = tempfile::tempdir().unwrap();
     let (name, text) = BUILT_IN[0];
     let id = name.trim_end_matches(".toml");
     let renamed = text.replacen("name = \"", "name = \"Self-hosted ", 1);
     std::fs::write(dir.path().join(name), renamed).unwrap();
-    std::fs::write(dir.path().join(format!("{id}.svg")), "<svg/>").unwrap();
     std::fs::write(dir.path().join("acme.toml"), VALID).unwrap();
+    // Logos are served from the site: an operator file's logo must be there.
     std::fs::write(dir.path().join("acme.svg"), "<svg/>").unwrap();
+    let problems = Catalog::load(Some(dir.path()), site_logos.path()).unwrap_err().to_string();
+    assert!(problems.contains("acme.toml: logo: no file acme.svg in"), "{problems}");
+    std::fs::write(site_logos.path().join(format!("{id}.svg")), "<svg/>").unwrap();
+    std::fs::write(site_logos.path().join("acme.svg"), "<svg/>").unwrap();
 
-    let catalog = Catalog::load(Some(dir.path()), Path::new("/nonexistent")).unwrap();
+    let catalog = Catalog::load(Some(dir.path()), site_logos.path()).unwrap();
     assert_eq!(catalog.len(), BUILT_IN.len() + 1);
     assert!(catalog.get(id).unwrap().name.starts_with("Self-hosted "));
     assert!(matches!(catalog.get("acme").unwrap().auth, Auth::ApiKey(_)));
@@ -291,7 +296,7 @@ fn operator_files_override_built_ins_and_add_providers() {
     // A broken operator file stops loading, naming its path.
     std::fs::write(dir.path().join("broken.toml"), VALID.replace("id = \"acme\"", "id = \"broken\"\nextra = 1"))
         .unwrap();
-    let problems = Catalog::load(Some(dir.path()), Path::new("/nonexistent")).unwrap_err();
+    let problems = Catalog::load(Some(dir.path()), site_logos.path()).unwrap_err();
     let shown = problems.to_string();
     assert!(shown.contains(&format!("{}: extra: unknown field", dir.path().join("broken.toml").display())), "{shown}");
 }

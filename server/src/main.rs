@@ -52,8 +52,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum CatalogCommand {
     /// Validate provider files and name the file and key of every problem.
-    /// With DIR, the files in DIR on their own (logos beside them or in the
-    /// site); without, the built-in catalog merged with PATCHBAY_PROVIDERS_DIR.
+    /// With DIR, the files in DIR on their own (their logos must be in the
+    /// site's logos/); without, the built-in catalog merged with
+    /// PATCHBAY_PROVIDERS_DIR.
     Check {
         /// A directory of provider files (`*.toml`).
         dir: Option<std::path::PathBuf>,
@@ -193,7 +194,7 @@ fn check_catalog(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Resu
         Some(dir) => {
             let site_logos = std::path::Path::new(&config.site.root).join(platform::catalog::LOGO_DIR);
             let files = platform::catalog::Catalog::files_in(dir).map_err(|p| anyhow::anyhow!("{p}"))?;
-            platform::catalog::Catalog::from_files(&files, &[dir, &site_logos])
+            platform::catalog::Catalog::from_files(&files, &[&site_logos])
                 .map_err(|problems| anyhow::anyhow!("the provider files have problems:\n{problems}"))?
         }
         None => startup::load_catalog(config)?,

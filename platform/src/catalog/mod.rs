@@ -77,14 +77,16 @@ impl Catalog {
     /// The built-in catalog, with the files in `extra_dir` (if any) merged
     /// over it: a file there with a built-in's id replaces that provider.
     ///
-    /// The built-ins' logos ship in the site and are checked by the tests;
-    /// an extra file's logo must be in `extra_dir` or in `site_logos`.
+    /// The built-ins' logos ship in the site and are checked by the tests.
+    /// An extra file's logo must be in `site_logos`, where the site serves
+    /// logos from: a built-in's logo (`gitlab.svg` for a self-hosted
+    /// GitLab), or a file the operator adds there.
     pub fn load(extra_dir: Option<&Path>, site_logos: &Path) -> Result<Self, Problems> {
         let built_in: Vec<(String, String)> =
             BUILT_IN.iter().map(|(name, text)| (format!("providers/{name}"), (*text).to_owned())).collect();
         let mut providers = collect(&built_in, &[])?;
         if let Some(dir) = extra_dir {
-            providers.extend(collect(&read_dir(dir)?, &[dir, site_logos])?);
+            providers.extend(collect(&read_dir(dir)?, &[site_logos])?);
         }
         Ok(Self { providers: providers.into_iter().map(|(id, (_, provider))| (id, provider)).collect() })
     }
