@@ -88,15 +88,19 @@ impl Catalog {
         if let Some(dir) = extra_dir {
             providers.extend(collect(&read_dir(dir)?, &[site_logos])?);
         }
-        Ok(Self { providers: providers.into_iter().map(|(id, (_, provider))| (id, provider)).collect() })
+        Ok(Self::of(providers))
     }
 
     /// Validates `(file name, text)` pairs on their own, as
     /// `patchbay catalog check` does; a logo must be in one of `logos`
     /// (none: not checked). Two files with one id are a problem.
     pub fn from_files(files: &[(String, String)], logos: &[&Path]) -> Result<Self, Problems> {
-        let providers = collect(files, logos)?;
-        Ok(Self { providers: providers.into_iter().map(|(id, (_, provider))| (id, provider)).collect() })
+        Ok(Self::of(collect(files, logos)?))
+    }
+
+    /// The catalog of providers collected with the files they came from.
+    fn of(providers: BTreeMap<String, (String, Provider)>) -> Self {
+        Self { providers: providers.into_iter().map(|(id, (_, provider))| (id, provider)).collect() }
     }
 
     /// The `.toml` files of a directory, as `(path, text)`.

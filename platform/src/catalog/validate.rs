@@ -252,10 +252,9 @@ fn check_url(report: &mut Report<'_>, key: &str, url: &str, names: &[String]) {
         // The whole base comes from a field, which is checked when entered.
         return;
     }
-    // Placeholders inside a host or path stand for plain words.
-    let concrete = names.iter().fold(url.to_owned(), |u, n| u.replace(&format!("{{{n}}}"), "x"));
-    let concrete = replace_token_placeholders(&concrete);
-    let Ok(parsed) = url::Url::parse(&concrete) else {
+    // Placeholders inside a host or path stand for plain words; those that
+    // name no field were reported above.
+    let Ok(parsed) = url::Url::parse(&fill_placeholders(url)) else {
         report.add(key, format!("`{url}` is not a URL"));
         return;
     };
@@ -267,21 +266,18 @@ fn check_url(report: &mut Report<'_>, key: &str, url: &str, names: &[String]) {
     }
 }
 
-/// Replaces `{token.…}` placeholders with a plain word.
-fn replace_token_placeholders(url: &str) -> String {
+/// Replaces every `{…}` placeholder with a plain word.
+fn fill_placeholders(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     let mut rest = url;
-    while let Some(open) = rest.find("{token.") {
+    while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         match rest[open..].find('}') {
             Some(close) => {
                 out.push('x');
                 rest = &rest[open + close + 1..];
             }
-            None => {
-                rest = &rest[open..];
-                break;
-            }
+            None => break,
         }
     }
     out.push_str(rest);

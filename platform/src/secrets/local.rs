@@ -162,6 +162,11 @@ pub struct Rotation {
 }
 
 type Row = (i64, String, String, String);
+/// A row with its name: (name, version, key id, nonce, ciphertext).
+type NamedRow = (String, i64, String, String, String);
+
+/// Rows whose name begins with `$1`, a name of `$2` characters.
+const NAME_STARTS_WITH: &str = "substr(name, 1, CAST($2 AS INTEGER)) = $1";
 
 /// The local backend. See the module documentation.
 pub struct LocalStore {
@@ -352,17 +357,17 @@ impl LocalStore {
         Ok(name)
     }
 
-    /// Rows below a name, as (name, row).
-    async fn rows_under(&self, under: &SecretPath) -> Result<Vec<(String, i64, String, String, String)>> {
-        let start = format!("{}/", self.prefix.name_of(under)?);
-        let rows = sqlx::query_as(
-            "SELECT name, version, key_id, nonce, ciphertext FROM secrets \
-             WHERE substr(name, 1, CAST($2 AS INTEGER)) = $1 ORDER BY name",
-        )
-        .bind(&start)
-        .bind(i64::try_from(start.chars().count()).unwrap_or(i64::MAX))
-        .fetch_all(self.db.pool())
-        .await?;
+    /// The rows below a path, by name.
+    async fn rows_under(&self, under: &SecretPath) -> Result<Vec<NamedRow>> {
+        let start = self.prefix.start_of(under)?;
+        let sql = format!(
+            "SELECT name, version, key_id, nonce, ciphertext FROM secrets WHERE {NAME_STARTS_WITH} ORDER BY name"
+        );
+        let rows = sqlx::query_as(&sql)
+            .bind(&start)
+            .bind(i64::try_from(start.chars().count()).unwrap_or(i64::MAX))
+            .fetch_all(self.db.pool())
+            .await?;
         Ok(rows)
     }
 
@@ -392,7 +397,7 @@ impl LocalStore {
         // Values written by a server that had not yet seen the new key are
         // picked up by the next pass; a few passes settle it.
         for _ in 0..5 {
-            let stale: Vec<(String, i64, String, String, String)> = sqlx::query_as(
+            let stale: Vec<NamedRow> = sqlx::query_as(
                 "SELECT name, version, key_id, nonce, ciphertext FROM secrets WHERE key_id <> $1 ORDER BY name",
             )
             .bind(&primary)
@@ -575,8 +580,8 @@ impl SecretStore for LocalStore {
 
     #[tracing::instrument(skip_all, fields(under = %under))]
     async fn delete_all(&self, under: &SecretPath) -> Result<usize> {
-        let start = format!("{}/", self.prefix.name_of(under)?);
-        let done = sqlx::query("DELETE FROM secrets WHERE substr(name, 1, CAST($2 AS INTEGER)) = $1")
+        let start = self.prefix.start_of(under)?;
+        let done = sqlx::query(&format!("DELETE FROM secrets WHERE {NAME_STARTS_WITH}"))
             .bind(&start)
             .bind(i64::try_from(start.chars().count()).unwrap_or(i64::MAX))
             .execute(self.db.pool())

@@ -208,6 +208,12 @@ impl Prefix {
         Ok(name)
     }
 
+    /// What the full name of every path strictly below `under` begins
+    /// with: its name and a `/`, so that `linear` never takes in `linear-eu`.
+    pub fn start_of(&self, under: &SecretPath) -> Result<String> {
+        Ok(format!("{}/", self.name_of(under)?))
+    }
+
     /// The path a full name stands for, or `None` for a name under the
     /// prefix that Patchbay did not write (it is ignored, never guessed at).
     pub fn path_of(&self, name: &str) -> Option<SecretPath> {

@@ -342,7 +342,7 @@ impl SsmStore {
     /// Every parameter below a name, page by page.
     async fn by_path(&self, under: &SecretPath, decrypt: bool) -> Result<Vec<Parameter>> {
         let path = self.settings.prefix.name_of(under)?;
-        let start = format!("{path}/");
+        let start = self.settings.prefix.start_of(under)?;
         let mut found = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -547,7 +547,7 @@ impl SecretStore for SsmStore {
 
     #[tracing::instrument(skip_all, fields(under = %under))]
     async fn delete_all(&self, under: &SecretPath) -> Result<usize> {
-        let start = format!("{}/", self.settings.prefix.name_of(under)?);
+        let start = self.settings.prefix.start_of(under)?;
         let names: Vec<String> =
             self.by_path(under, false).await?.iter().filter_map(|p| p.name().map(str::to_owned)).collect();
         let mut deleted = 0;
