@@ -179,7 +179,10 @@ fn router(
     config: &Config,
     public_url: &PublicUrl,
 ) -> anyhow::Result<Router> {
-    let routes = generate_route_list(App);
+    // The root's redirect is answered here rather than by rendering the
+    // app's `<Redirect>`: rendered on the server, that redirect was at
+    // times lost, and a browser without JavaScript stayed on `/`.
+    let routes: Vec<_> = generate_route_list(App).into_iter().filter(|route| route.path() != "/").collect();
     let context = {
         let platform = state.platform.clone();
         let base = app::ssr::PublicBase(public_url.to_string());
@@ -210,6 +213,7 @@ fn router(
         move || shell(options.clone())
     };
     Ok(Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/integrations") }))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
