@@ -46,7 +46,7 @@ impl From<platform::Error> for AppError {
     fn from(cause: platform::Error) -> Self {
         use platform::Error as E;
         match cause {
-            E::Invalid { field, message } => AppError::Invalid { field: field.to_owned(), message },
+            E::Invalid { field, message } => AppError::Invalid { field: field.into_owned(), message },
             E::NotFound => AppError::NotFound,
             E::TooManyAttempts { .. } => AppError::TooManyRequests(cause.to_string()),
             E::DuplicateEmail
@@ -58,7 +58,9 @@ impl From<platform::Error> for AppError {
             | E::InviteRevoked
             | E::InvalidSecretPath(_)
             | E::InvalidSecretValue(_)
-            | E::SecretConflict { .. } => AppError::Refused(cause.to_string()),
+            | E::SecretConflict { .. }
+            | E::ProviderCheck(_)
+            | E::Connection(_) => AppError::Refused(cause.to_string()),
             // The operator's problem, not the admin's: logged, shown as internal.
             E::Database(_)
             | E::Migrate(_)

@@ -75,9 +75,13 @@ id_type!(
     /// An invite link's row (never its token).
     InviteId
 );
+id_type!(
+    /// A team's connection to one provider.
+    InstallationId
+);
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::Invalid { field, message: message.into() }
+    Error::Invalid { field: field.into(), message: message.into() }
 }
 
 /// Trims and bounds a free-text field such as a name.
@@ -232,9 +236,9 @@ impl Role {
 mod tests {
     use super::*;
 
-    fn message(e: Error) -> (&'static str, String) {
+    fn message(e: Error) -> (String, String) {
         match e {
-            Error::Invalid { field, message } => (field, message),
+            Error::Invalid { field, message } => (field.into_owned(), message),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -271,9 +275,9 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(TeamName::parse("  Acme ").unwrap().as_str(), "Acme");
         let (field, text) = message(TeamName::parse(&"x".repeat(81)).unwrap_err());
-        assert_eq!((field, text.as_str()), ("team_name", "Team name must be at most 80 characters."));
+        assert_eq!((field.as_str(), text.as_str()), ("team_name", "Team name must be at most 80 characters."));
         let (field, text) = message(PersonName::parse("   ").unwrap_err());
-        assert_eq!((field, text.as_str()), ("name", "Enter your name."));
+        assert_eq!((field.as_str(), text.as_str()), ("name", "Enter your name."));
     }
 
     #[test]

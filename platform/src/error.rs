@@ -47,7 +47,7 @@ pub enum Error {
     // What a person did that cannot be done; each is shown to them as is.
     /// A field's value is not acceptable; `message` says what is needed.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid { field: std::borrow::Cow<'static, str>, message: String },
     #[error("An account with this email already exists.")]
     DuplicateEmail,
     #[error("That email and password do not match an account.")]
@@ -60,6 +60,13 @@ pub enum Error {
     LastAdmin,
     #[error("That does not exist.")]
     NotFound,
+    /// The provider did not accept what was entered, or could not be
+    /// asked; the message says what happened and what to do.
+    #[error("{0}")]
+    ProviderCheck(String),
+    /// A connection exists already, or no longer does.
+    #[error("{0}")]
+    Connection(String),
     #[error("This invite has expired. Ask an admin of the team for a new one.")]
     InviteExpired,
     #[error("This invite has already been used. Sign in instead, or ask an admin for a new one.")]

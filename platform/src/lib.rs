@@ -5,9 +5,12 @@
 //! and their SQL is written once for both backends.
 
 pub mod accounts;
+pub mod audit;
 pub mod catalog;
+pub mod connections;
 pub mod db;
 pub mod error;
+pub mod installations;
 pub mod instance;
 pub mod invites;
 pub mod login;
@@ -18,6 +21,7 @@ pub mod teams;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod users;
+pub mod whoami;
 
 pub use db::{Backend, DatabaseUrl, Db, Readiness};
 pub use error::{Error, Result};
@@ -30,6 +34,8 @@ pub struct Platform {
     pub secrets: std::sync::Arc<dyn secrets::SecretStore>,
     pub catalog: std::sync::Arc<catalog::Catalog>,
     pub login_throttle: login::Throttle,
+    /// The client for the console's own calls to providers.
+    pub http: whoami::Http,
 }
 
 impl Platform {
@@ -38,6 +44,12 @@ impl Platform {
         secrets: std::sync::Arc<dyn secrets::SecretStore>,
         catalog: std::sync::Arc<catalog::Catalog>,
     ) -> Self {
-        Self { db, secrets, catalog, login_throttle: login::Throttle::default() }
+        Self { db, secrets, catalog, login_throttle: login::Throttle::default(), http: whoami::Http::default() }
+    }
+
+    /// Bounds each call to a provider by `timeout` instead of the default 10 seconds.
+    pub fn with_provider_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.http = whoami::Http::new(timeout);
+        self
     }
 }

@@ -94,6 +94,9 @@ pub async fn find(db: &Db, id_or_name: &str) -> Result<Team> {
     match ids.as_slice() {
         [id] => Ok(Team { id: TeamId::parse(id)?, name: id_or_name.to_owned() }),
         [] => Err(Error::NotFound),
-        _ => Err(Error::Invalid { field: "team", message: "Several teams have that name; give the team's id.".into() }),
+        _ => Err(Error::Invalid {
+            field: "team".into(),
+            message: "Several teams have that name; give the team's id.".into(),
+        }),
     }
 }

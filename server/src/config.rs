@@ -52,6 +52,7 @@ const SSM_ADVANCED_TIER: Setting = setting("PATCHBAY_SSM_ADVANCED_TIER", "ssm_ad
 const SECRETS_CACHE_TTL: Setting = setting("PATCHBAY_SECRETS_CACHE_TTL", "secrets_cache_ttl");
 const SECRET_KEY: Setting = Setting { env: "PATCHBAY_SECRET_KEY", key: "secret_key", echo: false };
 const PROVIDERS_DIR: Setting = setting("PATCHBAY_PROVIDERS_DIR", "providers_dir");
+const PROVIDER_TIMEOUT: Setting = setting("PATCHBAY_PROVIDER_TIMEOUT", "provider_timeout");
 const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
 const SITE_PKG_DIR: Setting = setting("LEPTOS_SITE_PKG_DIR", "site_pkg_dir");
 const OUTPUT_NAME: Setting = setting("LEPTOS_OUTPUT_NAME", "output_name");
@@ -67,6 +68,16 @@ const SETTINGS: &[Setting] = &[
     LOG_FORMAT,
     LOG,
     SHUTDOWN_TIMEOUT,
+    SESSION_IDLE_TIMEOUT,
+    SESSION_ABSOLUTE_TIMEOUT,
+    SECRETS,
+    SECRETS_PREFIX,
+    SSM_KMS_KEY_ID,
+    SSM_ADVANCED_TIER,
+    SECRETS_CACHE_TTL,
+    SECRET_KEY,
+    PROVIDERS_DIR,
+    PROVIDER_TIMEOUT,
     SITE_ROOT,
     SITE_PKG_DIR,
     OUTPUT_NAME,
@@ -202,6 +213,9 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Extra provider files merged over the built-in catalog.
     pub providers_dir: Option<PathBuf>,
+    /// How long the console waits for a provider it calls itself (the
+    /// verification of a credential form).
+    pub provider_timeout: Duration,
     pub site: SiteConfig,
 }
 
@@ -314,6 +328,8 @@ impl Config {
             .map_or(Duration::from_secs(12 * 3600), seconds);
         let secrets = secrets_config(&src, &data_dir)?;
         let providers_dir = src.parse(PROVIDERS_DIR, |s| non_empty(s).map(PathBuf::from))?;
+        let provider_timeout =
+            src.parse(PROVIDER_TIMEOUT, parse_bounded_u32(1, 300))?.map_or(Duration::from_secs(10), seconds);
         let site = SiteConfig {
             root: src.parse(SITE_ROOT, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_ROOT.into()),
             pkg_dir: src.parse(SITE_PKG_DIR, non_empty)?.unwrap_or_else(|| DEFAULT_SITE_PKG_DIR.into()),
@@ -334,6 +350,7 @@ impl Config {
             session_absolute_timeout,
             secrets,
             providers_dir,
+            provider_timeout,
             site,
         })
     }

@@ -101,7 +101,7 @@ impl Application {
 
         let catalog = load_catalog(config)?;
         let secrets = open_secret_store(config, &db).await?;
-        let platform = Platform::new(db, secrets, Arc::new(catalog));
+        let platform = Platform::new(db, secrets, Arc::new(catalog)).with_provider_timeout(config.provider_timeout);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),
@@ -115,6 +115,11 @@ impl Application {
     pub fn local_addr(&self) -> SocketAddr {
         // The listener was bound in `build`; its address is known.
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The platform this application serves, for tests that arrange and check its state.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
     }
 
     pub fn public_url(&self) -> &PublicUrl {

@@ -233,6 +233,54 @@ fn yes() -> bool {
     true
 }
 
+impl Field {
+    /// The pattern for an HTML `pattern` attribute, so the browser checks
+    /// what the server checks. Browsers compile it with the `v` flag, which
+    /// wants `/`, `-`, `(`, `)`, `{`, `}` and `|` escaped inside a class
+    /// where the Rust syntax of the catalog takes them plain; without the
+    /// escapes a browser drops the whole pattern. A pattern with inline
+    /// flags (`(?i)`), which browsers do not know, is left to the server.
+    pub fn browser_pattern(&self) -> Option<String> {
+        let pattern = self.pattern.as_deref()?;
+        if pattern.match_indices("(?").any(|(i, _)| !pattern[i + 2..].starts_with(':')) {
+            return None;
+        }
+        let mut out = String::with_capacity(pattern.len() + 8);
+        let mut chars = pattern.chars().peekable();
+        let mut in_class = false;
+        let mut class_start = false;
+        while let Some(c) = chars.next() {
+            let at_start = std::mem::take(&mut class_start);
+            match c {
+                '\\' => {
+                    out.push(c);
+                    out.extend(chars.next());
+                }
+                '[' if !in_class => {
+                    in_class = true;
+                    out.push(c);
+                    if chars.peek() == Some(&'^') {
+                        out.push('^');
+                        chars.next();
+                    }
+                    class_start = true;
+                }
+                ']' if in_class => {
+                    in_class = false;
+                    out.push(c);
+                }
+                '-' if in_class && (at_start || chars.peek() == Some(&']')) => out.push_str("\\-"),
+                '/' | '(' | ')' | '{' | '}' | '|' if in_class => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                _ => out.push(c),
+            }
+        }
+        Some(out)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -324,6 +372,34 @@ pub struct RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn field(pattern: &str) -> Field {
+        Field {
+            name: "x".into(),
+            label: "X".into(),
+            kind: FieldKind::Text,
+            pattern: Some(pattern.into()),
+            example: None,
+            help: None,
+            required: true,
+        }
+    }
+
+    #[test]
+    fn browser_patterns_escape_what_the_v_flag_refuses_inside_classes() {
+        let cases = [
+            (r"https://[^\s/]+(/[^\s]*[^/\s])?", r"https://[^\s\/]+(/[^\s]*[^\/\s])?"),
+            (r"[0-9]+:[A-Za-z0-9_-]+", r"[0-9]+:[A-Za-z0-9_\-]+"),
+            (r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"),
+            (r"[-a(){}|]", r"[\-a\(\)\{\}\|]"),
+            (r"AC[0-9a-fA-F]{32}", r"AC[0-9a-fA-F]{32}"),
+            (r"a\[b/", r"a\[b/"),
+        ];
+        for (rust, browser) in cases {
+            assert_eq!(field(rust).browser_pattern().as_deref(), Some(browser), "{rust}");
+        }
+        assert_eq!(field("(?i)abc").browser_pattern(), None);
+    }
 
     #[test]
     fn category_keys_are_the_names_files_use() {

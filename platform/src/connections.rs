@@ -1,0 +1,445 @@
+//! Connecting a provider with a credential form (`api_key` and `basic`
+//! providers), and what follows: replacing the credentials, editing the
+//! non-secret settings, and disconnecting.
+//!
+//! The order is always: check the form, ask the provider which account the
+//! credentials reach, store the secrets, then write the installation
+//! (CONNECTOR-RULES 22). A failure at any step leaves nothing behind: the
+//! provider is asked before anything is written, and secrets written for an
+//! installation that then cannot be created are deleted again.
+//!
+//! Callers check that the person is an admin (SECURITY C4); the team always
+//! comes from their session (SECURITY C1).
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::{
+    Platform,
+    catalog::{Auth, Availability, Credentials, Field, FieldKind, Provider},
+    error::{Error, Result},
+    installations::{self, Installation, Link},
+    secrets::SecretPath,
+    users::User,
+    whoami::{self, Destination, Value, Values, is_loopback},
+};
+
+/// The longest value a field takes: the secret store's smallest limit.
+const MAX_VALUE_CHARS: usize = 4096;
+
+/// What a form sent, by field name, untrimmed and unchecked.
+pub type Form = BTreeMap<String, String>;
+
+/// An installation as its provider page shows it.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub installation: Installation,
+    /// Each secret field by name, masked; `None` where nothing is stored.
+    pub masked: BTreeMap<String, Option<String>>,
+}
+
+/// What an edit of the settings did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edited {
+    /// The settings reach another account: the cursors were cleared, and
+    /// the next sync starts over.
+    pub account_changed: bool,
+}
+
+/// What a disconnect wiped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wiped {
+    pub secrets: usize,
+    pub cursors: u64,
+}
+
+/// Which fields of a form are being sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    All,
+    Secrets,
+    Settings,
+}
+
+impl Part {
+    fn takes(self, field: &Field) -> bool {
+        match self {
+            Part::All => true,
+            Part::Secrets => field.kind == FieldKind::Secret,
+            Part::Settings => field.kind != FieldKind::Secret,
+        }
+    }
+}
+
+/// The checked values of a form: settings in the clear, secrets wrapped.
+#[derive(Clone, Debug, Default)]
+struct Checked {
+    settings: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretString>,
+}
+
+/// Shows the last four characters of a value long enough that four give
+/// little away, and nothing of a shorter one.
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() >= 12 {
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("••••••••{tail}")
+    } else {
+        "••••••••".to_owned()
+    }
+}
+
+/// The provider, if it connects with a form and can be connected now.
+fn form_provider<'a>(platform: &'a Platform, provider: &str) -> Result<(&'a Provider, &'a Credentials)> {
+    let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
+    let credentials = match &found.auth {
+        Auth::ApiKey(c) | Auth::Basic(c) => c,
+        Auth::Oauth2(_) => {
+            return Err(Error::Connection(format!("{} connects with OAuth, not with a form.", found.name)));
+        }
+    };
+    if found.availability == Availability::ComingSoon {
+        return Err(Error::Connection(format!("{} cannot be connected yet.", found.name)));
+    }
+    Ok((found, credentials))
+}
+
+/// What the admin entered: "key", or "user name and password".
+fn credential_words(provider: &Provider) -> &'static str {
+    match provider.auth {
+        Auth::Basic(_) => "user name and password",
+        _ => "key",
+    }
+}
+
+fn invalid(field: &Field, message: String) -> Error {
+    Error::Invalid { field: field.name.clone().into(), message }
+}
+
+/// Checks the fields of `part`: required ones present, each within its
+/// pattern, URLs https (plain http only on loopback) and, where the
+/// provider lists hosts, on one of them.
+fn check_form(provider: &Provider, credentials: &Credentials, form: &Form, part: Part) -> Result<Checked> {
+    let mut checked = Checked::default();
+    for field in credentials.fields.iter().filter(|f| part.takes(f)) {
+        let value = form.get(&field.name).map_or("", |v| v.trim());
+        if value.is_empty() {
+            if field.required {
+                return Err(invalid(field, format!("Enter the {}.", field.label)));
+            }
+            continue;
+        }
+        if value.chars().count() > MAX_VALUE_CHARS {
+            return Err(invalid(field, format!("Use at most {MAX_VALUE_CHARS} characters.")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(invalid(field, "Enter it on one line, without tabs or line breaks.".into()));
+        }
+        let value = if field.kind == FieldKind::Url { check_url(provider, field, value)? } else { value.to_owned() };
+        if let Some(pattern) = &field.pattern {
+            // Patterns were compiled when the catalog loaded.
+            let matches = regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(&value));
+            if !matches {
+                let hint = field.example.as_ref().map_or_else(String::new, |e| format!(" It looks like {e}."));
+                return Err(invalid(field, format!("{} is not in the expected form.{hint}", field.label)));
+            }
+        }
+        if field.kind == FieldKind::Secret {
+            checked.secrets.insert(field.name.clone(), SecretString::from(value));
+        } else {
+            checked.settings.insert(field.name.clone(), value);
+        }
+    }
+    Ok(checked)
+}
+
+/// A base URL as it will be used: https (or http on loopback), no user,
+/// query or fragment, no trailing `/`, and on an allowed host.
+fn check_url(provider: &Provider, field: &Field, value: &str) -> Result<String> {
+    let example = field.example.as_deref().unwrap_or("https://example.com");
+    let parsed =
+        url::Url::parse(value).map_err(|_| invalid(field, format!("Enter a full address such as {example}.")))?;
+    let host = parsed.host_str().unwrap_or_default().to_owned();
+    let plain_http_ok = parsed.scheme() == "http" && is_loopback(&host);
+    if host.is_empty() || !(parsed.scheme() == "https" || plain_http_ok) {
+        return Err(invalid(field, format!("Enter an https address such as {example}.")));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(field, "Leave the user name and password out of the address.".into()));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid(field, "Leave out everything from `?` or `#` on.".into()));
+    }
+    let allowed = &provider.api.allowed_hosts;
+    if !allowed.is_empty() && !crate::catalog::host_allowed(&host, allowed) {
+        let hosts = allowed.join(", ");
+        return Err(invalid(
+            field,
+            format!("{host} is not a {} host, so the key will not be sent there. Use one of: {hosts}.", provider.name),
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// Asks the provider which account the settings and secrets reach.
+async fn verify(
+    platform: &Platform,
+    provider: &Provider,
+    credentials: &Credentials,
+    checked: &Checked,
+) -> Result<whoami::Account> {
+    let mut values = Values::new();
+    let mut entered_hosts = Vec::new();
+    for field in &credentials.fields {
+        if let Some(value) = checked.settings.get(&field.name) {
+            if field.kind == FieldKind::Url {
+                entered_hosts.extend(url::Url::parse(value).ok().and_then(|u| u.host_str().map(str::to_owned)));
+                values.insert(field.name.clone(), Value::url(value));
+            } else {
+                values.insert(field.name.clone(), Value::plain(SecretString::from(value.clone())));
+            }
+        }
+        if let Some(secret) = checked.secrets.get(&field.name) {
+            values.insert(field.name.clone(), Value::plain(secret.clone()));
+        }
+    }
+    let to = Destination { allowed_hosts: &provider.api.allowed_hosts, entered_hosts };
+    whoami::fetch(&platform.http, &credentials.verify, &values, &to)
+        .await
+        .map_err(|failure| Error::ProviderCheck(failure.explain(&provider.name, credential_words(provider))))
+}
+
+fn secret_path(user: &User, provider: &Provider, field: &str) -> Result<SecretPath> {
+    SecretPath::of(&user.team_id, &[provider.id.as_str(), field])
+}
+
+/// Everything stored for this team's connection to `provider`.
+fn connection_path(team: &crate::accounts::TeamId, provider: &Provider) -> Result<SecretPath> {
+    SecretPath::of(team, &[provider.id.as_str()])
+}
+
+async fn store_secrets(platform: &Platform, actor: &User, provider: &Provider, checked: &Checked) -> Result<()> {
+    for (name, value) in &checked.secrets {
+        platform.secrets.put(&secret_path(actor, provider, name)?, value).await?;
+    }
+    Ok(())
+}
+
+/// Connects `provider` for the actor's team with the form's credentials.
+#[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
+pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &Form) -> Result<Installation> {
+    let (provider, credentials) = form_provider(platform, provider)?;
+    tracing::Span::current().record("provider", provider.id.as_str());
+    let checked = check_form(provider, credentials, form, Part::All)?;
+    let existing = installations::find(&mut *platform.db.pool().acquire().await?, &actor.team_id, provider.id.as_str())
+        .await?
+        .filter(Installation::is_active);
+    if existing.is_some() {
+        return Err(Error::Connection(format!(
+            "{} is connected already. Use Replace credentials to change the key.",
+            provider.name
+        )));
+    }
+    let account = verify(platform, provider, credentials, &checked).await?;
+
+    let undo = |platform: &Platform| {
+        let path = connection_path(&actor.team_id, provider);
+        let secrets = platform.secrets.clone();
+        async move {
+            if let Ok(path) = path
+                && let Err(error) = secrets.delete_all(&path).await
+            {
+                tracing::error!(%error, "could not delete the secrets of a failed connect");
+            }
+        }
+    };
+    if let Err(error) = store_secrets(platform, actor, provider, &checked).await {
+        undo(platform).await;
+        return Err(error);
+    }
+    let created = async {
+        let mut tx = platform.db.begin_write().await?;
+        let link = Link { account_id: &account.id, display_name: &account.name, settings: &checked.settings };
+        let installation = installations::activate(&mut tx, &actor.team_id, provider.id.as_str(), &link, &actor.id)
+            .await
+            .map_err(|e| match e {
+                Error::Connection(_) => Error::Connection(format!("{} is connected already.", provider.name)),
+                other => other,
+            })?;
+        // A reconnect starts clean, whatever an earlier connection left.
+        installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
+        crate::audit::record(
+            &mut tx,
+            &actor.team_id,
+            Some(&actor.id),
+            "installation.connected",
+            provider.id.as_str(),
+            &format!("Connected {} as {}", provider.name, account.name),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, Error>(installation)
+    }
+    .await;
+    match created {
+        Ok(installation) => {
+            tracing::info!(account = %account.id, "connected");
+            Ok(installation)
+        }
+        Err(error) => {
+            undo(platform).await;
+            Err(error)
+        }
+    }
+}
+
+/// The active installation of `provider` for the actor's team.
+async fn active(platform: &Platform, actor: &User, provider: &Provider) -> Result<Installation> {
+    installations::find(&mut *platform.db.pool().acquire().await?, &actor.team_id, provider.id.as_str())
+        .await?
+        .filter(Installation::is_active)
+        .ok_or_else(|| Error::Connection(format!("{} is not connected.", provider.name)))
+}
+
+/// Records a new account link; the cursors go when the account changed.
+async fn relink(
+    platform: &Platform,
+    actor: &User,
+    provider: &Provider,
+    installation: &Installation,
+    account: &whoami::Account,
+    settings: &BTreeMap<String, String>,
+    what: &str,
+) -> Result<Edited> {
+    let account_changed = account.id != installation.account_id;
+    let mut tx = platform.db.begin_write().await?;
+    let link = Link { account_id: &account.id, display_name: &account.name, settings };
+    installations::relink(&mut tx, &actor.team_id, &installation.id, &link).await?;
+    if account_changed {
+        installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
+    }
+    let detail = if account_changed {
+        format!("{what} of {}; now connected as {} (sync starts over)", provider.name, account.name)
+    } else {
+        format!("{what} of {}", provider.name)
+    };
+    crate::audit::record(
+        &mut tx,
+        &actor.team_id,
+        Some(&actor.id),
+        "installation.updated",
+        provider.id.as_str(),
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Edited { account_changed })
+}
+
+/// Replaces the secret fields, after the provider accepts the new ones
+/// together with the stored settings.
+#[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
+pub async fn replace_credentials(platform: &Platform, actor: &User, provider: &str, form: &Form) -> Result<Edited> {
+    let (provider, credentials) = form_provider(platform, provider)?;
+    tracing::Span::current().record("provider", provider.id.as_str());
+    let mut checked = check_form(provider, credentials, form, Part::Secrets)?;
+    let installation = active(platform, actor, provider).await?;
+    checked.settings = installation.settings.clone();
+    let account = verify(platform, provider, credentials, &checked).await?;
+    // Optional secrets left empty are removed, so what is stored is what was entered.
+    for field in credentials.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
+        if !checked.secrets.contains_key(&field.name) {
+            platform.secrets.delete(&secret_path(actor, provider, &field.name)?).await?;
+        }
+    }
+    store_secrets(platform, actor, provider, &checked).await?;
+    relink(platform, actor, provider, &installation, &account, &installation.settings, "Replaced the credentials").await
+}
+
+/// Changes the non-secret settings, after the provider accepts them with
+/// the stored secrets. The cursors stay while the account is the same.
+#[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
+pub async fn edit_settings(platform: &Platform, actor: &User, provider: &str, form: &Form) -> Result<Edited> {
+    let (provider, credentials) = form_provider(platform, provider)?;
+    tracing::Span::current().record("provider", provider.id.as_str());
+    let mut checked = check_form(provider, credentials, form, Part::Settings)?;
+    let installation = active(platform, actor, provider).await?;
+    for field in credentials.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
+        // Read from the store itself: a cached copy may be an old key.
+        if let Some(secret) = platform.secrets.get_fresh(&secret_path(actor, provider, &field.name)?).await? {
+            checked.secrets.insert(field.name.clone(), secret.value);
+        }
+    }
+    let account = verify(platform, provider, credentials, &checked).await?;
+    relink(platform, actor, provider, &installation, &account, &checked.settings, "Edited the settings").await
+}
+
+/// Deletes every secret and cursor of the connection, forgets its
+/// settings and marks it disconnected (CONNECTOR-RULES 29). The secrets go
+/// first: if the store cannot delete them, the installation stays as it
+/// was and the admin can try again.
+#[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
+pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Result<Wiped> {
+    let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
+    tracing::Span::current().record("provider", found.id.as_str());
+    let installation = active(platform, actor, found).await?;
+    let secrets = platform.secrets.delete_all(&connection_path(&actor.team_id, found)?).await?;
+    let mut tx = platform.db.begin_write().await?;
+    let cursors = installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
+    installations::mark_disconnected(&mut tx, &actor.team_id, &installation.id).await?;
+    crate::audit::record(
+        &mut tx,
+        &actor.team_id,
+        Some(&actor.id),
+        "installation.disconnected",
+        found.id.as_str(),
+        &format!(
+            "Disconnected {} (was connected as {}); deleted {secrets} stored keys and {cursors} cursors",
+            found.name, installation.display_name
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(secrets, cursors, "disconnected");
+    Ok(Wiped { secrets, cursors })
+}
+
+/// The team's active installation of `provider`, with its secret fields
+/// masked; `None` when it is not connected.
+pub async fn describe(
+    platform: &Platform,
+    team: &crate::accounts::TeamId,
+    provider: &str,
+) -> Result<Option<Connection>> {
+    let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
+    let installation = installations::find(&mut *platform.db.pool().acquire().await?, team, found.id.as_str())
+        .await?
+        .filter(Installation::is_active);
+    let Some(installation) = installation else { return Ok(None) };
+    let mut masked = BTreeMap::new();
+    if let Auth::ApiKey(credentials) | Auth::Basic(credentials) = &found.auth {
+        let names: Vec<&str> =
+            credentials.fields.iter().filter(|f| f.kind == FieldKind::Secret).map(|f| f.name.as_str()).collect();
+        let paths =
+            names.iter().map(|name| SecretPath::of(team, &[found.id.as_str(), name])).collect::<Result<Vec<_>>>()?;
+        let values = platform.secrets.get_many(&paths).await?;
+        for (name, value) in names.into_iter().zip(values) {
+            masked.insert(name.to_owned(), value.map(|secret| mask(secret.value.expose_secret())));
+        }
+    }
+    Ok(Some(Connection { installation, masked }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn masks_show_at_most_the_last_four_characters_and_none_of_short_values() {
+        assert_eq!(mask("lin_api_0123456789abcdef"), "••••••••cdef");
+        assert_eq!(mask("short-key"), "••••••••");
+        assert!(!mask("lin_api_0123456789abcdef").contains("0123"));
+    }
+}

@@ -1,0 +1,264 @@
+//! Installations: a team's connection to one provider, with the account it
+//! reaches, its non-secret settings and its sync cursors. Every query names
+//! the team (SECURITY C1, C3); the secrets live in the secret store.
+
+use std::collections::BTreeMap;
+
+use sqlx::AnyConnection;
+use time::OffsetDateTime;
+
+use crate::{
+    Db,
+    accounts::{InstallationId, TeamId, UserId},
+    error::{Error, Result},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Connected,
+    Syncing,
+    /// The grant is dead; an admin must connect again.
+    NeedsReauth,
+    /// A permanent failure; the provider page says which.
+    Error,
+    Disconnected,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Connected => "connected",
+            State::Syncing => "syncing",
+            State::NeedsReauth => "needs_reauth",
+            State::Error => "error",
+            State::Disconnected => "disconnected",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "connected" => State::Connected,
+            "syncing" => State::Syncing,
+            "needs_reauth" => State::NeedsReauth,
+            "error" => State::Error,
+            "disconnected" => State::Disconnected,
+            other => return Err(Error::Connection(format!("unknown installation state `{other}`"))),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Installation {
+    pub id: InstallationId,
+    pub team_id: TeamId,
+    pub provider: String,
+    pub state: State,
+    pub account_id: String,
+    pub display_name: String,
+    /// The non-secret fields of the credential form, by field name.
+    pub settings: BTreeMap<String, String>,
+    /// The name of whoever connected it, while they are in the team.
+    pub connected_by: Option<String>,
+    pub connected_at: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Installation {
+    pub fn is_active(&self) -> bool {
+        self.state != State::Disconnected
+    }
+}
+
+/// What a connect or an edit records about the account reached.
+#[derive(Clone, Debug)]
+pub struct Link<'a> {
+    pub account_id: &'a str,
+    pub display_name: &'a str,
+    pub settings: &'a BTreeMap<String, String>,
+}
+
+fn timestamp(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+type Row = (String, String, String, String, String, String, String, Option<String>, Option<i64>, i64);
+
+const SELECT: &str = "SELECT i.id, i.team_id, i.provider, i.state, i.account_id, i.display_name, i.settings, \
+                      u.name, i.connected_at, i.updated_at FROM installations i \
+                      LEFT JOIN users u ON u.id = i.connected_by AND u.team_id = i.team_id";
+
+fn from_row(row: Row) -> Result<Installation> {
+    let (id, team, provider, state, account_id, display_name, settings, by, connected_at, updated_at) = row;
+    Ok(Installation {
+        id: InstallationId::parse(&id)?,
+        team_id: TeamId::parse(&team)?,
+        provider,
+        state: State::parse(&state)?,
+        account_id,
+        display_name,
+        settings: serde_json::from_str(&settings).unwrap_or_default(),
+        connected_by: by,
+        connected_at: connected_at.map(timestamp),
+        updated_at: timestamp(updated_at),
+    })
+}
+
+/// This team's installation of a provider, in any state.
+pub async fn find(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<Option<Installation>> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE i.team_id = $1 AND i.provider = $2"))
+        .bind(team.as_str())
+        .bind(provider)
+        .fetch_optional(conn)
+        .await?;
+    row.map(from_row).transpose()
+}
+
+/// The team's installations that are not disconnected, by provider.
+pub async fn list_active(db: &Db, team: &TeamId) -> Result<Vec<Installation>> {
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("{SELECT} WHERE i.team_id = $1 AND i.state <> 'disconnected' ORDER BY i.provider"))
+            .bind(team.as_str())
+            .fetch_all(db.pool())
+            .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Creates the installation, or re-activates a disconnected one (a
+/// reconnect keeps the row). An installation that is active already is
+/// left alone and refused.
+pub async fn activate(
+    conn: &mut AnyConnection,
+    team: &TeamId,
+    provider: &str,
+    link: &Link<'_>,
+    by: &UserId,
+) -> Result<Installation> {
+    let settings = serde_json::to_string(link.settings).unwrap_or_else(|_| "{}".into());
+    let now = now();
+    let reactivated = sqlx::query(
+        "UPDATE installations SET state = 'connected', account_id = $1, display_name = $2, settings = $3, \
+         connected_by = $4, connected_at = $5, updated_at = $5 \
+         WHERE team_id = $6 AND provider = $7 AND state = 'disconnected'",
+    )
+    .bind(link.account_id)
+    .bind(link.display_name)
+    .bind(&settings)
+    .bind(by.as_str())
+    .bind(now)
+    .bind(team.as_str())
+    .bind(provider)
+    .execute(&mut *conn)
+    .await?;
+    if reactivated.rows_affected() == 0 {
+        let inserted = sqlx::query(
+            "INSERT INTO installations \
+             (id, team_id, provider, state, account_id, display_name, settings, connected_by, connected_at, updated_at) \
+             VALUES ($1, $2, $3, 'connected', $4, $5, $6, $7, $8, $8) ON CONFLICT (team_id, provider) DO NOTHING",
+        )
+        .bind(InstallationId::new().as_str())
+        .bind(team.as_str())
+        .bind(provider)
+        .bind(link.account_id)
+        .bind(link.display_name)
+        .bind(&settings)
+        .bind(by.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::Connection("It is connected already.".into()));
+        }
+    }
+    find(conn, team, provider).await?.ok_or(Error::NotFound)
+}
+
+/// Records the account and settings of an active installation.
+pub async fn relink(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId, link: &Link<'_>) -> Result<()> {
+    let settings = serde_json::to_string(link.settings).unwrap_or_else(|_| "{}".into());
+    let done = sqlx::query(
+        "UPDATE installations SET account_id = $1, display_name = $2, settings = $3, updated_at = $4 \
+         WHERE id = $5 AND team_id = $6 AND state <> 'disconnected'",
+    )
+    .bind(link.account_id)
+    .bind(link.display_name)
+    .bind(settings)
+    .bind(now())
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 0 { Err(Error::NotFound) } else { Ok(()) }
+}
+
+/// Marks it disconnected and forgets its account and settings.
+pub async fn mark_disconnected(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId) -> Result<()> {
+    sqlx::query(
+        "UPDATE installations SET state = 'disconnected', account_id = '', display_name = '', settings = '{}', \
+         connected_by = NULL, connected_at = NULL, updated_at = $1 WHERE id = $2 AND team_id = $3",
+    )
+    .bind(now())
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Saves a cursor of an installation of `team`.
+pub async fn put_cursor(
+    conn: &mut AnyConnection,
+    team: &TeamId,
+    id: &InstallationId,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let owned: Option<(String,)> = sqlx::query_as("SELECT id FROM installations WHERE id = $1 AND team_id = $2")
+        .bind(id.as_str())
+        .bind(team.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if owned.is_none() {
+        return Err(Error::NotFound);
+    }
+    sqlx::query(
+        "INSERT INTO cursors (installation_id, name, value, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (installation_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(id.as_str())
+    .bind(name)
+    .bind(value)
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The cursors of an installation of `team`, by name.
+pub async fn cursors(db: &Db, team: &TeamId, id: &InstallationId) -> Result<BTreeMap<String, String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.name, c.value FROM cursors c JOIN installations i ON i.id = c.installation_id \
+         WHERE c.installation_id = $1 AND i.team_id = $2",
+    )
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Deletes every cursor of an installation of `team`; how many went.
+pub async fn clear_cursors(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM cursors WHERE installation_id = $1 \
+         AND installation_id IN (SELECT id FROM installations WHERE team_id = $2)",
+    )
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
