@@ -10,6 +10,9 @@ const repoRoot = resolve(__dirname, "..");
 const bin = process.env.PATCHBAY_BIN ?? join(repoRoot, "target/debug/patchbay");
 const port = process.env.E2E_PORT ?? "3917";
 const baseURL = `http://127.0.0.1:${port}`;
+// The fake provider API the credential-form tests connect to.
+const fakeProviderPort = process.env.FAKE_PROVIDER_PORT ?? String(Number(port) + 1);
+process.env.FAKE_PROVIDER_PORT = fakeProviderPort;
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export default defineConfig({
@@ -21,20 +24,31 @@ export default defineConfig({
   workers: 1,
   reporter: [["list"], ["html", { open: "never" }]],
   use: { baseURL, trace: "retain-on-failure" },
-  webServer: {
-    command: `"${bin}" serve`,
-    cwd: repoRoot,
-    url: `${baseURL}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      PATCHBAY_BIND: `127.0.0.1:${port}`,
-      PATCHBAY_DATA_DIR: mkdtempSync(join(tmpdir(), "patchbay-e2e-")),
-      PATCHBAY_LOG: "warn",
+  webServer: [
+    {
+      command: "node fake-provider.mjs",
+      url: `http://127.0.0.1:${fakeProviderPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 10_000,
+      env: { FAKE_PROVIDER_PORT: fakeProviderPort },
     },
-  },
+    {
+      command: `"${bin}" serve`,
+      cwd: repoRoot,
+      url: `${baseURL}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        PATCHBAY_BIND: `127.0.0.1:${port}`,
+        PATCHBAY_DATA_DIR: mkdtempSync(join(tmpdir(), "patchbay-e2e-")),
+        PATCHBAY_LOG: "warn",
+        // Test providers (acme-desk and friends), as an operator's files.
+        PATCHBAY_PROVIDERS_DIR: join(repoRoot, "server/tests/fixtures/providers"),
+      },
+    },
+  ],
   projects: [
     {
       name: "chromium",

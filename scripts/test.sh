@@ -71,7 +71,8 @@ free_port() {
 browser_tests() {
   local profile=$1
   if [ "$profile" = release ]; then cargo leptos build --release; else cargo leptos build; fi
-  (cd end2end && PATCHBAY_BIN="$PWD/../target/$profile/patchbay" E2E_PORT=$(free_port) npx playwright test)
+  (cd end2end && PATCHBAY_BIN="$PWD/../target/$profile/patchbay" E2E_PORT=$(free_port) \
+    FAKE_PROVIDER_PORT=$(free_port) npx playwright test)
 }
 
 install_tools() {

@@ -21,7 +21,7 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::routes::{
     activity::ActivityPage, integrations::IntegrationsPage, invite::InvitePage, login::LoginPage, not_found::NotFound,
-    settings::SettingsPage, setup::SetupPage, team::TeamPage,
+    provider::ProviderPage, settings::SettingsPage, setup::SetupPage, team::TeamPage,
 };
 
 /// The HTML document around [`App`], rendered on the server only.
@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
                     <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> } ssr=SsrMode::Async/>
                     <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations/:provider") view=ProviderPage ssr=SsrMode::Async/>
                     <Route path=path!("/activity") view=ActivityPage ssr=SsrMode::Async/>
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>

@@ -133,39 +133,6 @@ pub fn safe_return_path(next: Option<&str>) -> String {
     }
 }
 
-/// The catalog as cards: connected first, then what can be connected, then
-/// what is coming, each by name.
-pub fn integration_cards(catalog: &platform::catalog::Catalog) -> Vec<crate::models::integration::IntegrationCard> {
-    use platform::catalog::{Auth, Availability};
-
-    use crate::models::integration::{CardStatus, IntegrationCard};
-
-    let mut cards: Vec<IntegrationCard> = catalog
-        .iter()
-        .map(|provider| IntegrationCard {
-            id: provider.id.to_string(),
-            name: provider.name.clone(),
-            description: provider.description.clone(),
-            category: provider.category.key().to_owned(),
-            category_label: provider.category.label().to_owned(),
-            auth: match provider.auth {
-                Auth::Oauth2(_) => "OAuth 2.0",
-                Auth::ApiKey(_) => "API key",
-                Auth::Basic(_) => "Username and password",
-            }
-            .to_owned(),
-            logo: format!("/{}/{}", platform::catalog::LOGO_DIR, provider.logo),
-            beta: provider.availability == Availability::Beta,
-            status: match provider.availability {
-                Availability::ComingSoon => CardStatus::ComingSoon,
-                Availability::Available | Availability::Beta => CardStatus::NotConnected,
-            },
-        })
-        .collect();
-    cards.sort_by(|a, b| a.status.rank().cmp(&b.status.rank()).then_with(|| a.name.cmp(&b.name)));
-    cards
-}
-
 pub fn format_time(at: time::OffsetDateTime) -> String {
     use time::macros::format_description;
     at.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).unwrap_or_default()

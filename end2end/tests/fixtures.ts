@@ -2,14 +2,17 @@ import { test as base, expect, type Page } from "@playwright/test";
 
 // Every test fails on an uncaught page error or a console error: that is how
 // a broken hydration (for example the wasm-opt trap in TOOLCHAIN.md) or a
-// script refused by the Content-Security-Policy shows up.
+// script refused by the Content-Security-Policy shows up. A server function
+// that refuses bad input answers 400 or 422, which the browser reports as a
+// failed resource; the page shows that refusal, so it is not a problem.
 export const test = base.extend<{ problems: string[] }>({
   problems: [
     async ({ page }, use) => {
       const problems: string[] = [];
       page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
       page.on("console", (message) => {
-        if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+        const refusal = /Failed to load resource: the server responded with a status of 4(00|22) /;
+        if (message.type() === "error" && !refusal.test(message.text())) problems.push(`console error: ${message.text()}`);
       });
       await use(problems);
       expect(problems, "the page reported errors").toEqual([]);

@@ -536,6 +536,24 @@ mod tests {
     }
 
     #[test]
+    fn a_config_file_can_set_every_setting_the_environment_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("patchbay.toml");
+        let text = "secrets = \"ssm\"\nssm_prefix = \"/corp/pb\"\nsecrets_cache_ttl = 30\n\
+                    providers_dir = \"/etc/patchbay/providers\"\nprovider_timeout = 25\n\
+                    session_idle_timeout = 600\n";
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(env(&[("PATCHBAY_CONFIG", path.to_str().unwrap())])).unwrap();
+        assert!(matches!(&config.secrets, SecretsConfig::Ssm(s) if s.cache_ttl == Duration::from_secs(30)));
+        assert_eq!(config.providers_dir, Some(PathBuf::from("/etc/patchbay/providers")));
+        assert_eq!(config.provider_timeout, Duration::from_secs(25));
+        assert_eq!(config.session_idle_timeout, Duration::from_secs(600));
+        // Every setting has a file key, and each key is listed once.
+        let keys: std::collections::BTreeSet<&str> = SETTINGS.iter().map(|s| s.key).collect();
+        assert_eq!(keys.len(), SETTINGS.len());
+    }
+
+    #[test]
     fn config_file_errors_name_the_setting_the_key_and_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("patchbay.toml");

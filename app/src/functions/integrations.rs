@@ -1,14 +1,261 @@
+//! The Integrations page and the provider pages: cards, provider details,
+//! and the credential forms of `api_key` and `basic` providers. Changes
+//! are for admins only (SECURITY C4); the team is the session's (C1).
+
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 
-use crate::{error::AppError, models::integration::IntegrationCard};
+use crate::{
+    error::AppError,
+    models::integration::{IntegrationCard, ProviderDetail, Saved},
+};
 
 /// Every provider in the catalog as a card, in the order the page shows them.
 #[server(prefix = "/api", endpoint = "integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
     crate::ssr::with_status(async move {
-        crate::ssr::require_user()?;
+        let viewer = crate::ssr::require_user()?;
         let platform = crate::ssr::platform()?;
-        Ok(crate::ssr::integration_cards(&platform.catalog))
+        let installations = platform::installations::list_active(&platform.db, &viewer.user.team_id).await?;
+        Ok(build::cards(&platform.catalog, &installations))
     })
     .await
+}
+
+/// One provider, with this team's connection to it.
+#[server(prefix = "/api", endpoint = "provider")]
+pub async fn get_provider(id: String) -> Result<ProviderDetail, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_user()?;
+        let platform = crate::ssr::platform()?;
+        let provider = platform.catalog.get(&id).ok_or(AppError::NotFound)?;
+        let connection = platform::connections::describe(&platform, &viewer.user.team_id, &id).await?;
+        Ok(build::detail(provider, connection, &viewer, &crate::ssr::public_base()))
+    })
+    .await
+}
+
+/// Connects a provider with the credential form's `values`.
+#[server(prefix = "/api", endpoint = "connect_provider")]
+pub async fn connect_provider(
+    provider: String,
+    #[server(default)] values: BTreeMap<String, String>,
+) -> Result<Saved, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let installation = platform::connections::connect(&platform, &viewer.user, &provider, &values).await?;
+        Ok(Saved { message: format!("Connected as {}.", installation.display_name) })
+    })
+    .await
+}
+
+/// Replaces the secret fields of a connected provider.
+#[server(prefix = "/api", endpoint = "replace_credentials")]
+pub async fn replace_credentials(
+    provider: String,
+    #[server(default)] values: BTreeMap<String, String>,
+) -> Result<Saved, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let edited = platform::connections::replace_credentials(&platform, &viewer.user, &provider, &values).await?;
+        Ok(build::saved("The new credentials are saved.", &edited))
+    })
+    .await
+}
+
+/// Changes the non-secret settings of a connected provider.
+#[server(prefix = "/api", endpoint = "edit_settings")]
+pub async fn edit_settings(
+    provider: String,
+    #[server(default)] values: BTreeMap<String, String>,
+) -> Result<Saved, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let edited = platform::connections::edit_settings(&platform, &viewer.user, &provider, &values).await?;
+        Ok(build::saved("The settings are saved.", &edited))
+    })
+    .await
+}
+
+/// Disconnects a provider, wiping its stored keys and cursors.
+#[server(prefix = "/api", endpoint = "disconnect_provider")]
+pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let wiped = platform::connections::disconnect(&platform, &viewer.user, &provider).await?;
+        let keys = if wiped.secrets == 1 { "key".to_owned() } else { "keys".to_owned() };
+        Ok(Saved { message: format!("Disconnected. {} stored {keys} deleted.", wiped.secrets) })
+    })
+    .await
+}
+
+/// From the catalog and the installations to what the pages show.
+#[cfg(feature = "ssr")]
+mod build {
+    use platform::{
+        catalog::{Auth, Availability, Catalog, FieldKind, Provider},
+        connections::{Connection, Edited},
+        installations::{Installation, State},
+    };
+
+    use crate::{
+        models::integration::{
+            CardStatus, ConnectMethod, ConnectionDetail, FormField, IntegrationCard, ProviderDetail, Saved, StoredValue,
+        },
+        ssr::SignedIn,
+    };
+
+    fn auth_label(provider: &Provider) -> &'static str {
+        match provider.auth {
+            Auth::Oauth2(_) => "OAuth 2.0",
+            Auth::ApiKey(_) => "API key",
+            Auth::Basic(_) => "Username and password",
+        }
+    }
+
+    fn logo(provider: &Provider) -> String {
+        format!("/{}/{}", platform::catalog::LOGO_DIR, provider.logo)
+    }
+
+    fn status(provider: &Provider, installation: Option<&Installation>) -> CardStatus {
+        match installation.map(|i| (i.state, i)) {
+            Some((State::Connected, i)) => CardStatus::Connected { account: i.display_name.clone() },
+            Some((State::Syncing, _)) => CardStatus::Syncing { percent: None },
+            Some((State::NeedsReauth, _)) => CardStatus::NeedsReauth,
+            Some((State::Error, _)) => CardStatus::Error,
+            Some((State::Disconnected, _)) | None => match provider.availability {
+                Availability::ComingSoon => CardStatus::ComingSoon,
+                Availability::Available | Availability::Beta => CardStatus::NotConnected,
+            },
+        }
+    }
+
+    /// The catalog as cards: connections first, then what can be
+    /// connected, then what is coming, each by name.
+    pub fn cards(catalog: &Catalog, installations: &[Installation]) -> Vec<IntegrationCard> {
+        let mut cards: Vec<IntegrationCard> = catalog
+            .iter()
+            .map(|provider| IntegrationCard {
+                id: provider.id.to_string(),
+                name: provider.name.clone(),
+                description: provider.description.clone(),
+                category: provider.category.key().to_owned(),
+                category_label: provider.category.label().to_owned(),
+                auth: auth_label(provider).to_owned(),
+                logo: logo(provider),
+                beta: provider.availability == Availability::Beta,
+                status: status(provider, installations.iter().find(|i| i.provider == provider.id.as_str())),
+            })
+            .collect();
+        cards.sort_by(|a, b| a.status.rank().cmp(&b.status.rank()).then_with(|| a.name.cmp(&b.name)));
+        cards
+    }
+
+    fn rate_limit(provider: &Provider) -> Option<String> {
+        let limit = provider.rate_limit.as_ref()?;
+        let per = match limit.per_seconds {
+            1 => "second".to_owned(),
+            60 => "minute".to_owned(),
+            3600 => "hour".to_owned(),
+            86_400 => "day".to_owned(),
+            n => format!("{n} seconds"),
+        };
+        let scope = limit.scope.as_ref().map_or_else(String::new, |s| format!(" ({s})"));
+        Some(format!("{} requests per {per}{scope}", limit.requests))
+    }
+
+    pub fn detail(
+        provider: &Provider,
+        connection: Option<Connection>,
+        viewer: &SignedIn,
+        public_base: &str,
+    ) -> ProviderDetail {
+        let connect = match (&provider.auth, provider.availability) {
+            (_, Availability::ComingSoon) => ConnectMethod::ComingSoon,
+            (Auth::Oauth2(_), _) => {
+                ConnectMethod::OAuth { redirect_uri: format!("{public_base}/oauth/{}/callback", provider.id) }
+            }
+            (Auth::ApiKey(credentials) | Auth::Basic(credentials), _) => ConnectMethod::Form {
+                fields: credentials
+                    .fields
+                    .iter()
+                    .map(|field| FormField {
+                        name: field.name.clone(),
+                        label: field.label.clone(),
+                        input_type: match field.kind {
+                            FieldKind::Url => "url",
+                            FieldKind::Secret => "password",
+                            FieldKind::Text => "text",
+                        }
+                        .to_owned(),
+                        secret: field.kind == FieldKind::Secret,
+                        pattern: field.browser_pattern(),
+                        example: field.example.clone(),
+                        help: field.help.clone(),
+                        required: field.required,
+                    })
+                    .collect(),
+            },
+        };
+        let installation = connection.as_ref().map(|c| &c.installation);
+        let status = status(provider, installation);
+        let connection = connection.map(|Connection { installation, masked }| {
+            let fields = match &provider.auth {
+                Auth::ApiKey(c) | Auth::Basic(c) => c.fields.as_slice(),
+                Auth::Oauth2(_) => &[],
+            };
+            ConnectionDetail {
+                account_name: installation.display_name.clone(),
+                account_id: installation.account_id.clone(),
+                connected_at: installation.connected_at.map(crate::ssr::format_time),
+                connected_by: installation.connected_by.clone(),
+                values: fields
+                    .iter()
+                    .map(|field| {
+                        let secret = field.kind == FieldKind::Secret;
+                        StoredValue {
+                            name: field.name.clone(),
+                            label: field.label.clone(),
+                            secret,
+                            shown: if secret {
+                                masked.get(&field.name).cloned().flatten()
+                            } else {
+                                installation.settings.get(&field.name).cloned()
+                            },
+                        }
+                    })
+                    .collect(),
+            }
+        });
+        ProviderDetail {
+            id: provider.id.to_string(),
+            name: provider.name.clone(),
+            description: provider.description.clone(),
+            category_label: provider.category.label().to_owned(),
+            auth: auth_label(provider).to_owned(),
+            logo: logo(provider),
+            docs_url: provider.docs_url.clone(),
+            entities: provider.entities.iter().map(|e| e.replace('_', " ")).collect(),
+            rate_limit: rate_limit(provider),
+            beta: provider.availability == Availability::Beta,
+            status,
+            can_manage: viewer.user.role == platform::accounts::Role::Admin,
+            connect,
+            connection,
+        }
+    }
+
+    pub fn saved(done: &str, edited: &Edited) -> Saved {
+        let message = if edited.account_changed {
+            format!("{done} They reach a different account, so the next sync starts over.")
+        } else {
+            done.to_owned()
+        };
+        Saved { message }
+    }
 }

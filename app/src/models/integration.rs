@@ -18,26 +18,54 @@ pub struct IntegrationCard {
     pub status: CardStatus,
 }
 
-/// The badge on a card. Connected, syncing and needs-re-auth states join
-/// these once connections exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The badge on a card and on a provider page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardStatus {
+    Connected {
+        account: String,
+    },
+    /// A job is running; `percent` once its total is known.
+    Syncing {
+        percent: Option<u8>,
+    },
+    NeedsReauth,
+    Error,
     NotConnected,
     ComingSoon,
 }
 
 impl CardStatus {
-    pub fn label(self) -> &'static str {
+    pub fn label(&self) -> String {
         match self {
-            CardStatus::NotConnected => "Not connected",
-            CardStatus::ComingSoon => "Coming soon",
+            CardStatus::Connected { account } => format!("Connected as {account}"),
+            CardStatus::Syncing { percent: Some(p) } => format!("Syncing {p}%"),
+            CardStatus::Syncing { percent: None } => "Syncing".to_owned(),
+            CardStatus::NeedsReauth => "Needs re-auth".to_owned(),
+            CardStatus::Error => "Error".to_owned(),
+            CardStatus::NotConnected => "Not connected".to_owned(),
+            CardStatus::ComingSoon => "Coming soon".to_owned(),
         }
     }
 
-    /// Cards sort by this: connected first, then what can be connected,
-    /// then what is coming.
-    pub fn rank(self) -> u8 {
+    /// The badge's CSS class.
+    pub fn class(&self) -> &'static str {
         match self {
+            CardStatus::Connected { .. } => "badge status-connected",
+            CardStatus::Syncing { .. } => "badge status-syncing",
+            CardStatus::NeedsReauth => "badge status-needsreauth",
+            CardStatus::Error => "badge status-error",
+            CardStatus::NotConnected => "badge status-notconnected",
+            CardStatus::ComingSoon => "badge status-comingsoon",
+        }
+    }
+
+    /// Cards sort by this: connections first, then what can be connected,
+    /// then what is coming.
+    pub fn rank(&self) -> u8 {
+        match self {
+            CardStatus::Connected { .. } | CardStatus::Syncing { .. } | CardStatus::NeedsReauth | CardStatus::Error => {
+                0
+            }
             CardStatus::NotConnected => 1,
             CardStatus::ComingSoon => 2,
         }
@@ -55,6 +83,83 @@ impl IntegrationCard {
                     .iter()
                     .any(|text| text.to_lowercase().contains(&query)))
     }
+}
+
+/// Everything the provider page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderDetail {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category_label: String,
+    /// "OAuth 2.0", "API key" or "Username and password".
+    pub auth: String,
+    pub logo: String,
+    pub docs_url: String,
+    /// The kinds of record it syncs, as people read them ("pull request").
+    pub entities: Vec<String>,
+    /// The documented rate limit, in words.
+    pub rate_limit: Option<String>,
+    pub beta: bool,
+    pub status: CardStatus,
+    /// The viewer may connect, change and disconnect (admins only).
+    pub can_manage: bool,
+    pub connect: ConnectMethod,
+    /// The installation, when there is one.
+    pub connection: Option<ConnectionDetail>,
+}
+
+/// How the provider is connected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectMethod {
+    /// Not possible yet.
+    ComingSoon,
+    /// OAuth: the redirect URI to register in the provider's app settings.
+    OAuth { redirect_uri: String },
+    /// A credential form with these fields.
+    Form { fields: Vec<FormField> },
+}
+
+/// One field of a credential form, from the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormField {
+    pub name: String,
+    pub label: String,
+    /// `url`, `password` or `text`: the input's type.
+    pub input_type: String,
+    pub secret: bool,
+    /// A pattern the browser checks (the same the server checks), written
+    /// so that browsers accept it.
+    pub pattern: Option<String>,
+    pub example: Option<String>,
+    pub help: Option<String>,
+    pub required: bool,
+}
+
+/// A connected installation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionDetail {
+    pub account_name: String,
+    pub account_id: String,
+    pub connected_at: Option<String>,
+    pub connected_by: Option<String>,
+    /// Each field as stored: settings in the clear, secrets masked.
+    pub values: Vec<StoredValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredValue {
+    pub name: String,
+    pub label: String,
+    pub secret: bool,
+    /// The setting, the masked secret, or `None` when nothing is stored.
+    pub shown: Option<String>,
+}
+
+/// What a change of credentials or settings did, in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    pub message: String,
 }
 
 #[cfg(test)]

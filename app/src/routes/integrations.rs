@@ -131,18 +131,21 @@ fn Catalog(cards: Vec<IntegrationCard>, search: Memo<String>, category: Memo<Str
 fn Card(card: IntegrationCard) -> impl IntoView {
     let heading = format!("card-{}", card.id);
     let labelled_by = heading.clone();
+    let href = format!("/integrations/{}", card.id);
     view! {
         <li class="card" aria-labelledby=labelled_by>
             <div class="card-head">
                 <img class="logo" src=card.logo alt="" width="40" height="40"/>
                 <div>
-                    <h2 id=heading>{card.name}</h2>
+                    <h2 id=heading>
+                        <a class="card-link" href=href>{card.name}</a>
+                    </h2>
                     <p class="card-meta">{card.category_label}" · "{card.auth}</p>
                 </div>
             </div>
             <p class="card-description">{card.description}</p>
             <p class="card-status">
-                <span class=format!("badge status-{:?}", card.status).to_lowercase()>{card.status.label()}</span>
+                <span class=card.status.class()>{card.status.label()}</span>
                 {card.beta.then(|| view! { <span class="badge beta">"Beta"</span> })}
             </p>
         </li>

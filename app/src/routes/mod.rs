@@ -3,6 +3,7 @@ pub mod integrations;
 pub mod invite;
 pub mod login;
 pub mod not_found;
+pub mod provider;
 pub mod settings;
 pub mod setup;
 pub mod team;
