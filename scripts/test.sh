@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Patchbay test, installing what is missing first:
-#   lint → Rust tests (SQLite and Postgres) → browser tests on a debug build →
-#   browser tests on a release build (the only place the wasm-opt trap in
-#   ../shared/TOOLCHAIN.md shows).
+#   lint → Rust tests (SQLite and Postgres) → browser tests on a debug build
+#   (SQLite) → browser tests on a release build (Postgres; the release build
+#   is the only place the wasm-opt trap in ../shared/TOOLCHAIN.md shows).
 # The Postgres half runs whenever a server answers on 127.0.0.1:5432 (or
 # PATCHBAY_TEST_POSTGRES_URL). Under CI=true a missing Postgres fails the run.
 # The SSM half of the secret store tests starts moto_server itself (installed
@@ -68,11 +68,24 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# The debug build's browser tests run on SQLite (the embedded default) and
+# the release build's on a fresh Postgres database, when Postgres answers,
+# so that pages and forms are proven on both databases in a real browser.
 browser_tests() {
-  local profile=$1
+  local profile=$1 database_url=""
   if [ "$profile" = release ]; then cargo leptos build --release; else cargo leptos build; fi
+  local admin_url=${PATCHBAY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  local name="patchbay_e2e_$$"
+  if [ "$profile" = release ] && [ -n "${PATCHBAY_REQUIRE_POSTGRES:-}" ]; then
+    psql "$admin_url" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+    database_url="${admin_url%/*}/$name"
+    log "browser tests on Postgres ($name)"
+  fi
+  local status=0
   (cd end2end && PATCHBAY_BIN="$PWD/../target/$profile/patchbay" E2E_PORT=$(free_port) \
-    FAKE_PROVIDER_PORT=$(free_port) npx playwright test)
+    FAKE_PROVIDER_PORT=$(free_port) E2E_DATABASE_URL="$database_url" npx playwright test) || status=$?
+  if [ -n "$database_url" ]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)"; fi
+  return $status
 }
 
 install_tools() {

@@ -1,5 +1,9 @@
 import { test, expect, hydrated, signIn } from "./fixtures";
 
+// The database the server under test uses (scripts/test.sh runs the release
+// build against Postgres).
+const backend = process.env.E2E_DATABASE_URL ? "postgres" : "sqlite";
+
 const pages = [
   ["Integrations", "/integrations"],
   ["Activity", "/activity"],
@@ -23,7 +27,7 @@ test.describe("without JavaScript", () => {
       await expect(page).toHaveTitle(`${name} · Patchbay`);
     }
     // Settings read from the server are in the HTML itself.
-    await expect(page.getByText("sqlite", { exact: true })).toBeVisible();
+    await expect(page.getByText(backend, { exact: true })).toBeVisible();
     // The menu button exists only once the app is interactive.
     await expect(page.getByRole("button", { name: "Menu" })).toHaveCount(0);
   });
@@ -76,7 +80,7 @@ test.describe("hydrated", () => {
     await page.getByRole("link", { name: "Settings" }).click();
     expect((await serverFunction).status()).toBe(200);
     await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
-    await expect(page.getByText("sqlite", { exact: true })).toBeVisible();
+    await expect(page.getByText(backend, { exact: true })).toBeVisible();
     await expect(page.getByRole("link", { name: "Settings" })).toHaveAttribute("aria-current", "page");
     expect(documents, "no full page load happened").toEqual([]);
   });
