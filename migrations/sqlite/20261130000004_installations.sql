@@ -3,14 +3,16 @@
 --
 -- A team has at most one installation per provider. Disconnecting keeps the
 -- row (state 'disconnected', with its settings, account and cursors wiped)
--- so that a reconnect re-activates it. Secrets are never stored here: the
+-- so that a reconnect re-activates it. 'connecting' marks a connect that
+-- is storing its secrets: it keeps a second, concurrent connect out, and
+-- one left behind by a crash is taken over after a few minutes. Secrets are never stored here: the
 -- settings column holds only the non-secret fields of a credential form,
 -- such as a base URL; keys live in the secret store.
 CREATE TABLE installations (
     id           TEXT   PRIMARY KEY,
     team_id      TEXT   NOT NULL REFERENCES teams (id),
     provider     TEXT   NOT NULL,
-    state        TEXT   NOT NULL CHECK (state IN ('connected', 'syncing', 'needs_reauth', 'error', 'disconnected')),
+    state        TEXT   NOT NULL CHECK (state IN ('connecting', 'connected', 'syncing', 'needs_reauth', 'error', 'disconnected')),
     account_id   TEXT   NOT NULL, -- the provider's stable id of the connected account
     display_name TEXT   NOT NULL, -- shown on the card: "Connected as …"
     settings     TEXT   NOT NULL, -- JSON object of non-secret field values

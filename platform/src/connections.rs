@@ -244,32 +244,28 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
     }
     let account = verify(platform, provider, credentials, &checked).await?;
 
-    let undo = |platform: &Platform| {
-        let path = connection_path(&actor.team_id, provider);
-        let secrets = platform.secrets.clone();
-        async move {
-            if let Ok(path) = path
-                && let Err(error) = secrets.delete_all(&path).await
-            {
-                tracing::error!(%error, "could not delete the secrets of a failed connect");
-            }
-        }
-    };
-    if let Err(error) = store_secrets(platform, actor, provider, &checked).await {
-        undo(platform).await;
-        return Err(error);
-    }
-    let created = async {
+    // Claim the installation before writing a secret, so a concurrent
+    // connect (a double click, another admin) is refused instead of
+    // writing over this one's keys or deleting them when it fails.
+    let mut conn = platform.db.pool().acquire().await?;
+    let claimed = installations::claim(&mut conn, &actor.team_id, provider.id.as_str()).await.map_err(|e| match e {
+        Error::Connection(_) => Error::Connection(format!(
+            "{} is connected already, or another connect is under way. Reload the page to see which.",
+            provider.name
+        )),
+        other => other,
+    })?;
+    drop(conn);
+    let path = connection_path(&actor.team_id, provider)?;
+    let finished = async {
+        // A reconnect starts clean (CONNECTOR-RULES 29): whatever an
+        // earlier connection or a crashed connect left goes first.
+        platform.secrets.delete_all(&path).await?;
+        store_secrets(platform, actor, provider, &checked).await?;
         let mut tx = platform.db.begin_write().await?;
         let link = Link { account_id: &account.id, display_name: &account.name, settings: &checked.settings };
-        let installation = installations::activate(&mut tx, &actor.team_id, provider.id.as_str(), &link, &actor.id)
-            .await
-            .map_err(|e| match e {
-                Error::Connection(_) => Error::Connection(format!("{} is connected already.", provider.name)),
-                other => other,
-            })?;
-        // A reconnect starts clean, whatever an earlier connection left.
-        installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
+        installations::complete(&mut tx, &actor.team_id, &claimed, &link, &actor.id).await?;
+        installations::clear_cursors(&mut tx, &actor.team_id, &claimed).await?;
         crate::audit::record(
             &mut tx,
             &actor.team_id,
@@ -280,19 +276,28 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
         )
         .await?;
         tx.commit().await?;
-        Ok::<_, Error>(installation)
+        Ok::<_, Error>(())
     }
     .await;
-    match created {
-        Ok(installation) => {
-            tracing::info!(account = %account.id, "connected");
-            Ok(installation)
+    if let Err(error) = finished {
+        // Nothing half-made stays (CONNECTOR-RULES 22): the secrets go, and
+        // the claim is given up. A failure here is logged; the claim then
+        // lapses by itself.
+        if let Err(cleanup) = platform.secrets.delete_all(&path).await {
+            tracing::error!(error = %cleanup, "could not delete the secrets of a failed connect");
         }
-        Err(error) => {
-            undo(platform).await;
-            Err(error)
+        let released = async {
+            let mut conn = platform.db.pool().acquire().await?;
+            installations::release(&mut conn, &actor.team_id, &claimed).await
+        };
+        if let Err(cleanup) = released.await {
+            tracing::error!(error = %cleanup, "could not give up the claim of a failed connect");
         }
+        return Err(error);
     }
+    tracing::info!(account = %account.id, "connected");
+    let mut conn = platform.db.pool().acquire().await?;
+    installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?.ok_or(Error::NotFound)
 }
 
 /// The active installation of `provider` for the actor's team.

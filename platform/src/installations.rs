@@ -15,6 +15,8 @@ use crate::{
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// A connect is storing its secrets; not connected yet.
+    Connecting,
     Connected,
     Syncing,
     /// The grant is dead; an admin must connect again.
@@ -27,6 +29,7 @@ pub enum State {
 impl State {
     pub fn as_str(self) -> &'static str {
         match self {
+            State::Connecting => "connecting",
             State::Connected => "connected",
             State::Syncing => "syncing",
             State::NeedsReauth => "needs_reauth",
@@ -37,6 +40,7 @@ impl State {
 
     fn parse(s: &str) -> Result<Self> {
         Ok(match s {
+            "connecting" => State::Connecting,
             "connected" => State::Connected,
             "syncing" => State::Syncing,
             "needs_reauth" => State::NeedsReauth,
@@ -64,10 +68,16 @@ pub struct Installation {
 }
 
 impl Installation {
+    /// Connected, in whatever condition: not disconnected, and not still
+    /// being connected.
     pub fn is_active(&self) -> bool {
-        self.state != State::Disconnected
+        !matches!(self.state, State::Disconnected | State::Connecting)
     }
 }
+
+/// How long a connect may hold its claim before another may take it over
+/// (the first one crashed between storing secrets and finishing).
+pub const CLAIM_SECONDS: i64 = 300;
 
 /// What a connect or an edit records about the account reached.
 #[derive(Clone, Debug)]
@@ -119,61 +129,93 @@ pub async fn find(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Re
 
 /// The team's installations that are not disconnected, by provider.
 pub async fn list_active(db: &Db, team: &TeamId) -> Result<Vec<Installation>> {
-    let rows: Vec<Row> =
-        sqlx::query_as(&format!("{SELECT} WHERE i.team_id = $1 AND i.state <> 'disconnected' ORDER BY i.provider"))
-            .bind(team.as_str())
-            .fetch_all(db.pool())
-            .await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE i.team_id = $1 AND i.state NOT IN ('disconnected', 'connecting') ORDER BY i.provider"
+    ))
+    .bind(team.as_str())
+    .fetch_all(db.pool())
+    .await?;
     rows.into_iter().map(from_row).collect()
 }
 
-/// Creates the installation, or re-activates a disconnected one (a
-/// reconnect keeps the row). An installation that is active already is
-/// left alone and refused.
-pub async fn activate(
+/// Claims the installation for a connect: creates it, or takes a
+/// disconnected one (a reconnect keeps the row), in the `connecting` state.
+/// Only one connect holds the claim; another, concurrent one is refused
+/// before it stores anything.
+pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<InstallationId> {
+    let now = now();
+    let taken: Option<(String,)> = sqlx::query_as(
+        "UPDATE installations SET state = 'connecting', updated_at = $1 \
+         WHERE team_id = $2 AND provider = $3 \
+         AND (state = 'disconnected' OR (state = 'connecting' AND updated_at < $4)) RETURNING id",
+    )
+    .bind(now)
+    .bind(team.as_str())
+    .bind(provider)
+    .bind(now - CLAIM_SECONDS)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((id,)) = taken {
+        return InstallationId::parse(&id);
+    }
+    let id = InstallationId::new();
+    let inserted = sqlx::query(
+        "INSERT INTO installations (id, team_id, provider, state, account_id, display_name, settings, updated_at) \
+         VALUES ($1, $2, $3, 'connecting', '', '', '{}', $4) ON CONFLICT (team_id, provider) DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .bind(provider)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(Error::Connection("It is connected already, or being connected right now.".into()));
+    }
+    Ok(id)
+}
+
+/// Finishes a claimed connect: the installation is connected to `link`'s account.
+pub async fn complete(
     conn: &mut AnyConnection,
     team: &TeamId,
-    provider: &str,
+    id: &InstallationId,
     link: &Link<'_>,
     by: &UserId,
-) -> Result<Installation> {
+) -> Result<()> {
     let settings = serde_json::to_string(link.settings).unwrap_or_else(|_| "{}".into());
-    let now = now();
-    let reactivated = sqlx::query(
+    let done = sqlx::query(
         "UPDATE installations SET state = 'connected', account_id = $1, display_name = $2, settings = $3, \
          connected_by = $4, connected_at = $5, updated_at = $5 \
-         WHERE team_id = $6 AND provider = $7 AND state = 'disconnected'",
+         WHERE id = $6 AND team_id = $7 AND state = 'connecting'",
     )
     .bind(link.account_id)
     .bind(link.display_name)
     .bind(&settings)
     .bind(by.as_str())
-    .bind(now)
+    .bind(now())
+    .bind(id.as_str())
     .bind(team.as_str())
-    .bind(provider)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    if reactivated.rows_affected() == 0 {
-        let inserted = sqlx::query(
-            "INSERT INTO installations \
-             (id, team_id, provider, state, account_id, display_name, settings, connected_by, connected_at, updated_at) \
-             VALUES ($1, $2, $3, 'connected', $4, $5, $6, $7, $8, $8) ON CONFLICT (team_id, provider) DO NOTHING",
-        )
-        .bind(InstallationId::new().as_str())
-        .bind(team.as_str())
-        .bind(provider)
-        .bind(link.account_id)
-        .bind(link.display_name)
-        .bind(&settings)
-        .bind(by.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(Error::Connection("It is connected already.".into()));
-        }
+    if done.rows_affected() == 0 {
+        return Err(Error::Connection("The connect took too long and was taken over; try again.".into()));
     }
-    find(conn, team, provider).await?.ok_or(Error::NotFound)
+    Ok(())
+}
+
+/// Gives up a claim: the installation is disconnected, as it was.
+pub async fn release(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId) -> Result<()> {
+    sqlx::query(
+        "UPDATE installations SET state = 'disconnected', updated_at = $1 \
+         WHERE id = $2 AND team_id = $3 AND state = 'connecting'",
+    )
+    .bind(now())
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Records the account and settings of an active installation.
@@ -181,7 +223,7 @@ pub async fn relink(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId
     let settings = serde_json::to_string(link.settings).unwrap_or_else(|_| "{}".into());
     let done = sqlx::query(
         "UPDATE installations SET account_id = $1, display_name = $2, settings = $3, updated_at = $4 \
-         WHERE id = $5 AND team_id = $6 AND state <> 'disconnected'",
+         WHERE id = $5 AND team_id = $6 AND state NOT IN ('disconnected', 'connecting')",
     )
     .bind(link.account_id)
     .bind(link.display_name)

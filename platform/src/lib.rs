@@ -43,13 +43,8 @@ impl Platform {
         db: Db,
         secrets: std::sync::Arc<dyn secrets::SecretStore>,
         catalog: std::sync::Arc<catalog::Catalog>,
+        http: whoami::Http,
     ) -> Self {
-        Self { db, secrets, catalog, login_throttle: login::Throttle::default(), http: whoami::Http::default() }
-    }
-
-    /// Bounds each call to a provider by `timeout` instead of the default 10 seconds.
-    pub fn with_provider_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.http = whoami::Http::new(timeout);
-        self
+        Self { db, secrets, catalog, login_throttle: login::Throttle::default(), http }
     }
 }

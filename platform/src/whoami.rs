@@ -30,27 +30,20 @@ pub struct Http {
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 impl Http {
-    pub fn new(timeout: Duration) -> Self {
+    /// Fails only when the TLS stack cannot start (no usable root
+    /// certificates), which start-up reports.
+    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .user_agent(concat!("Patchbay/", env!("CARGO_PKG_VERSION")))
-            .build()
-            // Building fails only if the TLS backend cannot start, which
-            // also stops sqlx; there is nothing to recover.
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self { client, timeout }
+            .build()?;
+        Ok(Self { client, timeout })
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout
-    }
-}
-
-impl Default for Http {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(10))
     }
 }
 

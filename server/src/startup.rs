@@ -101,7 +101,9 @@ impl Application {
 
         let catalog = load_catalog(config)?;
         let secrets = open_secret_store(config, &db).await?;
-        let platform = Platform::new(db, secrets, Arc::new(catalog)).with_provider_timeout(config.provider_timeout);
+        let http = platform::whoami::Http::new(config.provider_timeout)
+            .context("starting the HTTP client for calls to providers (TLS root certificates)")?;
+        let platform = Platform::new(db, secrets, Arc::new(catalog), http);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),

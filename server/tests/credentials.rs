@@ -291,6 +291,68 @@ async fn each_field_is_checked_on_the_server_with_a_message_naming_it() {
     app.stop().await;
 }
 
+/// CONNECTOR-RULES 22: a double click, or two admins at once, leave one
+/// installation with its key, never a key deleted by the loser's clean-up.
+async fn two_connects_at_once_leave_one_installation_with_its_key(app: TestApp) {
+    let team = team_of_admin(&app).await;
+    let desk = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "data": { "id": "acct_1", "name": "Acme Support" } }))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&desk)
+        .await;
+    let base = desk.uri();
+    let values = [("base_url", base.as_str()), ("api_token", TOKEN)];
+
+    let (first, second) = tokio::join!(connect(&app, "acme-desk", &values), connect(&app, "acme-desk", &values));
+
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400]);
+    let refused = if first.status() == StatusCode::OK { second } else { first };
+    assert!(refused.text().await.unwrap().contains("connected already"));
+    assert_eq!(installation(&app, &team, "acme-desk").await.unwrap().state, State::Connected);
+    assert_eq!(secret(&app, &team, "acme-desk", "api_token").await.as_deref(), Some(TOKEN));
+    app.stop().await;
+}
+on_both_backends!(two_connects_at_once, two_connects_at_once_leave_one_installation_with_its_key);
+
+/// A connect that died between storing its secrets and finishing leaves a
+/// claim; a later connect takes it over once it lapses, and starts clean.
+#[tokio::test]
+async fn a_connect_left_unfinished_by_a_crash_is_taken_over_and_its_keys_replaced() {
+    let app = spawn(TestDatabase::sqlite(), &[]).await;
+    let team = team_of_admin(&app).await;
+    let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let claimed = installations::claim(&mut conn, &team, "acme-desk").await.unwrap();
+    let leftover = SecretPath::of(&team, &["acme-desk", "stale_key"]).unwrap();
+    app.platform.secrets.put(&leftover, &SecretString::from("stale".to_owned())).await.unwrap();
+    let values = [("base_url", desk.uri()), ("api_token", TOKEN.to_owned())];
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // While the claim is fresh, another connect is refused.
+    assert_eq!(connect(&app, "acme-desk", &values).await.status(), StatusCode::BAD_REQUEST);
+    let lapsed = time::OffsetDateTime::now_utc().unix_timestamp() - installations::CLAIM_SECONDS - 1;
+    sqlx::query("UPDATE installations SET updated_at = $1 WHERE id = $2")
+        .bind(lapsed)
+        .bind(claimed.as_str())
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    assert_eq!(connect(&app, "acme-desk", &values).await.status(), StatusCode::OK);
+    let connected = installation(&app, &team, "acme-desk").await.unwrap();
+    assert_eq!((connected.id, connected.state), (claimed, State::Connected));
+    assert_eq!(stored(&app, &team, "acme-desk").await, vec!["acme-desk/api_token".to_owned()]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_basic_auth_provider_sends_the_user_name_and_password_and_stores_only_the_password_as_a_secret() {
     let app = spawn(TestDatabase::sqlite(), &[]).await;

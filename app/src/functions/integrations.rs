@@ -128,7 +128,7 @@ mod build {
             Some((State::Syncing, _)) => CardStatus::Syncing { percent: None },
             Some((State::NeedsReauth, _)) => CardStatus::NeedsReauth,
             Some((State::Error, _)) => CardStatus::Error,
-            Some((State::Disconnected, _)) | None => match provider.availability {
+            Some((State::Disconnected | State::Connecting, _)) | None => match provider.availability {
                 Availability::ComingSoon => CardStatus::ComingSoon,
                 Availability::Available | Availability::Beta => CardStatus::NotConnected,
             },
