@@ -268,3 +268,45 @@ impl Drop for Moto {
         }
     }
 }
+
+/// Starts capturing everything the test binary logs, at every level, and
+/// returns a handle to read it: canary tests (SECURITY D1) assert that a
+/// secret never reaches a log line. The capture is the process's global
+/// subscriber, installed once; later calls return the same handle.
+pub fn capture_logs() -> LogCapture {
+    static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LogCapture(LOGS.get_or_init(|| {
+        let logs: &'static std::sync::Mutex<Vec<u8>> = Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(logs))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in a test binary");
+        logs
+    }))
+}
+
+/// What the capture holds.
+#[derive(Clone, Copy, Debug)]
+pub struct LogCapture(&'static std::sync::Mutex<Vec<u8>>);
+
+impl LogCapture {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+    }
+}
+
+struct LogWriter(&'static std::sync::Mutex<Vec<u8>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use platform::{
     Error,
@@ -235,37 +235,9 @@ async fn check_reports_where_the_store_is(s: Subject) {
 }
 contract!(check_reports_where_the_store_is);
 
-/// Everything every test in this binary logs, at every level.
-fn captured_logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogWriter(logs))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-}
-
-struct LogWriter(&'static Mutex<Vec<u8>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // SECURITY D1
 async fn a_canary_value_never_appears_in_debug_output_errors_or_logs(s: Subject) {
-    let logs = captured_logs();
+    let logs = platform::testing::capture_logs();
     let store = s.store.as_ref();
     let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
     let at = path(&TeamId::new(), &["attio", "API_KEY"]);
@@ -283,7 +255,7 @@ async fn a_canary_value_never_appears_in_debug_output_errors_or_logs(s: Subject)
     );
     assert_eq!(read.value.expose_secret(), canary, "the value itself is readable when asked for");
     assert!(!shown.contains(&canary), "the canary leaked: {shown}");
-    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let logged = logs.text();
     assert!(!logged.is_empty(), "nothing was captured, so nothing was proven");
     assert!(!logged.contains(&canary), "the canary was logged");
 }

@@ -11,10 +11,7 @@
 
 mod common;
 
-use std::{
-    sync::{Mutex, OnceLock},
-    time::Duration,
-};
+use std::time::Duration;
 
 use common::{Browser, TestApp};
 use http::StatusCode;
@@ -570,40 +567,12 @@ async fn the_provider_page_shows_what_it_syncs_its_docs_and_for_oauth_the_redire
     app.stop().await;
 }
 
-/// Everything the tracing subscriber of this test binary writes.
-fn captured_logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogWriter(logs))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-}
-
-struct LogWriter(&'static Mutex<Vec<u8>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// SECURITY D1: a stored key never appears in a page, its hydration data,
 /// a server function's answer, a header, or a log line, including when the
 /// provider echoes it back and when it sits in the request's URL.
 #[tokio::test]
 async fn d1_a_canary_key_never_appears_in_pages_responses_headers_or_logs() {
-    let logs = captured_logs();
+    let logs = platform::testing::capture_logs();
     let app = spawn(TestDatabase::sqlite(), &[]).await;
     let canary = format!("canary{}", uuid::Uuid::new_v4().simple());
     let refused = format!("canary{}", uuid::Uuid::new_v4().simple());
@@ -650,7 +619,7 @@ async fn d1_a_canary_key_never_appears_in_pages_responses_headers_or_logs() {
             assert!(!text.contains(key.as_str()), "a key leaked in capture {i}: {text}");
         }
     }
-    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let logged = logs.text();
     assert!(logged.contains("acme-desk"), "nothing was captured, so nothing was proven");
     for key in [&canary, &refused, &in_url] {
         assert!(!logged.contains(key.as_str()), "a key was logged");
