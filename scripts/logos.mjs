@@ -62,6 +62,10 @@ for (const file of fs.readdirSync(path.join(root, "providers")).filter((f) => f.
     rows.push(`| ${logo} | generated monogram (simple-icons ${version} has no \`${slug}\`) | CC0 1.0 |`);
   }
 }
+// The console's own demo provider (the sandbox crate) has no file in
+// providers/; it always gets a monogram.
+fs.writeFileSync(path.join(out, "sandbox.svg"), monogram("sandbox", "Sandbox demo"));
+rows.push("| sandbox.svg | generated monogram (Patchbay's own demo provider) | CC0 1.0 |");
 fs.writeFileSync(path.join(out, "LICENSE.md"), `# Provider logos
 
 Written by \`scripts/logos.sh\`; do not edit by hand. Brand icons come from the

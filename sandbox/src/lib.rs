@@ -1,0 +1,590 @@
+//! The sandbox: a small fake SaaS that makes Patchbay demonstrable offline,
+//! and that tests and benchmarks connect to instead of a real provider.
+//!
+//! It is a strict OAuth 2.0 authorization server with one demo user:
+//! - an authorize page with Approve and Deny (no sign-in: the demo user is
+//!   always signed in);
+//! - PKCE with S256 required (RFC 7636), redirect URIs matched exactly, and
+//!   `iss` on every authorization response (RFC 9207);
+//! - a token endpoint whose codes are single-use, whose access tokens are
+//!   short-lived (5 minutes by default), and whose refresh tokens rotate on
+//!   every use and are accepted once: presenting a used one revokes the
+//!   whole grant, as reuse detection does at strict providers;
+//! - revocation (RFC 7009) and a user-info API;
+//! - fault switches that make the next token requests fail in a chosen way.
+//!
+//! Every route here is relative: the server serves the router under
+//! `/sandbox`, and [`Settings::issuer`] is that full base URL.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    fmt::Write as _,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Form, Json, Router,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The one client the sandbox knows, as the catalog registers it.
+pub const CLIENT_ID: &str = "patchbay-sandbox";
+/// Its secret. A demo value: the sandbox guards nothing.
+pub const CLIENT_SECRET: &str = "sandbox-client-secret";
+/// The demo user every approval signs in.
+pub const USER_ID: &str = "sandbox-user-1";
+pub const USER_NAME: &str = "Sandbox Demo User";
+
+/// How long an authorization code lives.
+const CODE_LIFE: Duration = Duration::from_secs(600);
+/// How long the authorize page waits for Approve or Deny.
+const PENDING_LIFE: Duration = Duration::from_secs(900);
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the sandbox is served (`http://127.0.0.1:3000/sandbox`): its
+    /// issuer, sent as `iss`, and the base of its URLs.
+    pub issuer: String,
+    /// The redirect URIs it accepts, compared exactly.
+    pub redirect_uris: Vec<String>,
+    pub access_token_life: Duration,
+}
+
+/// A way the next token request fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// 400 `invalid_grant`: the grant is dead.
+    InvalidGrant,
+    /// 401 `invalid_client`.
+    InvalidClient,
+    /// 500 `server_error`.
+    ServerError,
+    /// 503 with `Retry-After: 1`.
+    Unavailable,
+    /// No answer for 30 seconds.
+    Timeout,
+    /// 200 with a body that is not JSON.
+    Malformed,
+    /// 200 with JSON that has no `access_token`.
+    NoAccessToken,
+}
+
+/// The sandbox: its settings and its state, shared by the handlers.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    state: Mutex<AuthState>,
+    token_requests: AtomicU64,
+    refresh_requests: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct AuthState {
+    pending: HashMap<String, Pending>,
+    codes: HashMap<String, Code>,
+    /// Revoked grants; their tokens are dead.
+    revoked: std::collections::HashSet<u64>,
+    /// Access token → (grant, expiry).
+    access: HashMap<String, (u64, Instant)>,
+    /// Refresh token → (grant, whether it is the grant's current one).
+    refresh: HashMap<String, (u64, bool)>,
+    /// Code → the grant it produced, to revoke on a replayed code.
+    redeemed: HashMap<String, u64>,
+    faults: VecDeque<Fault>,
+    next_grant: u64,
+}
+
+#[derive(Debug)]
+struct Pending {
+    redirect_uri: String,
+    state: Option<String>,
+    challenge: String,
+    scope: String,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct Code {
+    redirect_uri: String,
+    challenge: String,
+    scope: String,
+    at: Instant,
+}
+
+fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl Sandbox {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                state: Mutex::new(AuthState::default()),
+                token_requests: AtomicU64::new(0),
+                refresh_requests: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Requests the token endpoint has answered, of any grant type.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// Refresh-token requests the token endpoint has answered.
+    pub fn refresh_requests(&self) -> u64 {
+        self.inner.refresh_requests.load(Ordering::SeqCst)
+    }
+
+    /// Makes the next token requests fail, one fault each, in order.
+    pub fn inject_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().faults.extend(faults);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The routes, relative to where they are served (`/sandbox`), for a
+    /// router of any state.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/oauth/authorize", get(authorize))
+            .route("/oauth/decision", post(decide))
+            .route("/oauth/token", post(token))
+            .route("/oauth/revoke", post(revoke))
+            .route("/api/me", get(me))
+            .route("/faults", get(list_faults).post(set_faults))
+            .with_state(self.clone())
+    }
+
+    /// The catalog entry of the sandbox, as a provider file, for the
+    /// console to validate and add like any other.
+    pub fn provider_file(&self) -> String {
+        let issuer = &self.inner.settings.issuer;
+        let host = url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        format!(
+            r#"id = "sandbox"
+name = "Sandbox (demo)"
+category = "demo"
+description = "A fake SaaS served by this console, to try connecting without a real account."
+docs_url = "{issuer}/oauth/authorize"
+logo = "sandbox.svg"
+availability = "available"
+sources = ["{issuer}/oauth/authorize"]
+entities = ["item"]
+
+[auth]
+kind = "oauth2"
+authorize_url = "{issuer}/oauth/authorize"
+token_url = "{issuer}/oauth/token"
+revoke_url = "{issuer}/oauth/revoke"
+issuer = "{issuer}"
+scopes = ["items:read"]
+pkce = "required"
+client_auth = "basic"
+token_life = "short_lived"
+refresh_token_rotates = true
+
+[auth.user_info]
+url = "{issuer}/api/me"
+headers = {{ Authorization = "Bearer {{access_token}}" }}
+account_id = "/user/id"
+display_name = "/user/name"
+
+[api]
+base_url = "{issuer}/api"
+allowed_hosts = ["{host}"]
+pagination = "cursor"
+"#
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthorizeQuery {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+/// A page of the sandbox's own, in plain words.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Sandbox</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/pkg/patchbay.css\"></head>\
+         <body class=\"auth-page\"><main class=\"auth-card\"><p class=\"brand\">Sandbox (demo provider)</p>\
+         <h1>{title}</h1>{body}</main></body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Sends the browser back to the client with `params`, `state` and `iss`.
+fn back_to_client(issuer: &str, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return page(StatusCode::BAD_REQUEST, "Unknown redirect URI", "<p>The redirect URI is not a URL.</p>");
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in params {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+async fn authorize(State(sandbox): State<Sandbox>, Query(q): Query<AuthorizeQuery>) -> Response {
+    let settings = sandbox.settings();
+    // Nothing is sent back to a redirect URI that is not registered.
+    if q.client_id.as_deref() != Some(CLIENT_ID) {
+        return page(StatusCode::BAD_REQUEST, "Unknown client", "<p>This client is not registered here.</p>");
+    }
+    let Some(redirect_uri) = q.redirect_uri.filter(|r| settings.redirect_uris.iter().any(|known| known == r)) else {
+        let known = settings.redirect_uris.iter().map(|r| format!("<li><code>{}</code></li>", escape(r)));
+        let body = format!(
+            "<p>The redirect URI is not one registered for this client. Registered:</p><ul>{}</ul>",
+            known.collect::<String>()
+        );
+        return page(StatusCode::BAD_REQUEST, "Unknown redirect URI", &body);
+    };
+    let state = q.state.as_deref();
+    let fail = |description: &str| {
+        back_to_client(
+            &settings.issuer,
+            &redirect_uri,
+            state,
+            &[("error", "invalid_request"), ("error_description", description)],
+        )
+    };
+    if q.response_type.as_deref() != Some("code") {
+        return back_to_client(&settings.issuer, &redirect_uri, state, &[("error", "unsupported_response_type")]);
+    }
+    let Some(challenge) = q.code_challenge.filter(|c| (43..=128).contains(&c.len())) else {
+        return fail("PKCE is required: send a code_challenge");
+    };
+    if q.code_challenge_method.as_deref() != Some("S256") {
+        return fail("code_challenge_method must be S256");
+    }
+    let scope = q.scope.unwrap_or_default();
+    let request = random_token("");
+    {
+        let mut s = sandbox.lock();
+        s.pending.retain(|_, p| p.at.elapsed() < PENDING_LIFE);
+        s.pending.insert(
+            request.clone(),
+            Pending { redirect_uri, state: q.state, challenge, scope: scope.clone(), at: Instant::now() },
+        );
+    }
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<p class=\"lede\">Patchbay asks to read your sandbox items as <strong>{USER_NAME}</strong>.</p>\
+         <p>Scope: <code>{}</code></p>\
+         <form method=\"post\" action=\"decision\" class=\"stack\">\
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Approve</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
+        escape(if scope.is_empty() { "(none)" } else { &scope })
+    );
+    page(StatusCode::OK, "Connect to the sandbox?", &body)
+}
+
+#[derive(Debug, Deserialize)]
+struct Decision {
+    request: String,
+    decision: String,
+}
+
+async fn decide(State(sandbox): State<Sandbox>, Form(form): Form<Decision>) -> Response {
+    let issuer = sandbox.settings().issuer.clone();
+    let Some(pending) = sandbox.lock().pending.remove(&form.request).filter(|p| p.at.elapsed() < PENDING_LIFE) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This request has expired",
+            "<p>Go back to Patchbay and start connecting again.</p>",
+        );
+    };
+    let state = pending.state.as_deref();
+    if form.decision != "approve" {
+        let params = [("error", "access_denied"), ("error_description", "The user denied the request")];
+        return back_to_client(&issuer, &pending.redirect_uri, state, &params);
+    }
+    let code = random_token("sbc_");
+    sandbox.lock().codes.insert(
+        code.clone(),
+        Code {
+            redirect_uri: pending.redirect_uri.clone(),
+            challenge: pending.challenge,
+            scope: pending.scope,
+            at: Instant::now(),
+        },
+    );
+    back_to_client(&issuer, &pending.redirect_uri, state, &[("code", &code)])
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token: Option<String>,
+}
+
+/// An OAuth error answer (RFC 6749 §5.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = serde_json::json!({ "error": error, "error_description": description });
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// Client authentication: HTTP Basic (RFC 6749 §2.3.1) or the form's fields.
+fn client_authenticated(headers: &HeaderMap, form: &TokenForm) -> bool {
+    let from_basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let decode =
+                |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            Some((decode(id)?, decode(secret)?))
+        });
+    let (id, secret) = match from_basic {
+        Some(pair) => pair,
+        None => match (&form.client_id, &form.client_secret) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
+            _ => return false,
+        },
+    };
+    id == CLIENT_ID && secret == CLIENT_SECRET
+}
+
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+impl Sandbox {
+    /// Issues a fresh access and refresh token for a grant.
+    fn issue(&self, s: &mut AuthState, grant: u64, scope: &str) -> Response {
+        let life = self.inner.settings.access_token_life;
+        let access = random_token("sba_");
+        let refresh = random_token("sbr_");
+        s.access.insert(access.clone(), (grant, Instant::now() + life));
+        s.refresh.insert(refresh.clone(), (grant, true));
+        let body = serde_json::json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": life.as_secs(),
+            "refresh_token": refresh,
+            "scope": scope,
+        });
+        (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    }
+
+    fn revoke_grant(s: &mut AuthState, grant: u64) {
+        s.revoked.insert(grant);
+        s.access.retain(|_, (g, _)| *g != grant);
+        s.refresh.retain(|_, (g, _)| *g != grant);
+    }
+}
+
+async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
+    sandbox.inner.token_requests.fetch_add(1, Ordering::SeqCst);
+    if form.grant_type.as_deref() == Some("refresh_token") {
+        sandbox.inner.refresh_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    let fault = sandbox.lock().faults.pop_front();
+    if let Some(fault) = fault {
+        return answer_fault(fault).await;
+    }
+    if !client_authenticated(&headers, &form) {
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sandbox\""));
+        return response;
+    }
+    let mut s = sandbox.lock();
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => {
+            let Some(code_value) = form.code.as_deref() else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing");
+            };
+            let Some(code) = s.codes.remove(code_value) else {
+                // A replayed code revokes what it produced (RFC 6749 §4.1.2).
+                if let Some(grant) = s.redeemed.get(code_value).copied() {
+                    Sandbox::revoke_grant(&mut s, grant);
+                }
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the code is unknown or used");
+            };
+            if code.at.elapsed() > CODE_LIFE {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the code has expired");
+            }
+            if form.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "redirect_uri differs from the authorize request",
+                );
+            }
+            let verified = form
+                .code_verifier
+                .as_deref()
+                .is_some_and(|v| (43..=128).contains(&v.len()) && s256(v) == code.challenge);
+            if !verified {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed");
+            }
+            s.next_grant += 1;
+            let grant = s.next_grant;
+            s.redeemed.insert(code_value.to_owned(), grant);
+            sandbox.issue(&mut s, grant, &code.scope)
+        }
+        Some("refresh_token") => {
+            let Some(presented) = form.refresh_token.as_deref() else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
+            };
+            match s.refresh.get(presented).copied() {
+                Some((grant, true)) if !s.revoked.contains(&grant) => {
+                    // Rotation: the presented token is used up.
+                    s.refresh.insert(presented.to_owned(), (grant, false));
+                    sandbox.issue(&mut s, grant, "items:read")
+                }
+                Some((grant, false)) => {
+                    // Reuse of a rotated token: the grant may be stolen.
+                    Sandbox::revoke_grant(&mut s, grant);
+                    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the refresh token was already used")
+                }
+                _ => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the refresh token is unknown or revoked"),
+            }
+        }
+        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use authorization_code or refresh_token"),
+    }
+}
+
+async fn answer_fault(fault: Fault) -> Response {
+    match fault {
+        Fault::InvalidGrant => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "injected: the grant is dead"),
+        Fault::InvalidClient => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "injected: bad client"),
+        Fault::ServerError => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "injected"),
+        Fault::Unavailable => {
+            let mut response = oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "injected");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        Fault::Timeout => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            oauth_error(StatusCode::GATEWAY_TIMEOUT, "temporarily_unavailable", "injected")
+        }
+        Fault::Malformed => (StatusCode::OK, "<html>not json</html>").into_response(),
+        Fault::NoAccessToken => (StatusCode::OK, Json(serde_json::json!({ "token_type": "Bearer" }))).into_response(),
+    }
+}
+
+/// Revocation (RFC 7009): revokes the grant the token belongs to. Unknown
+/// tokens are answered 200 as well, as the RFC asks.
+async fn revoke(State(sandbox): State<Sandbox>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
+    if !client_authenticated(&headers, &form) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    }
+    let Some(token) = form.token.as_deref() else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing");
+    };
+    let mut s = sandbox.lock();
+    let grant = s.access.get(token).map(|(g, _)| *g).or_else(|| s.refresh.get(token).map(|(g, _)| *g));
+    if let Some(grant) = grant {
+        Sandbox::revoke_grant(&mut s, grant);
+    }
+    StatusCode::OK.into_response()
+}
+
+/// The signed-in user, wrapped the way many providers wrap it
+/// (CONNECTOR-RULES 27).
+async fn me(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let valid = token.is_some_and(|t| {
+        let s = sandbox.lock();
+        s.access.get(t).is_some_and(|(grant, expires)| *expires > Instant::now() && !s.revoked.contains(grant))
+    });
+    if !valid {
+        let mut response =
+            (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "invalid_token" }))).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        return response;
+    }
+    Json(serde_json::json!({
+        "user": { "id": USER_ID, "name": USER_NAME, "email": "demo@sandbox.invalid" },
+        "workspace": { "id": "sandbox-workspace", "name": "Sandbox Workspace" },
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Faults {
+    token: Vec<Fault>,
+}
+
+async fn list_faults(State(sandbox): State<Sandbox>) -> Json<Faults> {
+    Json(Faults { token: sandbox.lock().faults.iter().copied().collect() })
+}
+
+/// Replaces the queue of faults the next token requests meet.
+async fn set_faults(State(sandbox): State<Sandbox>, Json(faults): Json<Faults>) -> StatusCode {
+    let mut s = sandbox.lock();
+    s.faults.clear();
+    s.faults.extend(faults.token);
+    StatusCode::NO_CONTENT
+}
