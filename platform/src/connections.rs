@@ -220,6 +220,7 @@ fn connection_path(team: &crate::accounts::TeamId, provider: &Provider) -> Resul
     SecretPath::of(team, &[provider.id.as_str()])
 }
 
+/// Writes the secrets of a checked form (a replacement's).
 async fn store_secrets(platform: &Platform, actor: &User, provider: &Provider, checked: &Checked) -> Result<()> {
     for (name, value) in &checked.secrets {
         platform.secrets.put(&secret_path(actor, provider, name)?, value).await?;
@@ -243,7 +244,21 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
         )));
     }
     let account = verify(platform, provider, credentials, &checked).await?;
+    establish(platform, actor, provider, &account, &checked.settings, &checked.secrets).await
+}
 
+/// Records a connection whose account the provider has named: claims the
+/// installation, stores `secrets` under the connection's path, then marks
+/// it connected, in that order (CONNECTOR-RULES 22). Shared by credential
+/// forms and the OAuth callback. A failure leaves nothing behind.
+pub(crate) async fn establish(
+    platform: &Platform,
+    actor: &User,
+    provider: &Provider,
+    account: &whoami::Account,
+    settings: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, SecretString>,
+) -> Result<Installation> {
     // Claim the installation before writing a secret, so a concurrent
     // connect (a double click, another admin) is refused instead of
     // writing over this one's keys or deleting them when it fails.
@@ -257,28 +272,7 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
     })?;
     drop(conn);
     let path = connection_path(&actor.team_id, provider)?;
-    let finished = async {
-        // A reconnect starts clean (CONNECTOR-RULES 29): whatever an
-        // earlier connection or a crashed connect left goes first.
-        platform.secrets.delete_all(&path).await?;
-        store_secrets(platform, actor, provider, &checked).await?;
-        let mut tx = platform.db.begin_write().await?;
-        let link = Link { account_id: &account.id, display_name: &account.name, settings: &checked.settings };
-        installations::complete(&mut tx, &actor.team_id, &claimed, &link, &actor.id).await?;
-        installations::clear_cursors(&mut tx, &actor.team_id, &claimed).await?;
-        crate::audit::record(
-            &mut tx,
-            &actor.team_id,
-            Some(&actor.id),
-            "installation.connected",
-            provider.id.as_str(),
-            &format!("Connected {} as {}", provider.name, account.name),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, Error>(())
-    }
-    .await;
+    let finished = store_and_complete(platform, actor, provider, account, settings, secrets, &path, &claimed).await;
     if let Err(error) = finished {
         // Nothing half-made stays (CONNECTOR-RULES 22): the secrets go, and
         // the claim is given up. A failure here is logged; the claim then
@@ -286,11 +280,7 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
         if let Err(cleanup) = platform.secrets.delete_all(&path).await {
             tracing::error!(error = %cleanup, "could not delete the secrets of a failed connect");
         }
-        let released = async {
-            let mut conn = platform.db.pool().acquire().await?;
-            installations::release(&mut conn, &actor.team_id, &claimed).await
-        };
-        if let Err(cleanup) = released.await {
+        if let Err(cleanup) = release(platform, &actor.team_id, &claimed).await {
             tracing::error!(error = %cleanup, "could not give up the claim of a failed connect");
         }
         return Err(error);
@@ -298,6 +288,53 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
     tracing::info!(account = %account.id, "connected");
     let mut conn = platform.db.pool().acquire().await?;
     installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?.ok_or(Error::NotFound)
+}
+
+/// Gives up a connect's claim.
+async fn release(
+    platform: &Platform,
+    team: &crate::accounts::TeamId,
+    claimed: &crate::accounts::InstallationId,
+) -> Result<()> {
+    let mut conn = platform.db.pool().acquire().await?;
+    installations::release(&mut conn, team, claimed).await
+}
+
+/// The part of [`establish`] that may fail after the claim: clean the
+/// connection's path, store the secrets, mark the installation connected.
+#[expect(clippy::too_many_arguments, reason = "one step of establish, with its inputs")]
+async fn store_and_complete(
+    platform: &Platform,
+    actor: &User,
+    provider: &Provider,
+    account: &whoami::Account,
+    settings: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, SecretString>,
+    path: &SecretPath,
+    claimed: &crate::accounts::InstallationId,
+) -> Result<()> {
+    // A reconnect starts clean (CONNECTOR-RULES 29): whatever an earlier
+    // connection or a crashed connect left goes first.
+    platform.secrets.delete_all(path).await?;
+    for (name, value) in secrets {
+        let at = secret_path(actor, provider, name)?;
+        platform.secrets.put(&at, value).await?;
+    }
+    let mut tx = platform.db.begin_write().await?;
+    let link = Link { account_id: &account.id, display_name: &account.name, settings };
+    installations::complete(&mut tx, &actor.team_id, claimed, &link, &actor.id).await?;
+    installations::clear_cursors(&mut tx, &actor.team_id, claimed).await?;
+    crate::audit::record(
+        &mut tx,
+        &actor.team_id,
+        Some(&actor.id),
+        "installation.connected",
+        provider.id.as_str(),
+        &format!("Connected {} as {}", provider.name, account.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The active installation of `provider` for the actor's team.
@@ -390,6 +427,11 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     tracing::Span::current().record("provider", found.id.as_str());
     let installation = active(platform, actor, found).await?;
+    // SECURITY D6: revoke at the provider first, where it can be; a
+    // failure there does not keep the keys here.
+    if let Some(token) = platform.secrets.get_fresh(&secret_path(actor, found, crate::oauth::TOKEN_KEY)?).await? {
+        crate::oauth::revoke(platform, found, &token.value).await;
+    }
     let secrets = platform.secrets.delete_all(&connection_path(&actor.team_id, found)?).await?;
     let mut tx = platform.db.begin_write().await?;
     let cursors = installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;

@@ -14,6 +14,7 @@ pub mod installations;
 pub mod instance;
 pub mod invites;
 pub mod login;
+pub mod oauth;
 mod passwords;
 pub mod secrets;
 pub mod sessions;
@@ -36,6 +37,8 @@ pub struct Platform {
     pub login_throttle: login::Throttle,
     /// The client for the console's own calls to providers.
     pub http: whoami::Http,
+    /// The OAuth apps configured, by provider id.
+    pub oauth_apps: std::sync::Arc<oauth::Apps>,
 }
 
 impl Platform {
@@ -45,6 +48,19 @@ impl Platform {
         catalog: std::sync::Arc<catalog::Catalog>,
         http: whoami::Http,
     ) -> Self {
-        Self { db, secrets, catalog, login_throttle: login::Throttle::default(), http }
+        Self {
+            db,
+            secrets,
+            catalog,
+            login_throttle: login::Throttle::default(),
+            http,
+            oauth_apps: std::sync::Arc::new(oauth::Apps::new()),
+        }
+    }
+
+    /// The OAuth apps it may connect with.
+    pub fn with_oauth_apps(mut self, apps: oauth::Apps) -> Self {
+        self.oauth_apps = std::sync::Arc::new(apps);
+        self
     }
 }

@@ -45,6 +45,11 @@ impl Http {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
+
+    /// The client itself, for the OAuth token and revoke requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
 }
 
 /// A value a template may name: a form field or a token.

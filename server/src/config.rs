@@ -53,6 +53,8 @@ const SECRETS_CACHE_TTL: Setting = setting("PATCHBAY_SECRETS_CACHE_TTL", "secret
 const SECRET_KEY: Setting = Setting { env: "PATCHBAY_SECRET_KEY", key: "secret_key", echo: false };
 const PROVIDERS_DIR: Setting = setting("PATCHBAY_PROVIDERS_DIR", "providers_dir");
 const PROVIDER_TIMEOUT: Setting = setting("PATCHBAY_PROVIDER_TIMEOUT", "provider_timeout");
+const SANDBOX: Setting = setting("PATCHBAY_SANDBOX", "sandbox");
+const SANDBOX_TOKEN_LIFE: Setting = setting("PATCHBAY_SANDBOX_TOKEN_LIFE", "sandbox_token_life");
 const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
 const SITE_PKG_DIR: Setting = setting("LEPTOS_SITE_PKG_DIR", "site_pkg_dir");
 const OUTPUT_NAME: Setting = setting("LEPTOS_OUTPUT_NAME", "output_name");
@@ -78,6 +80,8 @@ const SETTINGS: &[Setting] = &[
     SECRET_KEY,
     PROVIDERS_DIR,
     PROVIDER_TIMEOUT,
+    SANDBOX,
+    SANDBOX_TOKEN_LIFE,
     SITE_ROOT,
     SITE_PKG_DIR,
     OUTPUT_NAME,
@@ -139,6 +143,13 @@ impl PublicUrl {
 
     pub fn is_https(&self) -> bool {
         self.0.starts_with("https://")
+    }
+
+    /// Whether it names this machine: `127.0.0.1`, `localhost` or `[::1]`.
+    pub fn is_loopback(&self) -> bool {
+        url::Url::parse(&self.0).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|host| {
+            host == "localhost" || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        })
     }
 
     /// The URL a browser uses to reach a server listening on `addr`. A
@@ -216,6 +227,13 @@ pub struct Config {
     /// How long the console waits for a provider it calls itself (the
     /// verification of a credential form).
     pub provider_timeout: Duration,
+    /// OAuth apps from `PATCHBAY_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET`.
+    pub oauth_apps: platform::oauth::Apps,
+    /// The demo provider under `/sandbox`: `Some(on)` when set, `None` for
+    /// the default (on when the public URL is loopback).
+    pub sandbox: Option<bool>,
+    /// How long the sandbox's access tokens live.
+    pub sandbox_token_life: Duration,
     pub site: SiteConfig,
 }
 
@@ -328,6 +346,14 @@ impl Config {
             .map_or(Duration::from_secs(12 * 3600), seconds);
         let secrets = secrets_config(&src, &data_dir)?;
         let providers_dir = src.parse(PROVIDERS_DIR, |s| non_empty(s).map(PathBuf::from))?;
+        let oauth_apps = platform::oauth::apps_from_env(&src.env).map_err(|message| ConfigError::Invalid {
+            setting: "PATCHBAY_<PROVIDER>_CLIENT_ID",
+            origin: "from the environment".into(),
+            message,
+        })?;
+        let sandbox = src.parse(SANDBOX, parse_switch)?;
+        let sandbox_token_life =
+            src.parse(SANDBOX_TOKEN_LIFE, parse_bounded_u32(1, 86_400))?.map_or(Duration::from_secs(300), seconds);
         let provider_timeout =
             src.parse(PROVIDER_TIMEOUT, parse_bounded_u32(1, 300))?.map_or(Duration::from_secs(10), seconds);
         let site = SiteConfig {
@@ -351,6 +377,9 @@ impl Config {
             secrets,
             providers_dir,
             provider_timeout,
+            oauth_apps,
+            sandbox,
+            sandbox_token_life,
             site,
         })
     }
@@ -548,6 +577,7 @@ mod tests {
         assert_eq!(config.providers_dir, Some(PathBuf::from("/etc/patchbay/providers")));
         assert_eq!(config.provider_timeout, Duration::from_secs(25));
         assert_eq!(config.session_idle_timeout, Duration::from_secs(600));
+        assert_eq!(config.sandbox, None);
         // Every setting has a file key, and each key is listed once.
         let keys: std::collections::BTreeSet<&str> = SETTINGS.iter().map(|s| s.key).collect();
         assert_eq!(keys.len(), SETTINGS.len());

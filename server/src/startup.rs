@@ -40,6 +40,8 @@ pub const SESSION_COOKIE: &str = "patchbay_session";
 pub struct AppState {
     pub leptos: LeptosOptions,
     pub platform: Platform,
+    /// The base of redirect URIs.
+    pub public_url: PublicUrl,
     pub metrics: Arc<HttpMetrics>,
 }
 
@@ -56,6 +58,7 @@ pub struct Application {
     router: Router,
     platform: Platform,
     public_url: PublicUrl,
+    sandbox: Option<sandbox::Sandbox>,
     shutdown_timeout: Duration,
 }
 
@@ -99,19 +102,40 @@ impl Application {
         platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
         warn_if_site_missing(&config.site);
 
-        let catalog = load_catalog(config)?;
+        let mut catalog = load_catalog(config)?;
+        let sandbox = sandbox_for(config, &public_url)?;
+        if let Some(sandbox) = &sandbox {
+            catalog
+                .add_built_in("sandbox.toml", &sandbox.provider_file())
+                .map_err(|problems| anyhow::anyhow!("PATCHBAY_SANDBOX: the sandbox's catalog entry: {problems}"))?;
+            tracing::info!(issuer = %sandbox.settings().issuer, "the sandbox demo provider is on");
+        }
         let secrets = open_secret_store(config, &db).await?;
         let http = platform::whoami::Http::new(config.provider_timeout)
             .context("starting the HTTP client for calls to providers (TLS root certificates)")?;
-        let platform = Platform::new(db, secrets, Arc::new(catalog), http);
+        let mut apps = config.oauth_apps.clone();
+        if sandbox.is_some() {
+            apps.insert(
+                "sandbox".into(),
+                platform::oauth::AppCredentials {
+                    client_id: sandbox::CLIENT_ID.into(),
+                    client_secret: sandbox::CLIENT_SECRET.to_owned().into(),
+                },
+            );
+        }
+        for id in apps.keys().filter(|id| catalog.get(id).is_none()) {
+            tracing::warn!(provider = %id, "an OAuth app is configured for a provider that is not in the catalog");
+        }
+        let platform = Platform::new(db, secrets, Arc::new(catalog), http).with_oauth_apps(apps);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),
+            public_url: public_url.clone(),
             metrics: Arc::new(HttpMetrics::new().context("registering metrics")?),
         };
         let headers = SecurityHeaders { hsts: public_url.is_https(), reload_port: config.site.reload_port };
-        let router = router(state, headers, config, &public_url)?;
-        Ok(Self { listener, router, platform, public_url, shutdown_timeout: config.shutdown_timeout })
+        let router = router(state, headers, config, &public_url, sandbox.as_ref())?;
+        Ok(Self { listener, router, platform, public_url, sandbox, shutdown_timeout: config.shutdown_timeout })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -122,6 +146,11 @@ impl Application {
     /// The platform this application serves, for tests that arrange and check its state.
     pub fn platform(&self) -> &Platform {
         &self.platform
+    }
+
+    /// The sandbox demo provider, when it is on.
+    pub fn sandbox(&self) -> Option<&sandbox::Sandbox> {
+        self.sandbox.as_ref()
     }
 
     pub fn public_url(&self) -> &PublicUrl {
@@ -180,11 +209,32 @@ fn leptos_options(site: &SiteConfig, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The sandbox demo provider, when it is on: by default only where the
+/// console is reached through loopback, so a deployment never serves it by
+/// accident. Its catalog entry needs https or loopback, like any other.
+fn sandbox_for(config: &Config, public_url: &PublicUrl) -> anyhow::Result<Option<sandbox::Sandbox>> {
+    let on = config.sandbox.unwrap_or_else(|| public_url.is_loopback());
+    if !on {
+        return Ok(None);
+    }
+    if !public_url.is_https() && !public_url.is_loopback() {
+        anyhow::bail!(
+            "PATCHBAY_SANDBOX: the sandbox needs PATCHBAY_PUBLIC_URL to be https or loopback, not {public_url}"
+        );
+    }
+    Ok(Some(sandbox::Sandbox::new(sandbox::Settings {
+        issuer: format!("{public_url}/sandbox"),
+        redirect_uris: vec![format!("{public_url}/oauth/sandbox/callback")],
+        access_token_life: config.sandbox_token_life,
+    })))
+}
+
 fn router(
     state: AppState,
     headers: SecurityHeaders,
     config: &Config,
     public_url: &PublicUrl,
+    sandbox: Option<&sandbox::Sandbox>,
 ) -> anyhow::Result<Router> {
     // The root's redirect is answered here rather than by rendering the
     // app's `<Redirect>`: rendered on the server, that redirect was at
@@ -219,8 +269,14 @@ fn router(
         let options = state.leptos.clone();
         move || shell(options.clone())
     };
-    Ok(Router::new()
+    let mut router = Router::new();
+    if let Some(sandbox) = sandbox {
+        router = router.nest("/sandbox", sandbox.router());
+    }
+    Ok(router
         .route("/", get(|| async { axum::response::Redirect::to("/integrations") }))
+        .route("/oauth/{provider}/start", get(crate::routes::oauth::start))
+        .route("/oauth/{provider}/callback", get(crate::routes::oauth::callback))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

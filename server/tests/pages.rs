@@ -39,8 +39,10 @@ app_test_on_both_backends!(console_pages, every_console_page_renders_with_naviga
 
 async fn the_integrations_page_lists_every_provider_and_filters_without_javascript(app: TestApp) {
     app.setup_team().await;
-    let total = platform::catalog::BUILT_IN.len();
+    // Every built-in, and the sandbox, which is on for loopback test servers.
+    let total = platform::catalog::BUILT_IN.len() + 1;
     let html = app.get("/integrations").await.text().await.unwrap();
+    assert!(html.contains(r#"id="card-sandbox""#), "no sandbox card");
     assert!(html.contains(&format!("{total} integrations")), "{html}");
     for (file, _) in platform::catalog::BUILT_IN {
         let id = file.trim_end_matches(".toml");

@@ -18,7 +18,7 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
         let viewer = crate::ssr::require_user()?;
         let platform = crate::ssr::platform()?;
         let installations = platform::installations::list_active(&platform.db, &viewer.user.team_id).await?;
-        Ok(build::cards(&platform.catalog, &installations))
+        Ok(build::cards(&platform, &installations))
     })
     .await
 }
@@ -31,7 +31,8 @@ pub async fn get_provider(id: String) -> Result<ProviderDetail, AppError> {
         let platform = crate::ssr::platform()?;
         let provider = platform.catalog.get(&id).ok_or(AppError::NotFound)?;
         let connection = platform::connections::describe(&platform, &viewer.user.team_id, &id).await?;
-        Ok(build::detail(provider, connection, &viewer, &crate::ssr::public_base()))
+        let app_configured = platform::oauth::app_configured(&platform, &id);
+        Ok(build::detail(provider, connection, &viewer, &crate::ssr::public_base(), app_configured))
     })
     .await
 }
@@ -98,7 +99,7 @@ pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
 #[cfg(feature = "ssr")]
 mod build {
     use platform::{
-        catalog::{Auth, Availability, Catalog, FieldKind, Provider},
+        catalog::{Auth, Availability, FieldKind, Provider},
         connections::{Connection, Edited},
         installations::{Installation, State},
     };
@@ -137,8 +138,9 @@ mod build {
 
     /// The catalog as cards: connections first, then what can be
     /// connected, then what is coming, each by name.
-    pub fn cards(catalog: &Catalog, installations: &[Installation]) -> Vec<IntegrationCard> {
-        let mut cards: Vec<IntegrationCard> = catalog
+    pub fn cards(platform: &platform::Platform, installations: &[Installation]) -> Vec<IntegrationCard> {
+        let mut cards: Vec<IntegrationCard> = platform
+            .catalog
             .iter()
             .map(|provider| IntegrationCard {
                 id: provider.id.to_string(),
@@ -150,6 +152,10 @@ mod build {
                 logo: logo(provider),
                 beta: provider.availability == Availability::Beta,
                 status: status(provider, installations.iter().find(|i| i.provider == provider.id.as_str())),
+                note: (matches!(provider.auth, Auth::Oauth2(_))
+                    && provider.availability != Availability::ComingSoon
+                    && !platform::oauth::app_configured(platform, provider.id.as_str()))
+                .then(|| "OAuth app not configured".to_owned()),
             })
             .collect();
         cards.sort_by(|a, b| a.status.rank().cmp(&b.status.rank()).then_with(|| a.name.cmp(&b.name)));
@@ -174,12 +180,15 @@ mod build {
         connection: Option<Connection>,
         viewer: &SignedIn,
         public_base: &str,
+        app_configured: bool,
     ) -> ProviderDetail {
         let connect = match (&provider.auth, provider.availability) {
             (_, Availability::ComingSoon) => ConnectMethod::ComingSoon,
-            (Auth::Oauth2(_), _) => {
-                ConnectMethod::OAuth { redirect_uri: format!("{public_base}/oauth/{}/callback", provider.id) }
-            }
+            (Auth::Oauth2(_), _) => ConnectMethod::OAuth {
+                redirect_uri: format!("{public_base}/oauth/{}/callback", provider.id),
+                app_configured,
+                env_prefix: format!("PATCHBAY_{}", platform::oauth::env_name(provider.id.as_str())),
+            },
             (Auth::ApiKey(credentials) | Auth::Basic(credentials), _) => ConnectMethod::Form {
                 fields: credentials
                     .fields

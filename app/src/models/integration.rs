@@ -16,6 +16,9 @@ pub struct IntegrationCard {
     pub logo: String,
     pub beta: bool,
     pub status: CardStatus,
+    /// A word on what stands in the way, such as an OAuth app that is not
+    /// configured, so that a click does not fail.
+    pub note: Option<String>,
 }
 
 /// The badge on a card and on a provider page.
@@ -114,8 +117,9 @@ pub struct ProviderDetail {
 pub enum ConnectMethod {
     /// Not possible yet.
     ComingSoon,
-    /// OAuth: the redirect URI to register in the provider's app settings.
-    OAuth { redirect_uri: String },
+    /// OAuth: the redirect URI to register in the provider's app settings,
+    /// and whether the console has an app (client id and secret) for it.
+    OAuth { redirect_uri: String, app_configured: bool, env_prefix: String },
     /// A credential form with these fields.
     Form { fields: Vec<FormField> },
 }
@@ -177,6 +181,7 @@ mod tests {
             logo: "/logos/linear.svg".into(),
             beta: false,
             status: CardStatus::NotConnected,
+            note: None,
         }
     }
 

@@ -147,6 +147,7 @@ fn Card(card: IntegrationCard) -> impl IntoView {
             <p class="card-status">
                 <span class=card.status.class()>{card.status.label()}</span>
                 {card.beta.then(|| view! { <span class="badge beta">"Beta"</span> })}
+                {card.note.map(|note| view! { <span class="badge note">{note}</span> })}
             </p>
         </li>
     }

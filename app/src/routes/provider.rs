@@ -97,9 +97,10 @@ fn Provider(detail: ProviderDetail, actions: Actions, saved: RwSignal<Option<Str
         ConnectMethod::Form { fields } => fields.clone(),
         _ => Vec::new(),
     };
+    let oauth = matches!(connect, ConnectMethod::OAuth { .. });
     let body = match (connection, connect) {
         (Some(connection), _) => {
-            view! { <Connected id=id.clone() name=name.clone() connection fields can_manage actions/> }.into_any()
+            view! { <Connected id=id.clone() name=name.clone() connection fields oauth can_manage actions/> }.into_any()
         }
         (None, ConnectMethod::ComingSoon) => view! {
             <section class="panel" aria-labelledby="connect-heading">
@@ -108,9 +109,10 @@ fn Provider(detail: ProviderDetail, actions: Actions, saved: RwSignal<Option<Str
             </section>
         }
         .into_any(),
-        (None, ConnectMethod::OAuth { redirect_uri }) => {
-            view! { <OAuthPanel name=name.clone() redirect_uri/> }.into_any()
+        (None, ConnectMethod::OAuth { redirect_uri, app_configured, env_prefix }) => view! {
+            <OAuthPanel id=id.clone() name=name.clone() redirect_uri app_configured env_prefix can_manage/>
         }
+        .into_any(),
         (None, ConnectMethod::Form { fields }) if can_manage => {
             view! { <ConnectForm id=id.clone() name=name.clone() fields action=actions.connect/> }.into_any()
         }
@@ -160,17 +162,42 @@ fn Provider(detail: ProviderDetail, actions: Actions, saved: RwSignal<Option<Str
 }
 
 #[component]
-fn OAuthPanel(name: String, redirect_uri: String) -> impl IntoView {
+fn OAuthPanel(
+    id: String,
+    name: String,
+    redirect_uri: String,
+    app_configured: bool,
+    env_prefix: String,
+    can_manage: bool,
+) -> impl IntoView {
+    let action = match (app_configured, can_manage) {
+        // A plain link: the connect starts with a GET and works without JavaScript.
+        (true, true) => view! {
+            <p><a class="button primary" rel="external" href=format!("/oauth/{id}/start")>{format!("Connect with {name}")}</a></p>
+            <p class="hint">{format!("You will approve access at {name}, then come back here.")}</p>
+        }
+        .into_any(),
+        (true, false) => view! { <p>{format!("Only admins of your team can connect {name}.")}</p> }.into_any(),
+        (false, _) => view! {
+            <p class="form-error" role="status">
+                {format!("No OAuth app is configured for {name}, so it cannot be connected yet. ")}
+                "Create one at the provider with the redirect URI above, then set "
+                <code>{format!("{env_prefix}_CLIENT_ID")}</code> " and " <code>{format!("{env_prefix}_CLIENT_SECRET")}</code>
+                " and restart Patchbay."
+            </p>
+        }
+        .into_any(),
+    };
     view! {
         <section class="panel" aria-labelledby="connect-heading">
             <h2 id="connect-heading">"Connect"</h2>
-            <p>{format!("{name} connects with OAuth. Register this redirect URI in your {name} OAuth app, exactly as shown:")}</p>
+            <p>{format!("{name} connects with OAuth. The redirect URI registered in its OAuth app must be exactly:")}</p>
             <div class="copy-row">
                 <label class="visually-hidden" for="redirect-uri">"Redirect URI"</label>
                 <input id="redirect-uri" type="text" readonly value=redirect_uri.clone()/>
                 <CopyButton text=redirect_uri what="redirect URI"/>
             </div>
-            <p class="hint">"Connecting with OAuth is not switched on in this version of Patchbay yet."</p>
+            {action}
         </section>
     }
 }
@@ -317,6 +344,7 @@ fn Connected(
     name: String,
     connection: ConnectionDetail,
     fields: Vec<FormField>,
+    oauth: bool,
     can_manage: bool,
     actions: Actions,
 ) -> impl IntoView {
@@ -358,7 +386,16 @@ fn Connected(
             }
         });
         let (replace_id, disconnect_id) = (id.clone(), id.clone());
-        view! {
+        let replace = if oauth {
+            view! {
+                <p class="flow">
+                    <a rel="external" href=format!("/oauth/{id}/start")>"Reconnect"</a>
+                    <span class="muted">" to approve access again, for example with another account."</span>
+                </p>
+            }
+            .into_any()
+        } else {
+            view! {
             <details class="flow">
                 <summary>"Replace credentials"</summary>
                 <p class="muted">"Enter the new values. Patchbay checks them before it replaces the stored ones."</p>
@@ -372,6 +409,11 @@ fn Connected(
                     <button type="submit" class="primary" disabled=move || actions.replace.pending().get()>"Verify and replace"</button>
                 </ActionForm>
             </details>
+            }
+            .into_any()
+        };
+        view! {
+            {replace}
             {edit}
             <details class="flow danger-zone">
                 <summary>"Disconnect…"</summary>

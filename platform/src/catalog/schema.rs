@@ -163,6 +163,9 @@ pub struct OAuth2 {
     pub token_url: String,
     /// RFC 7009 revocation, where the provider offers it.
     pub revoke_url: Option<String>,
+    /// The issuer identifier the provider sends as `iss` on its
+    /// authorization responses (RFC 9207), where it documents one.
+    pub issuer: Option<String>,
     pub scopes: Vec<String>,
     #[serde(default = "space")]
     pub scope_separator: String,

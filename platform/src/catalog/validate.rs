@@ -111,6 +111,9 @@ fn check(provider: &Provider, report: &mut Report<'_>, logos: &[&Path]) {
             if let Some(revoke) = &oauth.revoke_url {
                 check_url(report, "auth.revoke_url", revoke, &[]);
             }
+            if let Some(issuer) = &oauth.issuer {
+                check_url(report, "auth.issuer", issuer, &[]);
+            }
             if !matches!(oauth.scope_separator.as_str(), " " | "," | "+") {
                 report.add("auth.scope_separator", "must be a space, `,` or `+`");
             }

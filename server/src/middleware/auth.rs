@@ -33,10 +33,12 @@ pub struct AuthState {
     pub set_up: AtomicBool,
 }
 
-/// Paths that need no session at all: assets, operations and server
-/// functions (which check the session themselves and answer in data).
+/// Paths that need no session at all: assets, operations, and the
+/// sandbox demo provider (another site, as far as the console goes).
 fn needs_no_session(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg" | "/logo.svg") || path.starts_with("/pkg/")
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg" | "/logo.svg")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/sandbox/")
 }
 
 /// Pages a signed-out visitor may see.
@@ -98,7 +100,11 @@ pub async fn authenticate(
         return next.run(request).await;
     }
     let signed_in = resolve(&state, &session).await;
-    let is_page = matches!(*request.method(), Method::GET | Method::HEAD) && !path.starts_with("/api/");
+    // The OAuth endpoints answer a signed-out visitor themselves: a callback
+    // must never be bounced to sign-in with its code in the `next` URL.
+    let is_page = matches!(*request.method(), Method::GET | Method::HEAD)
+        && !path.starts_with("/api/")
+        && !path.starts_with("/oauth/");
 
     if is_page {
         if path != "/setup" && !set_up(&state).await {

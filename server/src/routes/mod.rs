@@ -1,1 +1,2 @@
+pub mod oauth;
 pub mod ops;

@@ -98,6 +98,9 @@ pub struct TestApp {
     /// The running application's platform, to arrange and check state
     /// (secrets, installations) directly.
     pub platform: platform::Platform,
+    /// The sandbox demo provider, when it is on (by default it is: tests
+    /// listen on loopback).
+    pub sandbox: Option<sandbox::Sandbox>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _data_dir: tempfile::TempDir,
@@ -122,6 +125,7 @@ impl TestApp {
         let app = Application::build(&config).await.expect("application starts");
         let base = format!("http://{}", app.local_addr());
         let platform = app.platform().clone();
+        let sandbox = app.sandbox().cloned();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
@@ -129,7 +133,7 @@ impl TestApp {
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
         let browser = Browser::new(&base);
-        Self { base, client, browser, db, platform, stop: Some(stop), task: Some(task), _data_dir: data_dir }
+        Self { base, client, browser, db, platform, sandbox, stop: Some(stop), task: Some(task), _data_dir: data_dir }
     }
 
     pub async fn sqlite() -> Self {

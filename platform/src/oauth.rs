@@ -1,0 +1,694 @@
+//! Connecting a provider with OAuth 2.0: the authorization code flow with
+//! PKCE, from the transaction that `start` records to the callback that
+//! `finish` checks and completes.
+//!
+//! A transaction is single-use, expires after ten minutes, and is tied to
+//! the browser session that started it: its state (256 random bits) is
+//! stored only as a SHA-256 digest, beside a digest of the session id, so a
+//! callback in another session (SECURITY A1, C2), a replayed one (A2) or
+//! one at another provider's callback path (A5) finds nothing to complete,
+//! and no token request is made. The code is exchanged with the redirect
+//! URI the authorize request used (A7), through the console's HTTP client,
+//! which never follows redirects (A10).
+
+use std::{collections::BTreeMap, time::Duration};
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken,
+    TokenResponse as _, TokenUrl,
+    basic::{
+        BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+        BasicTokenType,
+    },
+};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+use crate::{
+    Platform,
+    accounts::{TeamId, UserId},
+    catalog::{Auth, Availability, ClientAuth, OAuth2, Pkce, Provider},
+    error::{Error, Result},
+    installations::Installation,
+    users::User,
+    whoami::{self, Destination, Value, Values},
+};
+
+/// How long a started connect may take at the provider.
+pub const TRANSACTION_SECONDS: i64 = 600;
+
+/// The secret an OAuth connection's tokens are stored under, as one JSON
+/// value so that a refresh replaces them together.
+pub const TOKEN_KEY: &str = "oauth_token";
+
+/// Longest value a callback parameter may have (SECURITY G1).
+const MAX_PARAM_CHARS: usize = 2048;
+
+/// An OAuth app's credentials at one provider.
+#[derive(Clone, Debug)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// The OAuth apps the console knows, by provider id: from
+/// `PATCHBAY_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET`, and the sandbox's.
+pub type Apps = BTreeMap<String, AppCredentials>;
+
+/// The token response's fields beyond the standard ones (`instance_url`,
+/// `api_domain`): user-info requests may name them as `{token.…}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ExtraFields {
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl oauth2::ExtraTokenFields for ExtraFields {}
+
+type TokenResponse = oauth2::StandardTokenResponse<ExtraFields, BasicTokenType>;
+/// A client before its endpoints are set.
+type NewClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+/// A client with its authorize and token endpoints.
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// What is stored for an OAuth connection.
+#[derive(Clone, Deserialize, Serialize)]
+pub struct StoredToken {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Unix seconds; `None` when the provider gave no lifetime.
+    pub expires_at: Option<i64>,
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredToken").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+fn digest(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The OAuth description of a provider that can be connected now.
+fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<(&'a Provider, &'a OAuth2)> {
+    let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
+    let Auth::Oauth2(oauth) = &found.auth else {
+        return Err(Error::Connection(format!("{} connects with a form, not with OAuth.", found.name)));
+    };
+    if found.availability == Availability::ComingSoon {
+        return Err(Error::Connection(format!("{} cannot be connected yet.", found.name)));
+    }
+    Ok((found, oauth))
+}
+
+fn client(oauth: &OAuth2, app: &AppCredentials, redirect_uri: &str) -> Result<Client> {
+    let bad = |what: &str| Error::Connection(format!("the provider's {what} is not a valid URL"));
+    Ok(NewClient::new(ClientId::new(app.client_id.clone()))
+        .set_client_secret(ClientSecret::new(app.client_secret.expose_secret().to_owned()))
+        .set_auth_uri(AuthUrl::new(oauth.authorize_url.clone()).map_err(|_| bad("authorize URL"))?)
+        .set_token_uri(TokenUrl::new(oauth.token_url.clone()).map_err(|_| bad("token URL"))?)
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| bad("redirect URI"))?)
+        .set_auth_type(match oauth.client_auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::Post => AuthType::RequestBody,
+        }))
+}
+
+/// Whether the console has an OAuth app for `provider`.
+pub fn app_configured(platform: &Platform, provider: &str) -> bool {
+    platform.oauth_apps.contains_key(provider)
+}
+
+/// Starts a connect: records the transaction and returns the provider's
+/// authorize URL. `redirect_uri` is built from the public base URL;
+/// `return_to` is a checked same-site path.
+#[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
+pub async fn start(
+    platform: &Platform,
+    actor: &User,
+    session_id: &str,
+    provider: &str,
+    redirect_uri: &str,
+    return_to: &str,
+) -> Result<url::Url> {
+    let (provider, oauth) = oauth_provider(platform, provider)?;
+    tracing::Span::current().record("provider", provider.id.as_str());
+    let app = platform.oauth_apps.get(provider.id.as_str()).ok_or_else(|| {
+        Error::Connection(format!(
+            "{} has no OAuth app configured. Set PATCHBAY_{}_CLIENT_ID and _CLIENT_SECRET.",
+            provider.name,
+            env_name(provider.id.as_str())
+        ))
+    })?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let state = URL_SAFE_NO_PAD.encode(bytes);
+    let client = client(oauth, app, redirect_uri)?;
+    let mut request = client.authorize_url(|| CsrfToken::new(state.clone()));
+    if !oauth.scopes.is_empty() {
+        request = request.add_scope(Scope::new(oauth.scopes.join(&oauth.scope_separator)));
+    }
+    for (name, value) in &oauth.extra_authorize_params {
+        request = request.add_extra_param(name.clone(), value.clone());
+    }
+    // S256 whenever the provider takes it (SECURITY A3); the verifier stays here.
+    let verifier = if oauth.pkce == Pkce::Unsupported {
+        None
+    } else {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        request = request.set_pkce_challenge(challenge);
+        Some(verifier.secret().clone())
+    };
+    let (url, _) = request.url();
+
+    let now = now();
+    let mut conn = platform.db.pool().acquire().await?;
+    sqlx::query("DELETE FROM oauth_transactions WHERE expires_at < $1").bind(now).execute(&mut *conn).await?;
+    sqlx::query(
+        "INSERT INTO oauth_transactions \
+         (state_hash, session_hash, team_id, user_id, provider, verifier, redirect_uri, return_to, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(digest(&state))
+    .bind(digest(session_id))
+    .bind(actor.team_id.as_str())
+    .bind(actor.id.as_str())
+    .bind(provider.id.as_str())
+    .bind(verifier)
+    .bind(redirect_uri)
+    .bind(return_to)
+    .bind(now)
+    .bind(now + TRANSACTION_SECONDS)
+    .execute(&mut *conn)
+    .await?;
+    Ok(url)
+}
+
+/// `PATCHBAY_<THIS>_CLIENT_ID`: the provider id in capitals, `-` as `_`.
+pub fn env_name(provider: &str) -> String {
+    provider.to_ascii_uppercase().replace('-', "_")
+}
+
+/// The parameters of a callback, checked for size and duplicates.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code and state are credentials for a few minutes.
+        f.debug_struct("Callback").field("iss", &self.iss).field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+impl Callback {
+    /// Parses a raw query string. A parameter given twice, or longer than
+    /// 2048 characters, is refused (SECURITY G1); unknown ones are ignored.
+    pub fn parse(query: &str) -> std::result::Result<Self, Failure> {
+        if query.len() > 16 * MAX_PARAM_CHARS {
+            return Err(Failure::BadRequest);
+        }
+        let mut callback = Callback::default();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match name.as_ref() {
+                "code" => &mut callback.code,
+                "state" => &mut callback.state,
+                "iss" => &mut callback.iss,
+                "error" => &mut callback.error,
+                "error_description" => &mut callback.error_description,
+                _ => continue,
+            };
+            if slot.is_some() || value.chars().count() > MAX_PARAM_CHARS {
+                return Err(Failure::BadRequest);
+            }
+            *slot = Some(value.into_owned());
+        }
+        Ok(callback)
+    }
+}
+
+/// Why a callback did not connect. Each has a page in plain words, and
+/// none leaves anything stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Malformed: a parameter twice, too long, or no code.
+    BadRequest,
+    /// No transaction of this session has this state: unknown, used,
+    /// expired, or started in another session or team.
+    UnknownState,
+    /// The transaction was started for another provider (mix-up).
+    WrongProvider,
+    /// `iss` is not the provider's issuer.
+    WrongIssuer,
+    /// The person declined at the provider.
+    Denied,
+    /// The provider answered the authorization with another error.
+    ProviderError { error: String, description: Option<String> },
+    /// The provider did not accept the app's client id and secret.
+    InvalidClient,
+    /// The provider refused the code (`invalid_grant` and friends).
+    CodeRefused { error: String },
+    /// The token endpoint did not answer in time, or answered 5xx/429.
+    ProviderDown,
+    /// The token endpoint answered with something that is not a token.
+    MalformedToken,
+    /// A host the provider returned is not one its tokens may go to.
+    HostNotAllowed { host: String },
+    /// The user-info request failed.
+    NoAccount(whoami::Failure),
+    /// The app is not configured, or the provider cannot be connected.
+    NotAvailable(String),
+    /// Storing failed; logged.
+    Internal,
+}
+
+impl Failure {
+    pub fn status(&self) -> u16 {
+        match self {
+            Failure::Internal => 500,
+            Failure::ProviderDown | Failure::NoAccount(_) | Failure::MalformedToken => 502,
+            _ => 400,
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            Failure::Denied => "You cancelled at the provider",
+            Failure::UnknownState | Failure::WrongProvider | Failure::BadRequest => "This sign-in link has expired",
+            Failure::InvalidClient | Failure::NotAvailable(_) => "The OAuth app is not set up right",
+            Failure::ProviderDown => "The provider did not answer",
+            _ => "The connection did not complete",
+        }
+    }
+
+    /// What happened and what to do, for the admin. `provider` is its name.
+    pub fn explain(&self, provider: &str) -> String {
+        match self {
+            Failure::Denied => format!("Nothing was connected. To connect {provider}, start again and choose Approve."),
+            Failure::UnknownState | Failure::BadRequest => format!(
+                "Patchbay has no connect in progress for this link: it was already used, it expired, or it was \
+                 started in another browser or team. Start again from the {provider} page."
+            ),
+            Failure::WrongProvider => format!(
+                "This answer came back to {provider}'s address, but the connect was started for another \
+                 provider. Nothing was connected; start again."
+            ),
+            Failure::WrongIssuer => format!(
+                "The answer did not come from {provider} (its issuer does not match), so it was refused. Start again."
+            ),
+            Failure::ProviderError { error, description } => {
+                let detail = description.as_ref().map_or_else(String::new, |d| format!(": {d}"));
+                format!("{provider} answered with the error {error}{detail}. Nothing was connected.")
+            }
+            Failure::InvalidClient => format!(
+                "{provider} did not accept Patchbay's OAuth app. Check the client id and secret in Settings \
+                 (or PATCHBAY_…_CLIENT_ID and _CLIENT_SECRET)."
+            ),
+            Failure::CodeRefused { error } => {
+                format!("{provider} refused to finish the connect ({error}). Start again.")
+            }
+            Failure::ProviderDown => {
+                format!("{provider} did not answer in time, or had a problem. Try again in a minute.")
+            }
+            Failure::MalformedToken => {
+                format!("{provider} answered with something that is not a usable token. Try again later.")
+            }
+            Failure::HostNotAllowed { host } => format!(
+                "{provider} pointed Patchbay at {host}, which is not one of its known hosts, so no token was sent there."
+            ),
+            Failure::NoAccount(failure) => failure.explain(provider, "token"),
+            Failure::NotAvailable(message) => message.clone(),
+            Failure::Internal => "Something went wrong on our side. It has been logged; try again.".into(),
+        }
+    }
+}
+
+/// A completed connect.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub installation: Installation,
+    /// Where to send the browser: a same-site path.
+    pub return_to: String,
+}
+
+/// A transaction as `finish` takes it out of the database.
+struct Transaction {
+    team: String,
+    user: String,
+    provider: String,
+    verifier: Option<String>,
+    redirect_uri: String,
+    return_to: String,
+    expires_at: i64,
+}
+
+/// Takes this session's transaction with this state out of the database,
+/// so that it can be used only once, by one request.
+async fn take(platform: &Platform, session_id: &str, state: &str) -> Result<Option<Transaction>> {
+    type Row = (String, String, String, Option<String>, String, String, i64);
+    let row: Option<Row> = sqlx::query_as(
+        "DELETE FROM oauth_transactions WHERE state_hash = $1 AND session_hash = $2 \
+         RETURNING team_id, user_id, provider, verifier, redirect_uri, return_to, expires_at",
+    )
+    .bind(digest(state))
+    .bind(digest(session_id))
+    .fetch_optional(platform.db.pool())
+    .await?;
+    Ok(row.map(|(team, user, provider, verifier, redirect_uri, return_to, expires_at)| Transaction {
+        team,
+        user,
+        provider,
+        verifier,
+        redirect_uri,
+        return_to,
+        expires_at,
+    }))
+}
+
+/// The expected `iss`: the catalog's issuer, or else the origin of the
+/// authorize URL.
+fn issuer_matches(oauth: &OAuth2, iss: &str) -> bool {
+    match &oauth.issuer {
+        Some(issuer) => issuer == iss,
+        None => {
+            let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin().ascii_serialization());
+            origin(&oauth.authorize_url).is_some_and(|o| Some(o) == origin(iss))
+        }
+    }
+}
+
+/// A transport failure of the token request, classified without its text
+/// (which names the URL).
+#[derive(Debug, thiserror::Error)]
+enum Transport {
+    #[error("the provider did not answer in time")]
+    Timeout,
+    #[error("the provider could not be reached")]
+    Unreachable,
+    #[error("the provider answered HTTP {0}")]
+    Status(u16),
+}
+
+/// Sends one token-endpoint request through the console's client. A
+/// redirect, a 429 or a 5xx becomes a transport failure with its status,
+/// which the library would otherwise try to read as an error body.
+async fn send(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> std::result::Result<oauth2::HttpResponse, Transport> {
+    let classify = |e: reqwest::Error| if e.is_timeout() { Transport::Timeout } else { Transport::Unreachable };
+    let request = reqwest::Request::try_from(request).map_err(|_| Transport::Unreachable)?;
+    let mut response = http.execute(request).await.map_err(classify)?;
+    let status = response.status();
+    if status.is_redirection() || status.is_server_error() || status.as_u16() == 429 {
+        return Err(Transport::Status(status.as_u16()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > 1 << 20 {
+            return Err(Transport::Status(status.as_u16()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut built = oauth2::http::Response::builder().status(status);
+    for (name, value) in response.headers() {
+        built = built.header(name, value);
+    }
+    built.body(body).map_err(|_| Transport::Unreachable)
+}
+
+/// The console's client as the OAuth library's HTTP client.
+struct Via<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Via<'_> {
+    type Error = Transport;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = std::result::Result<oauth2::HttpResponse, Transport>> + Send + Sync + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(send(self.0, request))
+    }
+}
+
+/// Completes a connect from its callback. `signed_in` and `session_id`
+/// are this request's; the transaction must belong to both.
+#[tracing::instrument(skip_all, fields(provider))]
+pub async fn finish(
+    platform: &Platform,
+    signed_in: &User,
+    session_id: &str,
+    provider_id: &str,
+    callback: Callback,
+) -> std::result::Result<Finished, Failure> {
+    let internal = |error: Error| {
+        tracing::error!(%error, "completing an OAuth connect failed");
+        Failure::Internal
+    };
+    let (provider, oauth) = oauth_provider(platform, provider_id).map_err(|e| Failure::NotAvailable(e.to_string()))?;
+    tracing::Span::current().record("provider", provider.id.as_str());
+    // SECURITY A1, A2, A4, C2: only this session's own, unused transaction.
+    let Some(state) = callback.state.as_deref() else { return Err(Failure::UnknownState) };
+    let transaction = take(platform, session_id, state).await.map_err(internal)?.ok_or(Failure::UnknownState)?;
+    if transaction.expires_at < now() || transaction.team != signed_in.team_id.as_str() {
+        return Err(Failure::UnknownState);
+    }
+    if transaction.user != signed_in.id.as_str() {
+        return Err(Failure::UnknownState);
+    }
+    // SECURITY A5: the answer came back to this provider's own path.
+    if transaction.provider != provider.id.as_str() {
+        return Err(Failure::WrongProvider);
+    }
+    // SECURITY A6.
+    if let Some(iss) = &callback.iss
+        && !issuer_matches(oauth, iss)
+    {
+        return Err(Failure::WrongIssuer);
+    }
+    // SECURITY A11: an error answer makes no token request.
+    if let Some(error) = callback.error {
+        return Err(if error == "access_denied" {
+            Failure::Denied
+        } else {
+            Failure::ProviderError { error, description: callback.error_description }
+        });
+    }
+    let Some(code) = callback.code else { return Err(Failure::BadRequest) };
+    let app = platform
+        .oauth_apps
+        .get(provider.id.as_str())
+        .ok_or_else(|| Failure::NotAvailable(format!("{} has no OAuth app configured any more.", provider.name)))?;
+
+    // SECURITY A7: the same redirect URI as the authorize request.
+    let client = client(oauth, app, &transaction.redirect_uri).map_err(|e| Failure::NotAvailable(e.to_string()))?;
+    let mut exchange = client.exchange_code(AuthorizationCode::new(code));
+    if let Some(verifier) = transaction.verifier {
+        exchange = exchange.set_pkce_verifier(PkceCodeVerifier::new(verifier));
+    }
+    let via = Via(platform.http.client());
+    let token = exchange.request_async(&via).await.map_err(token_failure)?;
+
+    let stored = stored_token(&token);
+    // SECURITY A10: hosts the token response names must be allowed ones.
+    let mut values = Values::new();
+    values.insert("access_token".into(), Value::plain(SecretString::from(stored.access_token.clone())));
+    for (name, value) in &token.extra_fields().fields {
+        let Some(text) = value.as_str() else { continue };
+        if let Ok(url) = url::Url::parse(text)
+            && let Some(host) = url.host_str()
+        {
+            if !crate::catalog::host_allowed(host, &provider.api.allowed_hosts) {
+                return Err(Failure::HostNotAllowed { host: host.to_owned() });
+            }
+            values.insert(format!("token.{name}"), Value::url(text.trim_end_matches('/')));
+        } else {
+            values.insert(format!("token.{name}"), Value::plain(SecretString::from(text.to_owned())));
+        }
+    }
+    let to = Destination { allowed_hosts: &provider.api.allowed_hosts, entered_hosts: Vec::new() };
+    // CONNECTOR-RULES 27: the account's id and name, as documented.
+    let account = whoami::fetch(&platform.http, &oauth.user_info, &values, &to).await.map_err(Failure::NoAccount)?;
+
+    let json = serde_json::to_string(&stored).map_err(|_| Failure::MalformedToken)?;
+    let secrets = BTreeMap::from([(TOKEN_KEY.to_owned(), SecretString::from(json))]);
+    let installation =
+        crate::connections::establish(platform, signed_in, provider, &account, &BTreeMap::new(), &secrets)
+            .await
+            .map_err(|e| match e {
+                Error::Connection(message) => Failure::NotAvailable(message),
+                other => internal(other),
+            })?;
+    Ok(Finished { installation, return_to: transaction.return_to })
+}
+
+/// The longest token life believed; a larger `expires_in` is clamped.
+const MAX_TOKEN_LIFE: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+fn stored_token(token: &TokenResponse) -> StoredToken {
+    let life = token.expires_in().map(|d| d.min(MAX_TOKEN_LIFE));
+    StoredToken {
+        access_token: token.access_token().secret().clone(),
+        refresh_token: token.refresh_token().map(|r| r.secret().clone()),
+        expires_at: life.map(|d| now() + i64::try_from(d.as_secs()).unwrap_or(0)),
+        scope: token.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+    }
+}
+
+fn token_failure(error: RequestTokenError<Transport, BasicErrorResponse>) -> Failure {
+    match error {
+        RequestTokenError::ServerResponse(response) => match response.error() {
+            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+                Failure::InvalidClient
+            }
+            other => Failure::CodeRefused { error: other.as_ref().to_owned() },
+        },
+        RequestTokenError::Request(_) => Failure::ProviderDown,
+        // The body may hold a token: it is dropped unread.
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => Failure::MalformedToken,
+    }
+}
+
+/// The OAuth apps configured in the environment: every
+/// `PATCHBAY_<ID>_CLIENT_ID` with its `_CLIENT_SECRET`. A half-configured
+/// app (an id without a secret) is an error naming both variables.
+pub fn apps_from_env(env: &std::collections::HashMap<String, String>) -> std::result::Result<Apps, String> {
+    let mut apps = Apps::new();
+    for (name, id) in env {
+        let Some(middle) = name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix("_CLIENT_ID")) else {
+            continue;
+        };
+        let secret_name = format!("PATCHBAY_{middle}_CLIENT_SECRET");
+        let secret = env
+            .get(&secret_name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("{name} is set but {secret_name} is not; set both, or neither"))?;
+        if id.trim().is_empty() {
+            continue;
+        }
+        let provider = middle.to_ascii_lowercase().replace('_', "-");
+        apps.insert(
+            provider,
+            AppCredentials { client_id: id.trim().to_owned(), client_secret: SecretString::from(secret.clone()) },
+        );
+    }
+    Ok(apps)
+}
+
+/// Asks the provider to revoke the stored tokens (RFC 7009), where the
+/// catalog has a revoke URL. Best effort: a failure is logged and does not
+/// stop the disconnect (SECURITY D6).
+pub async fn revoke(platform: &Platform, provider: &Provider, token_json: &SecretString) {
+    let Auth::Oauth2(oauth) = &provider.auth else { return };
+    let (Some(revoke_url), Some(app)) = (&oauth.revoke_url, platform.oauth_apps.get(provider.id.as_str())) else {
+        return;
+    };
+    let Ok(stored) = serde_json::from_str::<StoredToken>(token_json.expose_secret()) else { return };
+    let (token, kind) = match stored.refresh_token {
+        Some(refresh) => (refresh, "refresh_token"),
+        None => (stored.access_token, "access_token"),
+    };
+    let mut request = platform.http.client().post(revoke_url);
+    let mut form = vec![("token", token.as_str()), ("token_type_hint", kind)];
+    match oauth.client_auth {
+        ClientAuth::Basic => request = request.basic_auth(&app.client_id, Some(app.client_secret.expose_secret())),
+        ClientAuth::Post => {
+            form.push(("client_id", app.client_id.as_str()));
+            form.push(("client_secret", app.client_secret.expose_secret()));
+        }
+    }
+    match request.form(&form).send().await {
+        Ok(response) if response.status().is_success() => tracing::info!("token revoked at the provider"),
+        Ok(response) => tracing::warn!(status = response.status().as_u16(), "the provider did not revoke the token"),
+        Err(_) => tracing::warn!("the provider could not be reached to revoke the token"),
+    }
+}
+
+/// Which team and user a transaction belongs to; for tests.
+pub async fn pending_count(platform: &Platform, team: &TeamId, user: &UserId) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM oauth_transactions WHERE team_id = $1 AND user_id = $2")
+        .bind(team.as_str())
+        .bind(user.as_str())
+        .fetch_one(platform.db.pool())
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_parameters_given_twice_or_too_long_are_refused() {
+        // SECURITY G1
+        assert_eq!(Callback::parse("code=a&code=b"), Err(Failure::BadRequest));
+        assert_eq!(Callback::parse(&format!("state={}", "x".repeat(3000))), Err(Failure::BadRequest));
+        let parsed = Callback::parse("code=c%20d&state=s&iss=https%3A%2F%2Fx&other=1&other=2").unwrap();
+        assert_eq!(parsed.code.as_deref(), Some("c d"));
+        assert_eq!(parsed.iss.as_deref(), Some("https://x"));
+    }
+
+    #[test]
+    fn apps_come_from_pairs_of_variables() {
+        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let apps = apps_from_env(&env(&[
+            ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_ID", "id-1"),
+            ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_SECRET", "s-1"),
+        ]))
+        .unwrap();
+        assert_eq!(apps["google-calendar"].client_id, "id-1");
+        let error = apps_from_env(&env(&[("PATCHBAY_LINEAR_CLIENT_ID", "id")])).unwrap_err();
+        assert!(error.contains("PATCHBAY_LINEAR_CLIENT_SECRET"), "{error}");
+    }
+}
+
+#[cfg(test)]
+#[expect(dead_code, reason = "compile-time checks only")]
+mod send_checks {
+    fn is_send<T: Send>(_: T) {}
+    fn finish_is_send(p: &crate::Platform, u: &crate::users::User, c: super::Callback) {
+        is_send(super::finish(p, u, "s", "x", c));
+    }
+    fn establish_is_send(
+        p: &crate::Platform,
+        u: &crate::users::User,
+        pr: &crate::catalog::Provider,
+        a: &crate::whoami::Account,
+        m: &std::collections::BTreeMap<String, String>,
+        s: &std::collections::BTreeMap<String, secrecy::SecretString>,
+    ) {
+        is_send(crate::connections::establish(p, u, pr, a, m, s));
+    }
+}

@@ -1,0 +1,149 @@
+//! `GET /oauth/{provider}/start` and `GET /oauth/{provider}/callback`.
+//!
+//! Both answer in plain server-rendered HTML or redirects: the callback is
+//! reached by a provider's redirect, and must work and fail clearly with or
+//! without the app's JavaScript. Neither lets the browser cache or pass on
+//! its URL (SECURITY A9): the callback's query holds a code and a state.
+
+use app::ssr::SignedIn;
+use axum::{
+    Extension,
+    extract::{Path, Query, RawQuery, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use platform::{
+    accounts::Role,
+    oauth::{Callback, Failure},
+};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::startup::AppState;
+
+/// Forbids caching and referrers on an answer (SECURITY A9).
+fn private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A page of its own: what happened, and a way back.
+fn page(status: u16, title: &str, message: &str, back: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Patchbay</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/pkg/patchbay.css\"></head>\
+         <body class=\"auth-page\"><main class=\"auth-card\"><p class=\"brand\">Patchbay</p>\
+         <h1>{title}</h1><p role=\"alert\">{message}</p><p><a href=\"{back}\">Back to the integration</a></p>\
+         </main></body></html>",
+        title = escape(title),
+        message = escape(message),
+        back = escape(back),
+    );
+    private((StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Html(html)).into_response())
+}
+
+/// This session's id, saving the session first if it has none yet.
+async fn session_id(session: &Session) -> Option<String> {
+    if session.id().is_none() {
+        session.save().await.ok()?;
+    }
+    session.id().map(|id| id.to_string())
+}
+
+fn provider_page(provider: &str) -> String {
+    if platform::catalog::ProviderId::parse(provider).is_ok() {
+        format!("/integrations/{provider}")
+    } else {
+        "/integrations".to_owned()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    return_to: Option<String>,
+}
+
+/// Records a connect and sends the admin to the provider.
+#[tracing::instrument(skip_all, fields(provider = %provider))]
+pub async fn start(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    signed_in: Option<Extension<SignedIn>>,
+    session: Session,
+    Query(query): Query<StartQuery>,
+) -> Response {
+    let back = provider_page(&provider);
+    let Some(Extension(signed_in)) = signed_in else {
+        let next = url::form_urlencoded::Serializer::new(String::new()).append_pair("next", &back).finish();
+        return Redirect::to(&format!("/login?{next}")).into_response();
+    };
+    if signed_in.user.role != Role::Admin {
+        return page(403, "Only admins can connect", "Ask an admin of your team to connect this integration.", &back);
+    }
+    let Some(session_id) = session_id(&session).await else {
+        return page(500, "The session could not be saved", "Try again in a moment.", &back);
+    };
+    // SECURITY A8: only a path on this site; anything else goes to the provider page.
+    let return_to = match query.return_to.as_deref() {
+        Some(path) => {
+            let safe = app::ssr::safe_return_path(Some(path));
+            if safe == path { safe } else { back.clone() }
+        }
+        None => back.clone(),
+    };
+    let redirect_uri = format!("{}/oauth/{provider}/callback", state.public_url);
+    match platform::oauth::start(&state.platform, &signed_in.user, &session_id, &provider, &redirect_uri, &return_to)
+        .await
+    {
+        Ok(url) => private(Redirect::to(url.as_str()).into_response()),
+        Err(platform::Error::NotFound) => {
+            page(404, "No such integration", "There is no integration at this address.", "/integrations")
+        }
+        Err(platform::Error::Connection(message)) => page(400, "This integration cannot be connected", &message, &back),
+        Err(error) => {
+            tracing::error!(%error, "starting an OAuth connect failed");
+            page(500, "Something went wrong", "It has been logged; try again in a moment.", &back)
+        }
+    }
+}
+
+/// Completes a connect, or says in plain words why it did not.
+#[tracing::instrument(skip_all, fields(provider = %provider))]
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    signed_in: Option<Extension<SignedIn>>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let back = provider_page(&provider);
+    let name = state.platform.catalog.get(&provider).map_or_else(|| "The provider".to_owned(), |p| p.name.clone());
+    let fail = |failure: Failure| {
+        tracing::info!(?failure, "an OAuth connect did not complete");
+        page(failure.status(), failure.title(), &failure.explain(&name), &back)
+    };
+    let callback = match Callback::parse(query.as_deref().unwrap_or_default()) {
+        Ok(callback) => callback,
+        Err(failure) => return fail(failure),
+    };
+    let (Some(Extension(signed_in)), Some(session_id)) = (signed_in, session.id().map(|id| id.to_string())) else {
+        return page(
+            400,
+            "Your session ended",
+            "You were signed out before the provider sent you back, so nothing was connected. Sign in, then start again.",
+            "/login",
+        );
+    };
+    match platform::oauth::finish(&state.platform, &signed_in.user, &session_id, &provider, callback).await {
+        // Rule 23: the page it lands on shows what is stored, not a flag in the URL.
+        Ok(finished) => private(Redirect::to(&finished.return_to).into_response()),
+        Err(failure) => fail(failure),
+    }
+}

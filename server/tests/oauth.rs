@@ -1,0 +1,354 @@
+//! The OAuth connect flow against the sandbox provider, which is strict
+//! (PKCE required, exact redirect URIs, single-use codes, `iss` on every
+//! answer): each test names the SECURITY item it proves.
+
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
+mod common;
+
+use common::{Browser, TestApp};
+use http::StatusCode;
+use platform::{
+    accounts::{Email, NewPassword, PersonName, TeamId, TeamName},
+    installations::{self, State},
+    oauth::StoredToken,
+    secrets::SecretPath,
+    teams::NewTeam,
+};
+use sandbox::Fault;
+use secrecy::ExposeSecret as _;
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+async fn team_of_admin(app: &TestApp) -> TeamId {
+    let db = app.db().await;
+    let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
+        .bind(common::ADMIN_EMAIL)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    TeamId::parse(&team).unwrap()
+}
+
+/// Starts a connect in `browser` and returns the provider's authorize URL.
+async fn start(browser: &Browser, query: &str) -> String {
+    let response = browser.get(&format!("/oauth/sandbox/start{query}")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+    let to = location(&response);
+    assert!(to.contains("/sandbox/oauth/authorize?"), "{to}");
+    to
+}
+
+/// Plays the person at the provider: opens the authorize page and presses
+/// a button. Returns where the provider sends the browser back to.
+async fn at_provider(app: &TestApp, authorize_url: &str, decision: &str) -> String {
+    let page = app.client.get(authorize_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let request = html.split("name=\"request\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let answer = app
+        .client
+        .post(app.url("/sandbox/oauth/decision"))
+        .form(&[("request", request.as_str()), ("decision", decision)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    location(&answer)
+}
+
+/// The callback URL as the browser follows it, relative to the console.
+fn callback_path(app: &TestApp, url: &str) -> String {
+    url.strip_prefix(&app.base).unwrap().to_owned()
+}
+
+async fn stored_token(app: &TestApp, team: &TeamId) -> Option<StoredToken> {
+    let at = SecretPath::of(team, &["sandbox", platform::oauth::TOKEN_KEY]).unwrap();
+    let secret = app.platform.secrets.get_fresh(&at).await.unwrap()?;
+    Some(serde_json::from_str(secret.value.expose_secret()).unwrap())
+}
+
+fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
+    app.sandbox.as_ref().expect("the sandbox is on for loopback test servers")
+}
+
+/// SECURITY A3, A7, A9, B2 (as far as a cookie jar goes), CONNECTOR-RULES 22, 23, 27.
+async fn a_full_code_flow_connects_the_sandbox_and_stores_its_tokens(app: TestApp) {
+    app.setup_team().await;
+    let team = team_of_admin(&app).await;
+    let authorize = start(&app.browser, "").await;
+    // A3: S256, a challenge of 43 characters, no verifier in the URL.
+    assert_eq!(param(&authorize, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(param(&authorize, "code_challenge").unwrap().len(), 43);
+    assert!(!authorize.contains("verifier"));
+    assert!(param(&authorize, "state").unwrap().len() >= 43, "the state has fewer than 256 bits");
+    assert_eq!(param(&authorize, "redirect_uri"), Some(app.url("/oauth/sandbox/callback")));
+
+    let back = at_provider(&app, &authorize, "approve").await;
+    let done = app.get(&callback_path(&app, &back)).await;
+
+    // A9: a redirect to a clean URL that is neither cached nor referred.
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "/integrations/sandbox");
+    assert_eq!(done.headers()["cache-control"], "no-store");
+    assert_eq!(done.headers()["referrer-policy"], "no-referrer");
+    // A7: the sandbox refuses a token request whose redirect URI differs,
+    // so a stored token proves it was the same.
+    let token = stored_token(&app, &team).await.unwrap();
+    assert!(token.access_token.starts_with("sba_") && token.refresh_token.is_some());
+    assert!(token.expires_at.unwrap() > time::OffsetDateTime::now_utc().unix_timestamp() + 200);
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let installation = installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap();
+    assert_eq!((installation.state, installation.account_id.as_str()), (State::Connected, sandbox::USER_ID));
+    // Rule 23: the page shows what is stored.
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    assert!(page.contains(&format!("Connected as {}", sandbox::USER_NAME)), "{page}");
+    assert_eq!(sandbox(&app).token_requests(), 1);
+    app.stop().await;
+}
+app_test_on_both_backends!(full_code_flow, a_full_code_flow_connects_the_sandbox_and_stores_its_tokens);
+
+/// SECURITY A1, A4: a state this session was not issued gets a 400 and no token request.
+async fn a1_a_callback_with_a_state_from_another_session_is_rejected_without_a_token_request(app: TestApp) {
+    app.setup_team().await;
+    let authorize = start(&app.browser, "").await;
+    let back = at_provider(&app, &authorize, "approve").await;
+    // The same admin, signed in from a second browser: another session.
+    let other = app.new_browser();
+    assert!(other.login(common::ADMIN_EMAIL, common::PASSWORD).await.status().is_success());
+
+    let response = other.get(&callback_path(&app, &back)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("This sign-in link has expired"));
+    // A forged state in the right session fares no better.
+    let forged = back.replace(&param(&back, "state").unwrap(), "forged-state");
+    assert_eq!(app.get(&callback_path(&app, &forged)).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(sandbox(&app).token_requests(), 0);
+    // The rightful session can still complete it.
+    assert_eq!(app.get(&callback_path(&app, &back)).await.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+app_test_on_both_backends!(
+    a1_foreign_state,
+    a1_a_callback_with_a_state_from_another_session_is_rejected_without_a_token_request
+);
+
+/// SECURITY A2: a callback that already succeeded, replayed, gets a 400 and no second token request.
+#[tokio::test]
+async fn a2_a_replayed_callback_is_rejected_without_a_second_token_request() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    assert_eq!(app.get(&callback_path(&app, &back)).await.status(), StatusCode::SEE_OTHER);
+    let replay = app.get(&callback_path(&app, &back)).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(sandbox(&app).token_requests(), 1);
+    app.stop().await;
+}
+
+/// SECURITY A3: every authorize URL has a fresh challenge.
+#[tokio::test]
+async fn a3_each_start_has_a_fresh_state_and_challenge() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let (first, second) = (start(&app.browser, "").await, start(&app.browser, "").await);
+    assert_ne!(param(&first, "code_challenge"), param(&second, "code_challenge"));
+    assert_ne!(param(&first, "state"), param(&second, "state"));
+    app.stop().await;
+}
+
+/// SECURITY A5: an answer at another provider's callback path is refused.
+#[tokio::test]
+async fn a5_a_callback_at_another_providers_path_is_rejected() {
+    let app = TestApp::spawn_with(
+        platform::testing::TestDatabase::sqlite(),
+        &[("PATCHBAY_LINEAR_CLIENT_ID", "lin-id"), ("PATCHBAY_LINEAR_CLIENT_SECRET", "lin-secret")],
+    )
+    .await;
+    app.setup_team().await;
+    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let mixed = callback_path(&app, &back).replace("/oauth/sandbox/callback", "/oauth/linear/callback");
+    let response = app.get(&mixed).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("started for another provider"));
+    assert_eq!(sandbox(&app).token_requests(), 0);
+    app.stop().await;
+}
+
+/// SECURITY A6: an `iss` that is not the sandbox's is refused.
+#[tokio::test]
+async fn a6_a_callback_from_another_issuer_is_rejected() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let issuer = param(&back, "iss").unwrap();
+    assert_eq!(issuer, app.url("/sandbox"));
+    let wrong = back.replace(
+        &url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fevil.example",
+    );
+    let response = app.get(&callback_path(&app, &wrong)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("issuer does not match"));
+    assert_eq!(sandbox(&app).token_requests(), 0);
+    app.stop().await;
+}
+
+/// SECURITY A8: `return_to` is a same-site path, or the provider page.
+#[tokio::test]
+async fn a8_return_to_accepts_only_same_site_paths() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    for (asked, landed) in [
+        ("/team", "/team"),
+        ("//evil.example", "/integrations/sandbox"),
+        ("https://evil.example", "/integrations/sandbox"),
+        ("/\\evil.example", "/integrations/sandbox"),
+    ] {
+        let query =
+            format!("?return_to={}", url::form_urlencoded::byte_serialize(asked.as_bytes()).collect::<String>());
+        let back = at_provider(&app, &start(&app.browser, &query).await, "approve").await;
+        let done = app.get(&callback_path(&app, &back)).await;
+        assert_eq!(location(&done), landed, "{asked}");
+        let disconnected = app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
+        assert_eq!(disconnected.status(), StatusCode::OK);
+    }
+    app.stop().await;
+}
+
+/// SECURITY A11: an `error=` answer makes no token request and is shown escaped.
+#[tokio::test]
+async fn a11_deny_and_provider_errors_are_shown_escaped_without_a_token_request() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let team = team_of_admin(&app).await;
+    let back = at_provider(&app, &start(&app.browser, "").await, "deny").await;
+    let denied = app.get(&callback_path(&app, &back)).await;
+    assert_eq!(denied.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(denied.headers()["cache-control"], "no-store");
+    assert!(denied.text().await.unwrap().contains("You cancelled at the provider"));
+
+    let authorize = start(&app.browser, "").await;
+    let state = param(&authorize, "state").unwrap();
+    let hostile = format!(
+        "/oauth/sandbox/callback?state={state}&error=server_error&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+    );
+    let page = app.get(&hostile).await.text().await.unwrap();
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>alert"), "{page}");
+    assert_eq!(sandbox(&app).token_requests(), 0);
+    assert!(stored_token(&app, &team).await.is_none());
+    app.stop().await;
+}
+
+/// SECURITY G1: duplicated or oversized parameters are refused.
+#[tokio::test]
+async fn g1_duplicated_or_oversized_callback_parameters_are_refused() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let doubled = format!("{}&code=second", callback_path(&app, &back));
+    assert_eq!(app.get(&doubled).await.status(), StatusCode::BAD_REQUEST);
+    let long = format!("/oauth/sandbox/callback?state=s&code={}", "x".repeat(5000));
+    assert_eq!(app.get(&long).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(sandbox(&app).token_requests(), 0);
+    app.stop().await;
+}
+
+/// SECURITY C2: a transaction started in one team cannot be completed in another's session.
+#[tokio::test]
+async fn c2_a_connect_started_in_one_team_cannot_be_completed_in_another() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let db = app.db().await;
+    platform::teams::create_with_admin(
+        &db,
+        NewTeam {
+            team_name: TeamName::parse("Beta").unwrap(),
+            admin_name: PersonName::parse("Bea").unwrap(),
+            admin_email: Email::parse("bea@beta.example").unwrap(),
+            admin_password: NewPassword::parse(common::PASSWORD).unwrap(),
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let beta = app.new_browser();
+    assert!(beta.login("bea@beta.example", common::PASSWORD).await.status().is_success());
+    // Even with team A's session cookie copied into it, team B's browser
+    // has its own session: nothing of A's connect is completed there.
+    let response = beta.get(&callback_path(&app, &back)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(sandbox(&app).token_requests(), 0);
+    app.stop().await;
+}
+
+/// Each token-endpoint failure has its own words, and leaves nothing stored.
+#[tokio::test]
+async fn token_endpoint_failures_are_explained_and_leave_no_installation() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let team = team_of_admin(&app).await;
+    for (fault, status, words) in [
+        (Fault::InvalidClient, 400, "Check the client id and secret"),
+        (Fault::Unavailable, 502, "did not answer in time, or had a problem"),
+        (Fault::ServerError, 502, "did not answer in time, or had a problem"),
+        (Fault::Malformed, 502, "not a usable token"),
+        (Fault::NoAccessToken, 502, "not a usable token"),
+        (Fault::InvalidGrant, 400, "refused to finish the connect (invalid_grant)"),
+    ] {
+        sandbox(&app).inject_faults([fault]);
+        let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+        let response = app.get(&callback_path(&app, &back)).await;
+        assert_eq!(response.status().as_u16(), status, "{fault:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(words), "{fault:?}: {page}");
+        assert!(stored_token(&app, &team).await.is_none(), "{fault:?} left a token");
+        let mut conn = app.platform.db.pool().acquire().await.unwrap();
+        let left = installations::find(&mut conn, &team, "sandbox").await.unwrap();
+        assert!(left.is_none_or(|i| !i.is_active()), "{fault:?} left an installation");
+    }
+    app.stop().await;
+}
+
+/// SECURITY D6, CONNECTOR-RULES 29: disconnect revokes the grant at the provider, then wipes.
+#[tokio::test]
+async fn disconnect_revokes_the_grant_at_the_provider_and_wipes_the_tokens() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let team = team_of_admin(&app).await;
+    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    app.get(&callback_path(&app, &back)).await;
+    let token = stored_token(&app, &team).await.unwrap();
+
+    let response = app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(stored_token(&app, &team).await.is_none());
+    let me = app.client.get(app.url("/sandbox/api/me")).bearer_auth(&token.access_token).send().await.unwrap();
+    assert_eq!(me.status(), 401, "the provider still honours the revoked grant");
+    app.stop().await;
+}
+
+/// Only admins start a connect (SECURITY C4); signed-out visitors sign in first.
+#[tokio::test]
+async fn start_is_for_signed_in_admins_only() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let anonymous = app.new_browser().get("/oauth/sandbox/start").await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert!(location(&anonymous).starts_with("/login?next="));
+    // An OAuth provider without an app says so instead of failing at the provider.
+    let linear = app.get("/oauth/linear/start").await;
+    assert_eq!(linear.status(), StatusCode::BAD_REQUEST);
+    assert!(linear.text().await.unwrap().contains("PATCHBAY_LINEAR_CLIENT_ID"));
+    let cards = app.get("/integrations").await.text().await.unwrap();
+    assert!(cards.contains("OAuth app not configured"));
+    app.stop().await;
+}
