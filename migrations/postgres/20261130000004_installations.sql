@@ -16,6 +16,8 @@ CREATE TABLE installations (
     account_id   TEXT   NOT NULL, -- the provider's stable id of the connected account
     display_name TEXT   NOT NULL, -- shown on the card: "Connected as …"
     settings     TEXT   NOT NULL, -- JSON object of non-secret field values
+    claim        TEXT,            -- while 'connecting': the claiming connect's random token
+    prior_state  TEXT,            -- while 'connecting': the state to restore if it fails
     connected_by TEXT,            -- the user who connected it
     connected_at BIGINT,
     updated_at   BIGINT NOT NULL,

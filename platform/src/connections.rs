@@ -275,13 +275,10 @@ pub(crate) async fn establish(
     let finished = store_and_complete(platform, actor, provider, account, settings, secrets, &path, &claimed).await;
     if let Err(error) = finished {
         // Nothing half-made stays (CONNECTOR-RULES 22): the secrets go, and
-        // the claim is given up. A failure here is logged; the claim then
-        // lapses by itself.
-        if let Err(cleanup) = platform.secrets.delete_all(&path).await {
-            tracing::error!(error = %cleanup, "could not delete the secrets of a failed connect");
-        }
-        if let Err(cleanup) = release(platform, &actor.team_id, &claimed).await {
-            tracing::error!(error = %cleanup, "could not give up the claim of a failed connect");
+        // the row returns to its earlier state. A failure here is logged;
+        // the claim then lapses by itself.
+        if let Err(cleanup) = give_up(platform, &actor.team_id, &claimed, &path).await {
+            tracing::error!(error = %cleanup, "could not undo a failed connect");
         }
         return Err(error);
     }
@@ -290,14 +287,22 @@ pub(crate) async fn establish(
     installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?.ok_or(Error::NotFound)
 }
 
-/// Gives up a connect's claim.
-async fn release(
+/// Undoes a failed connect that still holds its claim: deletes what it
+/// stored and gives the row back. A claim another connect took over is
+/// left alone, with that connect's secrets.
+async fn give_up(
     platform: &Platform,
     team: &crate::accounts::TeamId,
-    claimed: &crate::accounts::InstallationId,
+    claimed: &installations::Claim,
+    path: &SecretPath,
 ) -> Result<()> {
     let mut conn = platform.db.pool().acquire().await?;
-    installations::release(&mut conn, team, claimed).await
+    if !installations::holds(&mut conn, team, claimed).await? {
+        return Ok(());
+    }
+    platform.secrets.delete_all(path).await?;
+    installations::release(&mut conn, team, claimed).await?;
+    Ok(())
 }
 
 /// The part of [`establish`] that may fail after the claim: clean the
@@ -311,7 +316,7 @@ async fn store_and_complete(
     settings: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, SecretString>,
     path: &SecretPath,
-    claimed: &crate::accounts::InstallationId,
+    claimed: &installations::Claim,
 ) -> Result<()> {
     // A reconnect starts clean (CONNECTOR-RULES 29): whatever an earlier
     // connection or a crashed connect left goes first.
@@ -323,7 +328,11 @@ async fn store_and_complete(
     let mut tx = platform.db.begin_write().await?;
     let link = Link { account_id: &account.id, display_name: &account.name, settings };
     installations::complete(&mut tx, &actor.team_id, claimed, &link, &actor.id).await?;
-    installations::clear_cursors(&mut tx, &actor.team_id, claimed).await?;
+    // A re-auth of the same account keeps its sync position; another
+    // account starts clean.
+    if claimed.prior_account != account.id {
+        installations::clear_cursors(&mut tx, &actor.team_id, &claimed.id).await?;
+    }
     crate::audit::record(
         &mut tx,
         &actor.team_id,

@@ -138,64 +138,90 @@ pub async fn list_active(db: &Db, team: &TeamId) -> Result<Vec<Installation>> {
     rows.into_iter().map(from_row).collect()
 }
 
+/// A connect's hold on an installation row: only the connect holding it
+/// can finish or give it up, even after another connect took over a
+/// lapsed claim.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub id: InstallationId,
+    token: String,
+    /// The account the row was linked to before (a re-auth keeps it).
+    pub prior_account: String,
+}
+
+fn claim_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    hex::encode(bytes)
+}
+
 /// Claims the installation for a connect: creates it, or takes a
-/// disconnected one (a reconnect keeps the row), in the `connecting` state.
-/// Only one connect holds the claim; another, concurrent one is refused
-/// before it stores anything.
-pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<InstallationId> {
+/// disconnected one or one that needs re-auth (a reconnect keeps the row),
+/// in the `connecting` state. Only one connect holds the claim; another,
+/// concurrent one is refused before it stores anything.
+pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<Claim> {
     let now = now();
-    let taken: Option<(String,)> = sqlx::query_as(
-        "UPDATE installations SET state = 'connecting', updated_at = $1 \
-         WHERE team_id = $2 AND provider = $3 \
-         AND (state = 'disconnected' OR (state = 'connecting' AND updated_at < $4)) RETURNING id",
+    let token = claim_token();
+    let taken: Option<(String, String)> = sqlx::query_as(
+        "UPDATE installations SET \
+         prior_state = CASE WHEN state = 'connecting' THEN prior_state ELSE state END, \
+         state = 'connecting', claim = $1, updated_at = $2 \
+         WHERE team_id = $3 AND provider = $4 \
+         AND (state IN ('disconnected', 'needs_reauth') OR (state = 'connecting' AND updated_at < $5)) \
+         RETURNING id, account_id",
     )
+    .bind(&token)
     .bind(now)
     .bind(team.as_str())
     .bind(provider)
     .bind(now - CLAIM_SECONDS)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((id,)) = taken {
-        return InstallationId::parse(&id);
+    if let Some((id, prior_account)) = taken {
+        return Ok(Claim { id: InstallationId::parse(&id)?, token, prior_account });
     }
     let id = InstallationId::new();
     let inserted = sqlx::query(
-        "INSERT INTO installations (id, team_id, provider, state, account_id, display_name, settings, updated_at) \
-         VALUES ($1, $2, $3, 'connecting', '', '', '{}', $4) ON CONFLICT (team_id, provider) DO NOTHING",
+        "INSERT INTO installations \
+         (id, team_id, provider, state, account_id, display_name, settings, claim, prior_state, updated_at) \
+         VALUES ($1, $2, $3, 'connecting', '', '', '{}', $4, 'disconnected', $5) \
+         ON CONFLICT (team_id, provider) DO NOTHING",
     )
     .bind(id.as_str())
     .bind(team.as_str())
     .bind(provider)
+    .bind(&token)
     .bind(now)
     .execute(conn)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(Error::Connection("It is connected already, or being connected right now.".into()));
     }
-    Ok(id)
+    Ok(Claim { id, token, prior_account: String::new() })
 }
 
 /// Finishes a claimed connect: the installation is connected to `link`'s account.
 pub async fn complete(
     conn: &mut AnyConnection,
     team: &TeamId,
-    id: &InstallationId,
+    claim: &Claim,
     link: &Link<'_>,
     by: &UserId,
 ) -> Result<()> {
     let settings = serde_json::to_string(link.settings).unwrap_or_else(|_| "{}".into());
     let done = sqlx::query(
         "UPDATE installations SET state = 'connected', account_id = $1, display_name = $2, settings = $3, \
-         connected_by = $4, connected_at = $5, updated_at = $5 \
-         WHERE id = $6 AND team_id = $7 AND state = 'connecting'",
+         connected_by = $4, connected_at = $5, updated_at = $5, claim = NULL, prior_state = NULL \
+         WHERE id = $6 AND team_id = $7 AND state = 'connecting' AND claim = $8",
     )
     .bind(link.account_id)
     .bind(link.display_name)
     .bind(&settings)
     .bind(by.as_str())
     .bind(now())
-    .bind(id.as_str())
+    .bind(claim.id.as_str())
     .bind(team.as_str())
+    .bind(&claim.token)
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -204,18 +230,34 @@ pub async fn complete(
     Ok(())
 }
 
-/// Gives up a claim: the installation is disconnected, as it was.
-pub async fn release(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId) -> Result<()> {
-    sqlx::query(
-        "UPDATE installations SET state = 'disconnected', updated_at = $1 \
-         WHERE id = $2 AND team_id = $3 AND state = 'connecting'",
+/// Whether `claim` still holds its row (nobody took a lapsed claim over).
+pub async fn holds(conn: &mut AnyConnection, team: &TeamId, claim: &Claim) -> Result<bool> {
+    let held: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM installations WHERE id = $1 AND team_id = $2 AND state = 'connecting' AND claim = $3",
+    )
+    .bind(claim.id.as_str())
+    .bind(team.as_str())
+    .bind(&claim.token)
+    .fetch_optional(conn)
+    .await?;
+    Ok(held.is_some())
+}
+
+/// Gives up a claim: the installation goes back to the state it was in.
+/// Whether it still held the claim (a taken-over claim is left alone).
+pub async fn release(conn: &mut AnyConnection, team: &TeamId, claim: &Claim) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE installations SET state = COALESCE(prior_state, 'disconnected'), claim = NULL, \
+         prior_state = NULL, updated_at = $1 \
+         WHERE id = $2 AND team_id = $3 AND state = 'connecting' AND claim = $4",
     )
     .bind(now())
-    .bind(id.as_str())
+    .bind(claim.id.as_str())
     .bind(team.as_str())
+    .bind(&claim.token)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records the account and settings of an active installation.
@@ -234,6 +276,20 @@ pub async fn relink(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 { Err(Error::NotFound) } else { Ok(()) }
+}
+
+/// Marks a connection whose grant is dead: an admin must connect again.
+pub async fn mark_needs_reauth(conn: &mut AnyConnection, team: &TeamId, id: &InstallationId) -> Result<()> {
+    sqlx::query(
+        "UPDATE installations SET state = 'needs_reauth', updated_at = $1 \
+         WHERE id = $2 AND team_id = $3 AND state IN ('connected', 'syncing', 'error')",
+    )
+    .bind(now())
+    .bind(id.as_str())
+    .bind(team.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Marks it disconnected and forgets its account and settings.

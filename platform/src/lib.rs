@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod teams;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tokens;
 pub mod users;
 pub mod whoami;
 

@@ -101,6 +101,11 @@ pub struct StoredToken {
     /// Unix seconds; `None` when the provider gave no lifetime.
     pub expires_at: Option<i64>,
     pub scope: Option<String>,
+    /// A random id of the grant this connect obtained, kept across
+    /// refreshes: a refresh that finishes after a disconnect and reconnect
+    /// sees another grant and stores nothing.
+    #[serde(default)]
+    pub grant: String,
 }
 
 impl std::fmt::Debug for StoredToken {
@@ -142,6 +147,33 @@ fn client(oauth: &OAuth2, app: &AppCredentials, redirect_uri: &str) -> Result<Cl
         }))
 }
 
+/// A client for refreshing: it needs only the token endpoint.
+pub(crate) type RefreshClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+pub(crate) fn refresh_client(oauth: &OAuth2, app: &AppCredentials) -> Result<RefreshClient> {
+    Ok(NewClient::new(ClientId::new(app.client_id.clone()))
+        .set_client_secret(ClientSecret::new(app.client_secret.expose_secret().to_owned()))
+        .set_token_uri(
+            TokenUrl::new(oauth.token_url.clone())
+                .map_err(|_| Error::Connection("the provider's token URL is not a valid URL".into()))?,
+        )
+        .set_auth_type(match oauth.client_auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::Post => AuthType::RequestBody,
+        }))
+}
+
 /// Whether the console has an OAuth app for `provider`.
 pub fn app_configured(platform: &Platform, provider: &str) -> bool {
     platform.oauth_apps.contains_key(provider)
@@ -168,6 +200,15 @@ pub async fn start(
             env_name(provider.id.as_str())
         ))
     })?;
+    let mut conn = platform.db.pool().acquire().await?;
+    let existing = crate::installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?;
+    drop(conn);
+    if existing.is_some_and(|i| i.is_active() && i.state != crate::installations::State::NeedsReauth) {
+        return Err(Error::Connection(format!(
+            "{} is connected already. To connect another account, disconnect it first.",
+            provider.name
+        )));
+    }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let state = URL_SAFE_NO_PAD.encode(bytes);
@@ -413,7 +454,7 @@ fn issuer_matches(oauth: &OAuth2, iss: &str) -> bool {
 /// A transport failure of the token request, classified without its text
 /// (which names the URL).
 #[derive(Debug, thiserror::Error)]
-enum Transport {
+pub(crate) enum Transport {
     #[error("the provider did not answer in time")]
     Timeout,
     #[error("the provider could not be reached")]
@@ -451,7 +492,7 @@ async fn send(
 }
 
 /// The console's client as the OAuth library's HTTP client.
-struct Via<'a>(&'a reqwest::Client);
+pub(crate) struct Via<'a>(pub(crate) &'a reqwest::Client);
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Via<'_> {
     type Error = Transport;
@@ -486,18 +527,18 @@ pub async fn finish(
     if transaction.expires_at < now() || transaction.team != signed_in.team_id.as_str() {
         return Err(Failure::UnknownState);
     }
-    if transaction.user != signed_in.id.as_str() {
+    if transaction.user != signed_in.id.as_str() || signed_in.role != crate::accounts::Role::Admin {
         return Err(Failure::UnknownState);
     }
     // SECURITY A5: the answer came back to this provider's own path.
     if transaction.provider != provider.id.as_str() {
         return Err(Failure::WrongProvider);
     }
-    // SECURITY A6.
-    if let Some(iss) = &callback.iss
-        && !issuer_matches(oauth, iss)
-    {
-        return Err(Failure::WrongIssuer);
+    // SECURITY A6: a provider that documents its issuer must send it (RFC 9207 §2.4).
+    match &callback.iss {
+        Some(iss) if !issuer_matches(oauth, iss) => return Err(Failure::WrongIssuer),
+        None if oauth.issuer.is_some() => return Err(Failure::WrongIssuer),
+        _ => {}
     }
     // SECURITY A11: an error answer makes no token request.
     if let Some(error) = callback.error {
@@ -522,8 +563,40 @@ pub async fn finish(
     let via = Via(platform.http.client());
     let token = exchange.request_async(&via).await.map_err(token_failure)?;
 
-    let stored = stored_token(&token);
-    // SECURITY A10: hosts the token response names must be allowed ones.
+    let mut stored = stored_token(&token);
+    stored.grant = {
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    match connect_with_token(platform, signed_in, provider, oauth, &token, &stored).await {
+        Ok(installation) => Ok(Finished { installation, return_to: transaction.return_to }),
+        Err(failure) => {
+            // The provider issued a grant nothing will use: give it back.
+            let json = serde_json::to_string(&stored).unwrap_or_default();
+            revoke(platform, provider, &SecretString::from(json)).await;
+            Err(failure)
+        }
+    }
+}
+
+/// The steps after the exchange: check the hosts the token response names,
+/// read the account, store the token and the installation.
+async fn connect_with_token(
+    platform: &Platform,
+    signed_in: &User,
+    provider: &Provider,
+    oauth: &OAuth2,
+    token: &TokenResponse,
+    stored: &StoredToken,
+) -> std::result::Result<Installation, Failure> {
+    let internal = |error: Error| {
+        tracing::error!(%error, "completing an OAuth connect failed");
+        Failure::Internal
+    };
+    // SECURITY A10: hosts the token response names must be allowed ones;
+    // they are kept with the installation for the connector.
+    let mut settings = BTreeMap::new();
     let mut values = Values::new();
     values.insert("access_token".into(), Value::plain(SecretString::from(stored.access_token.clone())));
     for (name, value) in &token.extra_fields().fields {
@@ -535,6 +608,7 @@ pub async fn finish(
                 return Err(Failure::HostNotAllowed { host: host.to_owned() });
             }
             values.insert(format!("token.{name}"), Value::url(text.trim_end_matches('/')));
+            settings.insert(name.clone(), text.trim_end_matches('/').to_owned());
         } else {
             values.insert(format!("token.{name}"), Value::plain(SecretString::from(text.to_owned())));
         }
@@ -543,28 +617,27 @@ pub async fn finish(
     // CONNECTOR-RULES 27: the account's id and name, as documented.
     let account = whoami::fetch(&platform.http, &oauth.user_info, &values, &to).await.map_err(Failure::NoAccount)?;
 
-    let json = serde_json::to_string(&stored).map_err(|_| Failure::MalformedToken)?;
+    let json = serde_json::to_string(stored).map_err(|_| Failure::MalformedToken)?;
     let secrets = BTreeMap::from([(TOKEN_KEY.to_owned(), SecretString::from(json))]);
-    let installation =
-        crate::connections::establish(platform, signed_in, provider, &account, &BTreeMap::new(), &secrets)
-            .await
-            .map_err(|e| match e {
-                Error::Connection(message) => Failure::NotAvailable(message),
-                other => internal(other),
-            })?;
-    Ok(Finished { installation, return_to: transaction.return_to })
+    crate::connections::establish(platform, signed_in, provider, &account, &settings, &secrets).await.map_err(|e| {
+        match e {
+            Error::Connection(message) => Failure::NotAvailable(message),
+            other => internal(other),
+        }
+    })
 }
 
 /// The longest token life believed; a larger `expires_in` is clamped.
 const MAX_TOKEN_LIFE: Duration = Duration::from_secs(10 * 365 * 86_400);
 
-fn stored_token(token: &TokenResponse) -> StoredToken {
+pub(crate) fn stored_token(token: &TokenResponse) -> StoredToken {
     let life = token.expires_in().map(|d| d.min(MAX_TOKEN_LIFE));
     StoredToken {
         access_token: token.access_token().secret().clone(),
         refresh_token: token.refresh_token().map(|r| r.secret().clone()),
         expires_at: life.map(|d| now() + i64::try_from(d.as_secs()).unwrap_or(0)),
         scope: token.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        grant: String::new(),
     }
 }
 
@@ -680,6 +753,9 @@ mod send_checks {
     fn is_send<T: Send>(_: T) {}
     fn finish_is_send(p: &crate::Platform, u: &crate::users::User, c: super::Callback) {
         is_send(super::finish(p, u, "s", "x", c));
+    }
+    fn access_token_is_send(p: &crate::Platform, t: &crate::accounts::TeamId) {
+        is_send(crate::tokens::access_token(p, t, "x"));
     }
     fn establish_is_send(
         p: &crate::Platform,

@@ -79,6 +79,15 @@ pub enum Fault {
     Malformed,
     /// 200 with JSON that has no `access_token`.
     NoAccessToken,
+    /// A refresh that succeeds without a new refresh token: the one
+    /// presented stays valid, as at providers that rotate only sometimes.
+    NoRefreshToken,
+    /// 200 with `expires_in` of -300 (nothing changes at the sandbox).
+    ExpiresInNegative,
+    /// 200 with `expires_in` as a string (nothing changes at the sandbox).
+    ExpiresInString,
+    /// 200 with an `expires_in` of 2^64 - 1 seconds (nothing changes).
+    ExpiresInHuge,
 }
 
 /// The sandbox: its settings and its state, shared by the handlers.
@@ -377,7 +386,8 @@ struct TokenForm {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
-    client_id: Option<String>,
+    /// Present only when a client sends its secret in the body, which
+    /// this client is not registered to do.
     client_secret: Option<String>,
     token: Option<String>,
 }
@@ -388,8 +398,13 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// Client authentication: HTTP Basic (RFC 6749 §2.3.1) or the form's fields.
+/// Client authentication: HTTP Basic only (RFC 6749 §2.3.1), as the client
+/// is registered (`client_auth = "basic"`), so a client that ignores its
+/// registration fails here as it would at a strict provider.
 fn client_authenticated(headers: &HeaderMap, form: &TokenForm) -> bool {
+    if form.client_secret.is_some() {
+        return false;
+    }
     let from_basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -402,14 +417,7 @@ fn client_authenticated(headers: &HeaderMap, form: &TokenForm) -> bool {
                 |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
             Some((decode(id)?, decode(secret)?))
         });
-    let (id, secret) = match from_basic {
-        Some(pair) => pair,
-        None => match (&form.client_id, &form.client_secret) {
-            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
-            _ => return false,
-        },
-    };
-    id == CLIENT_ID && secret == CLIENT_SECRET
+    from_basic.is_some_and(|(id, secret)| id == CLIENT_ID && secret == CLIENT_SECRET)
 }
 
 fn s256(verifier: &str) -> String {
@@ -446,14 +454,16 @@ async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, Form(form): F
     if form.grant_type.as_deref() == Some("refresh_token") {
         sandbox.inner.refresh_requests.fetch_add(1, Ordering::SeqCst);
     }
-    let fault = sandbox.lock().faults.pop_front();
-    if let Some(fault) = fault {
-        return answer_fault(fault).await;
-    }
     if !client_authenticated(&headers, &form) {
         let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sandbox\""));
         return response;
+    }
+    // Faults meet authenticated requests only, in order.
+    let fault = sandbox.lock().faults.pop_front();
+    let keep_refresh_token = fault == Some(Fault::NoRefreshToken);
+    if let Some(fault) = fault.filter(|f| *f != Fault::NoRefreshToken) {
+        return answer_fault(fault).await;
     }
     let mut s = sandbox.lock();
     match form.grant_type.as_deref() {
@@ -495,6 +505,15 @@ async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, Form(form): F
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
             };
             match s.refresh.get(presented).copied() {
+                Some((grant, true)) if !s.revoked.contains(&grant) && keep_refresh_token => {
+                    let life = sandbox.inner.settings.access_token_life;
+                    let access = random_token("sba_");
+                    s.access.insert(access.clone(), (grant, Instant::now() + life));
+                    let body = serde_json::json!({
+                        "access_token": access, "token_type": "Bearer", "expires_in": life.as_secs(),
+                    });
+                    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+                }
                 Some((grant, true)) if !s.revoked.contains(&grant) => {
                     // Rotation: the presented token is used up.
                     s.refresh.insert(presented.to_owned(), (grant, false));
@@ -528,6 +547,18 @@ async fn answer_fault(fault: Fault) -> Response {
         }
         Fault::Malformed => (StatusCode::OK, "<html>not json</html>").into_response(),
         Fault::NoAccessToken => (StatusCode::OK, Json(serde_json::json!({ "token_type": "Bearer" }))).into_response(),
+        Fault::ExpiresInNegative | Fault::ExpiresInString | Fault::ExpiresInHuge | Fault::NoRefreshToken => {
+            let expires_in = match fault {
+                Fault::ExpiresInNegative => serde_json::json!(-300),
+                Fault::ExpiresInString => serde_json::json!("3600"),
+                _ => serde_json::json!(u64::MAX),
+            };
+            let body = serde_json::json!({
+                "access_token": random_token("sbx_"), "token_type": "Bearer",
+                "expires_in": expires_in, "refresh_token": random_token("sbx_"),
+            });
+            (StatusCode::OK, Json(body)).into_response()
+        }
     }
 }
 

@@ -337,7 +337,7 @@ async fn a_connect_left_unfinished_by_a_crash_is_taken_over_and_its_keys_replace
     let lapsed = time::OffsetDateTime::now_utc().unix_timestamp() - installations::CLAIM_SECONDS - 1;
     sqlx::query("UPDATE installations SET updated_at = $1 WHERE id = $2")
         .bind(lapsed)
-        .bind(claimed.as_str())
+        .bind(claimed.id.as_str())
         .execute(&mut *conn)
         .await
         .unwrap();
@@ -345,7 +345,7 @@ async fn a_connect_left_unfinished_by_a_crash_is_taken_over_and_its_keys_replace
 
     assert_eq!(connect(&app, "acme-desk", &values).await.status(), StatusCode::OK);
     let connected = installation(&app, &team, "acme-desk").await.unwrap();
-    assert_eq!((connected.id, connected.state), (claimed, State::Connected));
+    assert_eq!((connected.id, connected.state), (claimed.id, State::Connected));
     assert_eq!(stored(&app, &team, "acme-desk").await, vec!["acme-desk/api_token".to_owned()]);
     app.stop().await;
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Browser, TestApp};
+use common::{Browser, TestApp, location};
 use http::StatusCode;
 use platform::{
     accounts::{Email, NewPassword, PersonName, TeamId, TeamName},
@@ -17,10 +17,6 @@ use platform::{
 };
 use sandbox::Fault;
 use secrecy::ExposeSecret as _;
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default()
-}
 
 fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
@@ -44,24 +40,6 @@ async fn start(browser: &Browser, query: &str) -> String {
     let to = location(&response);
     assert!(to.contains("/sandbox/oauth/authorize?"), "{to}");
     to
-}
-
-/// Plays the person at the provider: opens the authorize page and presses
-/// a button. Returns where the provider sends the browser back to.
-async fn at_provider(app: &TestApp, authorize_url: &str, decision: &str) -> String {
-    let page = app.client.get(authorize_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let request = html.split("name=\"request\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let answer = app
-        .client
-        .post(app.url("/sandbox/oauth/decision"))
-        .form(&[("request", request.as_str()), ("decision", decision)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-    location(&answer)
 }
 
 /// The callback URL as the browser follows it, relative to the console.
@@ -91,7 +69,7 @@ async fn a_full_code_flow_connects_the_sandbox_and_stores_its_tokens(app: TestAp
     assert!(param(&authorize, "state").unwrap().len() >= 43, "the state has fewer than 256 bits");
     assert_eq!(param(&authorize, "redirect_uri"), Some(app.url("/oauth/sandbox/callback")));
 
-    let back = at_provider(&app, &authorize, "approve").await;
+    let back = app.at_sandbox(&authorize, "approve").await;
     let done = app.get(&callback_path(&app, &back)).await;
 
     // A9: a redirect to a clean URL that is neither cached nor referred.
@@ -119,7 +97,7 @@ app_test_on_both_backends!(full_code_flow, a_full_code_flow_connects_the_sandbox
 async fn a1_a_callback_with_a_state_from_another_session_is_rejected_without_a_token_request(app: TestApp) {
     app.setup_team().await;
     let authorize = start(&app.browser, "").await;
-    let back = at_provider(&app, &authorize, "approve").await;
+    let back = app.at_sandbox(&authorize, "approve").await;
     // The same admin, signed in from a second browser: another session.
     let other = app.new_browser();
     assert!(other.login(common::ADMIN_EMAIL, common::PASSWORD).await.status().is_success());
@@ -145,7 +123,7 @@ app_test_on_both_backends!(
 async fn a2_a_replayed_callback_is_rejected_without_a_second_token_request() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     assert_eq!(app.get(&callback_path(&app, &back)).await.status(), StatusCode::SEE_OTHER);
     let replay = app.get(&callback_path(&app, &back)).await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
@@ -173,7 +151,7 @@ async fn a5_a_callback_at_another_providers_path_is_rejected() {
     )
     .await;
     app.setup_team().await;
-    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     let mixed = callback_path(&app, &back).replace("/oauth/sandbox/callback", "/oauth/linear/callback");
     let response = app.get(&mixed).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -182,12 +160,13 @@ async fn a5_a_callback_at_another_providers_path_is_rejected() {
     app.stop().await;
 }
 
-/// SECURITY A6: an `iss` that is not the sandbox's is refused.
+/// SECURITY A6: an `iss` that is not the sandbox's is refused, and so is
+/// none from a provider whose issuer the catalog records.
 #[tokio::test]
 async fn a6_a_callback_from_another_issuer_is_rejected() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     let issuer = param(&back, "iss").unwrap();
     assert_eq!(issuer, app.url("/sandbox"));
     let wrong = back.replace(
@@ -195,6 +174,14 @@ async fn a6_a_callback_from_another_issuer_is_rejected() {
         "https%3A%2F%2Fevil.example",
     );
     let response = app.get(&callback_path(&app, &wrong)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("issuer does not match"));
+    // A fresh connect whose answer lost its `iss`.
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
+    let encoded: String = url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect();
+    let without = back.replace(&format!("&iss={encoded}"), "");
+    assert!(!without.contains("iss="), "{without}");
+    let response = app.get(&callback_path(&app, &without)).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("issuer does not match"));
     assert_eq!(sandbox(&app).token_requests(), 0);
@@ -214,7 +201,7 @@ async fn a8_return_to_accepts_only_same_site_paths() {
     ] {
         let query =
             format!("?return_to={}", url::form_urlencoded::byte_serialize(asked.as_bytes()).collect::<String>());
-        let back = at_provider(&app, &start(&app.browser, &query).await, "approve").await;
+        let back = app.at_sandbox(&start(&app.browser, &query).await, "approve").await;
         let done = app.get(&callback_path(&app, &back)).await;
         assert_eq!(location(&done), landed, "{asked}");
         let disconnected = app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
@@ -229,7 +216,7 @@ async fn a11_deny_and_provider_errors_are_shown_escaped_without_a_token_request(
     let app = TestApp::sqlite().await;
     app.setup_team().await;
     let team = team_of_admin(&app).await;
-    let back = at_provider(&app, &start(&app.browser, "").await, "deny").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "deny").await;
     let denied = app.get(&callback_path(&app, &back)).await;
     assert_eq!(denied.status(), StatusCode::BAD_REQUEST);
     assert_eq!(denied.headers()["cache-control"], "no-store");
@@ -237,8 +224,10 @@ async fn a11_deny_and_provider_errors_are_shown_escaped_without_a_token_request(
 
     let authorize = start(&app.browser, "").await;
     let state = param(&authorize, "state").unwrap();
+    let iss: String = url::form_urlencoded::byte_serialize(app.url("/sandbox").as_bytes()).collect();
     let hostile = format!(
-        "/oauth/sandbox/callback?state={state}&error=server_error&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        "/oauth/sandbox/callback?state={state}&iss={iss}&error=server_error\
+         &error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
     );
     let page = app.get(&hostile).await.text().await.unwrap();
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>alert"), "{page}");
@@ -252,7 +241,7 @@ async fn a11_deny_and_provider_errors_are_shown_escaped_without_a_token_request(
 async fn g1_duplicated_or_oversized_callback_parameters_are_refused() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     let doubled = format!("{}&code=second", callback_path(&app, &back));
     assert_eq!(app.get(&doubled).await.status(), StatusCode::BAD_REQUEST);
     let long = format!("/oauth/sandbox/callback?state=s&code={}", "x".repeat(5000));
@@ -279,7 +268,7 @@ async fn c2_a_connect_started_in_one_team_cannot_be_completed_in_another() {
     )
     .await
     .unwrap();
-    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     let beta = app.new_browser();
     assert!(beta.login("bea@beta.example", common::PASSWORD).await.status().is_success());
     // Even with team A's session cookie copied into it, team B's browser
@@ -305,7 +294,7 @@ async fn token_endpoint_failures_are_explained_and_leave_no_installation() {
         (Fault::InvalidGrant, 400, "refused to finish the connect (invalid_grant)"),
     ] {
         sandbox(&app).inject_faults([fault]);
-        let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+        let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
         let response = app.get(&callback_path(&app, &back)).await;
         assert_eq!(response.status().as_u16(), status, "{fault:?}");
         let page = response.text().await.unwrap();
@@ -324,7 +313,7 @@ async fn disconnect_revokes_the_grant_at_the_provider_and_wipes_the_tokens() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
     let team = team_of_admin(&app).await;
-    let back = at_provider(&app, &start(&app.browser, "").await, "approve").await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     app.get(&callback_path(&app, &back)).await;
     let token = stored_token(&app, &team).await.unwrap();
 

@@ -223,6 +223,7 @@ mod build {
                 account_id: installation.account_id.clone(),
                 connected_at: installation.connected_at.map(crate::ssr::format_time),
                 connected_by: installation.connected_by.clone(),
+                needs_reauth: installation.state == State::NeedsReauth,
                 values: fields
                     .iter()
                     .map(|field| {

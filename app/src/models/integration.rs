@@ -147,6 +147,8 @@ pub struct ConnectionDetail {
     pub account_id: String,
     pub connected_at: Option<String>,
     pub connected_by: Option<String>,
+    /// The provider refused the stored grant: an admin must reconnect.
+    pub needs_reauth: bool,
     /// Each field as stored: settings in the clear, secrets masked.
     pub values: Vec<StoredValue>,
 }

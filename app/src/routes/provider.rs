@@ -348,6 +348,10 @@ fn Connected(
     can_manage: bool,
     actions: Actions,
 ) -> impl IntoView {
+    let needs_reauth = connection.needs_reauth;
+    let reauth = connection
+        .needs_reauth
+        .then(|| format!("{name} no longer accepts the stored authorization, so nothing syncs. Reconnect to resume."));
     let since = match (&connection.connected_at, &connection.connected_by) {
         (Some(at), Some(by)) => format!("Connected on {at} by {by}."),
         (Some(at), None) => format!("Connected on {at}."),
@@ -387,13 +391,16 @@ fn Connected(
         });
         let (replace_id, disconnect_id) = (id.clone(), id.clone());
         let replace = if oauth {
-            view! {
-                <p class="flow">
-                    <a rel="external" href=format!("/oauth/{id}/start")>"Reconnect"</a>
-                    <span class="muted">" to approve access again, for example with another account."</span>
-                </p>
-            }
-            .into_any()
+            needs_reauth
+                .then(|| {
+                    view! {
+                        <p class="flow">
+                            <a class="button primary" rel="external" href=format!("/oauth/{id}/start")>"Reconnect"</a>
+                            <span class="muted">" and approve access again."</span>
+                        </p>
+                    }
+                })
+                .into_any()
         } else {
             view! {
             <details class="flow">
@@ -436,6 +443,7 @@ fn Connected(
     view! {
         <section class="panel" aria-labelledby="connection-heading">
             <h2 id="connection-heading">"Connection"</h2>
+            {reauth.map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
             <p>
                 "Connected as " <strong>{connection.account_name.clone()}</strong>
                 <span class="muted">{format!(" (account {})", connection.account_id)}</span> ". " {since}

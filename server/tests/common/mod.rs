@@ -187,6 +187,44 @@ impl TestApp {
     }
 }
 
+/// Where a redirect sends the browser.
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+impl TestApp {
+    /// Plays the person at the sandbox: opens its authorize page and
+    /// presses a button. Returns where the sandbox sends the browser back to.
+    pub async fn at_sandbox(&self, authorize_url: &str, decision: &str) -> String {
+        let page = self.client.get(authorize_url).send().await.expect("the authorize page answers");
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.expect("the authorize page has a body");
+        let request = html
+            .split("name=\"request\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the authorize page carries its request id")
+            .to_owned();
+        let answer = self
+            .client
+            .post(self.url("/sandbox/oauth/decision"))
+            .form(&[("request", request.as_str()), ("decision", decision)])
+            .send()
+            .await
+            .expect("the decision is answered");
+        assert_eq!(answer.status(), http::StatusCode::SEE_OTHER);
+        location(&answer)
+    }
+
+    /// Connects the sandbox in the admin's browser, start to callback.
+    pub async fn connect_sandbox(&self) {
+        let started = self.get("/oauth/sandbox/start").await;
+        let back = self.at_sandbox(&location(&started), "approve").await;
+        let done = self.get(back.strip_prefix(&self.base).expect("back to this console")).await;
+        assert_eq!(location(&done), "/integrations/sandbox", "the sandbox did not connect");
+    }
+}
+
 pub const TEAM: &str = "Acme";
 pub const ADMIN_NAME: &str = "Ada Admin";
 pub const ADMIN_EMAIL: &str = "ada@example.com";

@@ -1,0 +1,221 @@
+//! The token lifecycle against the sandbox, whose refresh tokens rotate and
+//! are accepted once (a reuse revokes the whole grant): each test names the
+//! SECURITY item it proves.
+
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
+mod common;
+
+use common::TestApp;
+use platform::{
+    accounts::TeamId,
+    installations::{self, State},
+    oauth::{StoredToken, TOKEN_KEY},
+    secrets::SecretPath,
+    tokens::{self, TokenError},
+};
+use sandbox::Fault;
+use secrecy::{ExposeSecret as _, SecretString};
+
+async fn team_of_admin(app: &TestApp) -> TeamId {
+    let db = app.db().await;
+    let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
+        .bind(common::ADMIN_EMAIL)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    TeamId::parse(&team).unwrap()
+}
+
+fn token_path(team: &TeamId) -> SecretPath {
+    SecretPath::of(team, &["sandbox", TOKEN_KEY]).unwrap()
+}
+
+async fn stored(app: &TestApp, team: &TeamId) -> StoredToken {
+    let secret = app.platform.secrets.get_fresh(&token_path(team)).await.unwrap().unwrap();
+    serde_json::from_str(secret.value.expose_secret()).unwrap()
+}
+
+/// Makes the stored token look as if it expires in five seconds.
+async fn expire_soon(app: &TestApp, team: &TeamId) {
+    let mut token = stored(app, team).await;
+    token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
+    let json = serde_json::to_string(&token).unwrap();
+    app.platform.secrets.put(&token_path(team), &SecretString::from(json)).await.unwrap();
+}
+
+fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
+    app.sandbox.as_ref().unwrap()
+}
+
+async fn connected(app: &TestApp) -> TeamId {
+    app.setup_team().await;
+    app.connect_sandbox().await;
+    team_of_admin(app).await
+}
+
+async fn state(app: &TestApp, team: &TeamId) -> State {
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    installations::find(&mut conn, team, "sandbox").await.unwrap().unwrap().state
+}
+
+async fn works_at_the_provider(app: &TestApp, access_token: &str) -> bool {
+    let me = app.client.get(app.url("/sandbox/api/me")).bearer_auth(access_token).send().await.unwrap();
+    me.status() == 200
+}
+
+/// SECURITY E6, E3: a token is refreshed ahead of its expiry, read from the store when used.
+#[tokio::test]
+async fn e6_a_token_is_refreshed_ahead_of_expiry_and_not_before() {
+    let app = TestApp::sqlite().await;
+    let team = connected(&app).await;
+    let first = stored(&app, &team).await;
+
+    let fresh = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    assert_eq!(fresh.expose_secret(), first.access_token);
+    assert_eq!(sandbox(&app).refresh_requests(), 0, "a token with minutes left was refreshed");
+
+    expire_soon(&app, &team).await;
+    let renewed = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    assert_ne!(renewed.expose_secret(), first.access_token);
+    assert_eq!(sandbox(&app).refresh_requests(), 1);
+    assert!(works_at_the_provider(&app, renewed.expose_secret()).await);
+    app.stop().await;
+}
+
+/// SECURITY E1: many concurrent users of an expiring token make one refresh, and all get the new token.
+async fn e1_fifty_concurrent_callers_make_exactly_one_refresh(app: TestApp) {
+    let team = connected(&app).await;
+    expire_soon(&app, &team).await;
+
+    let calls = (0..50).map(|_| {
+        let (platform, team) = (app.platform.clone(), team.clone());
+        tokio::spawn(async move { tokens::access_token(&platform, &team, "sandbox").await })
+    });
+    let results: Vec<_> = futures_util_join_all(calls).await;
+
+    let tokens: Vec<String> = results.into_iter().map(|r| r.unwrap().unwrap().expose_secret().to_owned()).collect();
+    assert_eq!(sandbox(&app).refresh_requests(), 1, "more than one refresh was made");
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "callers got different tokens");
+    assert_eq!(stored(&app, &team).await.access_token, tokens[0]);
+    assert_eq!(state(&app, &team).await, State::Connected, "a caller met invalid_grant");
+    app.stop().await;
+}
+app_test_on_both_backends!(e1_concurrent_refresh, e1_fifty_concurrent_callers_make_exactly_one_refresh);
+
+async fn futures_util_join_all<T>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut results = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        results.push(handle.await);
+    }
+    results
+}
+
+/// SECURITY E2, CONNECTOR-RULES 24: the rotated refresh token is stored; none sent keeps the old one.
+#[tokio::test]
+async fn e2_a_rotated_refresh_token_is_stored_and_a_missing_one_keeps_the_old() {
+    let app = TestApp::sqlite().await;
+    let team = connected(&app).await;
+    let before = stored(&app, &team).await;
+
+    expire_soon(&app, &team).await;
+    let access = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    let rotated = stored(&app, &team).await;
+    assert_ne!(rotated.refresh_token, before.refresh_token, "the rotated refresh token was not stored");
+    assert_eq!(rotated.access_token, access.expose_secret(), "an access token was used before it was stored");
+
+    sandbox(&app).inject_faults([Fault::NoRefreshToken]);
+    expire_soon(&app, &team).await;
+    tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    assert_eq!(stored(&app, &team).await.refresh_token, rotated.refresh_token, "the refresh token was lost");
+    // And it still works: the next refresh succeeds.
+    expire_soon(&app, &team).await;
+    assert!(tokens::access_token(&app.platform, &team, "sandbox").await.is_ok());
+    app.stop().await;
+}
+
+/// SECURITY E4: `invalid_grant` marks the connection "needs re-auth", the admin sees it, and can reconnect.
+#[tokio::test]
+async fn e4_invalid_grant_marks_the_connection_needs_reauth_and_a_reconnect_recovers() {
+    let app = TestApp::sqlite().await;
+    let team = connected(&app).await;
+    sandbox(&app).inject_faults([Fault::InvalidGrant]);
+    expire_soon(&app, &team).await;
+
+    let error = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap_err();
+    assert!(matches!(error, TokenError::NeedsReauth), "{error:?}");
+    assert_eq!(state(&app, &team).await, State::NeedsReauth);
+    // No more refreshes are tried for a dead grant.
+    assert!(matches!(tokens::access_token(&app.platform, &team, "sandbox").await, Err(TokenError::NeedsReauth)));
+    assert_eq!(sandbox(&app).refresh_requests(), 1);
+    let card = app.get("/integrations").await.text().await.unwrap();
+    assert!(card.contains("Needs re-auth"));
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    assert!(page.contains("Reconnect") && page.contains("no longer accepts"), "{page}");
+
+    app.connect_sandbox().await;
+    assert_eq!(state(&app, &team).await, State::Connected);
+    assert!(tokens::access_token(&app.platform, &team, "sandbox").await.is_ok());
+    app.stop().await;
+}
+
+/// SECURITY E5, CONNECTOR-RULES 25: timeouts and 5xx are retried and never mark the connection broken.
+#[tokio::test]
+async fn e5_transient_refresh_failures_are_retried_and_do_not_break_the_connection() {
+    let app = TestApp::sqlite().await;
+    let team = connected(&app).await;
+    let before = stored(&app, &team).await;
+
+    sandbox(&app).inject_faults([Fault::Unavailable, Fault::ServerError]);
+    expire_soon(&app, &team).await;
+    let access = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    assert_eq!(sandbox(&app).refresh_requests(), 3);
+    assert!(works_at_the_provider(&app, access.expose_secret()).await);
+
+    sandbox(&app).inject_faults([Fault::Unavailable, Fault::Unavailable, Fault::ServerError]);
+    expire_soon(&app, &team).await;
+    let kept = stored(&app, &team).await;
+    let error = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap_err();
+    assert!(matches!(error, TokenError::Unavailable), "{error:?}");
+    assert_eq!(state(&app, &team).await, State::Connected, "a transient failure broke the connection");
+    assert_eq!(stored(&app, &team).await.refresh_token, kept.refresh_token);
+    assert_ne!(kept.refresh_token, before.refresh_token);
+    app.stop().await;
+}
+
+/// SECURITY G2: garbage from the token endpoint is survived, and nothing stored is lost.
+#[tokio::test]
+async fn g2_malformed_token_responses_change_nothing_stored() {
+    let app = TestApp::sqlite().await;
+    let team = connected(&app).await;
+    for fault in [Fault::Malformed, Fault::NoAccessToken, Fault::ExpiresInNegative, Fault::ExpiresInString] {
+        sandbox(&app).inject_faults([fault]);
+        expire_soon(&app, &team).await;
+        let before = stored(&app, &team).await;
+        let error = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap_err();
+        assert!(matches!(error, TokenError::Unavailable), "{fault:?}: {error:?}");
+        assert_eq!(stored(&app, &team).await.refresh_token, before.refresh_token, "{fault:?}");
+        assert_eq!(state(&app, &team).await, State::Connected, "{fault:?}");
+    }
+    // A huge lifetime is clamped, not overflowed.
+    sandbox(&app).inject_faults([Fault::ExpiresInHuge]);
+    expire_soon(&app, &team).await;
+    tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    let expires_at = stored(&app, &team).await.expires_at.unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(expires_at > now && expires_at <= now + 10 * 366 * 86_400, "{expires_at}");
+    app.stop().await;
+}
+
+/// SECURITY C3: a team's token is never handed to another team.
+#[tokio::test]
+async fn c3_another_team_gets_no_token() {
+    let app = TestApp::sqlite().await;
+    connected(&app).await;
+    let error = tokens::access_token(&app.platform, &TeamId::new(), "sandbox").await.unwrap_err();
+    assert!(matches!(error, TokenError::NotConnected), "{error:?}");
+    app.stop().await;
+}
