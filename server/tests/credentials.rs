@@ -58,17 +58,6 @@ macro_rules! on_both_backends {
     };
 }
 
-async fn team_of_admin(app: &TestApp) -> TeamId {
-    let db = app.db().await;
-    let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
-        .bind(common::ADMIN_EMAIL)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    db.close().await;
-    TeamId::parse(&team).unwrap()
-}
-
 /// A fake Acme Desk that knows one key and answers with one account.
 async fn fake_desk(token: &str, account: (&str, &str)) -> MockServer {
     let server = MockServer::start().await;
@@ -140,7 +129,7 @@ async fn text(response: reqwest::Response) -> (StatusCode, String) {
 const TOKEN: &str = "acme_live_0123456789abcdef";
 
 async fn a_good_key_is_verified_then_stored_and_shown_connected_and_masked(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
 
     let response =
@@ -170,7 +159,7 @@ async fn a_good_key_is_verified_then_stored_and_shown_connected_and_masked(app: 
 on_both_backends!(a_good_key_connects, a_good_key_is_verified_then_stored_and_shown_connected_and_masked);
 
 async fn a_refused_key_is_reported_as_refused_and_nothing_is_stored(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
 
     let response =
@@ -189,7 +178,7 @@ on_both_backends!(a_refused_key, a_refused_key_is_reported_as_refused_and_nothin
 #[tokio::test]
 async fn a_provider_that_does_not_answer_in_time_is_reported_and_nothing_is_stored() {
     let app = spawn(TestDatabase::sqlite(), &[("PATCHBAY_PROVIDER_TIMEOUT", "1")]).await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let slow = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
@@ -209,7 +198,7 @@ async fn a_provider_that_does_not_answer_in_time_is_reported_and_nothing_is_stor
 #[tokio::test]
 async fn an_unreachable_host_is_reported_and_nothing_is_stored() {
     let app = spawn(TestDatabase::sqlite(), &[]).await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     // A port that was free a moment ago: nothing listens there.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
 
@@ -223,7 +212,7 @@ async fn an_unreachable_host_is_reported_and_nothing_is_stored() {
 }
 
 async fn a_base_url_outside_the_allowed_hosts_is_refused_before_any_request(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let api = MockServer::start().await;
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(200)).mount(&api).await;
     let port = api.address().port();
@@ -291,7 +280,7 @@ async fn each_field_is_checked_on_the_server_with_a_message_naming_it() {
 /// CONNECTOR-RULES 22: a double click, or two admins at once, leave one
 /// installation with its key, never a key deleted by the loser's clean-up.
 async fn two_connects_at_once_leave_one_installation_with_its_key(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/me"))
@@ -323,7 +312,7 @@ on_both_backends!(two_connects_at_once, two_connects_at_once_leave_one_installat
 #[tokio::test]
 async fn a_connect_left_unfinished_by_a_crash_is_taken_over_and_its_keys_replaced() {
     let app = spawn(TestDatabase::sqlite(), &[]).await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
     let claimed = installations::claim(&mut conn, &team, "acme-desk").await.unwrap();
@@ -353,7 +342,7 @@ async fn a_connect_left_unfinished_by_a_crash_is_taken_over_and_its_keys_replace
 #[tokio::test]
 async fn a_basic_auth_provider_sends_the_user_name_and_password_and_stores_only_the_password_as_a_secret() {
     let app = spawn(TestDatabase::sqlite(), &[]).await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let erp = MockServer::start().await;
     let metadata = format!("{}/odata/standard.odata/$metadata", erp.uri());
     // "Basic " + base64("ivan:пароль-1"), as RFC 7617 sends it (UTF-8).
@@ -384,7 +373,7 @@ async fn a_basic_auth_provider_sends_the_user_name_and_password_and_stores_only_
 }
 
 async fn replacing_the_key_verifies_it_first_and_keeps_the_cursors_of_the_same_account(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     let new_token = "acme_live_fedcba9876543210";
     Mock::given(method("GET"))
@@ -420,7 +409,7 @@ async fn replacing_the_key_verifies_it_first_and_keeps_the_cursors_of_the_same_a
 on_both_backends!(replace_credentials, replacing_the_key_verifies_it_first_and_keeps_the_cursors_of_the_same_account);
 
 async fn editing_settings_keeps_cursors_for_the_same_account_and_clears_them_for_another(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let first = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     let same_account = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     let other_account = fake_desk(TOKEN, ("acct_2", "Acme Sales")).await;
@@ -461,7 +450,7 @@ async fn editing_settings_keeps_cursors_for_the_same_account_and_clears_them_for
 on_both_backends!(edit_settings, editing_settings_keeps_cursors_for_the_same_account_and_clears_them_for_another);
 
 async fn disconnect_wipes_every_stored_key_and_cursor_and_a_reconnect_starts_clean(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     assert_eq!(connect(&app, "acme-desk", &[("base_url", &desk.uri()), ("api_token", TOKEN)]).await.status(), 200);
     let connected = installation(&app, &team, "acme-desk").await.unwrap();
@@ -507,7 +496,7 @@ on_both_backends!(disconnect, disconnect_wipes_every_stored_key_and_cursor_and_a
 
 /// SECURITY C4: members see the connection but cannot change it.
 async fn c4_members_can_view_but_not_connect_replace_edit_or_disconnect(app: TestApp) {
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     let created = app.browser.post_form("/api/create_invite", &[("role", "member")]).await;
     let invite: app::models::account::CreatedInvite = created.json().await.unwrap();
@@ -602,7 +591,7 @@ async fn d1_a_canary_key_never_appears_in_pages_responses_headers_or_logs() {
     }
     seen.push(keep(app.browser.post_form("/api/provider", &[("id", "acme-desk")]).await).await);
     seen.push(keep(app.browser.post_form("/api/integrations", &[]).await).await);
-    let connection = platform::connections::describe(&app.platform, &team_of_admin(&app).await, "acme-desk").await;
+    let connection = platform::connections::describe(&app.platform, &app.admin_team().await, "acme-desk").await;
     seen.push(format!("{connection:?} {:?}", app.platform));
     // A form posted without JavaScript is answered with a redirect that
     // carries its error: the key must not ride along in that URL.

@@ -22,17 +22,6 @@ fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-async fn team_of_admin(app: &TestApp) -> TeamId {
-    let db = app.db().await;
-    let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
-        .bind(common::ADMIN_EMAIL)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    db.close().await;
-    TeamId::parse(&team).unwrap()
-}
-
 /// Starts a connect in `browser` and returns the provider's authorize URL.
 async fn start(browser: &Browser, query: &str) -> String {
     let response = browser.get(&format!("/oauth/sandbox/start{query}")).await;
@@ -60,7 +49,7 @@ fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
 /// SECURITY A3, A7, A9, B2 (as far as a cookie jar goes), CONNECTOR-RULES 22, 23, 27.
 async fn a_full_code_flow_connects_the_sandbox_and_stores_its_tokens(app: TestApp) {
     app.setup_team().await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let authorize = start(&app.browser, "").await;
     // A3: S256, a challenge of 43 characters, no verifier in the URL.
     assert_eq!(param(&authorize, "code_challenge_method").as_deref(), Some("S256"));
@@ -215,7 +204,7 @@ async fn a8_return_to_accepts_only_same_site_paths() {
 async fn a11_deny_and_provider_errors_are_shown_escaped_without_a_token_request() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let back = app.at_sandbox(&start(&app.browser, "").await, "deny").await;
     let denied = app.get(&callback_path(&app, &back)).await;
     assert_eq!(denied.status(), StatusCode::BAD_REQUEST);
@@ -284,7 +273,7 @@ async fn c2_a_connect_started_in_one_team_cannot_be_completed_in_another() {
 async fn token_endpoint_failures_are_explained_and_leave_no_installation() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     for (fault, status, words) in [
         (Fault::InvalidClient, 400, "Check the client id and secret"),
         (Fault::Unavailable, 502, "did not answer in time, or had a problem"),
@@ -312,7 +301,7 @@ async fn token_endpoint_failures_are_explained_and_leave_no_installation() {
 async fn disconnect_revokes_the_grant_at_the_provider_and_wipes_the_tokens() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let team = team_of_admin(&app).await;
+    let team = app.admin_team().await;
     let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     app.get(&callback_path(&app, &back)).await;
     let token = stored_token(&app, &team).await.unwrap();

@@ -17,17 +17,6 @@ use platform::{
 use sandbox::Fault;
 use secrecy::{ExposeSecret as _, SecretString};
 
-async fn team_of_admin(app: &TestApp) -> TeamId {
-    let db = app.db().await;
-    let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
-        .bind(common::ADMIN_EMAIL)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    db.close().await;
-    TeamId::parse(&team).unwrap()
-}
-
 fn token_path(team: &TeamId) -> SecretPath {
     SecretPath::of(team, &["sandbox", TOKEN_KEY]).unwrap()
 }
@@ -52,7 +41,7 @@ fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
 async fn connected(app: &TestApp) -> TeamId {
     app.setup_team().await;
     app.connect_sandbox().await;
-    team_of_admin(app).await
+    app.admin_team().await
 }
 
 async fn state(app: &TestApp, team: &TeamId) -> State {

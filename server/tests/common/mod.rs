@@ -216,6 +216,18 @@ impl TestApp {
         location(&answer)
     }
 
+    /// The team of the admin `setup_team` created.
+    pub async fn admin_team(&self) -> platform::accounts::TeamId {
+        let db = self.db().await;
+        let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
+            .bind(ADMIN_EMAIL)
+            .fetch_one(db.pool())
+            .await
+            .expect("the admin exists");
+        db.close().await;
+        platform::accounts::TeamId::parse(&team).expect("a team id")
+    }
+
     /// Connects the sandbox in the admin's browser, start to callback.
     pub async fn connect_sandbox(&self) {
         let started = self.get("/oauth/sandbox/start").await;
