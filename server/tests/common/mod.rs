@@ -21,8 +21,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base: &str) -> Self {
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
+        let client = test_client();
         Self { base: base.to_owned(), client, cookie: std::sync::Mutex::new(None) }
     }
 
@@ -87,6 +86,21 @@ impl Browser {
     }
 }
 
+/// An HTTP client for tests: no redirects followed, a fresh connection
+/// per request, and a bound on every request. Two full runs hung in one
+/// `pages` test, the server idle and the test waiting on a response; the
+/// cause is not found. Not reusing connections removes one suspect (a
+/// keep-alive connection racing the server), and the bound turns any such
+/// hang into a failure that says where it happened.
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
 #[derive(Debug)]
 pub struct TestApp {
     pub base: String,
@@ -130,8 +144,7 @@ impl TestApp {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
+        let client = test_client();
         let browser = Browser::new(&base);
         Self { base, client, browser, db, platform, sandbox, stop: Some(stop), task: Some(task), _data_dir: data_dir }
     }
