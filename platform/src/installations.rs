@@ -11,6 +11,7 @@ use crate::{
     Db,
     accounts::{InstallationId, TeamId, UserId},
     error::{Error, Result},
+    util::{now, random_id},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,10 +92,6 @@ fn timestamp(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 type Row = (String, String, String, String, String, String, String, Option<String>, Option<i64>, i64);
 
 const SELECT: &str = "SELECT i.id, i.team_id, i.provider, i.state, i.account_id, i.display_name, i.settings, \
@@ -149,19 +146,13 @@ pub struct Claim {
     pub prior_account: String,
 }
 
-fn claim_token() -> String {
-    let mut bytes = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    hex::encode(bytes)
-}
-
 /// Claims the installation for a connect: creates it, or takes a
 /// disconnected one or one that needs re-auth (a reconnect keeps the row),
 /// in the `connecting` state. Only one connect holds the claim; another,
 /// concurrent one is refused before it stores anything.
 pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<Claim> {
     let now = now();
-    let token = claim_token();
+    let token = random_id();
     let taken: Option<(String, String)> = sqlx::query_as(
         "UPDATE installations SET \
          prior_state = CASE WHEN state = 'connecting' THEN prior_state ELSE state END, \

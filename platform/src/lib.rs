@@ -26,6 +26,21 @@ pub mod users;
 pub mod whoami;
 
 pub use db::{Backend, DatabaseUrl, Db, Readiness};
+
+/// Small helpers the repositories and services share.
+pub(crate) mod util {
+    /// The time now, in Unix seconds, as the tables store it.
+    pub(crate) fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    /// 128 random bits as hex: an id for a claim, a lease holder or a grant.
+    pub(crate) fn random_id() -> String {
+        let mut bytes = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        hex::encode(bytes)
+    }
+}
 pub use error::{Error, Result};
 
 /// What request handlers and server functions need from the platform, shared

@@ -27,7 +27,6 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use time::OffsetDateTime;
 
 use crate::{
     Platform,
@@ -36,6 +35,7 @@ use crate::{
     error::{Error, Result},
     installations::Installation,
     users::User,
+    util::{now, random_id},
     whoami::{self, Destination, Value, Values},
 };
 
@@ -116,10 +116,6 @@ impl std::fmt::Debug for StoredToken {
 
 fn digest(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The OAuth description of a provider that can be connected now.
@@ -564,11 +560,7 @@ pub async fn finish(
     let token = exchange.request_async(&via).await.map_err(token_failure)?;
 
     let mut stored = stored_token(&token);
-    stored.grant = {
-        let mut bytes = [0u8; 16];
-        rand::rng().fill_bytes(&mut bytes);
-        hex::encode(bytes)
-    };
+    stored.grant = random_id();
     match connect_with_token(platform, signed_in, provider, oauth, &token, &stored).await {
         Ok(installation) => Ok(Finished { installation, return_to: transaction.return_to }),
         Err(failure) => {

@@ -21,7 +21,6 @@ use std::time::Duration;
 use oauth2::{RefreshToken, RequestTokenError, TokenResponse as _, basic::BasicErrorResponseType};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
-use time::OffsetDateTime;
 
 use crate::{
     Platform,
@@ -31,6 +30,7 @@ use crate::{
     installations::{self, Installation},
     oauth::{StoredToken, TOKEN_KEY},
     secrets::{SecretPath, Version},
+    util::{now, random_id},
 };
 
 /// Refresh when less than this is left of a token's life.
@@ -56,10 +56,6 @@ pub enum TokenError {
     NotConnected,
     #[error(transparent)]
     Platform(#[from] Error),
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn needs_refresh(token: &StoredToken) -> bool {
@@ -115,7 +111,7 @@ pub async fn access_token(
     let lease = Duration::from_secs(u64::try_from(lease_seconds(platform)).unwrap_or(60));
     let deadline = tokio::time::Instant::now() + lease + Duration::from_secs(5);
     loop {
-        let holder = lease_holder();
+        let holder = random_id();
         if take_lease(platform, &installation.id, &holder).await? {
             // The refresh runs as a task of its own: a caller that gives up
             // must not cut it off between the provider's answer and the store.
@@ -153,12 +149,6 @@ pub async fn access_token(
             return Err(TokenError::Unavailable);
         }
     }
-}
-
-fn lease_holder() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// Takes the connection's lease if it is free or lapsed.
