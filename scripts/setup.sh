@@ -108,8 +108,22 @@ ensure_moto() {
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$MOTO_REQUIREMENT"
 }
 
+# npm oidc-provider is the strict third-party OAuth server of the
+# conformance tests (server/tests/conformance.rs); 8.x runs on Node 20.
+OIDC_PEER_DIR="$PB_ROOT/server/tests/peers/oidc-provider"
+ensure_oidc_provider() {
+  local want have
+  want=$(node -p 'require(process.argv[1]).packages["node_modules/oidc-provider"].version' "$OIDC_PEER_DIR/package-lock.json")
+  have=$(node -p 'try { require(process.argv[1]).version } catch { "none" }' \
+    "$OIDC_PEER_DIR/node_modules/oidc-provider/package.json")
+  if [ "$want" = "$have" ]; then return; fi
+  log "installing oidc-provider $want (the OAuth server for conformance tests)"
+  (cd "$OIDC_PEER_DIR" && npm ci --silent --no-audit --no-fund)
+}
+
 ensure_peers() {
   ensure_moto
+  ensure_oidc_provider
 }
 
 ensure_build() {

@@ -322,6 +322,9 @@ pub enum Failure {
     ProviderDown,
     /// The token endpoint answered with something that is not a token.
     MalformedToken,
+    /// The token endpoint answered with a redirect, which is not followed:
+    /// the code and the client secret go to the catalog's URL only (A10).
+    TokenEndpointRedirected,
     /// A host the provider returned is not one its tokens may go to.
     HostNotAllowed { host: String },
     /// The user-info request failed.
@@ -336,7 +339,10 @@ impl Failure {
     pub fn status(&self) -> u16 {
         match self {
             Failure::Internal => 500,
-            Failure::ProviderDown | Failure::NoAccount(_) | Failure::MalformedToken => 502,
+            Failure::ProviderDown
+            | Failure::NoAccount(_)
+            | Failure::MalformedToken
+            | Failure::TokenEndpointRedirected => 502,
             _ => 400,
         }
     }
@@ -383,6 +389,11 @@ impl Failure {
             Failure::MalformedToken => {
                 format!("{provider} answered with something that is not a usable token. Try again later.")
             }
+            Failure::TokenEndpointRedirected => format!(
+                "{provider}'s token endpoint answered with a redirect. Patchbay sends codes and client secrets only \
+                 to the token URL in its catalog, so nothing was sent on and nothing was connected. If {provider} \
+                 has moved its token URL, the catalog entry needs updating."
+            ),
             Failure::HostNotAllowed { host } => format!(
                 "{provider} pointed Patchbay at {host}, which is not one of its known hosts, so no token was sent there."
             ),
@@ -457,11 +468,14 @@ pub(crate) enum Transport {
     Unreachable,
     #[error("the provider answered HTTP {0}")]
     Status(u16),
+    /// A redirect, which is never followed (SECURITY A10).
+    #[error("the provider answered with a redirect")]
+    Redirected,
 }
 
 /// Sends one token-endpoint request through the console's client. A
-/// redirect, a 429 or a 5xx becomes a transport failure with its status,
-/// which the library would otherwise try to read as an error body.
+/// redirect, a 429 or a 5xx becomes a transport failure, which the library
+/// would otherwise try to read as an error body.
 async fn send(
     http: &reqwest::Client,
     request: oauth2::HttpRequest,
@@ -470,7 +484,10 @@ async fn send(
     let request = reqwest::Request::try_from(request).map_err(|_| Transport::Unreachable)?;
     let mut response = http.execute(request).await.map_err(classify)?;
     let status = response.status();
-    if status.is_redirection() || status.is_server_error() || status.as_u16() == 429 {
+    if status.is_redirection() {
+        return Err(Transport::Redirected);
+    }
+    if status.is_server_error() || status.as_u16() == 429 {
         return Err(Transport::Status(status.as_u16()));
     }
     let mut body = Vec::new();
@@ -641,6 +658,7 @@ fn token_failure(error: RequestTokenError<Transport, BasicErrorResponse>) -> Fai
             }
             other => Failure::CodeRefused { error: other.as_ref().to_owned() },
         },
+        RequestTokenError::Request(Transport::Redirected) => Failure::TokenEndpointRedirected,
         RequestTokenError::Request(_) => Failure::ProviderDown,
         // The body may hold a token: it is dropped unread.
         RequestTokenError::Parse(..) | RequestTokenError::Other(_) => Failure::MalformedToken,

@@ -231,6 +231,10 @@ async fn refresh(
             Err(RequestTokenError::Request(crate::oauth::Transport::Timeout)) => {
                 return Err(TokenError::Unavailable);
             }
+            Err(RequestTokenError::Request(crate::oauth::Transport::Redirected)) => {
+                tracing::error!(provider = %provider.id, "the token endpoint answered a refresh with a redirect");
+                return Err(TokenError::Unavailable);
+            }
             Err(RequestTokenError::Request(_)) if attempt < ATTEMPTS => {
                 tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
             }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{TestApp, join_all};
 use platform::{
     accounts::TeamId,
     installations::{self, State},
@@ -82,7 +82,7 @@ async fn e1_fifty_concurrent_callers_make_exactly_one_refresh(app: TestApp) {
         let (platform, team) = (app.platform.clone(), team.clone());
         tokio::spawn(async move { tokens::access_token(&platform, &team, "sandbox").await })
     });
-    let results: Vec<_> = futures_util_join_all(calls).await;
+    let results: Vec<_> = join_all(calls).await;
 
     let tokens: Vec<String> = results.into_iter().map(|r| r.unwrap().unwrap().expose_secret().to_owned()).collect();
     assert_eq!(sandbox(&app).refresh_requests(), 1, "more than one refresh was made");
@@ -92,16 +92,6 @@ async fn e1_fifty_concurrent_callers_make_exactly_one_refresh(app: TestApp) {
     app.stop().await;
 }
 app_test_on_both_backends!(e1_concurrent_refresh, e1_fifty_concurrent_callers_make_exactly_one_refresh);
-
-async fn futures_util_join_all<T>(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<Result<T, tokio::task::JoinError>> {
-    let mut results = Vec::new();
-    for handle in handles.collect::<Vec<_>>() {
-        results.push(handle.await);
-    }
-    results
-}
 
 /// SECURITY E2, CONNECTOR-RULES 24: the rotated refresh token is stored; none sent keeps the old one.
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of the harness")]
 
+pub mod oidc;
+
 use std::collections::HashMap;
 
 use platform::testing::TestDatabase;
@@ -162,6 +164,12 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The data dir (the local secret store's key lives there), for a
+    /// replica that must share it.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     /// A page in the admin's browser.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.browser.get(path).await
@@ -198,6 +206,17 @@ impl TestApp {
             task.await.expect("server task").expect("server stops cleanly");
         }
     }
+}
+
+/// Awaits every task, in order.
+pub async fn join_all<T>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut results = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        results.push(handle.await);
+    }
+    results
 }
 
 /// Where a redirect sends the browser.
