@@ -466,8 +466,9 @@ pub(crate) enum Transport {
     Timeout,
     #[error("the provider could not be reached")]
     Unreachable,
-    #[error("the provider answered HTTP {0}")]
-    Status(u16),
+    /// A 429 or 5xx, with the wait the provider asked for, if any.
+    #[error("the provider answered HTTP {status}")]
+    Status { status: u16, retry_after: Option<Duration> },
     /// A redirect, which is never followed (SECURITY A10).
     #[error("the provider answered with a redirect")]
     Redirected,
@@ -488,12 +489,13 @@ async fn send(
         return Err(Transport::Redirected);
     }
     if status.is_server_error() || status.as_u16() == 429 {
-        return Err(Transport::Status(status.as_u16()));
+        let retry_after = crate::util::retry_after(response.headers());
+        return Err(Transport::Status { status: status.as_u16(), retry_after });
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > 1 << 20 {
-            return Err(Transport::Status(status.as_u16()));
+            return Err(Transport::Status { status: status.as_u16(), retry_after: None });
         }
         body.extend_from_slice(&chunk);
     }

@@ -28,7 +28,7 @@ use crate::{
     catalog::{Auth, Provider},
     error::{Error, Result},
     installations::{self, Installation},
-    oauth::{StoredToken, TOKEN_KEY},
+    oauth::{StoredToken, TOKEN_KEY, Transport},
     secrets::{SecretPath, Version},
     util::{now, random_id},
 };
@@ -39,6 +39,9 @@ pub const REFRESH_AHEAD: Duration = Duration::from_secs(60);
 /// answered 429 or 5xx. A timeout is not retried: the provider may have
 /// rotated the token already, and a second use would look like theft.
 const ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` a refresh waits out while holding the lease;
+/// a provider asking for more is left alone until a later call.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -228,15 +231,26 @@ async fn refresh(
                 tracing::error!(provider = %provider.id, "the provider refused the OAuth app's client credentials");
                 return Err(TokenError::Unavailable);
             }
-            Err(RequestTokenError::Request(crate::oauth::Transport::Timeout)) => {
+            Err(RequestTokenError::Request(Transport::Timeout)) => {
                 return Err(TokenError::Unavailable);
             }
-            Err(RequestTokenError::Request(crate::oauth::Transport::Redirected)) => {
+            Err(RequestTokenError::Request(Transport::Redirected)) => {
                 tracing::error!(provider = %provider.id, "the token endpoint answered a refresh with a redirect");
                 return Err(TokenError::Unavailable);
             }
-            Err(RequestTokenError::Request(_)) if attempt < ATTEMPTS => {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            Err(RequestTokenError::Request(Transport::Status { retry_after: Some(wait), .. }))
+                if wait > MAX_RETRY_WAIT =>
+            {
+                tracing::warn!(retry_after = wait.as_secs(), "the token endpoint asked for a long pause");
+                return Err(TokenError::Unavailable);
+            }
+            Err(RequestTokenError::Request(transport)) if attempt < ATTEMPTS => {
+                let backoff = Duration::from_millis(200 * 2u64.pow(attempt));
+                let asked = match transport {
+                    Transport::Status { retry_after, .. } => retry_after.unwrap_or_default(),
+                    _ => Duration::ZERO,
+                };
+                tokio::time::sleep(backoff.max(asked)).await;
             }
             Err(RequestTokenError::Request(_)) => return Err(TokenError::Unavailable),
             // Garbage (a 200 without a token, an unknown error): the grant
