@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Patchbay's build and tests need, and skips what is already there.
 # Sourced by scripts/console.sh and scripts/test.sh; runnable on its own:
-#   scripts/setup.sh [build|e2e|peers|all]
+#   scripts/setup.sh [build|e2e|peers|fuzz|all]
 # Pins and their reasons are in ../shared/TOOLCHAIN.md (cargo-leptos 0.3.11,
 # wasm-bindgen-cli matching Cargo.lock, npm binaryen, Debian chromium).
 set -euo pipefail
@@ -95,6 +95,15 @@ ensure_e2e() {
   (cd "$PB_ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
 }
 
+# cargo-fuzz runs the fuzz targets (fuzz/, SECURITY G4).
+CARGO_FUZZ_VERSION=0.13.2
+ensure_fuzz() {
+  if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then return; fi
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --quiet --locked "cargo-fuzz@$CARGO_FUZZ_VERSION"
+}
+
 ensure_bench() {
   apt_install wrk curl
 }
@@ -138,8 +147,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     build) ensure_build ;;
     e2e) ensure_e2e ;;
     peers) ensure_peers ;;
+    fuzz) ensure_fuzz ;;
     bench) ensure_bench ;;
-    all) ensure_build; ensure_e2e; ensure_peers ;;
-    *) echo "usage: $0 [build|e2e|peers|bench|all]" >&2; exit 2 ;;
+    all) ensure_build; ensure_e2e; ensure_peers; ensure_fuzz ;;
+    *) echo "usage: $0 [build|e2e|peers|fuzz|bench|all]" >&2; exit 2 ;;
   esac
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Patchbay test, installing what is missing first:
-#   lint → Rust tests (SQLite and Postgres) → browser tests on a debug build
+#   lint → Rust tests (SQLite and Postgres) → each fuzz target briefly
+#   (PATCHBAY_FUZZ_SECONDS, default 15) → browser tests on a debug build
 #   (SQLite) → browser tests on a release build (Postgres; the release build
 #   is the only place the wasm-opt trap in ../shared/TOOLCHAIN.md shows).
 # The Postgres half runs whenever a server answers on 127.0.0.1:5432 (or
@@ -92,6 +93,7 @@ install_tools() {
   ensure_build
   ensure_e2e
   ensure_peers
+  ensure_fuzz
   # Installed above, so the SSM tests must run: none may skip quietly.
   export PATCHBAY_REQUIRE_MOTO=1
 }
@@ -100,5 +102,6 @@ phase "install tools" install_tools
 phase "postgres check" check_postgres
 phase "lint" lint
 phase "rust tests" rust_tests
+phase "fuzz (${PATCHBAY_FUZZ_SECONDS:-15} s per target)" scripts/fuzz.sh "${PATCHBAY_FUZZ_SECONDS:-15}"
 phase "browser tests (debug)" browser_tests debug
 phase "browser tests (release)" browser_tests release

@@ -47,7 +47,7 @@ pub const TRANSACTION_SECONDS: i64 = 600;
 pub const TOKEN_KEY: &str = "oauth_token";
 
 /// Longest value a callback parameter may have (SECURITY G1).
-const MAX_PARAM_CHARS: usize = 2048;
+pub const MAX_PARAM_CHARS: usize = 2048;
 
 /// An OAuth app's credentials at one provider.
 #[derive(Clone, Debug)]
@@ -640,6 +640,14 @@ async fn connect_with_token(
 
 /// The longest token life believed; a larger `expires_in` is clamped.
 const MAX_TOKEN_LIFE: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// Reads a token endpoint's JSON body into what would be stored, or
+/// `None` when it is not a token: the same types and conversion the token
+/// exchange and refresh use (the OAuth library deserializes the body into
+/// `TokenResponse`). For the token-response fuzz target (SECURITY G4).
+pub fn read_token_response(body: &[u8]) -> Option<StoredToken> {
+    serde_json::from_slice::<TokenResponse>(body).ok().map(|token| stored_token(&token))
+}
 
 pub(crate) fn stored_token(token: &TokenResponse) -> StoredToken {
     let life = token.expires_in().map(|d| d.min(MAX_TOKEN_LIFE));
