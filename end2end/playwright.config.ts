@@ -46,6 +46,9 @@ export default defineConfig({
         PATCHBAY_LOG: "warn",
         // Test providers (acme-desk and friends), as an operator's files.
         PATCHBAY_PROVIDERS_DIR: join(repoRoot, "server/tests/fixtures/providers"),
+        // Sandbox tokens that are due for a refresh a second after they are
+        // issued, so a test can make the refresh meet invalid_grant.
+        PATCHBAY_SANDBOX_TOKEN_LIFE: "61",
         // scripts/test.sh runs the release build against a fresh Postgres
         // database; otherwise SQLite in the data dir.
         ...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {}),

@@ -21,6 +21,7 @@ use crate::{
     error::{Error, Result},
     installations::{self, Installation, Link},
     secrets::SecretPath,
+    tokens::TokenError,
     users::User,
     whoami::{self, Destination, Value, Values, is_loopback},
 };
@@ -417,14 +418,81 @@ pub async fn edit_settings(platform: &Platform, actor: &User, provider: &str, fo
     tracing::Span::current().record("provider", provider.id.as_str());
     let mut checked = check_form(provider, credentials, form, Part::Settings)?;
     let installation = active(platform, actor, provider).await?;
-    for field in credentials.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
-        // Read from the store itself: a cached copy may be an old key.
-        if let Some(secret) = platform.secrets.get_fresh(&secret_path(actor, provider, &field.name)?).await? {
-            checked.secrets.insert(field.name.clone(), secret.value);
-        }
-    }
+    checked.secrets = stored_secrets(platform, actor, provider, credentials).await?;
     let account = verify(platform, provider, credentials, &checked).await?;
     relink(platform, actor, provider, &installation, &account, &checked.settings, "Edited the settings").await
+}
+
+/// The stored secret fields of a connection, read from the store itself:
+/// a cached copy may be an old key.
+async fn stored_secrets(
+    platform: &Platform,
+    actor: &User,
+    provider: &Provider,
+    credentials: &Credentials,
+) -> Result<BTreeMap<String, SecretString>> {
+    let mut secrets = BTreeMap::new();
+    for field in credentials.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
+        if let Some(secret) = platform.secrets.get_fresh(&secret_path(actor, provider, &field.name)?).await? {
+            secrets.insert(field.name.clone(), secret.value);
+        }
+    }
+    Ok(secrets)
+}
+
+/// Asks the provider, with what is stored, whether the connection still
+/// works and reaches the connected account. An OAuth token comes from the
+/// token service, as a connector's would: one due for refresh is refreshed
+/// first (SECURITY E6), and a grant the provider no longer honours marks
+/// the connection "needs re-auth" (E4). Nothing else changes.
+#[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
+pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<whoami::Account> {
+    let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
+    tracing::Span::current().record("provider", found.id.as_str());
+    let installation = active(platform, actor, found).await?;
+    let account = match &found.auth {
+        Auth::ApiKey(credentials) | Auth::Basic(credentials) => {
+            let secrets = stored_secrets(platform, actor, found, credentials).await?;
+            let checked = Checked { settings: installation.settings.clone(), secrets };
+            verify(platform, found, credentials, &checked).await?
+        }
+        Auth::Oauth2(oauth) => {
+            let token =
+                crate::tokens::access_token(platform, &actor.team_id, found.id.as_str()).await.map_err(|error| {
+                    match error {
+                        TokenError::NeedsReauth => Error::Connection(format!(
+                            "{} no longer accepts the stored authorization. Reconnect to authorize Patchbay again.",
+                            found.name
+                        )),
+                        TokenError::Unavailable => Error::ProviderCheck(format!(
+                            "{} did not give Patchbay a fresh token just now. Try again in a minute.",
+                            found.name
+                        )),
+                        TokenError::NotConnected => Error::Connection(format!("{} is not connected.", found.name)),
+                        TokenError::Platform(error) => error,
+                    }
+                })?;
+            let mut values = Values::new();
+            values.insert("access_token".into(), Value::plain(token));
+            // The hosts the token response named, kept as settings when connecting.
+            for (name, value) in &installation.settings {
+                values.insert(format!("token.{name}"), Value::url(value));
+            }
+            let to = Destination { allowed_hosts: &found.api.allowed_hosts, entered_hosts: Vec::new() };
+            whoami::fetch(&platform.http, &oauth.user_info, &values, &to)
+                .await
+                .map_err(|failure| Error::ProviderCheck(failure.explain(&found.name, "token")))?
+        }
+    };
+    if account.id != installation.account_id {
+        return Err(Error::ProviderCheck(format!(
+            "{} now answers as {} (account {}), not as the connected {}. Reconnect or replace the credentials \
+             to switch accounts.",
+            found.name, account.name, account.id, installation.display_name
+        )));
+    }
+    tracing::info!("connection checked");
+    Ok(account)
 }
 
 /// Deletes every secret and cursor of the connection, forgets its

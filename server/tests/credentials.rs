@@ -522,8 +522,10 @@ async fn c4_members_can_view_but_not_connect_replace_edit_or_disconnect(app: Tes
     ] {
         assert_eq!(post(&member, endpoint, "acme-desk", values).await.status(), StatusCode::FORBIDDEN, "{endpoint}");
     }
-    let response = member.post_form("/api/disconnect_provider", &[("provider", "acme-desk")]).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    for endpoint in ["/api/disconnect_provider", "/api/check_connection"] {
+        let response = member.post_form(endpoint, &[("provider", "acme-desk")]).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{endpoint}");
+    }
     assert_eq!(installation(&app, &team, "acme-desk").await.unwrap().state, State::Connected);
     assert_eq!(secret(&app, &team, "acme-desk", "api_token").await.as_deref(), Some(TOKEN));
     // The member's page shows the connection, masked, and no forms.
@@ -531,9 +533,57 @@ async fn c4_members_can_view_but_not_connect_replace_edit_or_disconnect(app: Tes
     assert!(page.contains("Connected as Acme Support") && page.contains("••••••••cdef"));
     assert!(page.contains("Only admins of your team can change or disconnect it."));
     assert!(!page.contains("Replace credentials") && !page.contains("Disconnect…"));
+    assert!(!page.contains("Check connection"));
     app.stop().await;
 }
 on_both_backends!(c4_members, c4_members_can_view_but_not_connect_replace_edit_or_disconnect);
+
+/// Check connection asks the provider with the stored key and settings,
+/// and says in words when the key is refused or reaches another account;
+/// it changes nothing stored either way.
+#[tokio::test]
+async fn check_connection_asks_the_provider_with_what_is_stored() {
+    let app = spawn(TestDatabase::sqlite(), &[]).await;
+    let team = app.admin_team().await;
+    let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
+    let uri = desk.uri();
+    assert_eq!(connect(&app, "acme-desk", &[("base_url", &uri), ("api_token", TOKEN)]).await.status(), StatusCode::OK);
+    let check = || app.browser.post_form("/api/check_connection", &[("provider", "acme-desk")]);
+
+    let (status, body) = text(check().await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("The connection works: the provider answers as Acme Support."), "{body}");
+    let sent = desk.received_requests().await.unwrap();
+    assert_eq!(sent.last().unwrap().headers["authorization"], format!("Bearer {TOKEN}").as_str());
+
+    // The key was revoked at the provider.
+    desk.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({ "error": "revoked" })))
+        .up_to_n_times(1)
+        .mount(&desk)
+        .await;
+    let (status, body) = text(check().await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("Acme Desk refused the key (HTTP 401)"), "{body}");
+    assert!(!body.contains(TOKEN), "the key was echoed");
+
+    // The key now reaches another account.
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "id": "acct_2", "name": "Other" } })))
+        .mount(&desk)
+        .await;
+    let (status, body) = text(check().await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("now answers as Other (account acct_2), not as the connected Acme Support"), "{body}");
+
+    let kept = installation(&app, &team, "acme-desk").await.unwrap();
+    assert_eq!((kept.state, kept.account_id.as_str()), (State::Connected, "acct_1"));
+    assert_eq!(secret(&app, &team, "acme-desk", "api_token").await.as_deref(), Some(TOKEN));
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn the_provider_page_shows_what_it_syncs_its_docs_and_for_oauth_the_redirect_uri() {

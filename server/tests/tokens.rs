@@ -198,3 +198,30 @@ async fn c3_another_team_gets_no_token() {
     assert!(matches!(error, TokenError::NotConnected), "{error:?}");
     app.stop().await;
 }
+
+/// SECURITY E4, E6 through the page's Check connection: a due token is
+/// refreshed first; a refused refresh marks the connection "needs re-auth"
+/// and the admin is told why and offered Reconnect.
+#[tokio::test]
+async fn check_connection_refreshes_a_due_token_and_reports_a_dead_grant() {
+    let app = TestApp::sqlite().await;
+    let team = connected(&app).await;
+    let check = || app.browser.post_form("/api/check_connection", &[("provider", "sandbox")]);
+
+    expire_soon(&app, &team).await;
+    let response = check().await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(&format!("the provider answers as {}", sandbox::USER_NAME)), "{body}");
+    assert_eq!(sandbox(&app).refresh_requests(), 1, "the due token was not refreshed first");
+
+    sandbox(&app).inject_faults([Fault::InvalidGrant]);
+    expire_soon(&app, &team).await;
+    let response = check().await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("no longer accepts the stored authorization. Reconnect"));
+    assert_eq!(state(&app, &team).await, State::NeedsReauth);
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    assert!(page.contains("Reconnect"), "{page}");
+    app.stop().await;
+}

@@ -82,6 +82,18 @@ pub async fn edit_settings(
     .await
 }
 
+/// Asks the provider whether the stored connection still works.
+#[server(prefix = "/api", endpoint = "check_connection")]
+pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let account = platform::connections::check(&platform, &viewer.user, &provider).await?;
+        Ok(Saved { message: format!("The connection works: the provider answers as {}.", account.name) })
+    })
+    .await
+}
+
 /// Disconnects a provider, wiping its stored keys and cursors.
 #[server(prefix = "/api", endpoint = "disconnect_provider")]
 pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {

@@ -11,7 +11,9 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     components::form::FormError,
     error::AppError,
-    functions::integrations::{ConnectProvider, DisconnectProvider, EditSettings, ReplaceCredentials, get_provider},
+    functions::integrations::{
+        CheckConnection, ConnectProvider, DisconnectProvider, EditSettings, ReplaceCredentials, get_provider,
+    },
     models::integration::{ConnectMethod, ConnectionDetail, FormField, ProviderDetail, Saved},
     routes::not_found::NotFound,
 };
@@ -21,6 +23,7 @@ struct Actions {
     connect: ServerAction<ConnectProvider>,
     replace: ServerAction<ReplaceCredentials>,
     edit: ServerAction<EditSettings>,
+    check: ServerAction<CheckConnection>,
     disconnect: ServerAction<DisconnectProvider>,
 }
 
@@ -32,6 +35,7 @@ pub fn ProviderPage() -> impl IntoView {
         connect: ServerAction::new(),
         replace: ServerAction::new(),
         edit: ServerAction::new(),
+        check: ServerAction::new(),
         disconnect: ServerAction::new(),
     };
     // Read again whenever an action finishes: the page shows what is stored.
@@ -42,6 +46,7 @@ pub fn ProviderPage() -> impl IntoView {
                 actions.connect.version().get(),
                 actions.replace.version().get(),
                 actions.edit.version().get(),
+                actions.check.version().get(),
                 actions.disconnect.version().get(),
             )
         },
@@ -53,6 +58,7 @@ pub fn ProviderPage() -> impl IntoView {
         outcome(actions.connect.value()),
         outcome(actions.replace.value()),
         outcome(actions.edit.value()),
+        outcome(actions.check.value()),
         outcome(actions.disconnect.value()),
     ] {
         Effect::new(move |_| {
@@ -389,7 +395,15 @@ fn Connected(
                 </details>
             }
         });
-        let (replace_id, disconnect_id) = (id.clone(), id.clone());
+        let (replace_id, check_id, disconnect_id) = (id.clone(), id.clone(), id.clone());
+        let check = view! {
+            <ActionForm action=actions.check attr:class="inline flow">
+                <input type="hidden" name="provider" value=check_id/>
+                <button type="submit" disabled=move || actions.check.pending().get()>"Check connection"</button>
+                <span class="muted">" asks the provider, with what is stored, whether it still works."</span>
+            </ActionForm>
+            <FormError error=general_error(outcome(actions.check.value()), Vec::new())/>
+        };
         let replace = if oauth {
             needs_reauth
                 .then(|| {
@@ -420,6 +434,7 @@ fn Connected(
             .into_any()
         };
         view! {
+            {check}
             {replace}
             {edit}
             <details class="flow danger-zone">
