@@ -49,10 +49,13 @@ pub struct Edited {
 }
 
 /// What a disconnect wiped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wiped {
     pub secrets: usize,
     pub cursors: u64,
+    /// Why the provider has not revoked the token yet, when a retry is
+    /// scheduled (SECURITY D6).
+    pub revoke_pending: Option<String>,
 }
 
 /// Which fields of a form are being sent.
@@ -505,9 +508,14 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     tracing::Span::current().record("provider", found.id.as_str());
     let installation = active(platform, actor, found).await?;
     // SECURITY D6: revoke at the provider first, where it can be; a
-    // failure there does not keep the keys here.
-    if let Some(token) = platform.secrets.get_fresh(&secret_path(actor, found, crate::oauth::TOKEN_KEY)?).await? {
-        crate::oauth::revoke(platform, found, &token.value).await;
+    // failure there does not keep the keys here. One that may pass is
+    // tried again in the background.
+    let mut revoke_pending = None;
+    if let Some(token) = platform.secrets.get_fresh(&secret_path(actor, found, crate::oauth::TOKEN_KEY)?).await?
+        && let crate::oauth::Revoked::Later(why) = crate::oauth::revoke(platform, found, &token.value).await
+    {
+        crate::revocations::schedule(platform, &actor.team_id, found.id.as_str(), &token.value, &why).await?;
+        revoke_pending = Some(why);
     }
     let secrets = platform.secrets.delete_all(&connection_path(&actor.team_id, found)?).await?;
     let mut tx = platform.db.begin_write().await?;
@@ -527,7 +535,7 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     .await?;
     tx.commit().await?;
     tracing::info!(secrets, cursors, "disconnected");
-    Ok(Wiped { secrets, cursors })
+    Ok(Wiped { secrets, cursors, revoke_pending })
 }
 
 /// The team's active installation of `provider`, with its secret fields

@@ -16,6 +16,7 @@ pub mod invites;
 pub mod login;
 pub mod oauth;
 mod passwords;
+pub mod revocations;
 pub mod secrets;
 pub mod sessions;
 pub mod teams;

@@ -701,15 +701,29 @@ pub fn apps_from_env(env: &std::collections::HashMap<String, String>) -> std::re
     Ok(apps)
 }
 
+/// How a revoke request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// The provider confirmed it (RFC 7009 answers 200 also for a token it
+    /// no longer knows), or there was nothing to revoke.
+    Done,
+    /// Worth trying again later: a timeout, no answer, 429 or 5xx. Says why.
+    Later(String),
+    /// Refused for good (a 4xx): trying again will not help. Says why.
+    Refused(String),
+}
+
 /// Asks the provider to revoke the stored tokens (RFC 7009), where the
-/// catalog has a revoke URL. Best effort: a failure is logged and does not
-/// stop the disconnect (SECURITY D6).
-pub async fn revoke(platform: &Platform, provider: &Provider, token_json: &SecretString) {
-    let Auth::Oauth2(oauth) = &provider.auth else { return };
+/// catalog has a revoke URL: the refresh token when there is one, which
+/// ends the grant, else the access token.
+pub async fn revoke(platform: &Platform, provider: &Provider, token_json: &SecretString) -> Revoked {
+    let Auth::Oauth2(oauth) = &provider.auth else { return Revoked::Done };
     let (Some(revoke_url), Some(app)) = (&oauth.revoke_url, platform.oauth_apps.get(provider.id.as_str())) else {
-        return;
+        return Revoked::Done;
     };
-    let Ok(stored) = serde_json::from_str::<StoredToken>(token_json.expose_secret()) else { return };
+    let Ok(stored) = serde_json::from_str::<StoredToken>(token_json.expose_secret()) else {
+        return Revoked::Refused("the stored token could not be read".into());
+    };
     let (token, kind) = match stored.refresh_token {
         Some(refresh) => (refresh, "refresh_token"),
         None => (stored.access_token, "access_token"),
@@ -723,11 +737,25 @@ pub async fn revoke(platform: &Platform, provider: &Provider, token_json: &Secre
             form.push(("client_secret", app.client_secret.expose_secret()));
         }
     }
-    match request.form(&form).send().await {
-        Ok(response) if response.status().is_success() => tracing::info!("token revoked at the provider"),
-        Ok(response) => tracing::warn!(status = response.status().as_u16(), "the provider did not revoke the token"),
-        Err(_) => tracing::warn!("the provider could not be reached to revoke the token"),
+    // The error's text names the URL; it is classified, never shown.
+    let outcome = match request.form(&form).send().await {
+        Ok(response) if response.status().is_success() => Revoked::Done,
+        Ok(response) => {
+            let status = response.status().as_u16();
+            if status == 429 || status >= 500 {
+                Revoked::Later(format!("{} answered HTTP {status}", provider.name))
+            } else {
+                Revoked::Refused(format!("{} refused to revoke the token (HTTP {status})", provider.name))
+            }
+        }
+        Err(error) if error.is_timeout() => Revoked::Later(format!("{} did not answer in time", provider.name)),
+        Err(_) => Revoked::Later(format!("{} could not be reached", provider.name)),
+    };
+    match &outcome {
+        Revoked::Done => tracing::info!("token revoked at the provider"),
+        Revoked::Later(why) | Revoked::Refused(why) => tracing::warn!(reason = %why, "the token was not revoked"),
     }
+    outcome
 }
 
 /// Which team and user a transaction belongs to; for tests.

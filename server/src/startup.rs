@@ -167,6 +167,8 @@ impl Application {
             });
         let mut serve = std::pin::pin!(serve.into_future());
         let sweeper = tokio::spawn(sweep_expired_sessions(DbSessionStore::new(self.platform.db.clone())));
+        // SECURITY D6: revocations a disconnect could not make yet.
+        let revoker = tokio::spawn(platform::revocations::keep_trying(self.platform.clone(), Duration::from_secs(60)));
         tokio::select! {
             result = &mut serve => result.context("serving HTTP")?,
             () = shutdown => {
@@ -179,6 +181,7 @@ impl Application {
             }
         }
         sweeper.abort();
+        revoker.abort();
         self.platform.db.close().await;
         tracing::info!("stopped");
         Ok(())

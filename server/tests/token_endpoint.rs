@@ -2,6 +2,7 @@
 //! can fail, answered by wiremock, first for the code exchange of a connect
 //! and then for a refresh. Each case checks what is stored and what the
 //! admin sees (SECURITY A11 spirit, E4, E5, G2; CONNECTOR-RULES 22, 24, 25).
+//! Then the revoke endpoint's failures at disconnect, retried later (D6).
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
@@ -51,6 +52,7 @@ entities = ["ticket"]
 kind = "oauth2"
 authorize_url = "{base}/authorize"
 token_url = "{base}/token"
+revoke_url = "{base}/revoke"
 scopes = ["read"]
 pkce = "required"
 client_auth = "basic"
@@ -307,5 +309,113 @@ async fn a_failed_refresh_keeps_the_token_and_only_invalid_grant_needs_reauth() 
     m.expire_soon().await;
     assert_eq!(m.refresh().await.unwrap(), "at-3");
     assert_eq!(m.stored().await.unwrap().refresh_token.as_deref(), Some("rt-2"));
+    m.app.stop().await;
+}
+
+async fn audit_actions(m: &Matrix) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT action, detail FROM audit_events WHERE team_id = $1 ORDER BY seq")
+        .bind(m.team.as_str())
+        .fetch_all(m.app.platform.db.pool())
+        .await
+        .unwrap()
+}
+
+async fn pending(m: &Matrix) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT id, attempts FROM revocations WHERE team_id = $1")
+        .bind(m.team.as_str())
+        .fetch_all(m.app.platform.db.pool())
+        .await
+        .unwrap()
+}
+
+/// Makes every pending revocation due now.
+async fn make_due(m: &Matrix) {
+    sqlx::query("UPDATE revocations SET next_attempt_at = 0").execute(m.app.platform.db.pool()).await.unwrap();
+}
+
+async fn revoke_answers(m: &Matrix, answer: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(header("authorization", "Basic YWNtZS1jbGllbnQ6YWNtZS1zZWNyZXQ="))
+        .and(body_string_contains("token=rt-1"))
+        .respond_with(answer)
+        .mount(&m.provider)
+        .await;
+}
+
+/// SECURITY D6: a revoke that fails for a passing reason does not hold up
+/// the wipe; the token waits apart and is revoked in the background, and
+/// the audit log tells the story.
+#[tokio::test]
+async fn d6_a_revoke_that_fails_for_now_is_retried_later_and_does_not_block_the_wipe() {
+    let m = Matrix::start().await;
+    m.answer("authorization_code", json_answer(200, token("at-1", Some("rt-1")))).await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    revoke_answers(&m, ResponseTemplate::new(503)).await;
+
+    let response = m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
+    assert_eq!(response.status(), 200);
+    let said = response.text().await.unwrap();
+    assert!(said.contains("Acme OAuth answered HTTP 503") && said.contains("keeps asking in the background"), "{said}");
+    assert!(m.stored().await.is_none(), "the wipe waited for the revoke");
+    assert_eq!(m.state().await, None);
+    assert_eq!(pending(&m).await.len(), 1);
+    // Not due yet: nothing is sent.
+    let requests = m.provider.received_requests().await.unwrap().len();
+    assert_eq!(platform::revocations::run_due(&m.app.platform).await.unwrap(), Default::default());
+    assert_eq!(m.provider.received_requests().await.unwrap().len(), requests);
+
+    // Still failing: tried again (by one of two workers at once), kept,
+    // with its attempt counted.
+    make_due(&m).await;
+    let (a, b) =
+        tokio::join!(platform::revocations::run_due(&m.app.platform), platform::revocations::run_due(&m.app.platform));
+    assert_eq!(a.unwrap().retrying + b.unwrap().retrying, 1, "two workers sent the same revoke");
+    assert_eq!(m.provider.received_requests().await.unwrap().len(), requests + 1);
+    assert_eq!(pending(&m).await[0].1, 2);
+
+    // The provider is back: revoked, and nothing of the token is left.
+    m.provider.reset().await;
+    revoke_answers(&m, ResponseTemplate::new(200)).await;
+    make_due(&m).await;
+    let pass = platform::revocations::run_due(&m.app.platform).await.unwrap();
+    assert_eq!(pass.revoked, 1);
+    assert!(pending(&m).await.is_empty());
+    let left = m.app.platform.secrets.list(&SecretPath::team(&m.team)).await.unwrap();
+    assert!(left.is_empty(), "a token was left in the store: {} entries", left.len());
+    let actions: Vec<String> = audit_actions(&m).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(actions[actions.len() - 3..], ["revocation.pending", "installation.disconnected", "revocation.done"]);
+    m.app.stop().await;
+}
+
+/// SECURITY D6: a revoke refused for good is not retried, and one that
+/// keeps failing is given up after the last attempt, telling the admin to
+/// revoke at the provider; neither leaves the token behind.
+#[tokio::test]
+async fn d6_a_refused_revoke_is_not_retried_and_a_failing_one_is_given_up_in_the_end() {
+    let m = Matrix::start().await;
+    m.answer("authorization_code", json_answer(200, token("at-1", Some("rt-1")))).await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    revoke_answers(&m, json_answer(400, json!({ "error": "unsupported_token_type" }))).await;
+    m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
+    assert!(pending(&m).await.is_empty(), "a refused revoke was scheduled again");
+
+    m.answer("authorization_code", json_answer(200, token("at-1", Some("rt-1")))).await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    revoke_answers(&m, ResponseTemplate::new(500)).await;
+    m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
+    sqlx::query("UPDATE revocations SET attempts = $1")
+        .bind(platform::revocations::MAX_ATTEMPTS - 1)
+        .execute(m.app.platform.db.pool())
+        .await
+        .unwrap();
+    make_due(&m).await;
+    let pass = platform::revocations::run_due(&m.app.platform).await.unwrap();
+    assert_eq!(pass.given_up, 1);
+    assert!(pending(&m).await.is_empty());
+    assert!(m.app.platform.secrets.list(&SecretPath::team(&m.team)).await.unwrap().is_empty());
+    let (action, detail) = audit_actions(&m).await.pop().unwrap();
+    assert_eq!(action, "revocation.abandoned");
+    assert!(detail.contains("revoke Patchbay's access in the provider's own settings"), "{detail}");
     m.app.stop().await;
 }

@@ -102,7 +102,13 @@ pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
         let platform = crate::ssr::platform()?;
         let wiped = platform::connections::disconnect(&platform, &viewer.user, &provider).await?;
         let keys = if wiped.secrets == 1 { "key".to_owned() } else { "keys".to_owned() };
-        Ok(Saved { message: format!("Disconnected. {} stored {keys} deleted.", wiped.secrets) })
+        let mut message = format!("Disconnected. {} stored {keys} deleted.", wiped.secrets);
+        if let Some(why) = wiped.revoke_pending {
+            message.push_str(&format!(
+                " The provider did not revoke Patchbay's access yet ({why}); Patchbay keeps asking in the background."
+            ));
+        }
+        Ok(Saved { message })
     })
     .await
 }
