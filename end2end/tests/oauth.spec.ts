@@ -66,3 +66,37 @@ test("a grant the provider stopped honouring shows Needs re-auth, and Reconnect 
   await page.getByRole("button", { name: "Disconnect Sandbox (demo)" }).click();
   await expect(badge(page)).toHaveText("Not connected");
 });
+
+test("an admin enters an OAuth app under Settings, and the provider can then be connected", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/integrations/linear");
+  await expect(page.getByText("No OAuth app is configured for Linear")).toBeVisible();
+  await page.getByRole("link", { name: "Settings → OAuth apps" }).click();
+  await expect(page).toHaveURL(/\/settings#oauth-apps$/);
+  await hydrated(page);
+
+  const linear = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: "Linear", exact: true }) });
+  await expect(linear.getByText("No OAuth app yet")).toBeVisible();
+  await linear.getByText("Enter an app").click();
+  await linear.getByLabel("Client id").fill("e2e-linear-client");
+  await linear.getByLabel("Client secret").fill("e2e-linear-secret-canary");
+  await linear.getByRole("button", { name: "Save the app for Linear" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "The OAuth app for Linear is saved." })).toBeVisible();
+  await expect(linear.getByText("Uses the app saved for your team (client id e2e-linear-client).")).toBeVisible();
+  await expect(page.getByText("e2e-linear-secret-canary")).toHaveCount(0);
+  await expect(linear.getByLabel("Client secret")).toHaveValue("");
+
+  await page.goto("/integrations/linear");
+  const connect = page.getByRole("link", { name: "Connect with Linear" });
+  await expect(connect).toHaveAttribute("href", "/oauth/linear/start");
+  // Start the connect without following it to Linear (nothing outside is reachable).
+  const start = await page.request.get("/oauth/linear/start", { maxRedirects: 0 });
+  expect(start.status()).toBe(303);
+  expect(start.headers()["location"]).toContain("client_id=e2e-linear-client");
+
+  await page.goto("/settings");
+  await hydrated(page);
+  await linear.getByText("Change the app").click();
+  await linear.getByRole("button", { name: "Remove the app for Linear" }).click();
+  await expect(linear.getByText("No OAuth app yet")).toBeVisible();
+});

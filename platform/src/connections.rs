@@ -512,7 +512,8 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     // tried again in the background.
     let mut revoke_pending = None;
     if let Some(token) = platform.secrets.get_fresh(&secret_path(actor, found, crate::oauth::TOKEN_KEY)?).await?
-        && let crate::oauth::Revoked::Later(why) = crate::oauth::revoke(platform, found, &token.value).await
+        && let crate::oauth::Revoked::Later(why) =
+            crate::oauth::revoke(platform, &actor.team_id, found, &token.value).await
     {
         crate::revocations::schedule(platform, &actor.team_id, found.id.as_str(), &token.value, &why).await?;
         revoke_pending = Some(why);

@@ -15,6 +15,7 @@ pub mod instance;
 pub mod invites;
 pub mod login;
 pub mod oauth;
+pub mod oauth_apps;
 mod passwords;
 pub mod revocations;
 pub mod secrets;
@@ -95,8 +96,13 @@ pub struct Platform {
     pub login_throttle: login::Throttle,
     /// The client for the console's own calls to providers.
     pub http: whoami::Http,
-    /// The OAuth apps configured, by provider id.
+    /// The OAuth apps of the whole deployment, by provider id: the
+    /// environment's and built-in ones. A team may save its own
+    /// ([`oauth_apps`]).
     pub oauth_apps: std::sync::Arc<oauth::Apps>,
+    /// Providers whose app comes with the console (the sandbox): there is
+    /// nothing for an admin to enter.
+    pub built_in_apps: std::sync::Arc<std::collections::BTreeSet<String>>,
 }
 
 impl Platform {
@@ -113,12 +119,15 @@ impl Platform {
             login_throttle: login::Throttle::default(),
             http,
             oauth_apps: std::sync::Arc::new(oauth::Apps::new()),
+            built_in_apps: std::sync::Arc::default(),
         }
     }
 
-    /// The OAuth apps it may connect with.
-    pub fn with_oauth_apps(mut self, apps: oauth::Apps) -> Self {
-        self.oauth_apps = std::sync::Arc::new(apps);
+    /// The deployment's OAuth apps (the environment's), and those that come
+    /// with the console, which teams cannot replace.
+    pub fn with_oauth_apps(mut self, apps: oauth::Apps, built_in: oauth::Apps) -> Self {
+        self.built_in_apps = std::sync::Arc::new(built_in.keys().cloned().collect());
+        self.oauth_apps = std::sync::Arc::new(apps.into_iter().chain(built_in).collect());
         self
     }
 }

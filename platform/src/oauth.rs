@@ -170,11 +170,6 @@ pub(crate) fn refresh_client(oauth: &OAuth2, app: &AppCredentials) -> Result<Ref
         }))
 }
 
-/// Whether the console has an OAuth app for `provider`.
-pub fn app_configured(platform: &Platform, provider: &str) -> bool {
-    platform.oauth_apps.contains_key(provider)
-}
-
 /// Starts a connect: records the transaction and returns the provider's
 /// authorize URL. `redirect_uri` is built from the public base URL;
 /// `return_to` is a checked same-site path.
@@ -189,9 +184,10 @@ pub async fn start(
 ) -> Result<url::Url> {
     let (provider, oauth) = oauth_provider(platform, provider)?;
     tracing::Span::current().record("provider", provider.id.as_str());
-    let app = platform.oauth_apps.get(provider.id.as_str()).ok_or_else(|| {
+    let app = crate::oauth_apps::resolve(platform, &actor.team_id, provider.id.as_str()).await?.ok_or_else(|| {
         Error::Connection(format!(
-            "{} has no OAuth app configured. Set PATCHBAY_{}_CLIENT_ID and _CLIENT_SECRET.",
+            "{} has no OAuth app configured. Enter one under Settings → OAuth apps, or set PATCHBAY_{}_CLIENT_ID \
+             and _CLIENT_SECRET.",
             provider.name,
             env_name(provider.id.as_str())
         ))
@@ -208,7 +204,7 @@ pub async fn start(
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let state = URL_SAFE_NO_PAD.encode(bytes);
-    let client = client(oauth, app, redirect_uri)?;
+    let client = client(oauth, &app, redirect_uri)?;
     let mut request = client.authorize_url(|| CsrfToken::new(state.clone()));
     if !oauth.scopes.is_empty() {
         request = request.add_scope(Scope::new(oauth.scopes.join(&oauth.scope_separator)));
@@ -564,13 +560,14 @@ pub async fn finish(
         });
     }
     let Some(code) = callback.code else { return Err(Failure::BadRequest) };
-    let app = platform
-        .oauth_apps
-        .get(provider.id.as_str())
-        .ok_or_else(|| Failure::NotAvailable(format!("{} has no OAuth app configured any more.", provider.name)))?;
+    let app =
+        crate::oauth_apps::resolve(platform, &signed_in.team_id, provider.id.as_str())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Failure::NotAvailable(format!("{} has no OAuth app configured any more.", provider.name)))?;
 
     // SECURITY A7: the same redirect URI as the authorize request.
-    let client = client(oauth, app, &transaction.redirect_uri).map_err(|e| Failure::NotAvailable(e.to_string()))?;
+    let client = client(oauth, &app, &transaction.redirect_uri).map_err(|e| Failure::NotAvailable(e.to_string()))?;
     let mut exchange = client.exchange_code(AuthorizationCode::new(code));
     if let Some(verifier) = transaction.verifier {
         exchange = exchange.set_pkce_verifier(PkceCodeVerifier::new(verifier));
@@ -584,8 +581,14 @@ pub async fn finish(
         Ok(installation) => Ok(Finished { installation, return_to: transaction.return_to }),
         Err(failure) => {
             // The provider issued a grant nothing will use: give it back.
-            let json = serde_json::to_string(&stored).unwrap_or_default();
-            revoke(platform, provider, &SecretString::from(json)).await;
+            let json = SecretString::from(serde_json::to_string(&stored).unwrap_or_default());
+            let team = &signed_in.team_id;
+            if let Revoked::Later(why) = revoke(platform, team, provider, &json).await
+                && let Err(error) =
+                    crate::revocations::schedule(platform, team, provider.id.as_str(), &json, &why).await
+            {
+                tracing::error!(%error, "could not schedule the revoke of an unused grant");
+            }
             Err(failure)
         }
     }
@@ -716,10 +719,13 @@ pub enum Revoked {
 /// Asks the provider to revoke the stored tokens (RFC 7009), where the
 /// catalog has a revoke URL: the refresh token when there is one, which
 /// ends the grant, else the access token.
-pub async fn revoke(platform: &Platform, provider: &Provider, token_json: &SecretString) -> Revoked {
+pub async fn revoke(platform: &Platform, team: &TeamId, provider: &Provider, token_json: &SecretString) -> Revoked {
     let Auth::Oauth2(oauth) = &provider.auth else { return Revoked::Done };
-    let (Some(revoke_url), Some(app)) = (&oauth.revoke_url, platform.oauth_apps.get(provider.id.as_str())) else {
-        return Revoked::Done;
+    let Some(revoke_url) = &oauth.revoke_url else { return Revoked::Done };
+    let app = match crate::oauth_apps::resolve(platform, team, provider.id.as_str()).await {
+        Ok(Some(app)) => app,
+        Ok(None) => return Revoked::Refused(format!("{} has no OAuth app configured to revoke with", provider.name)),
+        Err(_) => return Revoked::Later("the OAuth app could not be read".into()),
     };
     let Ok(stored) = serde_json::from_str::<StoredToken>(token_json.expose_secret()) else {
         return Revoked::Refused("the stored token could not be read".into());

@@ -127,7 +127,7 @@ async fn attempt(platform: &Platform, row: &Due, pass: &mut Pass) -> Result<()> 
     let path = secret_path(&team, &row.id)?;
     let token = platform.secrets.get_fresh(&path).await?;
     let outcome = match (platform.catalog.get(&row.provider), token) {
-        (Some(provider), Some(token)) => crate::oauth::revoke(platform, provider, &token.value).await,
+        (Some(provider), Some(token)) => crate::oauth::revoke(platform, &team, provider, &token.value).await,
         (None, _) => Revoked::Refused("the provider is no longer in the catalog".into()),
         (_, None) => Revoked::Refused("the token to revoke is gone from the secret store".into()),
     };

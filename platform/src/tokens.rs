@@ -207,8 +207,10 @@ async fn refresh(
         return Ok(SecretString::from(stored.token.access_token));
     }
     let Auth::Oauth2(oauth) = &provider.auth else { return Err(TokenError::NotConnected) };
-    let app = platform.oauth_apps.get(provider.id.as_str()).ok_or(TokenError::Unavailable)?;
-    let client = crate::oauth::refresh_client(oauth, app)?;
+    let app = crate::oauth_apps::resolve(platform, &installation.team_id, provider.id.as_str())
+        .await?
+        .ok_or(TokenError::Unavailable)?;
+    let client = crate::oauth::refresh_client(oauth, &app)?;
     let old_refresh = stored.token.refresh_token.clone().ok_or(TokenError::NeedsReauth)?;
     let via = crate::oauth::Via(platform.http.client());
     let mut attempt = 0;

@@ -113,9 +113,10 @@ impl Application {
         let secrets = open_secret_store(config, &db).await?;
         let http = platform::whoami::Http::new(config.provider_timeout)
             .context("starting the HTTP client for calls to providers (TLS root certificates)")?;
-        let mut apps = config.oauth_apps.clone();
+        let apps = config.oauth_apps.clone();
+        let mut built_in = platform::oauth::Apps::new();
         if sandbox.is_some() {
-            apps.insert(
+            built_in.insert(
                 "sandbox".into(),
                 platform::oauth::AppCredentials {
                     client_id: sandbox::CLIENT_ID.into(),
@@ -126,7 +127,7 @@ impl Application {
         for id in apps.keys().filter(|id| catalog.get(id).is_none()) {
             tracing::warn!(provider = %id, "an OAuth app is configured for a provider that is not in the catalog");
         }
-        let platform = Platform::new(db, secrets, Arc::new(catalog), http).with_oauth_apps(apps);
+        let platform = Platform::new(db, secrets, Arc::new(catalog), http).with_oauth_apps(apps, built_in);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),

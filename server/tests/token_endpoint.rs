@@ -83,21 +83,27 @@ fn token(access: &str, refresh: Option<&str>) -> serde_json::Value {
 
 impl Matrix {
     async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// `env_app`: whether the environment configures the OAuth app.
+    async fn start_with(env_app: bool) -> Self {
         let provider = MockServer::start().await;
         let providers = tempfile::tempdir().unwrap();
         std::fs::write(providers.path().join("acme-oauth.toml"), provider_file(&provider.uri())).unwrap();
         let dir = providers.path().display().to_string();
-        let app = TestApp::spawn_with(
-            TestDatabase::sqlite(),
-            &[
-                ("PATCHBAY_PROVIDERS_DIR", &dir),
-                ("LEPTOS_SITE_ROOT", SITE),
-                ("PATCHBAY_PROVIDER_TIMEOUT", "1"),
+        let mut settings = vec![
+            ("PATCHBAY_PROVIDERS_DIR", dir.as_str()),
+            ("LEPTOS_SITE_ROOT", SITE),
+            ("PATCHBAY_PROVIDER_TIMEOUT", "1"),
+        ];
+        if env_app {
+            settings.extend([
                 ("PATCHBAY_ACME_OAUTH_CLIENT_ID", "acme-client"),
                 ("PATCHBAY_ACME_OAUTH_CLIENT_SECRET", "acme-secret"),
-            ],
-        )
-        .await;
+            ]);
+        }
+        let app = TestApp::spawn_with(TestDatabase::sqlite(), &settings).await;
         app.setup_team().await;
         let team = app.admin_team().await;
         Self { app, provider, team, _providers: providers }
@@ -417,5 +423,146 @@ async fn d6_a_refused_revoke_is_not_retried_and_a_failing_one_is_given_up_in_the
     let (action, detail) = audit_actions(&m).await.pop().unwrap();
     assert_eq!(action, "revocation.abandoned");
     assert!(detail.contains("revoke Patchbay's access in the provider's own settings"), "{detail}");
+    m.app.stop().await;
+}
+
+fn basic(client_id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}")))
+}
+
+const TEAM_SECRET: &str = "team-app-secret-canary-7f3c9a";
+
+async fn save_app(browser: &common::Browser, client_id: &str, secret: &str) -> reqwest::Response {
+    browser
+        .post_form(
+            "/api/save_oauth_app",
+            &[("provider", PROVIDER), ("client_id", client_id), ("client_secret", secret)],
+        )
+        .await
+}
+
+/// Answers token requests made with these client credentials only.
+async fn token_endpoint_for(m: &Matrix, client_id: &str, secret: &str, access: &str) {
+    m.provider.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "u-7", "name": "Grace Hopper" })))
+        .mount(&m.provider)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(header("authorization", basic(client_id, secret).as_str()))
+        .respond_with(json_answer(200, token(access, Some("rt-1"))))
+        .mount(&m.provider)
+        .await;
+}
+
+/// An OAuth app an admin saves under Settings is what connects, refreshes
+/// and revokes; its secret sits in the secret store only, is never sent
+/// back, and removing it leaves the provider unconfigured again.
+#[tokio::test]
+async fn an_app_saved_in_settings_is_used_to_connect_refresh_and_revoke() {
+    let m = Matrix::start_with(false).await;
+    let note = || async {
+        let cards: Vec<app::models::integration::IntegrationCard> =
+            m.app.browser.post_form("/api/integrations", &[]).await.json().await.unwrap();
+        cards.into_iter().find(|c| c.id == PROVIDER).unwrap().note
+    };
+    assert_eq!(note().await.as_deref(), Some("OAuth app not configured"));
+    let refused = m.app.get(&format!("/oauth/{PROVIDER}/start")).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("Settings → OAuth apps"));
+
+    let saved = save_app(&m.app.browser, "team-client", TEAM_SECRET).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let listed = m.app.browser.post_form("/api/oauth_apps", &[]).await.text().await.unwrap();
+    assert!(listed.contains("team-client") && listed.contains("\"team\""), "{listed}");
+    assert!(!listed.contains(TEAM_SECRET), "the client secret was sent back");
+    let settings = m.app.get("/settings").await.text().await.unwrap();
+    assert!(settings.contains("Uses the app saved for your team (client id team-client)."), "{settings}");
+    assert!(!settings.contains(TEAM_SECRET));
+    assert_eq!(note().await, None, "the card still says the app is not configured");
+
+    token_endpoint_for(&m, "team-client", TEAM_SECRET, "at-team").await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    m.expire_soon().await;
+    assert_eq!(m.refresh().await.unwrap(), "at-team", "the refresh did not use the saved app");
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(header("authorization", basic("team-client", TEAM_SECRET).as_str()))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&m.provider)
+        .await;
+    m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
+    m.provider.verify().await;
+
+    // SECURITY D1: the secret is in no table the console writes it near.
+    for query in [
+        "SELECT provider || ' ' || client_id || ' ' || updated_by FROM oauth_apps",
+        "SELECT action || ' ' || subject || ' ' || detail FROM audit_events",
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(query).fetch_all(m.app.platform.db.pool()).await.unwrap();
+        assert!(!rows.is_empty() && rows.iter().all(|r| !r.contains(TEAM_SECRET)), "{query}: {rows:?}");
+    }
+    let stored = SecretPath::of(&m.team, &["_oauth_apps", PROVIDER, "client_secret"]).unwrap();
+    assert!(m.app.platform.secrets.get_fresh(&stored).await.unwrap().is_some());
+
+    let removed = m.app.browser.post_form("/api/remove_oauth_app", &[("provider", PROVIDER)]).await;
+    assert_eq!(removed.status(), 200);
+    assert!(m.app.platform.secrets.get_fresh(&stored).await.unwrap().is_none());
+    assert_eq!(m.app.get(&format!("/oauth/{PROVIDER}/start")).await.status(), 400);
+    m.app.stop().await;
+}
+
+/// A team's own app is used instead of the environment's; removing it
+/// brings the environment's back.
+#[tokio::test]
+async fn a_team_app_overrides_the_environments_until_it_is_removed() {
+    let m = Matrix::start().await;
+    assert_eq!(save_app(&m.app.browser, "team-client", TEAM_SECRET).await.status(), 200);
+    token_endpoint_for(&m, "team-client", TEAM_SECRET, "at-team").await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    let settings = m.app.get("/settings").await.text().await.unwrap();
+    assert!(
+        settings.contains("instead of the environment&#x27;s") || settings.contains("instead of the environment's")
+    );
+    m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
+
+    m.app.browser.post_form("/api/remove_oauth_app", &[("provider", PROVIDER)]).await;
+    token_endpoint_for(&m, "acme-client", "acme-secret", "at-env").await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    assert_eq!(m.stored().await.unwrap().access_token, "at-env");
+    m.app.stop().await;
+}
+
+/// Each field is checked, and only admins may save or remove (SECURITY C4).
+#[tokio::test]
+async fn saving_an_app_checks_its_fields_and_is_for_admins_only() {
+    let m = Matrix::start_with(false).await;
+    let empty = save_app(&m.app.browser, "team-client", "  ").await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("client_secret"));
+    let two_lines = save_app(&m.app.browser, "team\nclient", "s").await;
+    assert_eq!(two_lines.status(), 422);
+    let form_provider = m
+        .app
+        .browser
+        .post_form("/api/save_oauth_app", &[("provider", "acme-desk"), ("client_id", "a"), ("client_secret", "b")])
+        .await;
+    assert_eq!(form_provider.status(), 404, "a provider that is not in this catalog");
+
+    let created = m.app.browser.post_form("/api/create_invite", &[("role", "member")]).await;
+    let invite: app::models::account::CreatedInvite = created.json().await.unwrap();
+    let member = m.app.new_browser();
+    let token = invite.url.rsplit('/').next().unwrap();
+    let fields = [("token", token), ("name", "Mo Member"), ("email", "mo@example.com"), ("password", common::PASSWORD)];
+    assert!(member.post_form("/api/accept_invite", &fields).await.status().is_success());
+    assert_eq!(save_app(&member, "member-client", "member-secret").await.status(), 403);
+    let remove = member.post_form("/api/remove_oauth_app", &[("provider", PROVIDER)]).await;
+    assert_eq!(remove.status(), 403);
+    let page = member.get("/settings").await.text().await.unwrap();
+    assert!(page.contains("No OAuth app yet") && !page.contains("Enter an app"), "{page}");
     m.app.stop().await;
 }

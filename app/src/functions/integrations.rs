@@ -18,7 +18,8 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
         let viewer = crate::ssr::require_user()?;
         let platform = crate::ssr::platform()?;
         let installations = platform::installations::list_active(&platform.db, &viewer.user.team_id).await?;
-        Ok(build::cards(&platform, &installations))
+        let apps = platform::oauth_apps::configured(&platform, &viewer.user.team_id).await?;
+        Ok(build::cards(&platform, &installations, &apps))
     })
     .await
 }
@@ -31,7 +32,7 @@ pub async fn get_provider(id: String) -> Result<ProviderDetail, AppError> {
         let platform = crate::ssr::platform()?;
         let provider = platform.catalog.get(&id).ok_or(AppError::NotFound)?;
         let connection = platform::connections::describe(&platform, &viewer.user.team_id, &id).await?;
-        let app_configured = platform::oauth::app_configured(&platform, &id);
+        let app_configured = platform::oauth_apps::configured(&platform, &viewer.user.team_id).await?.contains(&id);
         Ok(build::detail(provider, connection, &viewer, &crate::ssr::public_base(), app_configured))
     })
     .await
@@ -156,7 +157,11 @@ mod build {
 
     /// The catalog as cards: connections first, then what can be
     /// connected, then what is coming, each by name.
-    pub fn cards(platform: &platform::Platform, installations: &[Installation]) -> Vec<IntegrationCard> {
+    pub fn cards(
+        platform: &platform::Platform,
+        installations: &[Installation],
+        apps: &std::collections::BTreeSet<String>,
+    ) -> Vec<IntegrationCard> {
         let mut cards: Vec<IntegrationCard> = platform
             .catalog
             .iter()
@@ -172,7 +177,7 @@ mod build {
                 status: status(provider, installations.iter().find(|i| i.provider == provider.id.as_str())),
                 note: (matches!(provider.auth, Auth::Oauth2(_))
                     && provider.availability != Availability::ComingSoon
-                    && !platform::oauth::app_configured(platform, provider.id.as_str()))
+                    && !apps.contains(provider.id.as_str()))
                 .then(|| "OAuth app not configured".to_owned()),
             })
             .collect();

@@ -4,4 +4,5 @@ pub mod about;
 pub mod auth;
 pub mod integrations;
 pub mod invites;
+pub mod oauth_apps;
 pub mod team;

@@ -168,6 +168,32 @@ pub struct Saved {
     pub message: String,
 }
 
+/// Settings → OAuth apps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthApps {
+    pub apps: Vec<OAuthAppRow>,
+    /// Whether the viewer may save and remove them (admins).
+    pub can_manage: bool,
+}
+
+/// An OAuth provider under Settings → OAuth apps, with the app this team
+/// connects it with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthAppRow {
+    pub provider: String,
+    pub name: String,
+    /// The redirect URI to register in the app.
+    pub redirect_uri: String,
+    /// `team` (saved here), `environment`, or `None` when there is none.
+    pub source: Option<String>,
+    /// The client id in use; not a secret.
+    pub client_id: Option<String>,
+    /// Whether the environment also has one, which the team's overrides.
+    pub environment_too: bool,
+    /// The variables that would configure it for the whole deployment.
+    pub env_prefix: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -187,7 +187,8 @@ fn OAuthPanel(
         (false, _) => view! {
             <p class="form-error" role="status">
                 {format!("No OAuth app is configured for {name}, so it cannot be connected yet. ")}
-                "Create one at the provider with the redirect URI above, then set "
+                "Create one at the provider with the redirect URI above, then enter it under "
+                <a href="/settings#oauth-apps">"Settings → OAuth apps"</a> ", or set "
                 <code>{format!("{env_prefix}_CLIENT_ID")}</code> " and " <code>{format!("{env_prefix}_CLIENT_SECRET")}</code>
                 " and restart Patchbay."
             </p>
