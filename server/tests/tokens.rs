@@ -225,3 +225,38 @@ async fn check_connection_refreshes_a_due_token_and_reports_a_dead_grant() {
     assert!(page.contains("Reconnect"), "{page}");
     app.stop().await;
 }
+
+/// SECURITY E3: every use reads the store. On SSM with a minute-long read
+/// cache, a token another console process wrote (its refresh, a reconnect)
+/// is what the next caller here gets, although a cached read would still
+/// give the old one.
+#[tokio::test]
+async fn e3_each_use_reads_the_token_from_the_store_past_any_cache() {
+    let Some(moto) = platform::testing::Moto::shared() else { return };
+    let mut ssm = moto.settings();
+    ssm.cache_ttl = std::time::Duration::from_secs(60);
+    let other_ssm = ssm.clone();
+    let app = TestApp::spawn_configured(platform::testing::TestDatabase::sqlite(), &[], move |config| {
+        config.secrets = platform::secrets::SecretsConfig::Ssm(ssm);
+    })
+    .await;
+    let team = connected(&app).await;
+    let first = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    // A cached read now holds the first token, for a minute.
+    app.platform.secrets.get(&token_path(&team)).await.unwrap().unwrap();
+
+    // Another console process: its own SSM store on the same prefix.
+    let other = platform::secrets::ssm::SsmStore::connect(other_ssm).await.unwrap();
+    let mut token = stored(&app, &team).await;
+    token.access_token = "written-by-another-process".into();
+    let json = SecretString::from(serde_json::to_string(&token).unwrap());
+    platform::secrets::SecretStore::put(&other, &token_path(&team), &json).await.unwrap();
+
+    let cached = app.platform.secrets.get(&token_path(&team)).await.unwrap().unwrap();
+    let cached: StoredToken = serde_json::from_str(cached.value.expose_secret()).unwrap();
+    assert_eq!(cached.access_token, first.expose_secret(), "the cache this test relies on is not there");
+    let next = tokens::access_token(&app.platform, &team, "sandbox").await.unwrap();
+    assert_eq!(next.expose_secret(), "written-by-another-process");
+    assert_eq!(sandbox(&app).refresh_requests(), 0);
+    app.stop().await;
+}

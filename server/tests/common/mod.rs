@@ -129,6 +129,16 @@ impl TestApp {
 
     /// Starts the application with extra settings, as environment variables.
     pub async fn spawn_with(db: TestDatabase, settings: &[(&str, &str)]) -> Self {
+        Self::spawn_configured(db, settings, |_| {}).await
+    }
+
+    /// The same, with a last change to the configuration (for settings no
+    /// variable can express, such as an SSM store on moto).
+    pub async fn spawn_configured(
+        db: TestDatabase,
+        settings: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let mut env: HashMap<String, String> = HashMap::from([
             ("PATCHBAY_BIND".into(), "127.0.0.1:0".into()),
@@ -137,6 +147,7 @@ impl TestApp {
         env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let mut config = Config::load(env).expect("test configuration");
         config.database_url = db.url().clone();
+        adjust(&mut config);
 
         let app = Application::build(&config).await.expect("application starts");
         let base = format!("http://{}", app.local_addr());
