@@ -13,6 +13,7 @@ pub mod error;
 pub mod installations;
 pub mod instance;
 pub mod invites;
+pub mod jobs;
 pub mod login;
 pub mod oauth;
 pub mod oauth_apps;

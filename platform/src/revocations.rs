@@ -2,13 +2,9 @@
 //! provider to revoke first, and wipes the connection whatever the answer.
 //! When the revoke failed for a passing reason, the token is kept apart
 //! (under `{team}/_revocations/{id}` in the secret store, never in a table)
-//! and tried again in the background with growing pauses, until the
-//! provider confirms it, refuses it for good, or the attempts run out; each
-//! end is recorded in the audit log.
-//!
-//! Any number of processes may run [`run_due`]: one takes a row by moving
-//! its next attempt ahead with a conditional update, so no two send the
-//! same revoke at once.
+//! and a `revoke_retry` job tries again in the background with growing
+//! pauses, until the provider confirms it, refuses it for good, or the
+//! attempts run out; each end is recorded in the audit log.
 
 use std::time::Duration;
 
@@ -17,7 +13,8 @@ use secrecy::SecretString;
 use crate::{
     Platform,
     accounts::TeamId,
-    error::{Error, Result},
+    error::Result,
+    jobs::{self, ErrorClass, Job, Kind, NewJob, State},
     oauth::Revoked,
     secrets::SecretPath,
     util::{now, random_id},
@@ -29,10 +26,11 @@ const FOLDER: &str = "_revocations";
 /// Revoke requests in all, the disconnect's included: the pauses between
 /// them add up to about twenty hours.
 pub const MAX_ATTEMPTS: i64 = 12;
-/// How long a worker holds a row it took, before another may take it.
-const TAKE_SECONDS: i64 = 120;
+/// How long a worker may hold a revoke job; a revoke takes one request.
+const LEASE: Duration = Duration::from_secs(120);
 
-/// The pause before attempt `attempts + 1`: a minute, doubling, at most six hours.
+/// The pause after revoke request number `attempts`: a minute, doubling,
+/// at most six hours.
 fn pause(attempts: i64) -> i64 {
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
     (60_i64 << doublings).min(6 * 3600)
@@ -42,8 +40,8 @@ fn secret_path(team: &TeamId, id: &str) -> Result<SecretPath> {
     SecretPath::of(team, &[FOLDER, id])
 }
 
-/// Keeps a token whose revoke failed for a passing reason, to try again.
-/// Called by a disconnect before it wipes the connection.
+/// Keeps a token whose revoke failed for a passing reason, and queues a
+/// job to try again. Called by a disconnect before it wipes the connection.
 pub(crate) async fn schedule(
     platform: &Platform,
     team: &TeamId,
@@ -53,19 +51,19 @@ pub(crate) async fn schedule(
 ) -> Result<()> {
     let id = random_id();
     platform.secrets.put(&secret_path(team, &id)?, token_json).await?;
+    let job = NewJob {
+        team: team.clone(),
+        provider: provider.to_owned(),
+        installation: None,
+        kind: Kind::RevokeRetry,
+        dedupe_key: Some(format!("revoke:{id}")),
+        payload: serde_json::json!({ "token": id }),
+        run_after: now() + pause(1),
+        // The disconnect made the first request.
+        max_attempts: MAX_ATTEMPTS - 1,
+    };
     let mut tx = platform.db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO revocations (id, team_id, provider, attempts, next_attempt_at, last_error, created_at) \
-         VALUES ($1, $2, $3, 1, $4, $5, $6)",
-    )
-    .bind(&id)
-    .bind(team.as_str())
-    .bind(provider)
-    .bind(now() + pause(1))
-    .bind(why)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
+    jobs::enqueue(&mut tx, &job).await?;
     crate::audit::record(
         &mut tx,
         team,
@@ -88,88 +86,64 @@ pub struct Pass {
     pub given_up: usize,
 }
 
-#[derive(sqlx::FromRow)]
-struct Due {
-    id: String,
-    team_id: String,
-    provider: String,
-    attempts: i64,
-    next_attempt_at: i64,
-}
-
-/// Tries every revocation that is due, once.
+/// Runs every revoke job that is due, once each. Any number of processes
+/// may call it: the queue gives each job to one of them.
 pub async fn run_due(platform: &Platform) -> Result<Pass> {
-    let due: Vec<Due> = sqlx::query_as(
-        "SELECT id, team_id, provider, attempts, next_attempt_at FROM revocations \
-         WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 100",
-    )
-    .bind(now())
-    .fetch_all(platform.db.pool())
-    .await?;
+    let worker = format!("revoker-{}", random_id());
+    jobs::interrupt_lapsed(&platform.db).await?;
     let mut pass = Pass::default();
-    for row in due {
-        // Take it, unless another worker just did.
-        let taken = sqlx::query("UPDATE revocations SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3")
-            .bind(now() + TAKE_SECONDS)
-            .bind(&row.id)
-            .bind(row.next_attempt_at)
-            .execute(platform.db.pool())
-            .await?;
-        if taken.rows_affected() == 1 {
-            attempt(platform, &row, &mut pass).await?;
-        }
+    while let Some(job) = jobs::claim(&platform.db, &worker, &[Kind::RevokeRetry], LEASE).await? {
+        attempt(platform, &worker, &job, &mut pass).await?;
     }
     Ok(pass)
 }
 
-async fn attempt(platform: &Platform, row: &Due, pass: &mut Pass) -> Result<()> {
-    let team = TeamId::parse(&row.team_id).map_err(|_| Error::NotFound)?;
-    let path = secret_path(&team, &row.id)?;
+async fn attempt(platform: &Platform, worker: &str, job: &Job, pass: &mut Pass) -> Result<()> {
+    let token_id = job.payload["token"].as_str().unwrap_or_default();
+    let path = secret_path(&job.team_id, token_id)?;
     let token = platform.secrets.get_fresh(&path).await?;
-    let outcome = match (platform.catalog.get(&row.provider), token) {
-        (Some(provider), Some(token)) => crate::oauth::revoke(platform, &team, provider, &token.value).await,
+    let outcome = match (platform.catalog.get(&job.provider), token) {
+        (Some(provider), Some(token)) => crate::oauth::revoke(platform, &job.team_id, provider, &token.value).await,
         (None, _) => Revoked::Refused("the provider is no longer in the catalog".into()),
         (_, None) => Revoked::Refused("the token to revoke is gone from the secret store".into()),
     };
-    let attempts = row.attempts + 1;
+    // Revoke requests so far: the disconnect's and one per take.
+    let requests = job.attempts + 1;
     let (action, detail) = match outcome {
         Revoked::Done => {
+            jobs::complete(&platform.db, &job.id, worker).await?;
             pass.revoked += 1;
-            ("revocation.done", format!("Revoked the token at the provider, at attempt {attempts}"))
-        }
-        Revoked::Later(why) if attempts < MAX_ATTEMPTS => {
-            sqlx::query("UPDATE revocations SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
-                .bind(attempts)
-                .bind(now() + pause(attempts))
-                .bind(&why)
-                .bind(&row.id)
-                .execute(platform.db.pool())
-                .await?;
-            pass.retrying += 1;
-            return Ok(());
+            ("revocation.done", format!("Revoked the token at the provider, at attempt {requests}"))
         }
         Revoked::Later(why) => {
+            let wait = Duration::from_secs(pause(requests).unsigned_abs());
+            let state = jobs::fail(&platform.db, &job.id, worker, ErrorClass::Transient, &why, wait).await?;
+            if state == Some(State::Queued) {
+                pass.retrying += 1;
+                return Ok(());
+            }
             pass.given_up += 1;
             let detail = format!(
-                "Gave up revoking the token after {attempts} attempts ({why}); revoke Patchbay's access in the \
+                "Gave up revoking the token after {requests} attempts ({why}); revoke Patchbay's access in the \
                  provider's own settings"
             );
             ("revocation.abandoned", detail)
         }
         Revoked::Refused(why) => {
+            jobs::fail(&platform.db, &job.id, worker, ErrorClass::Permanent, &why, Duration::ZERO).await?;
             pass.given_up += 1;
             ("revocation.abandoned", format!("Could not revoke the token: {why}"))
         }
     };
     platform.secrets.delete(&path).await?;
     let mut tx = platform.db.begin_write().await?;
-    sqlx::query("DELETE FROM revocations WHERE id = $1").bind(&row.id).execute(&mut *tx).await?;
-    crate::audit::record(&mut tx, &team, None, action, &row.provider, &detail).await?;
+    crate::audit::record(&mut tx, &job.team_id, None, action, &job.provider, &detail).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Runs [`run_due`] every `every`, for as long as the task lives.
+/// Runs [`run_due`] every `every`, for as long as the task lives. The sync
+/// engine's worker will take `revoke_retry` jobs with the others.
 pub async fn keep_trying(platform: Platform, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
