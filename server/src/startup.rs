@@ -233,6 +233,18 @@ fn sandbox_for(config: &Config, public_url: &PublicUrl) -> anyhow::Result<Option
     })))
 }
 
+/// The app's routes, generated once per process. Generating them renders
+/// the app with resource loading switched off through a process-wide flag
+/// (leptos_server's `SuppressResourceLoad`); a resource that a page being
+/// served polls for the first time meanwhile never loads, and that response
+/// never ends (leptos issue #4773). A second console built in the same
+/// process (the tests build many, in parallel) must not generate them again
+/// while the first serves pages.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(
     state: AppState,
     headers: SecurityHeaders,
@@ -243,7 +255,7 @@ fn router(
     // The root's redirect is answered here rather than by rendering the
     // app's `<Redirect>`: rendered on the server, that redirect was at
     // times lost, and a browser without JavaScript stayed on `/`.
-    let routes: Vec<_> = generate_route_list(App).into_iter().filter(|route| route.path() != "/").collect();
+    let routes: Vec<_> = route_list().into_iter().filter(|route| route.path() != "/").collect();
     let context = {
         let platform = state.platform.clone();
         let base = app::ssr::PublicBase(public_url.to_string());

@@ -152,3 +152,47 @@ async fn a_failing_page_shows_a_safe_message_in_the_error_boundary(app: TestApp)
     app.stop().await;
 }
 app_test_on_both_backends!(error_boundary, a_failing_page_shows_a_safe_message_in_the_error_boundary);
+
+/// Pages keep rendering while other consoles start in the same process,
+/// as they do in these tests. Building a console used to generate the
+/// route list each time, which switches resource loading off process-wide
+/// for a moment (leptos issue #4773): a page first polling a resource then
+/// never finished, and three full test runs hung or failed that way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_finish_while_other_consoles_start_in_the_same_process() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let starting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let builders: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    for _ in 0..4 {
+                        TestApp::sqlite().await.stop().await;
+                    }
+                });
+            })
+        })
+        .collect();
+    let watcher = {
+        let starting = starting.clone();
+        std::thread::spawn(move || {
+            for builder in builders {
+                builder.join().unwrap();
+            }
+            starting.store(false, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let mut pages = 0;
+    while starting.load(std::sync::atomic::Ordering::SeqCst) || pages < 20 {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(10), app.get("/settings")).await;
+        let page = page.expect("a page never finished while another console started");
+        assert_eq!(page.status(), StatusCode::OK);
+        let body = tokio::time::timeout(std::time::Duration::from_secs(10), page.text()).await;
+        assert!(body.expect("a page body never finished").unwrap().contains("About this deployment"));
+        pages += 1;
+    }
+    watcher.join().unwrap();
+    app.stop().await;
+}

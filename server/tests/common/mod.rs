@@ -89,11 +89,12 @@ impl Browser {
 }
 
 /// An HTTP client for tests: no redirects followed, a fresh connection
-/// per request, and a bound on every request. Two full runs hung in one
-/// `pages` test, the server idle and the test waiting on a response; the
-/// cause is not found. Not reusing connections removes one suspect (a
-/// keep-alive connection racing the server), and the bound turns any such
-/// hang into a failure that says where it happened.
+/// per request, and a bound on every request, so that a response that never
+/// ends fails the test that asked, saying where. Three full runs once hung
+/// or failed that way: a console starting in the same process switched
+/// resource loading off for a moment (see `server::startup::route_list`
+/// and the `pages_finish_while_other_consoles_start_in_the_same_process`
+/// test).
 fn test_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
