@@ -34,17 +34,29 @@ test("Deny at the provider says so in plain words and connects nothing", async (
   await expect(badge(page)).toHaveText("Not connected");
 });
 
+/** Disconnects the sandbox if an earlier (failed) try left it connected. */
+async function startDisconnected(page) {
+  await page.goto("/integrations/sandbox");
+  await hydrated(page);
+  if (await page.getByText("Disconnect…").count()) {
+    await page.getByText("Disconnect…").click();
+    await page.getByRole("button", { name: "Disconnect Sandbox (demo)" }).click();
+  }
+  await expect(badge(page)).toHaveText("Not connected");
+}
+
 test("a grant the provider stopped honouring shows Needs re-auth, and Reconnect restores it (SECURITY E4)", async ({ page }) => {
   await signIn(page);
-  await page.goto("/integrations/sandbox");
+  await startDisconnected(page);
   await page.getByRole("link", { name: "Connect with Sandbox (demo)" }).click();
   await page.getByRole("button", { name: "Approve" }).click();
   await expect(badge(page)).toHaveText("Connected as Sandbox Demo User");
   await hydrated(page);
 
-  // The sandbox's tokens live 61 s here, so a second later the token is due
-  // for a refresh; the sandbox is told to refuse that refresh.
-  await page.waitForTimeout(1_100);
+  // The sandbox's tokens live 61 s here, so two seconds later (expiry is
+  // kept in whole seconds) the token is due for a refresh; the sandbox is
+  // told to refuse that refresh.
+  await page.waitForTimeout(2_100);
   const faults = await page.request.post("/sandbox/faults", { data: { token: ["invalid_grant"] } });
   expect(faults.status()).toBe(204);
   await page.getByRole("button", { name: "Check connection" }).click();
