@@ -43,47 +43,6 @@ pub(crate) mod util {
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
         hex::encode(bytes)
     }
-
-    /// A `Retry-After` header (RFC 9110 10.2.3): seconds, or an HTTP date;
-    /// a date already past is no wait.
-    pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
-        let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-        if let Ok(seconds) = value.parse::<u64>() {
-            return Some(std::time::Duration::from_secs(seconds));
-        }
-        let http_date = time::macros::format_description!(
-            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-        );
-        let at = time::PrimitiveDateTime::parse(value, http_date).ok()?.assume_utc();
-        Some((at - time::OffsetDateTime::now_utc()).try_into().unwrap_or_default())
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use std::time::Duration;
-
-        use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-
-        fn with(value: &str) -> HeaderMap {
-            let mut headers = HeaderMap::new();
-            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
-            headers
-        }
-
-        #[test]
-        fn retry_after_reads_seconds_and_http_dates() {
-            assert_eq!(super::retry_after(&with("120")), Some(Duration::from_secs(120)));
-            assert_eq!(super::retry_after(&with("Sun, 06 Nov 1994 08:49:37 GMT")), Some(Duration::ZERO));
-            let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-            let format = time::macros::format_description!(
-                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-            );
-            let wait = super::retry_after(&with(&soon.format(format).unwrap())).unwrap();
-            assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
-            assert_eq!(super::retry_after(&with("soon")), None);
-            assert_eq!(super::retry_after(&HeaderMap::new()), None);
-        }
-    }
 }
 pub use error::{Error, Result};
 

@@ -485,7 +485,7 @@ async fn send(
         return Err(Transport::Redirected);
     }
     if status.is_server_error() || status.as_u16() == 429 {
-        let retry_after = crate::util::retry_after(response.headers());
+        let retry_after = connector_core::headers::retry_after(response.headers());
         return Err(Transport::Status { status: status.as_u16(), retry_after });
     }
     let mut body = Vec::new();

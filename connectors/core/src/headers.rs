@@ -1,0 +1,107 @@
+//! How long a provider asks a client to wait, read from its headers
+//! (CONNECTOR-RULES 31).
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// `Retry-After` (RFC 9110 10.2.3): seconds, or an HTTP date; a date
+/// already past is no wait.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let http_date = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value, http_date).ok()?.assume_utc();
+    Some((at - time::OffsetDateTime::now_utc()).try_into().unwrap_or_default())
+}
+
+/// The headers that say a rate limit is spent, and when it resets.
+const REMAINING: [&str; 2] = ["x-ratelimit-remaining", "ratelimit-remaining"];
+
+/// Whether the response says no requests are left in the current window
+/// (`X-RateLimit-Remaining: 0`, as GitHub sends with its 403s, or the IETF
+/// draft's `RateLimit-Remaining`).
+pub fn limit_spent(headers: &HeaderMap) -> bool {
+    REMAINING.iter().any(|name| header_number(headers, name) == Some(0))
+}
+
+/// When the rate-limit window resets, as a wait from now:
+/// `X-RateLimit-Reset` in Unix seconds (GitHub, Linear send epoch
+/// seconds; a small number is taken as seconds from now), or the IETF
+/// draft's `RateLimit-Reset` in seconds from now.
+pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(reset) = header_number(headers, "ratelimit-reset") {
+        return Some(Duration::from_secs(reset));
+    }
+    let reset = header_number(headers, "x-ratelimit-reset")?;
+    // Epoch seconds (or milliseconds, as some APIs send) are far larger
+    // than any window; anything under a day is a delta.
+    const A_DAY: u64 = 86_400;
+    if reset < A_DAY {
+        return Some(Duration::from_secs(reset));
+    }
+    let reset = if reset > 100_000_000_000 { reset / 1000 } else { reset };
+    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
+    Some(Duration::from_secs(reset.saturating_sub(now)))
+}
+
+fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    fn with(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    fn http_date(at: time::OffsetDateTime) -> String {
+        let format = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        at.format(format).unwrap()
+    }
+
+    /// CONNECTOR-RULES 31: `Retry-After` as seconds or as a date.
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after(&with(&[("retry-after", "120")])), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(&with(&[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")])), Some(Duration::ZERO));
+        let soon = http_date(time::OffsetDateTime::now_utc() + time::Duration::seconds(30));
+        let wait = retry_after(&with(&[("retry-after", &soon)])).unwrap();
+        assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert_eq!(retry_after(&with(&[("retry-after", "soon")])), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    /// CONNECTOR-RULES 31: reset headers as epoch seconds, milliseconds or deltas.
+    #[test]
+    fn reset_headers_are_read_in_each_form_providers_send() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let in_a_minute = (now + 60).to_string();
+        let wait = reset_after(&with(&[("x-ratelimit-reset", &in_a_minute)])).unwrap();
+        assert!(wait > Duration::from_secs(57) && wait <= Duration::from_secs(60), "{wait:?}");
+        let millis = ((now + 60) * 1000).to_string();
+        let wait = reset_after(&with(&[("x-ratelimit-reset", &millis)])).unwrap();
+        assert!(wait > Duration::from_secs(57) && wait <= Duration::from_secs(60), "{wait:?}");
+        assert_eq!(reset_after(&with(&[("x-ratelimit-reset", "30")])), Some(Duration::from_secs(30)));
+        assert_eq!(reset_after(&with(&[("ratelimit-reset", "12")])), Some(Duration::from_secs(12)));
+        let past = (now - 60).to_string();
+        assert_eq!(reset_after(&with(&[("x-ratelimit-reset", &past)])), Some(Duration::ZERO));
+        assert!(limit_spent(&with(&[("x-ratelimit-remaining", "0")])));
+        assert!(!limit_spent(&with(&[("x-ratelimit-remaining", "12")])));
+        assert!(!limit_spent(&HeaderMap::new()));
+    }
+}

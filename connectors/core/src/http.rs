@@ -1,0 +1,276 @@
+//! The HTTP client connectors share (CONNECTOR-RULES 30–32, 35).
+//!
+//! One [`Http`] is made per process and shared: it holds the connection
+//! pool. [`Http::send`] sends a request built by the caller, paced by the
+//! connection's [`RateBudget`] and refused at once while its
+//! [`CircuitBreaker`] is open (SECURITY F5), and:
+//! - retries transient failures — timeouts, connection failures, 408, 429,
+//!   5xx, and a 403 that carries a rate-limit signal (GitHub) — with
+//!   exponential backoff and jitter, waiting at least what `Retry-After` or
+//!   the rate-limit reset headers ask, up to a capped number of attempts;
+//! - gives up at once, with the wait attached, when the provider asks for a
+//!   pause longer than the policy allows, so the job is rescheduled rather
+//!   than holding a worker;
+//! - answers a 401 by asking the [`Credentials`] for a fresh token once,
+//!   and fails if the provider refuses that one too;
+//! - fails permanent errors (400, 404, 405 and the other 4xx) at once.
+//!
+//! A [`FetchError`] says what happened in words that hold neither the URL
+//! (some providers put tokens in it) nor the provider's body (which may
+//! echo a token).
+
+use std::time::Duration;
+
+use rand::Rng as _;
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+
+use crate::{breaker::CircuitBreaker, budget::RateBudget, headers};
+
+/// How a failure is classed (DESIGN: Vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// May pass if tried again later.
+    Transient,
+    /// Will not pass by retrying.
+    Permanent,
+    /// Some of a batch failed; the rest was kept.
+    Partial,
+}
+
+/// A request that did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchError {
+    pub class: Class,
+    pub status: Option<u16>,
+    /// What happened, without URL or body.
+    pub message: String,
+    /// When the provider asked to be left alone for longer than the
+    /// policy waits: how long.
+    pub retry_after: Option<Duration>,
+}
+
+impl FetchError {
+    pub fn transient(status: Option<u16>, message: impl Into<String>) -> Self {
+        Self { class: Class::Transient, status, message: message.into(), retry_after: None }
+    }
+
+    pub fn permanent(status: Option<u16>, message: impl Into<String>) -> Self {
+        Self { class: Class::Permanent, status, message: message.into(), retry_after: None }
+    }
+}
+
+/// How hard to try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Requests in all, the first included.
+    pub max_attempts: u32,
+    /// The first backoff; it doubles with each attempt.
+    pub base_delay: Duration,
+    /// The longest single wait; a provider asking for more ends the call.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 5, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff before attempt `attempt + 1`: exponential, with jitter
+    /// between half and all of it, capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponential = self.base_delay.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let capped = exponential.min(self.max_delay);
+        let half = capped / 2;
+        half + capped.saturating_sub(half).mul_f64(rand::rng().random_range(0.0..=1.0))
+    }
+}
+
+/// Where a connector's token comes from: the token service for OAuth
+/// connections (refreshed ahead of expiry there), the stored key otherwise.
+#[async_trait::async_trait]
+pub trait Credentials: Send + Sync {
+    /// The token to send now.
+    async fn token(&self) -> Result<String, FetchError>;
+    /// A new token after the provider refused the last one with a 401;
+    /// `None` when there is no way to get one (an API key).
+    async fn refresh(&self) -> Result<Option<String>, FetchError>;
+}
+
+/// What a call goes with: the connection's credentials, rate budget and
+/// circuit breaker, each optional.
+#[derive(Clone, Copy, Default)]
+pub struct Call<'a> {
+    pub credentials: Option<&'a dyn Credentials>,
+    pub budget: Option<&'a RateBudget>,
+    pub breaker: Option<&'a CircuitBreaker>,
+}
+
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("credentials", &self.credentials.is_some())
+            .field("budget", &self.budget)
+            .field("breaker", &self.breaker)
+            .finish()
+    }
+}
+
+/// The shared client. Cheap to clone; clones share the pool.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: Client,
+    policy: RetryPolicy,
+}
+
+impl Http {
+    /// Builds the client: redirects are not followed (a token must reach
+    /// only the host it was meant for), every request is bounded by
+    /// `timeout`.
+    pub fn new(timeout: Duration, policy: RetryPolicy) -> Result<Self, FetchError> {
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|_| FetchError::permanent(None, "the HTTP client could not start (TLS roots)"))?;
+        Ok(Self { client, policy })
+    }
+
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    /// Sends the request `build` makes, given the client and the current
+    /// token (when there are credentials), retrying as described above.
+    /// Every attempt waits for a slot of the connection's `budget`, which
+    /// learns from each answer's rate-limit headers.
+    pub async fn send<F>(&self, call: Call<'_>, build: F) -> Result<Response, FetchError>
+    where
+        F: Fn(&Client, Option<&str>) -> RequestBuilder + Send + Sync,
+    {
+        let Call { credentials, budget, breaker } = call;
+        let mut token = match credentials {
+            Some(credentials) => Some(credentials.token().await?),
+            None => None,
+        };
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(breaker) = breaker
+                && let Err(wait) = breaker.allow()
+            {
+                let mut error = FetchError::transient(None, "the provider failed repeatedly; calls are paused");
+                error.retry_after = Some(wait);
+                return Err(error);
+            }
+            if let Some(budget) = budget {
+                budget.acquire().await;
+            }
+            let sent = build(&self.client, token.as_deref()).send().await;
+            if let (Some(budget), Ok(response)) = (budget, &sent) {
+                budget.observe(response.headers()).await;
+            }
+            let failure = match sent {
+                Ok(response) => match verdict(&response) {
+                    Verdict::Success => {
+                        if let Some(breaker) = breaker {
+                            breaker.succeeded();
+                        }
+                        return Ok(response);
+                    }
+                    Verdict::Unauthorized => {
+                        let fresh = match (credentials, refreshed) {
+                            (Some(credentials), false) => credentials.refresh().await?,
+                            _ => None,
+                        };
+                        let Some(fresh) = fresh else {
+                            let message = if refreshed {
+                                "the provider refused the token again after a refresh (HTTP 401)"
+                            } else {
+                                "the provider refused the credentials (HTTP 401)"
+                            };
+                            return Err(FetchError::permanent(Some(401), message));
+                        };
+                        token = Some(fresh);
+                        refreshed = true;
+                        // The refreshed token's try does not count against the cap.
+                        attempt -= 1;
+                        continue;
+                    }
+                    Verdict::Permanent(status) => {
+                        return Err(FetchError::permanent(
+                            Some(status),
+                            format!("the provider answered HTTP {status}"),
+                        ));
+                    }
+                    Verdict::Transient { status, wait } => {
+                        let mut error = FetchError::transient(Some(status), describe(status));
+                        error.retry_after = wait;
+                        error
+                    }
+                },
+                Err(error) if error.is_timeout() => FetchError::transient(None, "the provider did not answer in time"),
+                Err(_) => FetchError::transient(None, "the provider could not be reached"),
+            };
+            if let Some(breaker) = breaker {
+                breaker.failed();
+            }
+            let asked = failure.retry_after.unwrap_or_default();
+            if asked > self.policy.max_delay {
+                tracing::warn!(wait = asked.as_secs(), "the provider asked for a pause longer than a retry waits");
+                return Err(failure);
+            }
+            if attempt >= self.policy.max_attempts {
+                return Err(FetchError { retry_after: None, ..failure });
+            }
+            let wait = self.policy.backoff(attempt).max(asked);
+            tracing::debug!(attempt, wait_ms = wait.as_millis(), status = ?failure.status, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+enum Verdict {
+    Success,
+    Unauthorized,
+    Permanent(u16),
+    /// With the wait the provider asked for, if any.
+    Transient {
+        status: u16,
+        wait: Option<Duration>,
+    },
+}
+
+fn verdict(response: &Response) -> Verdict {
+    let status = response.status();
+    let code = status.as_u16();
+    let asked = || headers::retry_after(response.headers()).or_else(|| headers::reset_after(response.headers()));
+    match status {
+        s if s.is_success() => Verdict::Success,
+        StatusCode::UNAUTHORIZED => Verdict::Unauthorized,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
+            Verdict::Transient { status: code, wait: asked() }
+        }
+        // GitHub's secondary and primary rate limits answer 403.
+        StatusCode::FORBIDDEN
+            if headers::limit_spent(response.headers()) || headers::retry_after(response.headers()).is_some() =>
+        {
+            Verdict::Transient { status: code, wait: asked() }
+        }
+        s if s.is_server_error() => Verdict::Transient { status: code, wait: headers::retry_after(response.headers()) },
+        // A redirect is not followed: the request reached the wrong place.
+        _ => Verdict::Permanent(code),
+    }
+}
+
+fn describe(status: u16) -> String {
+    match status {
+        429 | 403 => format!("the provider's rate limit was reached (HTTP {status})"),
+        408 => "the provider timed the request out (HTTP 408)".into(),
+        _ => format!("the provider had a problem (HTTP {status})"),
+    }
+}

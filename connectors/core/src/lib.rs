@@ -1,0 +1,17 @@
+//! The connector runtime (DESIGN: Shape): what every connector shares and
+//! nothing else in Patchbay decides for it. No Leptos, no SQL.
+//!
+//! - [`http`]: one shared HTTP client per process (CONNECTOR-RULES 30) that
+//!   retries transient failures with capped exponential backoff and jitter,
+//!   honours `Retry-After` and rate-limit reset headers, reads GitHub's
+//!   403-with-rate-limit as a rate limit, refreshes a token once on a 401,
+//!   and classes every failure as transient, permanent or partial (31, 32).
+//! - [`budget`]: one rate budget per connection, pacing requests ahead of
+//!   time from the documented limit and the provider's headers.
+//! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
+//! - [`headers`]: reading `Retry-After` and reset headers.
+
+pub mod breaker;
+pub mod budget;
+pub mod headers;
+pub mod http;
