@@ -10,8 +10,11 @@
 //!   time from the documented limit and the provider's headers.
 //! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
 //! - [`headers`]: reading `Retry-After` and reset headers.
+//! - [`paging`]: `Link` headers, ids that may be objects, `(updated_at, id)`
+//!   watermarks, time windows, and the guard against endless runs (F7).
 
 pub mod breaker;
 pub mod budget;
 pub mod headers;
 pub mod http;
+pub mod paging;
