@@ -21,7 +21,6 @@
 
 use std::time::Duration;
 
-use rand::Rng as _;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
 use crate::{breaker::CircuitBreaker, budget::RateBudget, headers};
@@ -78,13 +77,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The backoff before attempt `attempt + 1`: exponential, with jitter
-    /// between half and all of it, capped.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exponential = self.base_delay.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let capped = exponential.min(self.max_delay);
-        let half = capped / 2;
-        half + capped.saturating_sub(half).mul_f64(rand::rng().random_range(0.0..=1.0))
+    /// The wait before retry number `retry` (1 for the first): the base,
+    /// doubling each time, capped at `max_delay`, with jitter between half
+    /// and all of it.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let doublings = 2u32.saturating_pow(retry.saturating_sub(1).min(16));
+        let ceiling = self.base_delay.saturating_mul(doublings).min(self.max_delay);
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(millis / 2 + rand::random_range(0..=millis - millis / 2))
     }
 }
 
@@ -272,5 +272,29 @@ fn describe(status: u16) -> String {
         429 | 403 => format!("the provider's rate limit was reached (HTTP {status})"),
         408 => "the provider timed the request out (HTTP 408)".into(),
         _ => format!("the provider had a problem (HTTP {status})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stays_under_its_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 40,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+        };
+        for retry in 1..40 {
+            let ceiling =
+                policy.base_delay.saturating_mul(2u32.saturating_pow((retry - 1).min(16))).min(policy.max_delay);
+            for _ in 0..50 {
+                let wait = policy.backoff(retry);
+                assert!(wait <= ceiling && wait >= ceiling / 2, "retry {retry}: {wait:?}");
+            }
+        }
+        let waits: std::collections::HashSet<_> = (0..50).map(|_| policy.backoff(4)).collect();
+        assert!(waits.len() > 1, "no jitter");
     }
 }

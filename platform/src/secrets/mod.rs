@@ -16,7 +16,7 @@
 pub mod local;
 pub mod ssm;
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
 pub use secrecy::{ExposeSecret, SecretString};
@@ -328,15 +328,6 @@ pub async fn open(config: &SecretsConfig, db: &Db) -> Result<Arc<dyn SecretStore
     })
 }
 
-/// Exponential backoff with "equal jitter": a random wait between half and
-/// all of `min(cap, base * 2^attempt)`, so that retrying replicas spread
-/// out while every retry still waits longer than the one before it.
-pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let ceiling = base.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(cap);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(millis / 2 + rand::random_range(0..=millis - millis / 2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,19 +391,5 @@ mod tests {
         assert_eq!(prefix.path_of(&name), Some(path));
         assert_eq!(prefix.path_of("/corp/patchbay/not-a-team/x"), None);
         assert_eq!(prefix.path_of(&format!("/corp/other/{team}/x")), None);
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_stays_under_its_cap() {
-        let (base, cap) = (Duration::from_millis(50), Duration::from_millis(400));
-        for attempt in 0..40 {
-            let ceiling = base.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(cap);
-            for _ in 0..50 {
-                let wait = backoff(attempt, base, cap);
-                assert!(wait <= ceiling && wait >= ceiling / 2, "attempt {attempt}: {wait:?}");
-            }
-        }
-        let waits: std::collections::HashSet<_> = (0..50).map(|_| backoff(3, base, cap)).collect();
-        assert!(waits.len() > 1, "no jitter");
     }
 }

@@ -44,7 +44,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     ADVANCED_VALUE_BYTES, Prefix, STANDARD_VALUE_BYTES, Secret, SecretEntry, SecretPath, SecretStore, StoreStatus,
-    Version, backoff, check_value,
+    Version, check_value,
 };
 use crate::error::{Error, Result};
 
@@ -56,20 +56,13 @@ const MAX_PAGES: usize = 10_000;
 /// Names the read cache holds before it starts over.
 const CACHE_MAX_ENTRIES: usize = 10_000;
 
-/// How throttled or failed calls are retried.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
+/// How throttled or failed calls are retried: the connectors' policy.
+pub use connector_core::http::RetryPolicy;
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_attempts: 8, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) }
-    }
-}
+/// SSM's own retry defaults: quick, since a throttled parameter call
+/// clears in well under a second.
+const SSM_RETRY: RetryPolicy =
+    RetryPolicy { max_attempts: 8, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) };
 
 #[derive(Clone, Debug)]
 pub struct SsmSettings {
@@ -96,7 +89,7 @@ impl SsmSettings {
             kms_key_id: None,
             advanced_tier: false,
             cache_ttl: Duration::from_secs(300),
-            retry: RetryPolicy::default(),
+            retry: SSM_RETRY,
             endpoint_url: None,
             region: None,
             credentials: None,
@@ -198,7 +191,7 @@ impl SsmStore {
             match send().await {
                 Ok(answer) => return Ok(answer),
                 Err(error) if attempt + 1 < policy.max_attempts && is_transient(&error) => {
-                    let wait = backoff(attempt, policy.base_delay, policy.max_delay);
+                    let wait = policy.backoff(attempt + 1);
                     tracing::debug!(op, name, code = error.code(), attempt, ?wait, "SSM call retried");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
