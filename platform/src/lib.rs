@@ -5,6 +5,7 @@
 //! and their SQL is written once for both backends.
 
 pub mod accounts;
+pub mod artifacts;
 pub mod audit;
 pub mod catalog;
 pub mod connections;

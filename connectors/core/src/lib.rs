@@ -10,6 +10,7 @@
 //!   time from the documented limit and the provider's headers.
 //! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
 //! - [`headers`]: reading `Retry-After` and reset headers.
+//! - [`source`]: the records and removals a page carries.
 //! - [`paging`]: `Link` headers, ids that may be objects, `(updated_at, id)`
 //!   watermarks, time windows, and the guard against endless runs (F7).
 
@@ -18,3 +19,4 @@ pub mod budget;
 pub mod headers;
 pub mod http;
 pub mod paging;
+pub mod source;
