@@ -14,17 +14,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, join_all, location, oidc::OidcPeer};
+use common::{TestApp, expire_token_soon, join_all, location, oidc::OidcPeer, stored_token};
 use http::StatusCode;
 use platform::{
     accounts::TeamId,
     installations::{self, State},
-    oauth::{StoredToken, TOKEN_KEY},
-    secrets::SecretPath,
+    oauth::StoredToken,
     testing::TestDatabase,
     tokens::{self, TokenError},
 };
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 
 /// The peer, as the console's catalog knows it.
 const PROVIDER: &str = "oidc-peer";
@@ -108,16 +107,11 @@ impl Conformance {
     }
 
     async fn stored(&self, team: &TeamId) -> Option<StoredToken> {
-        let secret = self.app.platform.secrets.get_fresh(&token_path(team)).await.unwrap()?;
-        Some(serde_json::from_str(secret.value.expose_secret()).unwrap())
+        stored_token(&self.app.platform, team, PROVIDER).await
     }
 
-    /// Makes the stored token look as if it expires in five seconds.
     async fn expire_soon(&self, team: &TeamId) {
-        let mut token = self.stored(team).await.unwrap();
-        token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
-        let json = SecretString::from(serde_json::to_string(&token).unwrap());
-        self.app.platform.secrets.put(&token_path(team), &json).await.unwrap();
+        expire_token_soon(&self.app.platform, team, PROVIDER).await;
     }
 
     async fn state(&self, team: &TeamId) -> Option<State> {
@@ -128,10 +122,6 @@ impl Conformance {
     async fn stop(self) {
         self.app.stop().await;
     }
-}
-
-fn token_path(team: &TeamId) -> SecretPath {
-    SecretPath::of(team, &[PROVIDER, TOKEN_KEY]).unwrap()
 }
 
 /// A query parameter of an absolute URL or of a path.

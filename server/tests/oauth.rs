@@ -6,17 +6,14 @@
 
 mod common;
 
-use common::{Browser, TestApp, location};
+use common::{Browser, TestApp, location, stored_token};
 use http::StatusCode;
 use platform::{
-    accounts::{Email, NewPassword, PersonName, TeamId, TeamName},
+    accounts::{Email, NewPassword, PersonName, TeamName},
     installations::{self, State},
-    oauth::StoredToken,
-    secrets::SecretPath,
     teams::NewTeam,
 };
 use sandbox::Fault;
-use secrecy::ExposeSecret as _;
 
 fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
@@ -34,12 +31,6 @@ async fn start(browser: &Browser, query: &str) -> String {
 /// The callback URL as the browser follows it, relative to the console.
 fn callback_path(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.base).unwrap().to_owned()
-}
-
-async fn stored_token(app: &TestApp, team: &TeamId) -> Option<StoredToken> {
-    let at = SecretPath::of(team, &["sandbox", platform::oauth::TOKEN_KEY]).unwrap();
-    let secret = app.platform.secrets.get_fresh(&at).await.unwrap()?;
-    Some(serde_json::from_str(secret.value.expose_secret()).unwrap())
 }
 
 fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
@@ -68,7 +59,7 @@ async fn a_full_code_flow_connects_the_sandbox_and_stores_its_tokens(app: TestAp
     assert_eq!(done.headers()["referrer-policy"], "no-referrer");
     // A7: the sandbox refuses a token request whose redirect URI differs,
     // so a stored token proves it was the same.
-    let token = stored_token(&app, &team).await.unwrap();
+    let token = stored_token(&app.platform, &team, "sandbox").await.unwrap();
     assert!(token.access_token.starts_with("sba_") && token.refresh_token.is_some());
     assert!(token.expires_at.unwrap() > time::OffsetDateTime::now_utc().unix_timestamp() + 200);
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
@@ -221,7 +212,7 @@ async fn a11_deny_and_provider_errors_are_shown_escaped_without_a_token_request(
     let page = app.get(&hostile).await.text().await.unwrap();
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>alert"), "{page}");
     assert_eq!(sandbox(&app).token_requests(), 0);
-    assert!(stored_token(&app, &team).await.is_none());
+    assert!(stored_token(&app.platform, &team, "sandbox").await.is_none());
     app.stop().await;
 }
 
@@ -288,7 +279,7 @@ async fn token_endpoint_failures_are_explained_and_leave_no_installation() {
         assert_eq!(response.status().as_u16(), status, "{fault:?}");
         let page = response.text().await.unwrap();
         assert!(page.contains(words), "{fault:?}: {page}");
-        assert!(stored_token(&app, &team).await.is_none(), "{fault:?} left a token");
+        assert!(stored_token(&app.platform, &team, "sandbox").await.is_none(), "{fault:?} left a token");
         let mut conn = app.platform.db.pool().acquire().await.unwrap();
         let left = installations::find(&mut conn, &team, "sandbox").await.unwrap();
         assert!(left.is_none_or(|i| !i.is_active()), "{fault:?} left an installation");
@@ -304,11 +295,11 @@ async fn disconnect_revokes_the_grant_at_the_provider_and_wipes_the_tokens() {
     let team = app.admin_team().await;
     let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     app.get(&callback_path(&app, &back)).await;
-    let token = stored_token(&app, &team).await.unwrap();
+    let token = stored_token(&app.platform, &team, "sandbox").await.unwrap();
 
     let response = app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(stored_token(&app, &team).await.is_none());
+    assert!(stored_token(&app.platform, &team, "sandbox").await.is_none());
     let me = app.client.get(app.url("/sandbox/api/me")).bearer_auth(&token.access_token).send().await.unwrap();
     assert_eq!(me.status(), 401, "the provider still honours the revoked grant");
     app.stop().await;

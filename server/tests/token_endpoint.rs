@@ -10,16 +10,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, location};
+use common::{TestApp, expire_token_soon, location, stored_token};
 use platform::{
     accounts::TeamId,
     installations::{self, State},
-    oauth::{StoredToken, TOKEN_KEY},
+    oauth::StoredToken,
     secrets::SecretPath,
     testing::TestDatabase,
     tokens::{self, TokenError},
 };
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -141,13 +141,8 @@ impl Matrix {
         self.app.get(&format!("/oauth/{PROVIDER}/callback?code=the-code&state={state}")).await
     }
 
-    fn path(&self) -> SecretPath {
-        SecretPath::of(&self.team, &[PROVIDER, TOKEN_KEY]).unwrap()
-    }
-
     async fn stored(&self) -> Option<StoredToken> {
-        let secret = self.app.platform.secrets.get_fresh(&self.path()).await.unwrap()?;
-        Some(serde_json::from_str(secret.value.expose_secret()).unwrap())
+        stored_token(&self.app.platform, &self.team, PROVIDER).await
     }
 
     async fn state(&self) -> Option<State> {
@@ -160,12 +155,8 @@ impl Matrix {
         self.app.get(&format!("/integrations/{PROVIDER}")).await.text().await.unwrap()
     }
 
-    /// Makes the stored token due for a refresh.
     async fn expire_soon(&self) {
-        let mut token = self.stored().await.unwrap();
-        token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
-        let json = SecretString::from(serde_json::to_string(&token).unwrap());
-        self.app.platform.secrets.put(&self.path(), &json).await.unwrap();
+        expire_token_soon(&self.app.platform, &self.team, PROVIDER).await;
     }
 
     async fn refresh(&self) -> Result<String, TokenError> {

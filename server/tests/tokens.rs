@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestApp, join_all};
+use common::{TestApp, expire_token_soon, join_all, stored_token};
 use platform::{
     accounts::TeamId,
     installations::{self, State},
@@ -22,16 +22,11 @@ fn token_path(team: &TeamId) -> SecretPath {
 }
 
 async fn stored(app: &TestApp, team: &TeamId) -> StoredToken {
-    let secret = app.platform.secrets.get_fresh(&token_path(team)).await.unwrap().unwrap();
-    serde_json::from_str(secret.value.expose_secret()).unwrap()
+    stored_token(&app.platform, team, "sandbox").await.expect("a stored token")
 }
 
-/// Makes the stored token look as if it expires in five seconds.
 async fn expire_soon(app: &TestApp, team: &TeamId) {
-    let mut token = stored(app, team).await;
-    token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
-    let json = serde_json::to_string(&token).unwrap();
-    app.platform.secrets.put(&token_path(team), &SecretString::from(json)).await.unwrap();
+    expire_token_soon(&app.platform, team, "sandbox").await;
 }
 
 fn sandbox(app: &TestApp) -> &sandbox::Sandbox {

@@ -304,3 +304,27 @@ macro_rules! app_test_on_both_backends {
         }
     };
 }
+
+/// The OAuth token stored for a team's connection, read past any cache.
+pub async fn stored_token(
+    platform: &platform::Platform,
+    team: &platform::accounts::TeamId,
+    provider: &str,
+) -> Option<platform::oauth::StoredToken> {
+    use secrecy::ExposeSecret as _;
+    let secret = platform.secrets.get_fresh(&token_path(team, provider)).await.unwrap()?;
+    Some(serde_json::from_str(secret.value.expose_secret()).unwrap())
+}
+
+/// Makes a connection's stored OAuth token look as if it expires in five
+/// seconds, so that the next use refreshes it.
+pub async fn expire_token_soon(platform: &platform::Platform, team: &platform::accounts::TeamId, provider: &str) {
+    let mut token = stored_token(platform, team, provider).await.expect("a stored token");
+    token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
+    let json = secrecy::SecretString::from(serde_json::to_string(&token).unwrap());
+    platform.secrets.put(&token_path(team, provider), &json).await.unwrap();
+}
+
+fn token_path(team: &platform::accounts::TeamId, provider: &str) -> platform::secrets::SecretPath {
+    platform::secrets::SecretPath::of(team, &[provider, platform::oauth::TOKEN_KEY]).unwrap()
+}
