@@ -475,14 +475,9 @@ pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<
                         TokenError::Platform(error) => error,
                     }
                 })?;
-            let mut values = Values::new();
-            values.insert("access_token".into(), Value::plain(token));
             // The hosts the token response named, kept as settings when connecting.
-            for (name, value) in &installation.settings {
-                values.insert(format!("token.{name}"), Value::url(value));
-            }
-            let to = Destination { allowed_hosts: &found.api.allowed_hosts, entered_hosts: Vec::new() };
-            whoami::fetch(&platform.http, &oauth.user_info, &values, &to)
+            let hosts = installation.settings.iter().map(|(name, value)| (name.clone(), Value::url(value))).collect();
+            crate::oauth::fetch_account(platform, found, oauth, token, hosts)
                 .await
                 .map_err(|failure| Error::ProviderCheck(failure.explain(&found.name, "token")))?
         }

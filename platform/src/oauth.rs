@@ -28,6 +28,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use connector_core::http::{Call, Class};
+
 use crate::{
     Platform,
     accounts::{TeamId, UserId},
@@ -611,8 +613,7 @@ async fn connect_with_token(
     // SECURITY A10: hosts the token response names must be allowed ones;
     // they are kept with the installation for the connector.
     let mut settings = BTreeMap::new();
-    let mut values = Values::new();
-    values.insert("access_token".into(), Value::plain(SecretString::from(stored.access_token.clone())));
+    let mut fields = Values::new();
     for (name, value) in &token.extra_fields().fields {
         let Some(text) = value.as_str() else { continue };
         if let Ok(url) = url::Url::parse(text)
@@ -621,15 +622,14 @@ async fn connect_with_token(
             if !crate::catalog::host_allowed(host, &provider.api.allowed_hosts) {
                 return Err(Failure::HostNotAllowed { host: host.to_owned() });
             }
-            values.insert(format!("token.{name}"), Value::url(text.trim_end_matches('/')));
+            fields.insert(name.clone(), Value::url(text.trim_end_matches('/')));
             settings.insert(name.clone(), text.trim_end_matches('/').to_owned());
         } else {
-            values.insert(format!("token.{name}"), Value::plain(SecretString::from(text.to_owned())));
+            fields.insert(name.clone(), Value::plain(SecretString::from(text.to_owned())));
         }
     }
-    let to = Destination { allowed_hosts: &provider.api.allowed_hosts, entered_hosts: Vec::new() };
-    // CONNECTOR-RULES 27: the account's id and name, as documented.
-    let account = whoami::fetch(&platform.http, &oauth.user_info, &values, &to).await.map_err(Failure::NoAccount)?;
+    let access_token = SecretString::from(stored.access_token.clone());
+    let account = fetch_account(platform, provider, oauth, access_token, fields).await.map_err(Failure::NoAccount)?;
 
     let json = serde_json::to_string(stored).map_err(|_| Failure::MalformedToken)?;
     let secrets = BTreeMap::from([(TOKEN_KEY.to_owned(), SecretString::from(json))]);
@@ -639,6 +639,23 @@ async fn connect_with_token(
             other => internal(other),
         }
     })
+}
+
+/// Asks the provider's user-info endpoint which account `access_token`
+/// reaches (CONNECTOR-RULES 27). `token_fields` are the token response's
+/// other fields the request may name as `{token.NAME}`: all of them at
+/// connect time, the hosts kept as settings afterwards.
+pub(crate) async fn fetch_account(
+    platform: &Platform,
+    provider: &Provider,
+    oauth: &OAuth2,
+    access_token: SecretString,
+    token_fields: Values,
+) -> std::result::Result<whoami::Account, whoami::Failure> {
+    let mut values: Values = token_fields.into_iter().map(|(name, value)| (format!("token.{name}"), value)).collect();
+    values.insert("access_token".into(), Value::plain(access_token));
+    let to = Destination { allowed_hosts: &provider.api.allowed_hosts, entered_hosts: Vec::new() };
+    whoami::fetch(&platform.http, &oauth.user_info, &values, &to).await
 }
 
 /// The longest token life believed; a larger `expires_in` is clamped.
@@ -734,28 +751,26 @@ pub async fn revoke(platform: &Platform, team: &TeamId, provider: &Provider, tok
         Some(refresh) => (refresh, "refresh_token"),
         None => (stored.access_token, "access_token"),
     };
-    let mut request = platform.http.client().post(revoke_url);
-    let mut form = vec![("token", token.as_str()), ("token_type_hint", kind)];
-    match oauth.client_auth {
-        ClientAuth::Basic => request = request.basic_auth(&app.client_id, Some(app.client_secret.expose_secret())),
-        ClientAuth::Post => {
-            form.push(("client_id", app.client_id.as_str()));
-            form.push(("client_secret", app.client_secret.expose_secret()));
-        }
-    }
-    // The error's text names the URL; it is classified, never shown.
-    let outcome = match request.form(&form).send().await {
-        Ok(response) if response.status().is_success() => Revoked::Done,
-        Ok(response) => {
-            let status = response.status().as_u16();
-            if status == 429 || status >= 500 {
-                Revoked::Later(format!("{} answered HTTP {status}", provider.name))
-            } else {
-                Revoked::Refused(format!("{} refused to revoke the token (HTTP {status})", provider.name))
+    let build = |client: &reqwest::Client, _: Option<&str>| {
+        let mut form = vec![("token", token.as_str()), ("token_type_hint", kind)];
+        let request = match oauth.client_auth {
+            ClientAuth::Basic => {
+                client.post(revoke_url.as_str()).basic_auth(&app.client_id, Some(app.client_secret.expose_secret()))
             }
-        }
-        Err(error) if error.is_timeout() => Revoked::Later(format!("{} did not answer in time", provider.name)),
-        Err(_) => Revoked::Later(format!("{} could not be reached", provider.name)),
+            ClientAuth::Post => {
+                form.push(("client_id", app.client_id.as_str()));
+                form.push(("client_secret", app.client_secret.expose_secret()));
+                client.post(revoke_url.as_str())
+            }
+        };
+        request.form(&form)
+    };
+    // A passing failure (timeout, unreachable, 429, 5xx) is tried again by
+    // the revocation queue; anything else will not pass.
+    let outcome = match platform.http.single_try().send(Call::default(), build).await {
+        Ok(_) => Revoked::Done,
+        Err(error) if error.class == Class::Transient => Revoked::Later(format!("{}: {error}", provider.name)),
+        Err(error) => Revoked::Refused(format!("{} refused to revoke the token: {error}", provider.name)),
     };
     match &outcome {
         Revoked::Done => tracing::info!("token revoked at the provider"),

@@ -46,9 +46,21 @@ impl Http {
         self.timeout
     }
 
-    /// The client itself, for the OAuth token and revoke requests.
+    /// The client itself, for the OAuth token requests.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// The connectors' sending over this client, with the default retries.
+    pub fn connector(&self) -> connector_core::http::Http {
+        connector_core::http::Http::from_client(self.client.clone(), connector_core::http::RetryPolicy::default())
+    }
+
+    /// The connectors' sending and failure classes over this client, with
+    /// one try: for calls whose caller retries on its own schedule.
+    pub fn single_try(&self) -> connector_core::http::Http {
+        let policy = connector_core::http::RetryPolicy { max_attempts: 1, ..Default::default() };
+        connector_core::http::Http::from_client(self.client.clone(), policy)
     }
 }
 

@@ -357,7 +357,11 @@ async fn d6_a_revoke_that_fails_for_now_is_retried_later_and_does_not_block_the_
     let response = m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
     assert_eq!(response.status(), 200);
     let said = response.text().await.unwrap();
-    assert!(said.contains("Acme OAuth answered HTTP 503") && said.contains("keeps asking in the background"), "{said}");
+    assert!(
+        said.contains("Acme OAuth: the provider had a problem (HTTP 503)")
+            && said.contains("keeps asking in the background"),
+        "{said}"
+    );
     assert!(m.stored().await.is_none(), "the wipe waited for the revoke");
     assert_eq!(m.state().await, None);
     assert_eq!(pending(&m).await.len(), 1);

@@ -139,6 +139,12 @@ impl Http {
         Ok(Self { client, policy })
     }
 
+    /// The same sending, over a client the caller built (it must not
+    /// follow redirects), with its own policy.
+    pub fn from_client(client: Client, policy: RetryPolicy) -> Self {
+        Self { client, policy }
+    }
+
     pub fn policy(&self) -> RetryPolicy {
         self.policy
     }
