@@ -240,6 +240,25 @@ impl Http {
     }
 }
 
+/// Reads a JSON answer. A body cut off on the way is transient (the page
+/// is asked for again); a body that is not the documented shape is
+/// permanent, and the message names neither the URL nor the body.
+pub async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, FetchError> {
+    let status = response.status().as_u16();
+    let body =
+        response.bytes().await.map_err(|_| FetchError::transient(Some(status), "the provider's answer was cut off"))?;
+    serde_json::from_slice(&body).map_err(|error| {
+        FetchError::permanent(
+            Some(status),
+            format!(
+                "the provider's answer is not in its documented shape (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        )
+    })
+}
+
 enum Verdict {
     Success,
     Unauthorized,

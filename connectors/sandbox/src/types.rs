@@ -1,0 +1,36 @@
+//! The item API's answers.
+
+use serde::Deserialize;
+
+/// `GET /api/items`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct ItemsPage {
+    pub items: Vec<Item>,
+    pub next_cursor: Option<String>,
+    /// Only on a full listing.
+    #[serde(default)]
+    pub total_count: Option<u64>,
+}
+
+/// An item; a deleted one carries only its id, `deleted` and `updated_at`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Item {
+    /// A string in the documentation; read leniently (CONNECTOR-RULES 5).
+    pub id: serde_json::Value,
+    #[serde(default)]
+    pub deleted: bool,
+    pub updated_at: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `public` or `private`; anything else is treated as private.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
