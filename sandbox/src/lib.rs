@@ -11,7 +11,9 @@
 //!   every use and are accepted once: presenting a used one revokes the
 //!   whole grant, as reuse detection does at strict providers;
 //! - revocation (RFC 7009) and a user-info API;
-//! - fault switches that make the next token requests fail in a chosen way.
+//! - fault switches that make the next token requests fail in a chosen way;
+//! - a paginated, rate-limited item API with `updated_since` and injected
+//!   faults, for syncs ([`items`]).
 //!
 //! Every route here is relative: the server serves the router under
 //! `/sandbox`, and [`Settings::issuer`] is that full base URL.
@@ -38,6 +40,10 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+pub mod items;
+
+pub use items::ItemSettings;
+
 /// The one client the sandbox knows, as the catalog registers it.
 pub const CLIENT_ID: &str = "patchbay-sandbox";
 /// Its secret. A demo value: the sandbox guards nothing.
@@ -59,6 +65,7 @@ pub struct Settings {
     /// The redirect URIs it accepts, compared exactly.
     pub redirect_uris: Vec<String>,
     pub access_token_life: Duration,
+    pub items: ItemSettings,
 }
 
 /// A way the next token request fails.
@@ -102,6 +109,7 @@ struct Inner {
     state: Mutex<AuthState>,
     token_requests: AtomicU64,
     refresh_requests: AtomicU64,
+    items: items::Items,
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +155,7 @@ impl Sandbox {
     pub fn new(settings: Settings) -> Self {
         Self {
             inner: Arc::new(Inner {
+                items: items::Items::new(settings.items.clone()),
                 settings,
                 state: Mutex::new(AuthState::default()),
                 token_requests: AtomicU64::new(0),
@@ -174,6 +183,55 @@ impl Sandbox {
         self.lock().faults.extend(faults);
     }
 
+    fn items(&self) -> &items::Items {
+        &self.inner.items
+    }
+
+    /// Edits item `n` now; `false` when there is no such live item.
+    pub fn touch_item(&self, n: u64) -> bool {
+        self.items().touch(n)
+    }
+
+    /// Deletes item `n`; later change listings report it deleted.
+    pub fn delete_item(&self, n: u64) -> bool {
+        self.items().delete(n)
+    }
+
+    /// Makes item `n` private (or public again), as an edit.
+    pub fn set_item_private(&self, n: u64, private: bool) -> bool {
+        self.items().set_private(n, private)
+    }
+
+    /// Makes the next `n` item requests meet a fault.
+    pub fn fail_next_item_requests(&self, n: u64) {
+        self.items().fail_next(n);
+    }
+
+    /// Item requests answered, and how many were refused for the rate limit.
+    pub fn item_requests(&self) -> (u64, u64) {
+        self.items().stats()
+    }
+
+    /// Items a full listing returns.
+    pub fn live_item_count(&self) -> u64 {
+        self.items().live_count()
+    }
+
+    /// The ids of live public items: what a sync should end up holding.
+    pub fn public_item_ids(&self) -> Vec<String> {
+        self.items().public_ids()
+    }
+
+    /// Whether the request carries a live access token.
+    fn token_is_valid(&self, headers: &HeaderMap) -> bool {
+        let token =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        token.is_some_and(|t| {
+            let s = self.lock();
+            s.access.get(t).is_some_and(|(grant, expires)| *expires > Instant::now() && !s.revoked.contains(grant))
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
         self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -187,6 +245,8 @@ impl Sandbox {
             .route("/oauth/token", post(token))
             .route("/oauth/revoke", post(revoke))
             .route("/api/me", get(me))
+            .route("/api/items", get(items::list))
+            .route("/items/{id}", get(item_page))
             .route("/faults", get(list_faults).post(set_faults))
             .with_state(self.clone())
     }
@@ -229,7 +289,14 @@ display_name = "/user/name"
 base_url = "{issuer}/api"
 allowed_hosts = ["{host}"]
 pagination = "cursor"
-"#
+{rate_limit}"#,
+            rate_limit = match self.inner.settings.items.rate_limit {
+                Some(requests) => format!(
+                    "\n[rate_limit]\nrequests = {requests}\nper_seconds = 1\nremaining_header = \"X-RateLimit-Remaining\"\n\
+                     reset_header = \"X-RateLimit-Reset\"\nretry_after = true\n"
+                ),
+                None => String::new(),
+            }
         )
     }
 }
@@ -581,20 +648,17 @@ async fn revoke(State(sandbox): State<Sandbox>, headers: HeaderMap, Form(form): 
 
 /// The signed-in user, wrapped the way many providers wrap it
 /// (CONNECTOR-RULES 27).
+/// 401 with `invalid_token`, as RFC 6750 has it.
+fn invalid_token() -> Response {
+    let mut response =
+        (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "invalid_token" }))).into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    response
+}
+
 async fn me(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    let token =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let valid = token.is_some_and(|t| {
-        let s = sandbox.lock();
-        s.access.get(t).is_some_and(|(grant, expires)| *expires > Instant::now() && !s.revoked.contains(grant))
-    });
-    if !valid {
-        let mut response =
-            (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "invalid_token" }))).into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-        return response;
+    if !sandbox.token_is_valid(&headers) {
+        return invalid_token();
     }
     Json(serde_json::json!({
         "user": { "id": USER_ID, "name": USER_NAME, "email": "demo@sandbox.invalid" },
@@ -618,4 +682,11 @@ async fn set_faults(State(sandbox): State<Sandbox>, Json(faults): Json<Faults>) 
     s.faults.clear();
     s.faults.extend(faults.token);
     StatusCode::NO_CONTENT
+}
+
+/// Where an item's deep link leads: a page naming it.
+async fn item_page(axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let body =
+        format!("<p>This is <code>{}</code> in the sandbox. Edit it from the tests or the benchmark.</p>", escape(&id));
+    page(StatusCode::OK, "Sandbox item", &body)
 }

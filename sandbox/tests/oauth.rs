@@ -24,6 +24,7 @@ async fn start(access_token_life: Duration) -> Running {
         issuer: format!("{base}/sandbox"),
         redirect_uris: vec![format!("{base}/oauth/sandbox/callback")],
         access_token_life,
+        items: sandbox::ItemSettings::default(),
     });
     let app = axum::Router::new().nest("/sandbox", sandbox.router());
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -1,0 +1,464 @@
+//! The sandbox's item API: a paginated, rate-limited list of records with
+//! `updated_since`, and faults on demand, for syncs to pull from.
+//!
+//! `GET /api/items?limit=L&cursor=C&updated_since=T` (bearer token):
+//! - items ordered by `(updated_at, id)`; `cursor` is the opaque
+//!   `next_cursor` of the page before; `limit` is 1–200, 50 by default;
+//! - without `updated_since`: every live item, and `total_count`;
+//! - with `updated_since` (RFC 3339): items changed at or after it,
+//!   deleted ones included as `{"id", "deleted": true, "updated_at"}`,
+//!   and no count;
+//! - items have `visibility` `public` or `private`; a client that may only
+//!   index public records must drop private ones;
+//! - `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+//!   (seconds until the bucket is full) on every answer when a limit is
+//!   set; past it, 429 with `Retry-After: 1`.
+//!
+//! Items are generated, not stored: item `n` exists from the start with a
+//! timestamp `n` seconds after a base time, so a million of them cost
+//! nothing until one is changed. Changes ([`Items::touch`],
+//! [`Items::delete`], [`Items::set_private`]) get timestamps after every
+//! generated one.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Sandbox;
+
+/// How the item API behaves; set by flags or variables where the sandbox
+/// is served.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemSettings {
+    /// Items generated at start.
+    pub count: u64,
+    /// Requests per second allowed to the item API; `None` for no limit.
+    pub rate_limit: Option<u32>,
+    /// The share of item requests that meet a fault (0–1): a 429, a 500,
+    /// a delay, or a connection reset mid-answer, in equal parts.
+    pub fault_rate: f64,
+}
+
+impl Default for ItemSettings {
+    fn default() -> Self {
+        Self { count: 1_000, rate_limit: Some(DEFAULT_RATE_LIMIT), fault_rate: 0.0 }
+    }
+}
+
+/// The advertised limit when none is set, per second.
+pub const DEFAULT_RATE_LIMIT: u32 = 50;
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 200;
+/// Generated items are this far apart in time.
+const STEP_MS: i64 = 1_000;
+
+/// A changed item's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Edit {
+    updated_ms: i64,
+    revision: u32,
+    deleted: bool,
+    private: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Items {
+    settings: ItemSettings,
+    /// Unix milliseconds of item 0.
+    base_ms: i64,
+    state: Mutex<ItemState>,
+}
+
+#[derive(Debug)]
+struct ItemState {
+    edits: HashMap<u64, Edit>,
+    /// Edited items by `(updated_ms, n)`; every one is after the generated.
+    edited: BTreeSet<(i64, u64)>,
+    last_edit_ms: i64,
+    bucket: Bucket,
+    faults_left: u64,
+    requests: u64,
+    limited: u64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis())
+        .unwrap_or(i64::MAX)
+}
+
+impl Items {
+    pub(crate) fn new(settings: ItemSettings) -> Self {
+        let count = i64::try_from(settings.count).unwrap_or(i64::MAX / STEP_MS);
+        // The generated items end a day before now.
+        let base_ms = now_ms() - count.saturating_mul(STEP_MS) - 86_400_000;
+        let tokens = f64::from(settings.rate_limit.unwrap_or(0));
+        let state = ItemState {
+            edits: HashMap::new(),
+            edited: BTreeSet::new(),
+            last_edit_ms: base_ms + count.saturating_mul(STEP_MS),
+            bucket: Bucket { tokens, at: Instant::now() },
+            faults_left: 0,
+            requests: 0,
+            limited: 0,
+        };
+        Self { settings, base_ms, state: Mutex::new(state) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ItemState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn generated_ms(&self, n: u64) -> i64 {
+        self.base_ms + i64::try_from(n).unwrap_or(i64::MAX / STEP_MS) * STEP_MS
+    }
+
+    fn edit(&self, n: u64, change: impl FnOnce(&mut Edit)) -> bool {
+        if n >= self.settings.count {
+            return false;
+        }
+        let mut s = self.lock();
+        let updated_ms = now_ms().max(s.last_edit_ms + 1);
+        s.last_edit_ms = updated_ms;
+        let mut edit =
+            s.edits.get(&n).copied().unwrap_or(Edit { updated_ms: 0, revision: 0, deleted: false, private: false });
+        if edit.deleted {
+            return false;
+        }
+        if edit.updated_ms != 0 {
+            s.edited.remove(&(edit.updated_ms, n));
+        }
+        edit.updated_ms = updated_ms;
+        edit.revision += 1;
+        change(&mut edit);
+        s.edited.insert((updated_ms, n));
+        s.edits.insert(n, edit);
+        true
+    }
+
+    /// Edits item `n`'s title, as a person would; `false` if it is gone.
+    pub(crate) fn touch(&self, n: u64) -> bool {
+        self.edit(n, |_| {})
+    }
+
+    pub(crate) fn delete(&self, n: u64) -> bool {
+        self.edit(n, |e| e.deleted = true)
+    }
+
+    pub(crate) fn set_private(&self, n: u64, private: bool) -> bool {
+        self.edit(n, |e| e.private = private)
+    }
+
+    /// Makes the next `n` item requests meet a fault, whatever the rate.
+    pub(crate) fn fail_next(&self, n: u64) {
+        self.lock().faults_left = n;
+    }
+
+    /// Item requests answered, and how many of them were 429 for the limit.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        let s = self.lock();
+        (s.requests, s.limited)
+    }
+
+    /// Live items, as a full listing returns them.
+    pub(crate) fn live_count(&self) -> u64 {
+        let s = self.lock();
+        self.settings.count - s.edits.values().filter(|e| e.deleted).count() as u64
+    }
+
+    /// The ids a full listing would return that a public-only client keeps.
+    pub(crate) fn public_ids(&self) -> Vec<String> {
+        let s = self.lock();
+        (0..self.settings.count)
+            .filter(|n| s.edits.get(n).is_none_or(|e| !e.deleted && !e.private))
+            .map(item_id)
+            .collect()
+    }
+
+    fn item(&self, n: u64, edit: Option<&Edit>, issuer: &str) -> serde_json::Value {
+        let updated_ms = edit.map_or_else(|| self.generated_ms(n), |e| e.updated_ms);
+        let id = item_id(n);
+        if edit.is_some_and(|e| e.deleted) {
+            return json!({ "id": id, "deleted": true, "updated_at": rfc3339(updated_ms) });
+        }
+        let revision = edit.map_or(0, |e| e.revision);
+        let private = edit.is_some_and(|e| e.private);
+        let title = if revision == 0 { format!("Item {n}") } else { format!("Item {n} (edited {revision}×)") };
+        json!({
+            "id": id,
+            "number": n,
+            "title": title,
+            "body": format!("The body of item {n}, revision {revision}."),
+            "state": if n.is_multiple_of(5) { "closed" } else { "open" },
+            "visibility": if private { "private" } else { "public" },
+            "created_at": rfc3339(self.generated_ms(n)),
+            "updated_at": rfc3339(updated_ms),
+            "url": format!("{issuer}/items/{id}"),
+        })
+    }
+
+    /// Items after `after` in `(updated_ms, n)` order, at or after `since`.
+    fn list(&self, after: Option<(i64, u64)>, since: Option<i64>, limit: usize, issuer: &str) -> Listing {
+        let s = self.lock();
+        let with_deleted = since.is_some();
+        let since = since.unwrap_or(i64::MIN);
+        // One more than asked, to know whether there is a next page.
+        let mut keys: Vec<(i64, u64)> = Vec::with_capacity(limit + 1);
+        // The generated items first, skipping edited ones (they come later).
+        let mut n = match after {
+            Some((ms, k)) if ms >= self.base_ms => {
+                let at = u64::try_from((ms - self.base_ms) / STEP_MS).unwrap_or(u64::MAX);
+                if self.generated_ms(at) == ms && at > k { at } else { at.saturating_add(1) }
+            }
+            _ => 0,
+        };
+        if since > self.base_ms {
+            let first = u64::try_from((since - self.base_ms + STEP_MS - 1) / STEP_MS).unwrap_or(u64::MAX);
+            n = n.max(first);
+        }
+        while n < self.settings.count && keys.len() <= limit {
+            if !s.edits.contains_key(&n) {
+                keys.push((self.generated_ms(n), n));
+            }
+            n += 1;
+        }
+        let from = after.unwrap_or((i64::MIN, 0));
+        for &(ms, k) in s.edited.range((std::ops::Bound::Excluded(from), std::ops::Bound::Unbounded)) {
+            if keys.len() > limit {
+                break;
+            }
+            if ms >= since && (with_deleted || !s.edits[&k].deleted) {
+                keys.push((ms, k));
+            }
+        }
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let items = keys.iter().map(|&(_, k)| self.item(k, s.edits.get(&k), issuer)).collect();
+        let total =
+            (!with_deleted).then(|| self.settings.count - s.edits.values().filter(|e| e.deleted).count() as u64);
+        Listing { items, next: if more { keys.last().copied() } else { None }, total }
+    }
+}
+
+struct Listing {
+    items: Vec<serde_json::Value>,
+    next: Option<(i64, u64)>,
+    total: Option<u64>,
+}
+
+pub(crate) fn item_id(n: u64) -> String {
+    format!("itm_{n}")
+}
+
+fn rfc3339(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+fn encode_cursor((ms, n): (i64, u64)) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{ms}:{n}"))
+}
+
+fn decode_cursor(text: &str) -> Option<(i64, u64)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
+    let (ms, n) = raw.split_once(':')?;
+    Some((ms.parse().ok()?, n.parse().ok()?))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    updated_since: Option<String>,
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+enum Admission {
+    Go { remaining: u32, reset: u64 },
+    Limited,
+    Unlimited,
+}
+
+impl Items {
+    /// Takes a token from the bucket (refilled at the limit per second, as
+    /// deep as one second of requests).
+    fn admit(&self) -> Admission {
+        let mut s = self.lock();
+        s.requests += 1;
+        let Some(limit) = self.settings.rate_limit else { return Admission::Unlimited };
+        let rate = f64::from(limit);
+        let elapsed = s.bucket.at.elapsed().as_secs_f64();
+        s.bucket.tokens = (s.bucket.tokens + elapsed * rate).min(rate);
+        s.bucket.at = Instant::now();
+        if s.bucket.tokens < 1.0 {
+            s.limited += 1;
+            return Admission::Limited;
+        }
+        s.bucket.tokens -= 1.0;
+        let reset = ((rate - s.bucket.tokens) / rate).ceil() as u64;
+        Admission::Go { remaining: s.bucket.tokens.floor() as u32, reset }
+    }
+
+    fn fault(&self) -> Option<u8> {
+        let mut s = self.lock();
+        if s.faults_left > 0 {
+            s.faults_left -= 1;
+        } else if self.settings.fault_rate <= 0.0 || rand::random::<f64>() >= self.settings.fault_rate {
+            return None;
+        }
+        Some(rand::random_range(0..4u8))
+    }
+}
+
+pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    if !sandbox.token_is_valid(&headers) {
+        return crate::invalid_token();
+    }
+    let items = sandbox.items();
+    let admitted = items.admit();
+    let limit_headers = |response: &mut Response, remaining: u32, reset: u64| {
+        let h = response.headers_mut();
+        let limit = items.settings.rate_limit.unwrap_or(0);
+        h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+    };
+    if let Admission::Limited = admitted {
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; slow down.");
+        limit_headers(&mut response, 0, 1);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
+    let fault = items.fault();
+    match fault {
+        Some(0) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Injected: slow down.");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+        Some(1) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Injected: something broke."),
+        Some(2) => tokio::time::sleep(Duration::from_millis(300)).await,
+        _ => {}
+    }
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => DEFAULT_PAGE,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "invalid_limit", "limit must be between 1 and 200"),
+    };
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(text) => match decode_cursor(text) {
+            Some(at) => Some(at),
+            None => return error(StatusCode::BAD_REQUEST, "invalid_cursor", "cursor is not one this API gave"),
+        },
+    };
+    let since = match q.updated_since.as_deref() {
+        None => None,
+        Some(text) => match time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+            Ok(at) => Some(i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MIN)),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_updated_since", "updated_since must be RFC 3339"),
+        },
+    };
+    let listing = items.list(after, since, limit, &sandbox.settings().issuer);
+    let body = json!({
+        "items": listing.items,
+        "next_cursor": listing.next.map(encode_cursor),
+        "total_count": listing.total,
+    });
+    let mut response = if fault == Some(3) {
+        // A connection reset mid-answer: half the body, then an error.
+        let text = body.to_string();
+        let half = text.as_bytes()[..text.len() / 2].to_vec();
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))];
+        let stream = futures_util::stream::iter(chunks);
+        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+    } else {
+        Json(body).into_response()
+    };
+    if let Admission::Go { remaining, reset } = admitted {
+        limit_headers(&mut response, remaining, reset);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(listing: &Listing) -> Vec<String> {
+        listing.items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    fn walk(items: &Items, since: Option<i64>, limit: usize) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = items.list(after, since, limit, "http://x");
+            all.extend(ids(&page));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return all,
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_listing_pages_through_every_item_once_in_order() {
+        let items = Items::new(ItemSettings { count: 250, rate_limit: None, fault_rate: 0.0 });
+        let all = walk(&items, None, 100);
+        assert_eq!(all, (0..250).map(item_id).collect::<Vec<_>>());
+        assert_eq!(items.list(None, None, 10, "http://x").total, Some(250));
+    }
+
+    #[test]
+    fn edited_items_move_to_the_end_and_deleted_ones_show_only_as_changes() {
+        let items = Items::new(ItemSettings { count: 30, rate_limit: None, fault_rate: 0.0 });
+        assert!(items.touch(3));
+        assert!(items.delete(7));
+        assert!(items.set_private(9, true));
+        assert!(!items.touch(7), "a deleted item cannot be edited");
+        let all = walk(&items, None, 7);
+        assert_eq!(all.len(), 29);
+        assert_eq!(&all[27..], &[item_id(3), item_id(9)]);
+        let since = items.lock().edited.first().unwrap().0;
+        assert_eq!(walk(&items, Some(since), 2), vec![item_id(3), item_id(7), item_id(9)]);
+        assert_eq!(items.live_count(), 29);
+        assert_eq!(items.public_ids().len(), 28);
+    }
+
+    #[test]
+    fn updated_since_skips_older_generated_items() {
+        let items = Items::new(ItemSettings { count: 100, rate_limit: None, fault_rate: 0.0 });
+        let since = items.generated_ms(90);
+        assert_eq!(walk(&items, Some(since), 3), (90..100).map(item_id).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_junk_is_refused() {
+        assert_eq!(decode_cursor(&encode_cursor((1_700_000_000_123, 42))), Some((1_700_000_000_123, 42)));
+        assert_eq!(decode_cursor("not a cursor"), None);
+    }
+}
