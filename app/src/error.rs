@@ -69,7 +69,8 @@ impl From<platform::Error> for AppError {
             | E::PasswordHash(_)
             | E::SecretUndecryptable { .. }
             | E::SecretKey(_)
-            | E::SecretBackend { .. } => {
+            | E::SecretBackend { .. }
+            | E::LeaseLost => {
                 tracing::error!(error = %cause, "server function failed");
                 AppError::Internal
             }

@@ -7,8 +7,8 @@ use connector_core::source::Change;
 use crate::{
     Db,
     accounts::{InstallationId, TeamId},
-    error::Result,
-    installations,
+    error::{Error, Result},
+    installations, jobs,
     util::now,
 };
 
@@ -19,33 +19,85 @@ pub struct Applied {
     pub removed: u64,
 }
 
-/// Writes a page's changes and then its next cursor, all or nothing: a
-/// crash or an error anywhere leaves neither, and the page is read again.
-/// Records are upserted by (team, provider, entity type, entity id), so a
-/// page read again changes nothing (F1); removals delete (rule 18). The
-/// installation must be the team's (SECURITY C3).
+/// A job's progress, written with the page it counts.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    pub job: &'a str,
+    pub worker: &'a str,
+    pub done: i64,
+    pub total: Option<i64>,
+    pub items: i64,
+}
+
+/// Rows per INSERT: ten values each, well under both backends' limits.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Writes a page's changes, then its cursors and the job's progress, all
+/// or nothing: a crash or an error anywhere leaves none of it, and the
+/// page is read again. Records are upserted by (team, provider, entity
+/// type, entity id), so a page read again changes nothing (F1); removals
+/// delete (rule 18). The installation must be the team's (SECURITY C3).
+/// With `progress`, the job's lease must still be the worker's, or nothing
+/// is written and [`Error::LeaseLost`] says so.
 pub async fn commit_page(
     db: &Db,
     team: &TeamId,
     installation: &InstallationId,
     provider: &str,
     changes: &[Change],
-    cursor: (&str, &str),
+    cursors: &[(&str, &str)],
+    progress: Option<Progress<'_>>,
 ) -> Result<Applied> {
     let mut tx = db.begin_write().await?;
+    // The connection must still be the team's and connected. The no-op
+    // update locks its row, so a disconnect (which deletes the records)
+    // is ordered wholly before or after this page: records never outlive
+    // their connection (SECURITY C3, D-series).
+    let live = sqlx::query(
+        "UPDATE installations SET state = state WHERE id = $1 AND team_id = $2 \
+         AND state NOT IN ('disconnected', 'connecting')",
+    )
+    .bind(installation.as_str())
+    .bind(team.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if live.rows_affected() != 1 {
+        return Err(Error::NotFound);
+    }
     let mut applied = Applied::default();
     let synced_at = now();
-    for change in changes {
+    // A record changed twice in one page is written once, as last seen
+    // (Postgres refuses an upsert that touches a row twice).
+    let last: std::collections::HashMap<_, _> = changes.iter().enumerate().map(|(at, c)| (c.key(), at)).collect();
+    let mut records = Vec::new();
+    let mut removals = Vec::new();
+    for (at, change) in changes.iter().enumerate() {
         match change {
-            Change::Upsert(record) => {
-                sqlx::query(
-                    "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
-                     content, source_updated_at, synced_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
-                     installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
-                     content = excluded.content, source_updated_at = excluded.source_updated_at, \
-                     synced_at = excluded.synced_at",
-                )
+            _ if last[&change.key()] != at => {}
+            Change::Upsert(record) => records.push(record),
+            Change::Remove { entity_type, entity_id } => removals.push((entity_type, entity_id)),
+        }
+    }
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let first = row * 10;
+                let params: Vec<String> = (1..=10).map(|col| format!("${}", first + col)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
+             content, source_updated_at, synced_at) VALUES {} \
+             ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
+             installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
+             content = excluded.content, source_updated_at = excluded.source_updated_at, \
+             synced_at = excluded.synced_at",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for record in chunk {
+            query = query
                 .bind(team.as_str())
                 .bind(provider)
                 .bind(&record.entity_type)
@@ -55,29 +107,90 @@ pub async fn commit_page(
                 .bind(&record.url)
                 .bind(record.content.to_string())
                 .bind(record.updated_at.unix_timestamp())
-                .bind(synced_at)
-                .execute(&mut *tx)
-                .await?;
-                applied.upserted += 1;
-            }
-            Change::Remove { entity_type, entity_id } => {
-                let done = sqlx::query(
-                    "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
-                     AND entity_id = $4",
-                )
-                .bind(team.as_str())
-                .bind(provider)
-                .bind(entity_type)
-                .bind(entity_id)
-                .execute(&mut *tx)
-                .await?;
-                applied.removed += done.rows_affected();
-            }
+                .bind(synced_at);
         }
+        query.execute(&mut *tx).await?;
+        applied.upserted += chunk.len() as u64;
     }
-    installations::put_cursor(&mut tx, team, installation, cursor.0, cursor.1).await?;
+    for (entity_type, entity_id) in removals {
+        let done = sqlx::query(
+            "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 AND entity_id = $4",
+        )
+        .bind(team.as_str())
+        .bind(provider)
+        .bind(entity_type)
+        .bind(entity_id)
+        .execute(&mut *tx)
+        .await?;
+        applied.removed += done.rows_affected();
+    }
+    for (name, value) in cursors {
+        installations::put_cursor(&mut tx, team, installation, name, value).await?;
+    }
+    if let Some(p) = progress
+        && !jobs::record_progress(&mut tx, p.job, p.worker, p.done, p.total, p.items).await?
+    {
+        return Err(Error::LeaseLost);
+    }
     tx.commit().await?;
     Ok(applied)
+}
+
+/// Deletes every record of a connection: after a disconnect, nothing it
+/// synced stays searchable. Returns how many.
+pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2")
+        .bind(team.as_str())
+        .bind(provider)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A page of a team's records from a provider, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    pub entity_type: String,
+    pub entity_id: String,
+    pub title: String,
+    pub url: String,
+    pub source_updated_at: i64,
+    pub synced_at: i64,
+}
+
+/// Records of `team` from `provider`, most recently changed first.
+pub async fn list(db: &Db, team: &TeamId, provider: &str, limit: i64, offset: i64) -> Result<Vec<Artifact>> {
+    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT entity_type, entity_id, title, url, source_updated_at, synced_at FROM artifacts \
+         WHERE team_id = $1 AND provider = $2 ORDER BY source_updated_at DESC, entity_id LIMIT $3 OFFSET $4",
+    )
+    .bind(team.as_str())
+    .bind(provider)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(entity_type, entity_id, title, url, source_updated_at, synced_at)| Artifact {
+            entity_type,
+            entity_id,
+            title,
+            url,
+            source_updated_at,
+            synced_at,
+        })
+        .collect())
+}
+
+/// The entity ids of a team's records from a provider, sorted; for tests
+/// and checks that compare with the source.
+pub async fn ids(db: &Db, team: &TeamId, provider: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT entity_id FROM artifacts WHERE team_id = $1 AND provider = $2 ORDER BY entity_id")
+        .bind(team.as_str())
+        .bind(provider)
+        .fetch_all(db.pool())
+        .await?)
 }
 
 /// How many records of each entity type a team holds from a provider.

@@ -53,6 +53,8 @@ pub struct Edited {
 pub struct Wiped {
     pub secrets: usize,
     pub cursors: u64,
+    /// Synced records deleted.
+    pub records: u64,
     /// Why the provider has not revoked the token yet, when a retry is
     /// scheduled (SECURITY D6).
     pub revoke_pending: Option<String>,
@@ -336,6 +338,16 @@ async fn store_and_complete(
     // account starts clean.
     if claimed.prior_account != account.id {
         installations::clear_cursors(&mut tx, &actor.team_id, &claimed.id).await?;
+        crate::artifacts::delete_all(&mut tx, &actor.team_id, provider.id.as_str()).await?;
+    }
+    // CONNECTOR-RULES 22: stored, then connected, then the first backfill
+    // queued, in this transaction (one already queued is kept).
+    if crate::sync::source_for(provider.id.as_str()).is_some() {
+        crate::jobs::enqueue(
+            &mut tx,
+            &crate::sync::new_job(&actor.team_id, provider.id.as_str(), &claimed.id, crate::jobs::Kind::FullBackfill),
+        )
+        .await?;
     }
     crate::audit::record(
         &mut tx,
@@ -517,6 +529,9 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     let mut tx = platform.db.begin_write().await?;
     let cursors = installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
     installations::mark_disconnected(&mut tx, &actor.team_id, &installation.id).await?;
+    // Nothing it synced stays searchable; a page being committed now is
+    // ordered before or after this by the installation's row.
+    let records = crate::artifacts::delete_all(&mut tx, &actor.team_id, found.id.as_str()).await?;
     crate::audit::record(
         &mut tx,
         &actor.team_id,
@@ -524,14 +539,15 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
         "installation.disconnected",
         found.id.as_str(),
         &format!(
-            "Disconnected {} (was connected as {}); deleted {secrets} stored keys and {cursors} cursors",
+            "Disconnected {} (was connected as {}); deleted {secrets} stored keys, {cursors} cursors and \
+             {records} synced records",
             found.name, installation.display_name
         ),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(secrets, cursors, "disconnected");
-    Ok(Wiped { secrets, cursors, revoke_pending })
+    tracing::info!(secrets, cursors, records, "disconnected");
+    Ok(Wiped { secrets, cursors, records, revoke_pending })
 }
 
 /// The team's active installation of `provider`, with its secret fields

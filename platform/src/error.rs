@@ -6,6 +6,9 @@ use thiserror::Error;
 pub enum Error {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A job's lease lapsed and another worker may hold it; this one stops.
+    #[error("the job's lease was lost to another worker")]
+    LeaseLost,
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("could not create the data directory {path}: {source}")]

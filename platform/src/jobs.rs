@@ -294,6 +294,26 @@ pub async fn claim(db: &Db, worker: &str, kinds: &[Kind], lease: Duration) -> Re
     row.map(Job::try_from).transpose()
 }
 
+/// Gives `worker` the job `id` if it is due and free, with a lease.
+pub async fn claim_one(db: &Db, worker: &str, id: &str, lease: Duration) -> Result<Option<Job>> {
+    let at = now();
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
+         started_at = COALESCE(started_at, $3), updated_at = $3 \
+         WHERE id = $4 AND state IN ('queued', 'interrupted') AND run_after <= $3 RETURNING {COLUMNS}"
+    );
+    let mut tx = db.begin_write().await?;
+    let row = sqlx::query_as::<_, Row>(&sql)
+        .bind(worker)
+        .bind(at + lease_seconds(lease))
+        .bind(at)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    row.map(Job::try_from).transpose()
+}
+
 /// Marks running jobs whose lease lapsed `interrupted`, so they are taken
 /// again. Returns how many.
 pub async fn interrupt_lapsed(db: &Db) -> Result<u64> {

@@ -22,6 +22,7 @@ mod passwords;
 pub mod revocations;
 pub mod secrets;
 pub mod sessions;
+pub mod sync;
 pub mod teams;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -64,6 +65,11 @@ pub struct Platform {
     /// Providers whose app comes with the console (the sandbox): there is
     /// nothing for an admin to enter.
     pub built_in_apps: std::sync::Arc<std::collections::BTreeSet<String>>,
+    /// Each connection's rate budget and circuit breaker in this process.
+    pub pacing: std::sync::Arc<sync::Pacing>,
+    /// How long a worker's claim on a job lasts without a heartbeat: how
+    /// soon a dead worker's job is taken up again.
+    pub job_lease: std::time::Duration,
 }
 
 impl Platform {
@@ -81,6 +87,8 @@ impl Platform {
             http,
             oauth_apps: std::sync::Arc::new(oauth::Apps::new()),
             built_in_apps: std::sync::Arc::default(),
+            pacing: std::sync::Arc::default(),
+            job_lease: sync::DEFAULT_LEASE,
         }
     }
 

@@ -135,6 +135,11 @@ impl TestDatabase {
         }
     }
 
+    /// The full URL, password included, for handing to a child process.
+    pub fn url_for_child(&self) -> String {
+        self.url().expose().to_owned()
+    }
+
     /// Connects and applies every migration.
     pub async fn migrated(&self) -> crate::Db {
         let db = crate::Db::connect(self.url(), 5).await.expect("connect to test database");

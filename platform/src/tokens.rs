@@ -88,11 +88,32 @@ async fn read(platform: &Platform, path: &SecretPath) -> Result<Option<Stored>> 
 }
 
 /// A valid access token for `team`'s connection to `provider`.
-#[tracing::instrument(skip_all, fields(team = %team, provider))]
 pub async fn access_token(
     platform: &Platform,
     team: &TeamId,
     provider: &str,
+) -> std::result::Result<SecretString, TokenError> {
+    token(platform, team, provider, None).await
+}
+
+/// A new access token after the provider refused `refused` with a 401
+/// before it was due to expire (CONNECTOR-RULES 33): refreshed once, by
+/// one caller across replicas, unless another has replaced it already.
+pub async fn access_token_after_refusal(
+    platform: &Platform,
+    team: &TeamId,
+    provider: &str,
+    refused: &SecretString,
+) -> std::result::Result<SecretString, TokenError> {
+    token(platform, team, provider, Some(refused)).await
+}
+
+#[tracing::instrument(skip_all, fields(team = %team, provider))]
+async fn token(
+    platform: &Platform,
+    team: &TeamId,
+    provider: &str,
+    refused: Option<&SecretString>,
 ) -> std::result::Result<SecretString, TokenError> {
     let found = platform.catalog.get(provider).ok_or(TokenError::NotConnected)?;
     tracing::Span::current().record("provider", found.id.as_str());
@@ -108,7 +129,9 @@ pub async fn access_token(
     }
     let path = SecretPath::of(team, &[found.id.as_str(), TOKEN_KEY])?;
     let seen = read(platform, &path).await?.ok_or(TokenError::NotConnected)?;
-    if !needs_refresh(&seen.token) {
+    let refused_now = refused.is_some_and(|r| r.expose_secret() == seen.token.access_token);
+    let due = needs_refresh(&seen.token) || (refused_now && seen.token.refresh_token.is_some());
+    if !due {
         return Ok(SecretString::from(seen.token.access_token));
     }
     let lease = Duration::from_secs(u64::try_from(lease_seconds(platform)).unwrap_or(60));

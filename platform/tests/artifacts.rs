@@ -61,7 +61,8 @@ async fn replaying_a_page_changes_nothing_and_removals_delete(test_db: TestDatab
     let (team, installation) = team_with_installation(&db).await;
     let page = [record("1", "One"), record("2", "Two")];
     for _ in 0..2 {
-        let applied = artifacts::commit_page(&db, &team, &installation, "sandbox", &page, ("backfill", "p2")).await;
+        let applied =
+            artifacts::commit_page(&db, &team, &installation, "sandbox", &page, &[("backfill", "p2")], None).await;
         assert_eq!(applied.unwrap(), Applied { upserted: 2, removed: 0 });
     }
     assert_eq!(titles(&db, &team).await, [("1".into(), "One".into()), ("2".into(), "Two".into())]);
@@ -72,7 +73,8 @@ async fn replaying_a_page_changes_nothing_and_removals_delete(test_db: TestDatab
         Change::Remove { entity_type: "item".into(), entity_id: "2".into() },
         Change::Remove { entity_type: "item".into(), entity_id: "never-seen".into() },
     ];
-    let applied = artifacts::commit_page(&db, &team, &installation, "sandbox", &next, ("backfill", "p3")).await;
+    let applied =
+        artifacts::commit_page(&db, &team, &installation, "sandbox", &next, &[("backfill", "p3")], None).await;
     assert_eq!(applied.unwrap(), Applied { upserted: 1, removed: 1 });
     assert_eq!(titles(&db, &team).await, [("1".into(), "One, renamed".into())]);
     assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p3"));
@@ -86,13 +88,20 @@ async fn records_and_cursor_commit_together_or_not_at_all(test_db: TestDatabase)
     let db = test_db.migrated().await;
     let (team, installation) = team_with_installation(&db).await;
     let (other_team, _) = team_with_installation(&db).await;
-    artifacts::commit_page(&db, &team, &installation, "sandbox", &[record("1", "One")], ("backfill", "p1"))
+    artifacts::commit_page(&db, &team, &installation, "sandbox", &[record("1", "One")], &[("backfill", "p1")], None)
         .await
         .unwrap();
 
-    let refused =
-        artifacts::commit_page(&db, &other_team, &installation, "sandbox", &[record("9", "Nine")], ("backfill", "p9"))
-            .await;
+    let refused = artifacts::commit_page(
+        &db,
+        &other_team,
+        &installation,
+        "sandbox",
+        &[record("9", "Nine")],
+        &[("backfill", "p9")],
+        None,
+    )
+    .await;
     assert!(matches!(refused, Err(Error::NotFound)), "{refused:?}");
     assert!(titles(&db, &other_team).await.is_empty(), "records were kept without their cursor");
     assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p1"));

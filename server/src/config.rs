@@ -55,6 +55,11 @@ const PROVIDERS_DIR: Setting = setting("PATCHBAY_PROVIDERS_DIR", "providers_dir"
 const PROVIDER_TIMEOUT: Setting = setting("PATCHBAY_PROVIDER_TIMEOUT", "provider_timeout");
 const SANDBOX: Setting = setting("PATCHBAY_SANDBOX", "sandbox");
 const SANDBOX_TOKEN_LIFE: Setting = setting("PATCHBAY_SANDBOX_TOKEN_LIFE", "sandbox_token_life");
+const SANDBOX_ITEMS: Setting = setting("PATCHBAY_SANDBOX_ITEMS", "sandbox_items");
+const SANDBOX_RATE_LIMIT: Setting = setting("PATCHBAY_SANDBOX_RATE_LIMIT", "sandbox_rate_limit");
+const SANDBOX_FAULT_PERCENT: Setting = setting("PATCHBAY_SANDBOX_FAULT_PERCENT", "sandbox_fault_percent");
+const JOB_LEASE: Setting = setting("PATCHBAY_JOB_LEASE", "job_lease");
+const RUN_JOBS: Setting = setting("PATCHBAY_RUN_JOBS", "run_jobs");
 const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
 const SITE_PKG_DIR: Setting = setting("LEPTOS_SITE_PKG_DIR", "site_pkg_dir");
 const OUTPUT_NAME: Setting = setting("LEPTOS_OUTPUT_NAME", "output_name");
@@ -82,6 +87,11 @@ const SETTINGS: &[Setting] = &[
     PROVIDER_TIMEOUT,
     SANDBOX,
     SANDBOX_TOKEN_LIFE,
+    SANDBOX_ITEMS,
+    SANDBOX_RATE_LIMIT,
+    SANDBOX_FAULT_PERCENT,
+    JOB_LEASE,
+    RUN_JOBS,
     SITE_ROOT,
     SITE_PKG_DIR,
     OUTPUT_NAME,
@@ -234,6 +244,12 @@ pub struct Config {
     pub sandbox: Option<bool>,
     /// How long the sandbox's access tokens live.
     pub sandbox_token_life: Duration,
+    /// The sandbox's item API: how many items, the rate limit, the faults.
+    pub sandbox_items: sandbox::ItemSettings,
+    /// How long a worker's claim on a sync job lasts without a heartbeat.
+    pub job_lease: Duration,
+    /// Whether `serve` runs sync jobs too, or leaves them to workers.
+    pub run_jobs: bool,
     pub site: SiteConfig,
 }
 
@@ -354,6 +370,19 @@ impl Config {
         let sandbox = src.parse(SANDBOX, parse_switch)?;
         let sandbox_token_life =
             src.parse(SANDBOX_TOKEN_LIFE, parse_bounded_u32(1, 86_400))?.map_or(Duration::from_secs(300), seconds);
+        let sandbox_items = sandbox::ItemSettings {
+            count: src.parse(SANDBOX_ITEMS, parse_bounded_u32(0, 10_000_000))?.map_or(1_000, u64::from),
+            // 0 turns the limit off.
+            rate_limit: src
+                .parse(SANDBOX_RATE_LIMIT, parse_bounded_u32(0, 100_000))?
+                .map_or(Some(sandbox::items::DEFAULT_RATE_LIMIT), |n| (n > 0).then_some(n)),
+            fault_rate: src
+                .parse(SANDBOX_FAULT_PERCENT, parse_bounded_u32(0, 100))?
+                .map_or(0.0, |p| f64::from(p) / 100.0),
+        };
+        let job_lease =
+            src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::sync::DEFAULT_LEASE, seconds);
+        let run_jobs = src.parse(RUN_JOBS, parse_switch)?.unwrap_or(true);
         let provider_timeout =
             src.parse(PROVIDER_TIMEOUT, parse_bounded_u32(1, 300))?.map_or(Duration::from_secs(10), seconds);
         let site = SiteConfig {
@@ -380,6 +409,9 @@ impl Config {
             oauth_apps,
             sandbox,
             sandbox_token_life,
+            sandbox_items,
+            job_lease,
+            run_jobs,
             site,
         })
     }

@@ -47,6 +47,20 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Run sync jobs as they come due, without serving pages.
+    Worker,
+    /// Sync one connection now, in the foreground, with a progress bar.
+    /// Resumes the connection's unfinished sync job if there is one.
+    Backfill {
+        /// The provider's id, such as `sandbox`.
+        provider: String,
+        /// The team's id or name.
+        #[arg(long)]
+        team: String,
+        /// Read everything again, not only what changed since the last sync.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +140,8 @@ fn main() -> ExitCode {
             }
             Command::Catalog { command: CatalogCommand::Check { dir } } => check_catalog(&config, dir.as_deref()),
             Command::Secrets { command } => secrets(&config, command).await,
+            Command::Worker => worker(&config).await,
+            Command::Backfill { provider, team, full } => backfill(&config, &provider, &team, full).await,
         }
     });
     match result {
@@ -148,6 +164,84 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         app.public_url()
     );
     app.run_until_stopped(startup::shutdown_signal()).await
+}
+
+async fn worker(config: &Config) -> anyhow::Result<()> {
+    let (platform, _) = startup::build_platform(config, &startup::configured_public_url(config)).await?;
+    let name = platform::sync::worker_name("worker");
+    tracing::info!(worker = %name, "running sync jobs");
+    eprintln!("patchbay: worker {name} is running sync jobs; stop it with Ctrl-C");
+    tokio::select! {
+        () = platform::sync::keep_working(platform.clone(), name, std::time::Duration::from_secs(1)) => {}
+        () = startup::shutdown_signal() => {}
+    }
+    platform.db.close().await;
+    Ok(())
+}
+
+async fn backfill(config: &Config, provider: &str, team: &str, full: bool) -> anyhow::Result<()> {
+    use platform::jobs::{Kind, State};
+
+    let (platform, _) = startup::build_platform(config, &startup::configured_public_url(config)).await?;
+    let found = platform::teams::find(&platform.db, team).await.map_err(|e| match e {
+        platform::Error::NotFound => anyhow::anyhow!("--team: no team has the id or name `{team}`"),
+        other => anyhow::anyhow!("--team: {other}"),
+    })?;
+    let kind = if full { Kind::FullBackfill } else { Kind::Incremental };
+    let enqueued = platform::sync::enqueue(&platform, &found.id, provider, kind).await.map_err(|e| match e {
+        platform::Error::NotFound => anyhow::anyhow!("{provider}: team \"{}\" has no such connection", found.name),
+        other => anyhow::anyhow!("{provider}: {other}"),
+    })?;
+    let worker = platform::sync::worker_name("backfill");
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})")
+            .context("the progress bar's template")?,
+    );
+    bar.set_message(format!("{provider} for {}", found.name));
+    let state = loop {
+        platform::jobs::interrupt_lapsed(&platform.db).await?;
+        let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), platform.job_lease).await?;
+        let Some(job) = job else {
+            let current = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
+            match current.map(|j| j.state) {
+                Some(State::Running) => {
+                    bar.set_message("another worker is running this sync; waiting");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                Some(State::Queued) => {
+                    bar.set_message("waiting to try again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                Some(state) => break state,
+                None => anyhow::bail!("the sync job disappeared"),
+            }
+        };
+        let on_page = |done: i64, total: Option<i64>| {
+            if let Some(total) = total {
+                bar.set_length(u64::try_from(total).unwrap_or(0));
+            }
+            bar.set_position(u64::try_from(done).unwrap_or(0));
+        };
+        let outcome = platform::sync::run(&platform, &job, &worker, &on_page).await;
+        if let Err(failure) = &outcome {
+            bar.println(format!("{}: {}", failure.class.as_str(), failure.message));
+        }
+        match platform::sync::finish(&platform, &job, &worker, outcome).await? {
+            State::Queued => continue,
+            state => break state,
+        }
+    };
+    bar.finish();
+    let job = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
+    platform.db.close().await;
+    let Some(job) = job else { anyhow::bail!("the sync job disappeared") };
+    if state != State::Completed {
+        anyhow::bail!("the sync {}: {}", state.as_str(), job.last_error.unwrap_or_default());
+    }
+    say(&format!("{provider}: {} records read, {} stored", job.progress_done, job.items))
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

@@ -60,6 +60,8 @@ pub struct Application {
     public_url: PublicUrl,
     sandbox: Option<sandbox::Sandbox>,
     shutdown_timeout: Duration,
+    /// Whether this process also runs sync jobs (`PATCHBAY_RUN_JOBS`).
+    run_jobs: bool,
 }
 
 /// Connects to the configured database and applies pending migrations. Used
@@ -98,36 +100,8 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| PublicUrl::for_listen_addr(addr));
 
-        let db = connect_and_migrate(config).await?;
-        platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
+        let (platform, sandbox) = build_platform(config, &public_url).await?;
         warn_if_site_missing(&config.site);
-
-        let mut catalog = load_catalog(config)?;
-        let sandbox = sandbox_for(config, &public_url)?;
-        if let Some(sandbox) = &sandbox {
-            catalog
-                .add_built_in("sandbox.toml", &sandbox.provider_file())
-                .map_err(|problems| anyhow::anyhow!("PATCHBAY_SANDBOX: the sandbox's catalog entry: {problems}"))?;
-            tracing::info!(issuer = %sandbox.settings().issuer, "the sandbox demo provider is on");
-        }
-        let secrets = open_secret_store(config, &db).await?;
-        let http = platform::whoami::Http::new(config.provider_timeout)
-            .context("starting the HTTP client for calls to providers (TLS root certificates)")?;
-        let apps = config.oauth_apps.clone();
-        let mut built_in = platform::oauth::Apps::new();
-        if sandbox.is_some() {
-            built_in.insert(
-                "sandbox".into(),
-                platform::oauth::AppCredentials {
-                    client_id: sandbox::CLIENT_ID.into(),
-                    client_secret: sandbox::CLIENT_SECRET.to_owned().into(),
-                },
-            );
-        }
-        for id in apps.keys().filter(|id| catalog.get(id).is_none()) {
-            tracing::warn!(provider = %id, "an OAuth app is configured for a provider that is not in the catalog");
-        }
-        let platform = Platform::new(db, secrets, Arc::new(catalog), http).with_oauth_apps(apps, built_in);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
             platform: platform.clone(),
@@ -136,7 +110,15 @@ impl Application {
         };
         let headers = SecurityHeaders { hsts: public_url.is_https(), reload_port: config.site.reload_port };
         let router = router(state, headers, config, &public_url, sandbox.as_ref())?;
-        Ok(Self { listener, router, platform, public_url, sandbox, shutdown_timeout: config.shutdown_timeout })
+        Ok(Self {
+            listener,
+            router,
+            platform,
+            public_url,
+            sandbox,
+            shutdown_timeout: config.shutdown_timeout,
+            run_jobs: config.run_jobs,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -170,6 +152,13 @@ impl Application {
         let sweeper = tokio::spawn(sweep_expired_sessions(DbSessionStore::new(self.platform.db.clone())));
         // SECURITY D6: revocations a disconnect could not make yet.
         let revoker = tokio::spawn(platform::revocations::keep_trying(self.platform.clone(), Duration::from_secs(60)));
+        let syncer = self.run_jobs.then(|| {
+            tokio::spawn(platform::sync::keep_working(
+                self.platform.clone(),
+                platform::sync::worker_name("serve"),
+                Duration::from_secs(1),
+            ))
+        });
         tokio::select! {
             result = &mut serve => result.context("serving HTTP")?,
             () = shutdown => {
@@ -183,6 +172,9 @@ impl Application {
         }
         sweeper.abort();
         revoker.abort();
+        if let Some(syncer) = syncer {
+            syncer.abort();
+        }
         self.platform.db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -213,6 +205,53 @@ fn leptos_options(site: &SiteConfig, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The platform a console or a worker runs on: the database (migrated),
+/// the catalog (with the sandbox's entry when it is on), the secret store,
+/// the HTTP client and the OAuth apps. A worker passes the public URL the
+/// console serves at, so that its catalog names the same sandbox.
+pub async fn build_platform(
+    config: &Config,
+    public_url: &PublicUrl,
+) -> anyhow::Result<(Platform, Option<sandbox::Sandbox>)> {
+    let db = connect_and_migrate(config).await?;
+    platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
+
+    let mut catalog = load_catalog(config)?;
+    let sandbox = sandbox_for(config, public_url)?;
+    if let Some(sandbox) = &sandbox {
+        catalog
+            .add_built_in("sandbox.toml", &sandbox.provider_file())
+            .map_err(|problems| anyhow::anyhow!("PATCHBAY_SANDBOX: the sandbox's catalog entry: {problems}"))?;
+        tracing::info!(issuer = %sandbox.settings().issuer, "the sandbox demo provider is on");
+    }
+    let secrets = open_secret_store(config, &db).await?;
+    let http = platform::whoami::Http::new(config.provider_timeout)
+        .context("starting the HTTP client for calls to providers (TLS root certificates)")?;
+    let apps = config.oauth_apps.clone();
+    let mut built_in = platform::oauth::Apps::new();
+    if sandbox.is_some() {
+        built_in.insert(
+            "sandbox".into(),
+            platform::oauth::AppCredentials {
+                client_id: sandbox::CLIENT_ID.into(),
+                client_secret: sandbox::CLIENT_SECRET.to_owned().into(),
+            },
+        );
+    }
+    for id in apps.keys().filter(|id| catalog.get(id).is_none()) {
+        tracing::warn!(provider = %id, "an OAuth app is configured for a provider that is not in the catalog");
+    }
+    let mut platform = Platform::new(db, secrets, Arc::new(catalog), http).with_oauth_apps(apps, built_in);
+    platform.job_lease = config.job_lease;
+    Ok((platform, sandbox))
+}
+
+/// The public URL of the console that `config` describes, for processes
+/// that do not listen themselves (a worker, a foreground backfill).
+pub fn configured_public_url(config: &Config) -> PublicUrl {
+    config.public_url.clone().unwrap_or_else(|| PublicUrl::for_listen_addr(config.bind))
+}
+
 /// The sandbox demo provider, when it is on: by default only where the
 /// console is reached through loopback, so a deployment never serves it by
 /// accident. Its catalog entry needs https or loopback, like any other.
@@ -230,6 +269,7 @@ fn sandbox_for(config: &Config, public_url: &PublicUrl) -> anyhow::Result<Option
         issuer: format!("{public_url}/sandbox"),
         redirect_uris: vec![format!("{public_url}/oauth/sandbox/callback")],
         access_token_life: config.sandbox_token_life,
+        items: config.sandbox_items.clone(),
     })))
 }
 

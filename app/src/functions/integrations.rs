@@ -95,7 +95,7 @@ pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
     .await
 }
 
-/// Disconnects a provider, wiping its stored keys and cursors.
+/// Disconnects a provider, wiping its stored keys, cursors and synced records.
 #[server(prefix = "/api", endpoint = "disconnect_provider")]
 pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
     crate::ssr::with_status(async move {
@@ -104,6 +104,10 @@ pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
         let wiped = platform::connections::disconnect(&platform, &viewer.user, &provider).await?;
         let keys = if wiped.secrets == 1 { "key".to_owned() } else { "keys".to_owned() };
         let mut message = format!("Disconnected. {} stored {keys} deleted.", wiped.secrets);
+        if wiped.records > 0 {
+            let records = if wiped.records == 1 { "record" } else { "records" };
+            message.push_str(&format!(" {} synced {records} deleted.", wiped.records));
+        }
         if let Some(why) = wiped.revoke_pending {
             message.push_str(&format!(
                 " The provider did not revoke Patchbay's access yet ({why}); Patchbay keeps asking in the background."

@@ -442,7 +442,7 @@ fn Connected(
                 <summary>"Disconnect…"</summary>
                 <p>
                     {format!(
-                        "Disconnecting deletes every stored key and sync cursor of {name}. To connect again, \
+                        "Disconnecting deletes every stored key, sync cursor and synced record of {name}. To connect again, \
                          you enter the credentials anew, and the sync starts from the beginning."
                     )}
                 </p>

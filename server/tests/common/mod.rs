@@ -144,6 +144,9 @@ impl TestApp {
         let mut env: HashMap<String, String> = HashMap::from([
             ("PATCHBAY_BIND".into(), "127.0.0.1:0".into()),
             ("PATCHBAY_DATA_DIR".into(), data_dir.path().display().to_string()),
+            // Sync jobs run when a test says so (`platform::sync::drain`),
+            // not behind its back; a test may turn them on.
+            ("PATCHBAY_RUN_JOBS".into(), "off".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let mut config = Config::load(env).expect("test configuration");

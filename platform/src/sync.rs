@@ -1,0 +1,494 @@
+//! The sync runner (DESIGN: Backfill and sync): it takes a claimed
+//! `full_backfill` or `incremental` job, pulls pages from the provider's
+//! [`Source`], and commits each page's records, its cursor and the job's
+//! progress in one transaction ([`artifacts::commit_page`]), so a run
+//! killed anywhere resumes from its last commit with nothing lost and
+//! nothing duplicated (SECURITY F2).
+//!
+//! Two cursors are kept beside the connection:
+//! - `since`: where the next changes run starts (RFC 3339). A full
+//!   backfill sets it to its own start before its first page
+//!   (CONNECTOR-RULES 11); a changes run moves it to its own start when it
+//!   ends, and starts [`OVERLAP`] before it.
+//! - `run`: the position inside the current run, tagged with its job, so
+//!   only that job resumes from it and a new full re-sync starts over.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use connector_core::{
+    breaker::CircuitBreaker,
+    budget::RateBudget,
+    http::{Call, Class, Credentials, FetchError, RetryPolicy},
+    paging::LoopGuard,
+    source::{Change, Context, Mode, Source},
+};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::{
+    Platform,
+    accounts::{InstallationId, TeamId},
+    artifacts::{self, Progress},
+    catalog::{Auth, Provider},
+    error::{Error, Result},
+    installations::{self, Installation},
+    jobs::{self, ErrorClass, Job, Kind},
+    tokens::{self, TokenError},
+    util::now,
+};
+
+/// How far before the stored `since` a changes run starts: records
+/// changed while the last run was reading are read again, not missed.
+pub const OVERLAP: Duration = Duration::from_secs(120);
+/// How long a claim lasts without a heartbeat, unless configured.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Empty pages in a row that still promise more before a run is stopped
+/// (SECURITY F7).
+const MAX_EMPTY_PAGES: u32 = 25;
+/// Tries of one page when the answer is cut off or the provider keeps
+/// failing, on top of the HTTP client's own retries.
+const PAGE_TRIES: u32 = 3;
+
+const SINCE: &str = "since";
+const RUN: &str = "run";
+
+/// The kinds of job the runner takes.
+pub const SYNC_KINDS: &[Kind] = &[Kind::FullBackfill, Kind::Incremental];
+
+/// The connector for a provider, if one is built.
+pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
+    match provider {
+        "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
+        _ => None,
+    }
+}
+
+/// Where a run is, as stored in the `run` cursor.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+struct Position {
+    job: String,
+    /// `None` for a full pass; the `since` a changes pass asks with.
+    since: Option<String>,
+    /// Where the next `since` goes when this pass ends.
+    next_since: String,
+    cursor: Option<String>,
+    done: i64,
+    items: i64,
+}
+
+/// Each connection's rate budget and circuit breaker, shared by every job
+/// of it in this process.
+#[derive(Debug, Default)]
+pub struct Pacing {
+    connections: Mutex<HashMap<(TeamId, String), Arc<Limits>>>,
+}
+
+#[derive(Debug)]
+struct Limits {
+    budget: Option<RateBudget>,
+    breaker: CircuitBreaker,
+}
+
+impl Pacing {
+    fn limits(&self, team: &TeamId, provider: &Provider) -> Arc<Limits> {
+        let mut map = self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry((team.clone(), provider.id.as_str().to_owned()))
+            .or_insert_with(|| {
+                let budget = provider
+                    .rate_limit
+                    .as_ref()
+                    .map(|l| RateBudget::new(l.requests, Duration::from_secs(u64::from(l.per_seconds.max(1)))));
+                Arc::new(Limits { budget, breaker: CircuitBreaker::new(5, Duration::from_secs(30)) })
+            })
+            .clone()
+    }
+}
+
+/// A job that did not finish.
+#[derive(Debug)]
+pub struct Failure {
+    pub class: ErrorClass,
+    pub message: String,
+    pub retry_in: Duration,
+}
+
+impl Failure {
+    fn permanent(message: impl Into<String>) -> Self {
+        Self { class: ErrorClass::Permanent, message: message.into(), retry_in: Duration::ZERO }
+    }
+
+    fn fetch(error: FetchError, attempts: i64) -> Self {
+        let class = match error.class {
+            Class::Transient => ErrorClass::Transient,
+            Class::Permanent => ErrorClass::Permanent,
+            Class::Partial => ErrorClass::Partial,
+        };
+        let backoff =
+            RetryPolicy { max_attempts: 0, base_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) }
+                .backoff(u32::try_from(attempts).unwrap_or(1));
+        Self { class, message: error.message, retry_in: error.retry_after.unwrap_or(backoff).max(backoff) }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        tracing::error!(%error, "a sync job failed in the console");
+        Self {
+            class: ErrorClass::Transient,
+            message: "the console could not store the records; it tries again".into(),
+            retry_in: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An OAuth connection's tokens, read from the token service at each use.
+struct OauthCredentials<'a> {
+    platform: &'a Platform,
+    team: &'a TeamId,
+    provider: &'a str,
+    last: Mutex<Option<SecretString>>,
+}
+
+fn token_failure(error: TokenError) -> FetchError {
+    match error {
+        TokenError::NeedsReauth => {
+            FetchError::permanent(Some(401), "the provider no longer accepts the authorization; reconnect")
+        }
+        TokenError::Unavailable => FetchError::transient(None, "the provider's token endpoint is unavailable"),
+        TokenError::NotConnected => FetchError::permanent(None, "the connection is gone"),
+        TokenError::Platform(error) => {
+            tracing::error!(%error, "reading a token failed");
+            FetchError::transient(None, "the console could not read the token")
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Credentials for OauthCredentials<'_> {
+    async fn token(&self) -> std::result::Result<String, FetchError> {
+        let token = tokens::access_token(self.platform, self.team, self.provider).await.map_err(token_failure)?;
+        let text = token.expose_secret().to_owned();
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
+        Ok(text)
+    }
+
+    async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
+        let refused = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let Some(refused) = refused else { return Ok(None) };
+        let fresh = tokens::access_token_after_refusal(self.platform, self.team, self.provider, &refused)
+            .await
+            .map_err(token_failure)?;
+        if fresh.expose_secret() == refused.expose_secret() {
+            return Ok(None);
+        }
+        let text = fresh.expose_secret().to_owned();
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh);
+        Ok(Some(text))
+    }
+}
+
+/// What a finished run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ran {
+    pub pages: u64,
+    pub done: i64,
+    pub items: i64,
+}
+
+/// Runs a claimed sync job to its end, committing as it goes. `on_page`
+/// hears of every committed page (the CLI's progress bar).
+pub async fn run(
+    platform: &Platform,
+    job: &Job,
+    worker: &str,
+    on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
+) -> std::result::Result<Ran, Failure> {
+    let provider = platform.catalog.get(&job.provider).ok_or_else(|| Failure::permanent("the provider is gone"))?;
+    // SECURITY C3: the job's installation is its team's, and connected.
+    let installation = {
+        let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
+        installations::find(&mut conn, &job.team_id, provider.id.as_str()).await?
+    };
+    let installation = installation
+        .filter(|i| Some(&i.id) == job.installation_id.as_ref() && i.is_active())
+        .ok_or_else(|| Failure::permanent("the connection this job was for is gone"))?;
+    if installation.state == installations::State::NeedsReauth {
+        return Err(Failure::permanent("the connection needs to be authorized again; reconnect"));
+    }
+    let source = source_for(provider.id.as_str())
+        .ok_or_else(|| Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name)))?;
+    let credentials = match &provider.auth {
+        Auth::Oauth2(_) => {
+            OauthCredentials { platform, team: &job.team_id, provider: provider.id.as_str(), last: Mutex::new(None) }
+        }
+        _ => return Err(Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name))),
+    };
+    let limits = platform.pacing.limits(&job.team_id, provider);
+    let http = platform.http.connector();
+    let base_url = base_url(provider, &installation);
+    let cx = Context {
+        http: &http,
+        call: Call { credentials: Some(&credentials), budget: limits.budget.as_ref(), breaker: Some(&limits.breaker) },
+        base_url: &base_url,
+        settings: &installation.settings,
+    };
+
+    // Heartbeats keep the lease while pages are read; a lost lease stops
+    // the run at its next commit (`commit_page` checks the owner). They
+    // stop with the run, however it ends (even dropped mid-page).
+    let _beat = {
+        let (db, id, worker) = (platform.db.clone(), job.id.clone(), worker.to_owned());
+        let lease = platform.job_lease;
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if !matches!(jobs::heartbeat(&db, &id, &worker, lease).await, Ok(true)) {
+                    return;
+                }
+            }
+        }))
+    };
+    pull(platform, job, worker, &installation, source.as_ref(), &cx, on_page).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn base_url(provider: &Provider, installation: &Installation) -> String {
+    let mut url = provider.api.base_url.clone();
+    for (name, value) in &installation.settings {
+        url = url.replace(&format!("{{{name}}}"), value);
+    }
+    url
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+async fn pull(
+    platform: &Platform,
+    job: &Job,
+    worker: &str,
+    installation: &Installation,
+    source: &dyn Source,
+    cx: &Context<'_>,
+    on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
+) -> std::result::Result<Ran, Failure> {
+    let team = &job.team_id;
+    let cursors = installations::cursors(&platform.db, team, &installation.id).await?;
+    let resumed =
+        cursors.get(RUN).and_then(|text| serde_json::from_str::<Position>(text).ok()).filter(|p| p.job == job.id);
+    let started = OffsetDateTime::now_utc();
+    let mut position = match resumed {
+        Some(position) => position,
+        None => {
+            // A changes run needs a `since`; without one it is a full pass.
+            let since = cursors.get(SINCE).filter(|_| job.kind == Kind::Incremental).and_then(|text| {
+                let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+                Some(rfc3339(at - OVERLAP))
+            });
+            let position = Position {
+                job: job.id.clone(),
+                since: since.clone(),
+                next_since: rfc3339(started),
+                cursor: None,
+                done: 0,
+                items: 0,
+            };
+            let run = serde_json::to_string(&position).unwrap_or_default();
+            // CONNECTOR-RULES 11: a full pass moves `since` to its start
+            // first, so what changes while it runs is read afterwards.
+            let mut first = vec![(RUN, run.as_str())];
+            if since.is_none() {
+                first.push((SINCE, position.next_since.as_str()));
+            }
+            let progress = Progress { job: &job.id, worker, done: 0, total: None, items: 0 };
+            commit(platform, job, installation, &[], &first, progress).await?;
+            position
+        }
+    };
+    let mode = match position.since.as_deref().and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok()) {
+        Some(since) => Mode::Changes { since },
+        None => Mode::Full,
+    };
+    let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
+    let mut ran = Ran::default();
+    loop {
+        let page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
+        guard.page(page.changes.len(), page.next.as_deref()).map_err(|stuck| Failure::permanent(stuck.to_string()))?;
+        position.done += i64::try_from(page.changes.len()).unwrap_or(i64::MAX);
+        let total = page.total.and_then(|t| i64::try_from(t).ok());
+        position.cursor = page.next.clone();
+        let finished = page.next.is_none();
+        let upserts = page.changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
+        position.items += i64::try_from(upserts).unwrap_or(i64::MAX);
+        let run = if finished { String::new() } else { serde_json::to_string(&position).unwrap_or_default() };
+        let mut cursors = vec![(RUN, run.as_str())];
+        if finished && position.since.is_some() {
+            cursors.push((SINCE, position.next_since.as_str()));
+        }
+        let progress = Progress { job: &job.id, worker, done: position.done, total, items: position.items };
+        commit(platform, job, installation, &page.changes, &cursors, progress).await?;
+        ran.pages += 1;
+        on_page(position.done, total);
+        if finished {
+            ran.done = position.done;
+            ran.items = position.items;
+            return Ok(ran);
+        }
+    }
+}
+
+async fn commit(
+    platform: &Platform,
+    job: &Job,
+    installation: &Installation,
+    changes: &[Change],
+    cursors: &[(&str, &str)],
+    progress: Progress<'_>,
+) -> std::result::Result<artifacts::Applied, Failure> {
+    let committed = artifacts::commit_page(
+        &platform.db,
+        &job.team_id,
+        &installation.id,
+        &job.provider,
+        changes,
+        cursors,
+        Some(progress),
+    )
+    .await;
+    match committed {
+        Ok(applied) => Ok(applied),
+        Err(Error::LeaseLost) => Err(Failure {
+            class: ErrorClass::Transient,
+            message: "another worker took this job over".into(),
+            retry_in: Duration::ZERO,
+        }),
+        Err(Error::NotFound) => Err(Failure::permanent("the connection this job was for is gone")),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// One page, tried again when the answer was cut off or the provider kept
+/// failing for a moment.
+async fn fetch(
+    source: &dyn Source,
+    cx: &Context<'_>,
+    mode: Mode,
+    cursor: Option<&str>,
+    attempts: i64,
+) -> std::result::Result<connector_core::source::Page, Failure> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match source.page(cx, mode, cursor).await {
+            Ok(page) => return Ok(page),
+            Err(error) if error.class == Class::Transient && tries < PAGE_TRIES => {
+                let wait = error.retry_after.unwrap_or_else(|| cx.http.policy().backoff(tries));
+                if wait > cx.http.policy().max_delay {
+                    return Err(Failure::fetch(error, attempts));
+                }
+                tracing::debug!(tries, wait_ms = wait.as_millis(), "reading the page again");
+                tokio::time::sleep(wait).await;
+            }
+            Err(error) => return Err(Failure::fetch(error, attempts)),
+        }
+    }
+}
+
+/// Claims and runs the next due sync job, if any; ends it as completed or
+/// failed. Returns the job's id and how it ended.
+pub async fn work_one(platform: &Platform, worker: &str) -> Result<Option<(String, jobs::State)>> {
+    jobs::interrupt_lapsed(&platform.db).await?;
+    let Some(job) = jobs::claim(&platform.db, worker, SYNC_KINDS, platform.job_lease).await? else { return Ok(None) };
+    Ok(Some((job.id.clone(), finish(platform, &job, worker, run(platform, &job, worker, &|_, _| {}).await).await?)))
+}
+
+/// Ends a run: completed, or failed with its class (queued again when it
+/// may pass and attempts are left).
+pub async fn finish(
+    platform: &Platform,
+    job: &Job,
+    worker: &str,
+    outcome: std::result::Result<Ran, Failure>,
+) -> Result<jobs::State> {
+    match outcome {
+        Ok(ran) => {
+            tracing::info!(job = %job.id, pages = ran.pages, records = ran.done, "sync finished");
+            jobs::complete(&platform.db, &job.id, worker).await?;
+            Ok(jobs::State::Completed)
+        }
+        Err(failure) => {
+            tracing::warn!(job = %job.id, class = failure.class.as_str(), reason = %failure.message, "sync stopped");
+            let state =
+                jobs::fail(&platform.db, &job.id, worker, failure.class, &failure.message, failure.retry_in).await?;
+            Ok(state.unwrap_or(jobs::State::Interrupted))
+        }
+    }
+}
+
+/// Runs due sync jobs until none is left; for tests and the CLI.
+pub async fn drain(platform: &Platform, worker: &str) -> Result<Vec<(String, jobs::State)>> {
+    let mut ran = Vec::new();
+    while let Some(done) = work_one(platform, worker).await? {
+        ran.push(done);
+    }
+    Ok(ran)
+}
+
+/// Queues a sync of a team's connection. One sync job per connection is
+/// live at a time: asking again while one is queued or running returns
+/// that one, so two clicks make one job (SECURITY F6) and two runs never
+/// move the same cursors.
+pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &str, kind: Kind) -> Result<jobs::Enqueued> {
+    let mut conn = platform.db.pool().acquire().await?;
+    let installation =
+        installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?;
+    let job = new_job(team, provider, &installation.id, kind);
+    jobs::enqueue(&mut conn, &job).await
+}
+
+/// A sync job of a connection, keyed so that one is live at a time.
+pub fn new_job(team: &TeamId, provider: &str, installation: &InstallationId, kind: Kind) -> jobs::NewJob {
+    jobs::NewJob {
+        team: team.clone(),
+        provider: provider.to_owned(),
+        installation: Some(installation.clone()),
+        kind,
+        dedupe_key: Some(format!("sync:{}", installation.as_str())),
+        payload: serde_json::Value::Null,
+        run_after: now(),
+        max_attempts: 8,
+    }
+}
+
+/// Runs sync jobs as they come due, until the task is dropped: one at a
+/// time, looking again every `idle` when there is nothing to do.
+pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
+    loop {
+        match work_one(&platform, &worker).await {
+            Ok(Some((job, state))) => tracing::debug!(%job, state = state.as_str(), "sync job ended"),
+            Ok(None) => tokio::time::sleep(idle).await,
+            Err(error) => {
+                tracing::warn!(%error, "running sync jobs failed; trying again shortly");
+                tokio::time::sleep(idle).await;
+            }
+        }
+    }
+}
+
+/// A name for this process as a lease owner: host-free, unique per start.
+pub fn worker_name(role: &str) -> String {
+    format!("{role}-{}-{}", std::process::id(), &crate::util::random_id()[..8])
+}

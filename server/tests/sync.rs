@@ -1,0 +1,282 @@
+//! The sync runner against the sandbox's item API, on the real console:
+//! full backfills, changes runs, resuming after a dead worker, faults, and
+//! `patchbay backfill` killed with SIGKILL again and again (SECURITY F1,
+//! F2, F3, F6, F7; CONNECTOR-RULES 6, 11, 13, 17, 18, 31).
+
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use platform::{
+    accounts::TeamId,
+    artifacts, installations,
+    jobs::{self, Kind, State},
+    sync,
+    testing::TestDatabase,
+};
+
+const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../public");
+const BIN: &str = env!("CARGO_BIN_EXE_patchbay");
+
+async fn connected(db: TestDatabase, settings: &[(&str, &str)]) -> (TestApp, TeamId) {
+    let mut all = vec![("LEPTOS_SITE_ROOT", SITE)];
+    all.extend_from_slice(settings);
+    let app = TestApp::spawn_with(db, &all).await;
+    app.setup_team().await;
+    app.connect_sandbox().await;
+    let team = app.admin_team().await;
+    (app, team)
+}
+
+fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
+    app.sandbox.as_ref().expect("the sandbox is on")
+}
+
+async fn stored_ids(app: &TestApp, team: &TeamId) -> Vec<String> {
+    artifacts::ids(&app.platform.db, team, "sandbox").await.unwrap()
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+async fn cursors(app: &TestApp, team: &TeamId) -> std::collections::BTreeMap<String, String> {
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let installation = installations::find(&mut conn, team, "sandbox").await.unwrap().unwrap();
+    installations::cursors(&app.platform.db, team, &installation.id).await.unwrap()
+}
+
+async fn sync_once(app: &TestApp, team: &TeamId, kind: Kind) -> jobs::Job {
+    let id = sync::enqueue(&app.platform, team, "sandbox", kind).await.unwrap().id().to_owned();
+    let ran = sync::drain(&app.platform, "test-worker").await.unwrap();
+    assert_eq!(ran, vec![(id.clone(), State::Completed)], "{:?}", jobs::get(&app.platform.db, team, &id).await);
+    jobs::get(&app.platform.db, team, &id).await.unwrap().unwrap()
+}
+
+/// SECURITY F1, CONNECTOR-RULES 11, 13, 17: a full backfill stores every
+/// public item once, counts every page, and sets `since` to its start.
+async fn a_full_backfill_stores_exactly_the_public_items(db: TestDatabase) {
+    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "1234"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")]).await;
+    sandbox(&app).set_item_private(17, true);
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    let job = sync_once(&app, &team, Kind::FullBackfill).await;
+    let expected = sorted(sandbox(&app).public_item_ids());
+    assert_eq!(expected.len(), 1233);
+    assert_eq!(stored_ids(&app, &team).await, expected);
+    assert_eq!((job.progress_done, job.progress_total, job.items), (1234, Some(1234), 1233));
+    let counts = artifacts::counts(&app.platform.db, &team, "sandbox").await.unwrap();
+    assert_eq!(counts, vec![("item".to_owned(), 1233)]);
+    let cursors = cursors(&app, &team).await;
+    let since = time::OffsetDateTime::parse(&cursors["since"], &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .unix_timestamp();
+    assert!(since >= before - 1 && since <= job.finished_at.unwrap(), "since {since} is not the run's start");
+    assert_eq!(cursors["run"], "", "the finished run left its position");
+    // 13 pages of 100, and nothing read twice.
+    assert_eq!(sandbox(&app).item_requests().0, 13);
+    app.stop().await;
+}
+platform::test_on_both_backends!(full_backfill, a_full_backfill_stores_exactly_the_public_items);
+
+/// CONNECTOR-RULES 3, 17, 18, SECURITY F3: a changes run asks only for what
+/// changed since the last one, updates edited items, and removes deleted
+/// ones and ones made private.
+async fn a_changes_run_reads_only_changes_and_removes_deleted_and_private_items(db: TestDatabase) {
+    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "500"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")]).await;
+    sync_once(&app, &team, Kind::FullBackfill).await;
+    let s = sandbox(&app);
+    assert!(s.touch_item(10) && s.delete_item(20) && s.set_item_private(30, true));
+    let requests = s.item_requests().0;
+    let job = sync_once(&app, &team, Kind::Incremental).await;
+    assert_eq!(s.item_requests().0 - requests, 1, "a changes run read more than the changes");
+    assert_eq!(job.progress_done, 3);
+    let stored = stored_ids(&app, &team).await;
+    assert_eq!(stored, sorted(s.public_item_ids()));
+    assert!(!stored.contains(&"itm_20".to_owned()) && !stored.contains(&"itm_30".to_owned()));
+    let listed = artifacts::list(&app.platform.db, &team, "sandbox", 1, 0).await.unwrap();
+    assert_eq!(listed[0].entity_id, "itm_10");
+    assert_eq!(listed[0].title, "Item 10 (edited 1×)");
+    assert!(listed[0].url.ends_with("/sandbox/items/itm_10"), "{}", listed[0].url);
+    // Nothing changed: a run reads one empty page and stores nothing.
+    let job = sync_once(&app, &team, Kind::Incremental).await;
+    assert!(job.progress_done <= 3, "the overlap re-reads only recent changes");
+    assert_eq!(stored_ids(&app, &team).await, sorted(s.public_item_ids()));
+    app.stop().await;
+}
+platform::test_on_both_backends!(changes_run, a_changes_run_reads_only_changes_and_removes_deleted_and_private_items);
+
+/// CONNECTOR-RULES 22, SECURITY F6: connecting queues the first backfill;
+/// asking again (twice, of either kind) returns that job.
+async fn connecting_queues_one_backfill_and_asking_again_returns_it(db: TestDatabase) {
+    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
+    let queued = jobs::list(&app.platform.db, &team, 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].kind, queued[0].state), (Kind::FullBackfill, State::Queued));
+    for kind in [Kind::Incremental, Kind::FullBackfill] {
+        let again = sync::enqueue(&app.platform, &team, "sandbox", kind).await.unwrap();
+        assert!(matches!(again, jobs::Enqueued::AlreadyThere(ref id) if *id == queued[0].id), "{again:?}");
+    }
+    assert_eq!(jobs::list(&app.platform.db, &team, 10).await.unwrap().len(), 1);
+    app.stop().await;
+}
+platform::test_on_both_backends!(one_job_per_connection, connecting_queues_one_backfill_and_asking_again_returns_it);
+
+/// SECURITY F2, CONNECTOR-RULES 6, 7: a worker dies mid-run; after its
+/// lease lapses another takes the job up from the last committed page,
+/// reading no page twice, and the result is exact.
+#[tokio::test]
+async fn a_dead_workers_job_resumes_from_its_last_page() {
+    let (app, team) =
+        connected(TestDatabase::sqlite(), &[("PATCHBAY_SANDBOX_ITEMS", "1000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
+            .await;
+    let mut platform = app.platform.clone();
+    platform.job_lease = Duration::from_secs(3);
+    let id = sync::enqueue(&platform, &team, "sandbox", Kind::FullBackfill).await.unwrap().id().to_owned();
+    let job = jobs::claim(&platform.db, "doomed", sync::SYNC_KINDS, platform.job_lease).await.unwrap().unwrap();
+    let (pages_tx, mut pages) = tokio::sync::mpsc::unbounded_channel();
+    let doomed = {
+        let platform = platform.clone();
+        tokio::spawn(async move {
+            let on_page = move |done: i64, _: Option<i64>| {
+                let _ = pages_tx.send(done);
+            };
+            sync::run(&platform, &job, "doomed", &on_page).await
+        })
+    };
+    // Dies after its fourth page is committed.
+    for _ in 0..4 {
+        pages.recv().await.unwrap();
+    }
+    doomed.abort();
+    let _ = doomed.await;
+    let read_before = sandbox(&app).item_requests().0;
+    let committed = jobs::get(&platform.db, &team, &id).await.unwrap().unwrap().progress_done;
+    assert!(committed >= 400, "{committed}");
+    assert!(sync::work_one(&platform, "rescuer").await.unwrap().is_none(), "taken while the lease held");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(sync::work_one(&platform, "rescuer").await.unwrap(), Some((id.clone(), State::Completed)));
+    let pages_after = sandbox(&app).item_requests().0 - read_before;
+    assert_eq!(pages_after, u64::try_from((1000 - committed) / 100).unwrap(), "resumed from the wrong page");
+    assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
+    let job = jobs::get(&platform.db, &team, &id).await.unwrap().unwrap();
+    assert_eq!((job.progress_done, job.attempts), (1000, 2));
+    app.stop().await;
+}
+
+/// CONNECTOR-RULES 31, SECURITY F5: with a fifth of the item requests
+/// failing (429, 500, slow answers, connections reset mid-answer) the
+/// backfill still completes, and its result is exact.
+#[tokio::test]
+async fn a_backfill_through_twenty_percent_faults_is_exact() {
+    let settings = [
+        ("PATCHBAY_SANDBOX_ITEMS", "3000"),
+        ("PATCHBAY_SANDBOX_RATE_LIMIT", "0"),
+        ("PATCHBAY_SANDBOX_FAULT_PERCENT", "20"),
+    ];
+    let (app, team) = connected(TestDatabase::sqlite(), &settings).await;
+    let job = sync_once(&app, &team, Kind::FullBackfill).await;
+    assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
+    assert_eq!(job.progress_done, 3000);
+    let (requests, _) = sandbox(&app).item_requests();
+    assert!(requests > 30, "no faults were met: {requests} requests for 30 pages");
+    app.stop().await;
+}
+
+/// SECURITY F2: `patchbay backfill` of 50,000 items, killed with SIGKILL at
+/// random points five times and restarted each time, ends with exactly the
+/// source's items: none missing, none twice.
+#[tokio::test]
+async fn a_backfill_killed_five_times_ends_exact() {
+    let settings = [("PATCHBAY_SANDBOX_ITEMS", "50000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")];
+    let (app, team) = connected(TestDatabase::sqlite(), &settings).await;
+    let env = [
+        ("DATABASE_URL", app.db.url_for_child()),
+        ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
+        ("PATCHBAY_PUBLIC_URL", app.base.clone()),
+        ("PATCHBAY_SANDBOX", "on".to_owned()),
+        ("PATCHBAY_SANDBOX_ITEMS", "50000".to_owned()),
+        ("PATCHBAY_SANDBOX_RATE_LIMIT", "0".to_owned()),
+        ("PATCHBAY_JOB_LEASE", "3".to_owned()),
+        ("PATCHBAY_LOG", "warn".to_owned()),
+    ];
+    let backfill = || {
+        let mut command = tokio::process::Command::new(BIN);
+        command.args(["backfill", "sandbox", "--team", common::TEAM, "--full"]).envs(env.iter().cloned());
+        command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped());
+        command.stderr(std::process::Stdio::piped()).kill_on_drop(true);
+        command
+    };
+    // Each start waits for the killed one's lease (3 s) to lapse, works,
+    // and is killed once its progress passes a random point further on.
+    let mut progress = Vec::new();
+    for i in 0..5 {
+        let kill_at = 2_000 + i * 9_000 + rand::random_range(0..7_000);
+        let mut child = backfill().spawn().unwrap();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                let out = child.wait_with_output().await.unwrap();
+                panic!(
+                    "the backfill ended before it was killed at {kill_at} ({:?}): {}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let jobs = jobs::list(&app.platform.db, &team, 5).await.unwrap();
+            if jobs.first().is_some_and(|j| j.progress_done >= kill_at) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(rand::random_range(5..40))).await;
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        let jobs = jobs::list(&app.platform.db, &team, 5).await.unwrap();
+        assert_eq!(jobs.len(), 1, "a restart made a second job");
+        assert_ne!(jobs[0].state, State::Completed, "killed too late");
+        progress.push(jobs[0].progress_done);
+    }
+    assert!(progress.windows(2).all(|w| w[1] > w[0]), "the restarts made no progress: {progress:?}");
+    let finished = tokio::time::timeout(Duration::from_secs(300), backfill().output()).await.unwrap().unwrap();
+    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
+    let jobs = jobs::list(&app.platform.db, &team, 5).await.unwrap();
+    assert_eq!((jobs.len(), jobs[0].state, jobs[0].progress_done), (1, State::Completed, 50_000));
+    assert!(jobs[0].attempts >= 6, "{}", jobs[0].attempts);
+    let stored = stored_ids(&app, &team).await;
+    assert_eq!(stored.len(), 50_000);
+    assert_eq!(stored, sorted(sandbox(&app).public_item_ids()));
+    app.stop().await;
+}
+
+/// CONNECTOR-RULES 29, SECURITY C3: disconnecting deletes the synced
+/// records, says so, and a page committed afterwards (a run that was
+/// mid-way) is refused rather than bringing records back.
+async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDatabase) {
+    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "150"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")]).await;
+    sync::drain(&app.platform, "test-worker").await.unwrap();
+    assert_eq!(stored_ids(&app, &team).await.len(), 150);
+    let installation = {
+        let mut conn = app.platform.db.pool().acquire().await.unwrap();
+        installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap().id
+    };
+    let response = app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
+    let said = response.text().await.unwrap();
+    assert!(said.contains("150 synced records deleted"), "{said}");
+    assert!(stored_ids(&app, &team).await.is_empty());
+    let late = connector_core::source::Change::Upsert(connector_core::source::Record {
+        entity_type: "item".into(),
+        entity_id: "itm_1".into(),
+        title: "Item 1".into(),
+        url: "http://x/items/itm_1".into(),
+        content: serde_json::Value::Null,
+        updated_at: time::OffsetDateTime::now_utc(),
+    });
+    let refused = artifacts::commit_page(&app.platform.db, &team, &installation, "sandbox", &[late], &[], None).await;
+    assert!(matches!(refused, Err(platform::Error::NotFound)), "{refused:?}");
+    assert!(stored_ids(&app, &team).await.is_empty());
+    app.stop().await;
+}
+platform::test_on_both_backends!(disconnect_wipes_records, disconnecting_deletes_the_records_and_refuses_late_pages);
