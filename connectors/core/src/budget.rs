@@ -59,7 +59,10 @@ impl RateBudget {
             pace.next = pace.next.max(Instant::now() + reset);
             return;
         }
-        let spread = reset / remaining;
+        // `remaining` more fit before the reset: spaced by reset/(remaining+1)
+        // the last goes just before it. (The reset is whole seconds, rounded
+        // up; spacing by reset/remaining would run below the limit.)
+        let spread = reset / remaining.saturating_add(1);
         pace.interval = spread.max(pace.documented);
     }
 }
@@ -118,7 +121,8 @@ mod tests {
         for _ in 0..3 {
             budget.acquire().await;
         }
-        assert!(started.elapsed() >= Duration::from_secs(4), "{:?}", started.elapsed());
+        // Four left in eight seconds: 1.6 s apart.
+        assert!(started.elapsed() >= Duration::from_millis(3_200), "{:?}", started.elapsed());
         // Plenty left again: back to the documented pace.
         budget.observe(&headers("1000", "1")).await;
         budget.acquire().await;
