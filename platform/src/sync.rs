@@ -459,6 +459,51 @@ pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &str, kind: K
     jobs::enqueue(&mut conn, &job).await
 }
 
+/// Minutes between a connection's incremental syncs, unless its provider's
+/// catalog entry sets `api.sync_every_minutes`.
+pub const DEFAULT_SYNC_EVERY_MINUTES: u32 = 30;
+
+/// Queues an incremental sync for every connected connection with a
+/// connector whose last sync job was queued longer ago than its interval.
+/// Several consoles and workers may run this at once: a connection has at
+/// most one live sync job (the dedupe key), and one queued within the
+/// interval counts, so a schedule makes one job per connection and
+/// interval (CONNECTOR-RULES 16). Returns how many were queued.
+pub async fn schedule_due(platform: &Platform) -> Result<usize> {
+    let connections: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT id, team_id, provider FROM installations WHERE state IN ('connected', 'syncing', 'error')",
+    )
+    .fetch_all(platform.db.pool())
+    .await?;
+    let mut queued = 0;
+    for (id, team, provider) in connections {
+        let Some(found) = platform.catalog.get(&provider) else { continue };
+        if source_for(found.id.as_str()).is_none() {
+            continue;
+        }
+        let minutes = found.api.sync_every_minutes.unwrap_or(DEFAULT_SYNC_EVERY_MINUTES);
+        let since = now() - i64::from(minutes) * 60;
+        let mut tx = platform.db.begin_write().await?;
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE installation_id = $1 AND kind IN ('full_backfill', 'incremental') \
+             AND created_at > $2",
+        )
+        .bind(&id)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent == 0 {
+            let (installation, team) = (InstallationId::parse(&id)?, TeamId::parse(&team)?);
+            let job = new_job(&team, found.id.as_str(), &installation, Kind::Incremental);
+            if let jobs::Enqueued::Created(_) = jobs::enqueue(&mut tx, &job).await? {
+                queued += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(queued)
+}
+
 /// A sync job of a connection, keyed so that one is live at a time.
 pub fn new_job(team: &TeamId, provider: &str, installation: &InstallationId, kind: Kind) -> jobs::NewJob {
     jobs::NewJob {
@@ -474,9 +519,19 @@ pub fn new_job(team: &TeamId, provider: &str, installation: &InstallationId, kin
 }
 
 /// Runs sync jobs as they come due, until the task is dropped: one at a
-/// time, looking again every `idle` when there is nothing to do.
+/// time, looking again every `idle` when there is nothing to do, and
+/// queuing scheduled syncs every minute.
 pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
+    let mut scheduled = tokio::time::Instant::now() - Duration::from_secs(60);
     loop {
+        if scheduled.elapsed() >= Duration::from_secs(60) {
+            scheduled = tokio::time::Instant::now();
+            match schedule_due(&platform).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(queued = n, "scheduled syncs queued"),
+                Err(error) => tracing::warn!(%error, "queuing scheduled syncs failed"),
+            }
+        }
         match work_one(&platform, &worker).await {
             Ok(Some((job, state))) => tracing::debug!(%job, state = state.as_str(), "sync job ended"),
             Ok(None) => tokio::time::sleep(idle).await,

@@ -280,3 +280,113 @@ async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDataba
     app.stop().await;
 }
 platform::test_on_both_backends!(disconnect_wipes_records, disconnecting_deletes_the_records_and_refuses_late_pages);
+
+/// CONNECTOR-RULES 16: the schedule queues one incremental sync per
+/// connection once its interval (30 minutes) has passed since the last
+/// one was queued, and never a second while one is waiting; a
+/// disconnected connection gets none.
+async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDatabase) {
+    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
+    sync::drain(&app.platform, "test-worker").await.unwrap();
+    assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "scheduled right after a sync");
+    let age = |minutes: i64| {
+        sqlx::query("UPDATE jobs SET created_at = created_at - $1 WHERE team_id = $2")
+            .bind(minutes * 60)
+            .bind(team.as_str().to_owned())
+    };
+    age(29).execute(app.platform.db.pool()).await.unwrap();
+    assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "scheduled before 30 minutes");
+    age(2).execute(app.platform.db.pool()).await.unwrap();
+    let (first, second) = tokio::join!(sync::schedule_due(&app.platform), sync::schedule_due(&app.platform));
+    assert_eq!(first.unwrap() + second.unwrap(), 1, "two schedulers at once made two jobs");
+    let queued = jobs::list(&app.platform.db, &team, 10).await.unwrap();
+    assert_eq!((queued[0].kind, queued[0].state), (Kind::Incremental, State::Queued));
+    age(31).execute(app.platform.db.pool()).await.unwrap();
+    assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "a second job while one waits");
+    assert_eq!(sync::drain(&app.platform, "test-worker").await.unwrap().len(), 1);
+
+    app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
+    age(60).execute(app.platform.db.pool()).await.unwrap();
+    assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "a disconnected connection was scheduled");
+    app.stop().await;
+}
+platform::test_on_both_backends!(schedule, the_schedule_queues_one_sync_per_connection_and_interval);
+
+/// SECURITY F2, F6 on Postgres: three `patchbay worker` processes share the
+/// queue; the one running the backfill is killed mid-job, another takes it
+/// up once the lease lapses, and the job completes exactly once with an
+/// exact result.
+#[tokio::test]
+async fn three_workers_on_postgres_one_killed_mid_job_complete_it_once() {
+    let Some(db) = TestDatabase::postgres().await else { return };
+    let url = db.url_for_child();
+    let settings = [("PATCHBAY_SANDBOX_ITEMS", "30000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")];
+    let (app, team) = connected(db, &settings).await;
+    let env = [
+        ("DATABASE_URL", url),
+        ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
+        ("PATCHBAY_PUBLIC_URL", app.base.clone()),
+        ("PATCHBAY_SANDBOX", "on".to_owned()),
+        ("PATCHBAY_SANDBOX_ITEMS", "30000".to_owned()),
+        ("PATCHBAY_SANDBOX_RATE_LIMIT", "0".to_owned()),
+        ("PATCHBAY_JOB_LEASE", "3".to_owned()),
+        ("PATCHBAY_LOG", "warn".to_owned()),
+    ];
+    let mut workers: Vec<tokio::process::Child> = (0..3)
+        .map(|_| {
+            tokio::process::Command::new(BIN)
+                .arg("worker")
+                .envs(env.iter().cloned())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let owner = || async {
+        let row: Option<(Option<String>, i64)> =
+            sqlx::query_as("SELECT lease_owner, progress_done FROM jobs WHERE team_id = $1")
+                .bind(team.as_str().to_owned())
+                .fetch_optional(app.platform.db.pool())
+                .await
+                .unwrap();
+        row.unwrap()
+    };
+    // Kill whichever worker runs the job once it is a little way in.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let victim = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no worker took the job");
+        if let (Some(holder), done) = owner().await
+            && done >= 3_000
+        {
+            break holder;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let pid: u32 = victim.split('-').nth(1).unwrap().parse().unwrap();
+    let index = workers.iter().position(|w| w.id() == Some(pid)).expect("the holder is one of the three");
+    workers[index].start_kill().unwrap();
+    workers[index].wait().await.unwrap();
+    let at_kill = owner().await.1;
+    assert!(at_kill < 30_000, "killed too late: {at_kill}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let job = jobs::list(&app.platform.db, &team, 5).await.unwrap().remove(0);
+        if job.state == State::Completed {
+            break job;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the job never completed: {job:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for worker in &mut workers {
+        let _ = worker.start_kill();
+        let _ = worker.wait().await;
+    }
+    assert_eq!(jobs::list(&app.platform.db, &team, 5).await.unwrap().len(), 1, "more than one job");
+    assert_eq!((job.attempts, job.progress_done), (2, 30_000));
+    assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
+    app.stop().await;
+}

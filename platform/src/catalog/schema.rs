@@ -343,6 +343,9 @@ pub struct Api {
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     pub pagination: Pagination,
+    /// Minutes between incremental syncs; 30 when not given.
+    #[serde(default)]
+    pub sync_every_minutes: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -206,6 +206,11 @@ fn check_api(provider: &Provider, report: &mut Report<'_>, names: &[String]) {
     {
         report.add("api.base_url", format!("its host {host} is not in api.allowed_hosts"));
     }
+    if let Some(minutes) = api.sync_every_minutes
+        && !(5..=1440).contains(&minutes)
+    {
+        report.add("api.sync_every_minutes", "must be from 5 to 1440 (a day)");
+    }
 }
 
 /// The host of a URL whose host is not a placeholder.
