@@ -50,10 +50,8 @@ impl RateBudget {
     /// the reset; plenty left (or no headers) keeps the documented pace.
     pub async fn observe(&self, headers: &HeaderMap) {
         let Some(reset) = headers::reset_after(headers) else { return };
-        let remaining = ["x-ratelimit-remaining", "ratelimit-remaining"]
-            .iter()
-            .find_map(|name| headers.get(*name)?.to_str().ok()?.trim().parse::<u32>().ok());
-        let Some(remaining) = remaining else { return };
+        let Some(remaining) = headers::remaining(headers) else { return };
+        let remaining = u32::try_from(remaining).unwrap_or(u32::MAX);
         let mut pace = self.pace.lock().await;
         if remaining == 0 {
             pace.next = pace.next.max(Instant::now() + reset);

@@ -20,7 +20,19 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The headers that say a rate limit is spent, and when it resets.
-const REMAINING: [&str; 2] = ["x-ratelimit-remaining", "ratelimit-remaining"];
+/// Requests left in the window, in the names providers use (Linear counts
+/// requests and query complexity apart; either running out stops calls).
+const REMAINING: [&str; 4] = [
+    "x-ratelimit-remaining",
+    "ratelimit-remaining",
+    "x-ratelimit-requests-remaining",
+    "x-ratelimit-complexity-remaining",
+];
+
+/// The fewest requests (or points) left that any rate-limit header reports.
+pub fn remaining(headers: &HeaderMap) -> Option<u64> {
+    REMAINING.iter().filter_map(|name| header_number(headers, name)).min()
+}
 
 /// Whether the response says no requests are left in the current window
 /// (`X-RateLimit-Remaining: 0`, as GitHub sends with its 403s, or the IETF
@@ -37,7 +49,10 @@ pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(reset) = header_number(headers, "ratelimit-reset") {
         return Some(Duration::from_secs(reset));
     }
-    let reset = header_number(headers, "x-ratelimit-reset")?;
+    let reset = ["x-ratelimit-reset", "x-ratelimit-requests-reset", "x-ratelimit-complexity-reset"]
+        .iter()
+        .filter_map(|name| header_number(headers, name))
+        .max()?;
     // Epoch seconds (or milliseconds, as some APIs send) are far larger
     // than any window; anything under a day is a delta.
     const A_DAY: u64 = 86_400;

@@ -5,7 +5,8 @@
 //! connection's [`RateBudget`] and refused at once while its
 //! [`CircuitBreaker`] is open (SECURITY F5), and:
 //! - retries transient failures — timeouts, connection failures, 408, 429,
-//!   5xx, and a 403 that carries a rate-limit signal (GitHub) — with
+//!   5xx, and a 403 or 400 that carries a rate-limit signal (GitHub,
+//!   Linear) — with
 //!   exponential backoff and jitter, waiting at least what `Retry-After` or
 //!   the rate-limit reset headers ask, up to a capped number of attempts;
 //! - gives up at once, with the wait attached, when the provider asks for a
@@ -280,8 +281,9 @@ fn verdict(response: &Response) -> Verdict {
         StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
             Verdict::Transient { status: code, wait: asked() }
         }
-        // GitHub's secondary and primary rate limits answer 403.
-        StatusCode::FORBIDDEN
+        // GitHub's secondary and primary rate limits answer 403; Linear's
+        // answers 400 with its remaining count at zero.
+        StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
             if headers::limit_spent(response.headers()) || headers::retry_after(response.headers()).is_some() =>
         {
             Verdict::Transient { status: code, wait: asked() }
@@ -294,7 +296,7 @@ fn verdict(response: &Response) -> Verdict {
 
 fn describe(status: u16) -> String {
     match status {
-        429 | 403 => format!("the provider's rate limit was reached (HTTP {status})"),
+        429 | 403 | 400 => format!("the provider's rate limit was reached (HTTP {status})"),
         408 => "the provider timed the request out (HTTP 408)".into(),
         _ => format!("the provider had a problem (HTTP {status})"),
     }
