@@ -58,11 +58,11 @@ check_postgres() {
 
 lint() {
   cargo fmt --all --check
-  cargo clippy --locked -p connector-core -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr --all-targets -- -D warnings
+  cargo clippy --locked -p connector-core -p connector-github -p connector-linear -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr --all-targets -- -D warnings
 }
 
 rust_tests() {
-  cargo test --locked -p connector-core -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr
+  cargo test --locked -p connector-core -p connector-github -p connector-linear -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr
 }
 
 free_port() {

@@ -64,6 +64,8 @@ pub const SYNC_KINDS: &[Kind] = &[Kind::FullBackfill, Kind::Incremental];
 pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
     match provider {
         "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
+        "github" => Some(Box::new(connector_github::GithubSource)),
+        "linear" => Some(Box::new(connector_linear::LinearSource)),
         _ => None,
     }
 }
