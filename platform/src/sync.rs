@@ -148,13 +148,20 @@ impl From<Error> for Failure {
     }
 }
 
-/// An OAuth connection's tokens, read from the token service at each use.
+/// An OAuth connection's tokens, from the token service (which refreshes
+/// them ahead of expiry). A token is asked for again after
+/// [`TOKEN_REUSE`], so a long run neither reads the secret store for every
+/// page (an SSM call each) nor outlives a refresh or a disconnect by more.
 struct OauthCredentials<'a> {
     platform: &'a Platform,
     team: &'a TeamId,
     provider: &'a str,
-    last: Mutex<Option<SecretString>>,
+    last: Mutex<Option<(SecretString, std::time::Instant)>>,
 }
+
+/// How long a token read from the token service is used before asking
+/// again; well inside its refresh-ahead minute.
+const TOKEN_REUSE: Duration = Duration::from_secs(20);
 
 fn token_failure(error: TokenError) -> FetchError {
     match error {
@@ -173,15 +180,20 @@ fn token_failure(error: TokenError) -> FetchError {
 #[async_trait::async_trait]
 impl Credentials for OauthCredentials<'_> {
     async fn token(&self) -> std::result::Result<String, FetchError> {
+        if let Some((token, at)) = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+            && at.elapsed() < TOKEN_REUSE
+        {
+            return Ok(token.expose_secret().to_owned());
+        }
         let token = tokens::access_token(self.platform, self.team, self.provider).await.map_err(token_failure)?;
         let text = token.expose_secret().to_owned();
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((token, std::time::Instant::now()));
         Ok(text)
     }
 
     async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
-        let refused = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let Some(refused) = refused else { return Ok(None) };
+        let refused = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some((refused, _)) = refused else { return Ok(None) };
         let fresh = tokens::access_token_after_refusal(self.platform, self.team, self.provider, &refused)
             .await
             .map_err(token_failure)?;
@@ -189,7 +201,7 @@ impl Credentials for OauthCredentials<'_> {
             return Ok(None);
         }
         let text = fresh.expose_secret().to_owned();
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh);
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((fresh, std::time::Instant::now()));
         Ok(Some(text))
     }
 }
