@@ -214,6 +214,65 @@ pub struct Ran {
     pub items: i64,
 }
 
+/// A connection opened for reading: its installation (checked to be the
+/// team's and connected, SECURITY C3), its connector, and what its calls go
+/// with.
+struct Opened<'a> {
+    installation: Installation,
+    source: Box<dyn Source>,
+    credentials: OauthCredentials<'a>,
+    limits: Arc<Limits>,
+    http: connector_core::http::Http,
+    base_url: String,
+}
+
+impl Opened<'_> {
+    fn context(&self) -> Context<'_> {
+        Context {
+            http: &self.http,
+            call: Call {
+                credentials: Some(&self.credentials),
+                budget: self.limits.budget.as_ref(),
+                breaker: Some(&self.limits.breaker),
+            },
+            base_url: &self.base_url,
+            settings: &self.installation.settings,
+        }
+    }
+}
+
+async fn open<'a>(
+    platform: &'a Platform,
+    team: &'a TeamId,
+    provider: &'a Provider,
+    installation_id: Option<&InstallationId>,
+) -> std::result::Result<Opened<'a>, Failure> {
+    let installation = {
+        let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
+        installations::find(&mut conn, team, provider.id.as_str()).await?
+    };
+    let installation = installation
+        .filter(|i| installation_id.is_none_or(|id| *id == i.id) && i.is_active())
+        .ok_or_else(|| Failure::permanent("the connection this job was for is gone"))?;
+    if installation.state == installations::State::NeedsReauth {
+        return Err(Failure::permanent("the connection needs to be authorized again; reconnect"));
+    }
+    let cannot = || Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name));
+    let source = source_for(provider.id.as_str()).ok_or_else(cannot)?;
+    let credentials = match &provider.auth {
+        Auth::Oauth2(_) => OauthCredentials { platform, team, provider: provider.id.as_str(), last: Mutex::new(None) },
+        _ => return Err(cannot()),
+    };
+    Ok(Opened {
+        base_url: base_url(provider, &installation),
+        installation,
+        source,
+        credentials,
+        limits: platform.pacing.limits(team, provider),
+        http: platform.http.connector(),
+    })
+}
+
 /// Runs a claimed sync job to its end, committing as it goes. `on_page`
 /// hears of every committed page (the CLI's progress bar).
 pub async fn run(
@@ -223,34 +282,13 @@ pub async fn run(
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<Ran, Failure> {
     let provider = platform.catalog.get(&job.provider).ok_or_else(|| Failure::permanent("the provider is gone"))?;
-    // SECURITY C3: the job's installation is its team's, and connected.
-    let installation = {
-        let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
-        installations::find(&mut conn, &job.team_id, provider.id.as_str()).await?
-    };
-    let installation = installation
-        .filter(|i| Some(&i.id) == job.installation_id.as_ref() && i.is_active())
-        .ok_or_else(|| Failure::permanent("the connection this job was for is gone"))?;
-    if installation.state == installations::State::NeedsReauth {
-        return Err(Failure::permanent("the connection needs to be authorized again; reconnect"));
-    }
-    let source = source_for(provider.id.as_str())
-        .ok_or_else(|| Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name)))?;
-    let credentials = match &provider.auth {
-        Auth::Oauth2(_) => {
-            OauthCredentials { platform, team: &job.team_id, provider: provider.id.as_str(), last: Mutex::new(None) }
-        }
-        _ => return Err(Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name))),
-    };
-    let limits = platform.pacing.limits(&job.team_id, provider);
-    let http = platform.http.connector();
-    let base_url = base_url(provider, &installation);
-    let cx = Context {
-        http: &http,
-        call: Call { credentials: Some(&credentials), budget: limits.budget.as_ref(), breaker: Some(&limits.breaker) },
-        base_url: &base_url,
-        settings: &installation.settings,
-    };
+    let opened = open(
+        platform,
+        &job.team_id,
+        provider,
+        Some(job.installation_id.as_ref().ok_or_else(|| Failure::permanent("the job names no connection"))?),
+    )
+    .await?;
 
     // Heartbeats keep the lease while pages are read; a lost lease stops
     // the run at its next commit (`commit_page` checks the owner). They
@@ -267,7 +305,33 @@ pub async fn run(
             }
         }))
     };
-    pull(platform, job, worker, &installation, source.as_ref(), &cx, on_page).await
+    pull(platform, job, worker, &opened.installation, opened.source.as_ref(), &opened.context(), on_page).await
+}
+
+/// Reads every page of a full pass of a team's connection and stores
+/// nothing: how fast the provider (and the client) can go, for the
+/// benchmark's ceiling. Returns the records read.
+pub async fn read_only(
+    platform: &Platform,
+    team: &TeamId,
+    provider: &str,
+    on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
+) -> std::result::Result<i64, Failure> {
+    let provider = platform.catalog.get(provider).ok_or_else(|| Failure::permanent("no such provider"))?;
+    let opened = open(platform, team, provider, None).await?;
+    let cx = opened.context();
+    let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
+    let (mut cursor, mut done) = (None, 0i64);
+    loop {
+        let page = fetch(opened.source.as_ref(), &cx, Mode::Full, cursor.as_deref(), 1).await?;
+        guard.page(page.changes.len(), page.next.as_deref()).map_err(|stuck| Failure::permanent(stuck.to_string()))?;
+        done += i64::try_from(page.changes.len()).unwrap_or(i64::MAX);
+        on_page(done, page.total.and_then(|t| i64::try_from(t).ok()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(done),
+        }
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -338,8 +402,8 @@ async fn pull(
     };
     let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
     let mut ran = Ran::default();
+    let mut page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
     loop {
-        let page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
         guard.page(page.changes.len(), page.next.as_deref()).map_err(|stuck| Failure::permanent(stuck.to_string()))?;
         position.done += i64::try_from(page.changes.len()).unwrap_or(i64::MAX);
         let total = page.total.and_then(|t| i64::try_from(t).ok());
@@ -353,13 +417,26 @@ async fn pull(
             cursors.push((SINCE, position.next_since.as_str()));
         }
         let progress = Progress { job: &job.id, worker, done: position.done, total, items: position.items };
-        commit(platform, job, installation, &page.changes, &cursors, progress).await?;
+        // The next page is read while this one commits; it is stored only
+        // after this commit succeeds, so the order of commits is kept.
+        let ahead = async {
+            match position.cursor.as_deref() {
+                Some(next) => Some(fetch(source, cx, mode, Some(next), job.attempts).await),
+                None => None,
+            }
+        };
+        let (committed, fetched) =
+            tokio::join!(commit(platform, job, installation, &page.changes, &cursors, progress), ahead);
+        committed?;
         ran.pages += 1;
         on_page(position.done, total);
-        if finished {
-            ran.done = position.done;
-            ran.items = position.items;
-            return Ok(ran);
+        match fetched {
+            Some(next) => page = next?,
+            None => {
+                ran.done = position.done;
+                ran.items = position.items;
+                return Ok(ran);
+            }
         }
     }
 }

@@ -248,6 +248,7 @@ impl Sandbox {
             .route("/api/items", get(items::list))
             .route("/items/{id}", get(item_page))
             .route("/faults", get(list_faults).post(set_faults))
+            .route("/stats", get(stats))
             .with_state(self.clone())
     }
 
@@ -689,4 +690,15 @@ async fn item_page(axum::extract::Path(id): axum::extract::Path<String>) -> Resp
     let body =
         format!("<p>This is <code>{}</code> in the sandbox. Edit it from the tests or the benchmark.</p>", escape(&id));
     page(StatusCode::OK, "Sandbox item", &body)
+}
+
+/// What the sandbox has answered: for benchmarks run against a console in
+/// another process.
+async fn stats(State(sandbox): State<Sandbox>) -> Json<serde_json::Value> {
+    let (item_requests, rate_limited) = sandbox.item_requests();
+    Json(serde_json::json!({
+        "item_requests": item_requests,
+        "rate_limited": rate_limited,
+        "token_requests": sandbox.token_requests(),
+    }))
 }

@@ -60,6 +60,10 @@ enum Command {
         /// Read everything again, not only what changed since the last sync.
         #[arg(long)]
         full: bool,
+        /// Read every page and store nothing, with no job: how fast the
+        /// provider and the client go (the sync benchmark's ceiling).
+        #[arg(long, conflicts_with = "full")]
+        no_store: bool,
     },
 }
 
@@ -141,7 +145,9 @@ fn main() -> ExitCode {
             Command::Catalog { command: CatalogCommand::Check { dir } } => check_catalog(&config, dir.as_deref()),
             Command::Secrets { command } => secrets(&config, command).await,
             Command::Worker => worker(&config).await,
-            Command::Backfill { provider, team, full } => backfill(&config, &provider, &team, full).await,
+            Command::Backfill { provider, team, full, no_store } => {
+                backfill(&config, &provider, &team, full, no_store).await
+            }
         }
     });
     match result {
@@ -179,7 +185,25 @@ async fn worker(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn backfill(config: &Config, provider: &str, team: &str, full: bool) -> anyhow::Result<()> {
+/// The most memory this process has held, in bytes (Linux's `VmHWM`).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn progress_bar(message: String) -> anyhow::Result<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})")
+            .context("the progress bar's template")?,
+    );
+    bar.set_message(message);
+    Ok(bar)
+}
+
+async fn backfill(config: &Config, provider: &str, team: &str, full: bool, no_store: bool) -> anyhow::Result<()> {
     use platform::jobs::{Kind, State};
 
     let (platform, _) = startup::build_platform(config, &startup::configured_public_url(config)).await?;
@@ -187,43 +211,48 @@ async fn backfill(config: &Config, provider: &str, team: &str, full: bool) -> an
         platform::Error::NotFound => anyhow::anyhow!("--team: no team has the id or name `{team}`"),
         other => anyhow::anyhow!("--team: {other}"),
     })?;
+    let bar = progress_bar(format!("{provider} for {}", found.name))?;
+    let on_page = |done: i64, total: Option<i64>| {
+        if let Some(total) = total {
+            bar.set_length(u64::try_from(total).unwrap_or(0));
+        }
+        bar.set_position(u64::try_from(done).unwrap_or(0));
+    };
+    let started = std::time::Instant::now();
+    let summary = |read: i64, stored: i64| {
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = read as f64 / seconds.max(f64::EPSILON);
+        let memory = peak_memory().map_or_else(String::new, |b| format!("; peak memory {:.1} MB", b as f64 / 1e6));
+        format!("{provider}: {read} records read, {stored} stored in {seconds:.2} s ({rate:.0} records/s){memory}")
+    };
+    if no_store {
+        let read = platform::sync::read_only(&platform, &found.id, provider, &on_page)
+            .await
+            .map_err(|failure| anyhow::anyhow!("{provider}: {}", failure.message))?;
+        bar.finish();
+        platform.db.close().await;
+        return say(&summary(read, 0));
+    }
     let kind = if full { Kind::FullBackfill } else { Kind::Incremental };
     let enqueued = platform::sync::enqueue(&platform, &found.id, provider, kind).await.map_err(|e| match e {
         platform::Error::NotFound => anyhow::anyhow!("{provider}: team \"{}\" has no such connection", found.name),
         other => anyhow::anyhow!("{provider}: {other}"),
     })?;
     let worker = platform::sync::worker_name("backfill");
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})")
-            .context("the progress bar's template")?,
-    );
-    bar.set_message(format!("{provider} for {}", found.name));
     let state = loop {
         platform::jobs::interrupt_lapsed(&platform.db).await?;
         let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), platform.job_lease).await?;
         let Some(job) = job else {
             let current = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
             match current.map(|j| j.state) {
-                Some(State::Running) => {
-                    bar.set_message("another worker is running this sync; waiting");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    continue;
-                }
-                Some(State::Queued) => {
-                    bar.set_message("waiting to try again");
+                Some(State::Running | State::Queued) => {
+                    bar.set_message("waiting: another worker holds this sync, or it waits to try again");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     continue;
                 }
                 Some(state) => break state,
                 None => anyhow::bail!("the sync job disappeared"),
             }
-        };
-        let on_page = |done: i64, total: Option<i64>| {
-            if let Some(total) = total {
-                bar.set_length(u64::try_from(total).unwrap_or(0));
-            }
-            bar.set_position(u64::try_from(done).unwrap_or(0));
         };
         let outcome = platform::sync::run(&platform, &job, &worker, &on_page).await;
         if let Err(failure) = &outcome {
@@ -241,7 +270,7 @@ async fn backfill(config: &Config, provider: &str, team: &str, full: bool) -> an
     if state != State::Completed {
         anyhow::bail!("the sync {}: {}", state.as_str(), job.last_error.unwrap_or_default());
     }
-    say(&format!("{provider}: {} records read, {} stored", job.progress_done, job.items))
+    say(&summary(job.progress_done, job.items))
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
