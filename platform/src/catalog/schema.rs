@@ -344,7 +344,7 @@ pub struct Api {
     pub allowed_hosts: Vec<String>,
     pub pagination: Pagination,
     /// Minutes between incremental syncs; 30 when not given.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_every_minutes: Option<u32>,
 }
 
