@@ -53,6 +53,9 @@ const MAX_EMPTY_PAGES: u32 = 25;
 /// Tries of one page when the answer is cut off or the provider keeps
 /// failing, on top of the HTTP client's own retries.
 const PAGE_TRIES: u32 = 3;
+/// Records committed together: a few pages per transaction, so the
+/// transaction's fixed cost is shared (`scripts/bench-sync.sh`).
+const BATCH_RECORDS: usize = 500;
 
 const SINCE: &str = "since";
 const RUN: &str = "run";
@@ -402,6 +405,7 @@ async fn pull(
     };
     let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
     let mut ran = Ran::default();
+    let mut batch: Vec<Change> = Vec::new();
     let mut page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
     loop {
         guard.page(page.changes.len(), page.next.as_deref()).map_err(|stuck| Failure::permanent(stuck.to_string()))?;
@@ -411,13 +415,21 @@ async fn pull(
         let finished = page.next.is_none();
         let upserts = page.changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
         position.items += i64::try_from(upserts).unwrap_or(i64::MAX);
+        batch.append(&mut page.changes);
+        ran.pages += 1;
+        // Pages are committed a few at a time, each batch with the cursor
+        // after its last page: a crash re-reads at most one batch.
+        if !finished && batch.len() < BATCH_RECORDS {
+            page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
+            continue;
+        }
         let run = if finished { String::new() } else { serde_json::to_string(&position).unwrap_or_default() };
         let mut cursors = vec![(RUN, run.as_str())];
         if finished && position.since.is_some() {
             cursors.push((SINCE, position.next_since.as_str()));
         }
         let progress = Progress { job: &job.id, worker, done: position.done, total, items: position.items };
-        // The next page is read while this one commits; it is stored only
+        // The next page is read while this batch commits; it is stored only
         // after this commit succeeds, so the order of commits is kept.
         let ahead = async {
             match position.cursor.as_deref() {
@@ -425,10 +437,9 @@ async fn pull(
                 None => None,
             }
         };
-        let (committed, fetched) =
-            tokio::join!(commit(platform, job, installation, &page.changes, &cursors, progress), ahead);
+        let (committed, fetched) = tokio::join!(commit(platform, job, installation, &batch, &cursors, progress), ahead);
         committed?;
-        ran.pages += 1;
+        batch.clear();
         on_page(position.done, total);
         match fetched {
             Some(next) => page = next?,
