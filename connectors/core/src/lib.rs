@@ -11,6 +11,7 @@
 //! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
 //! - [`headers`]: reading `Retry-After` and reset headers.
 //! - [`source`]: the records and removals a page carries.
+//! - `testing` (feature): what the connectors' fixture suites share.
 //! - [`paging`]: `Link` headers, ids that may be objects, `(updated_at, id)`
 //!   watermarks, time windows, and the guard against endless runs (F7).
 
@@ -20,3 +21,5 @@ pub mod headers;
 pub mod http;
 pub mod paging;
 pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -5,144 +5,95 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use std::{
-    collections::BTreeMap,
-    sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use connector_core::{
-    http::{Call, Class, Credentials, FetchError, Http, RetryPolicy},
-    source::{Change, Context, Mode, Page, Source},
+    http::Class,
+    source::{Change, Mode},
+    testing::{self, Harness},
 };
 use connector_github::GithubSource;
 use time::macros::datetime;
 use wiremock::{
-    Mock, MockServer, ResponseTemplate,
+    Mock, ResponseTemplate,
     matchers::{header, method, path, query_param, query_param_is_missing},
 };
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
-/// Accepts `new-token` only; hands out `old-token` until refreshed.
-struct Tokens {
-    refreshes: AtomicU32,
-}
+type Fixture = Harness<GithubSource>;
 
-#[async_trait::async_trait]
-impl Credentials for Tokens {
-    async fn token(&self) -> Result<String, FetchError> {
-        Ok(if self.refreshes.load(Ordering::SeqCst) == 0 { "old-token" } else { "new-token" }.into())
-    }
-
-    async fn refresh(&self) -> Result<Option<String>, FetchError> {
-        self.refreshes.fetch_add(1, Ordering::SeqCst);
-        Ok(Some("new-token".into()))
-    }
-}
-
-struct Fixture {
-    server: MockServer,
-    http: Http,
-    tokens: Tokens,
-    settings: BTreeMap<String, String>,
+async fn start() -> Fixture {
+    Harness::start(GithubSource, "").await
 }
 
 fn json(body: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
-impl Fixture {
-    async fn start() -> Self {
-        let server = MockServer::start().await;
-        let policy =
-            RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(5) };
-        let http = Http::new(Duration::from_secs(5), policy).unwrap();
-        Self { server, http, tokens: Tokens { refreshes: AtomicU32::new(1) }, settings: BTreeMap::new() }
-    }
+fn next(f: &Fixture, path_and_query: &str) -> String {
+    format!("<{}{path_and_query}>; rel=\"next\", <{}{path_and_query}>; rel=\"last\"", f.server.uri(), f.server.uri())
+}
 
-    fn next(&self, path_and_query: &str) -> String {
-        format!(
-            "<{}{path_and_query}>; rel=\"next\", <{}{path_and_query}>; rel=\"last\"",
-            self.server.uri(),
-            self.server.uri()
+/// Two pages of repositories (one private, one internal), two pages of
+/// issues in the public one, one issue in the private one, none in the
+/// rest.
+async fn serve_account(f: &Fixture) {
+    Mock::given(method("GET"))
+        .and(path("/user/repos"))
+        .and(query_param_is_missing("page"))
+        .and(query_param("per_page", "100"))
+        .and(header("authorization", "Bearer new-token"))
+        .and(header("x-github-api-version", "2022-11-28"))
+        .respond_with(json(fixture("repos-1.json")).insert_header("link", next(f, "/user/repos?per_page=100&page=2")))
+        .mount(&f.server)
+        .await;
+    Mock::given(path("/user/repos"))
+        .and(query_param("page", "2"))
+        .respond_with(json(fixture("repos-2.json")))
+        .mount(&f.server)
+        .await;
+    Mock::given(path("/repos/acme/web/issues"))
+        .and(query_param_is_missing("page"))
+        .and(query_param("state", "all"))
+        .and(query_param("sort", "updated"))
+        .and(query_param("direction", "asc"))
+        .respond_with(
+            json(fixture("web-issues-1.json"))
+                .insert_header("link", next(f, "/repos/acme/web/issues?state=all&page=2")),
         )
+        .mount(&f.server)
+        .await;
+    Mock::given(path("/repos/acme/web/issues"))
+        .and(query_param("page", "2"))
+        .respond_with(json(fixture("web-issues-2.json")))
+        .mount(&f.server)
+        .await;
+    Mock::given(path("/repos/acme/secret/issues"))
+        .respond_with(json(fixture("secret-issues.json")))
+        .mount(&f.server)
+        .await;
+    for empty in ["/repos/acme/docs/issues", "/repos/acme/handbook/issues"] {
+        Mock::given(path(empty)).respond_with(json(serde_json::json!([]))).mount(&f.server).await;
     }
+}
 
-    async fn page(&self, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
-        let base = self.server.uri();
-        let cx = Context {
-            http: &self.http,
-            call: Call { credentials: Some(&self.tokens), ..Call::default() },
-            base_url: &base,
-            settings: &self.settings,
-        };
-        GithubSource.page(&cx, mode, cursor).await
-    }
+async fn request_lines(f: &Fixture) -> Vec<String> {
+    let requests = f.requests().await;
+    requests.iter().map(|r| format!("{}?{}", r.url.path(), r.url.query().unwrap_or_default())).collect()
+}
 
-    /// Two pages of repositories (one private, one internal), two pages of
-    /// issues in the public one, one issue in the private one, none in the
-    /// rest.
-    async fn serve_account(&self) {
-        Mock::given(method("GET"))
-            .and(path("/user/repos"))
-            .and(query_param_is_missing("page"))
-            .and(query_param("per_page", "100"))
-            .and(header("authorization", "Bearer new-token"))
-            .and(header("x-github-api-version", "2022-11-28"))
-            .respond_with(
-                json(fixture("repos-1.json")).insert_header("link", self.next("/user/repos?per_page=100&page=2")),
-            )
-            .mount(&self.server)
-            .await;
-        Mock::given(path("/user/repos"))
-            .and(query_param("page", "2"))
-            .respond_with(json(fixture("repos-2.json")))
-            .mount(&self.server)
-            .await;
-        Mock::given(path("/repos/acme/web/issues"))
-            .and(query_param_is_missing("page"))
-            .and(query_param("state", "all"))
-            .and(query_param("sort", "updated"))
-            .and(query_param("direction", "asc"))
-            .respond_with(
-                json(fixture("web-issues-1.json"))
-                    .insert_header("link", self.next("/repos/acme/web/issues?state=all&page=2")),
-            )
-            .mount(&self.server)
-            .await;
-        Mock::given(path("/repos/acme/web/issues"))
-            .and(query_param("page", "2"))
-            .respond_with(json(fixture("web-issues-2.json")))
-            .mount(&self.server)
-            .await;
-        Mock::given(path("/repos/acme/secret/issues"))
-            .respond_with(json(fixture("secret-issues.json")))
-            .mount(&self.server)
-            .await;
-        for empty in ["/repos/acme/docs/issues", "/repos/acme/handbook/issues"] {
-            Mock::given(path(empty)).respond_with(json(serde_json::json!([]))).mount(&self.server).await;
-        }
-    }
-
-    async fn requests(&self) -> Vec<String> {
-        let requests = self.server.received_requests().await.unwrap();
-        requests.iter().map(|r| format!("{}?{}", r.url.path(), r.url.query().unwrap_or_default())).collect()
-    }
-
-    /// Every page from `cursor` to the end.
-    async fn walk(&self, mode: Mode, mut cursor: Option<String>) -> Vec<Change> {
-        let mut changes = Vec::new();
-        loop {
-            let page = self.page(mode, cursor.as_deref()).await.unwrap();
-            changes.extend(page.changes);
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return changes,
-            }
+/// Every page from `cursor` to the end.
+async fn walk(f: &Fixture, mode: Mode, mut cursor: Option<String>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    loop {
+        let page = f.page(mode, cursor.as_deref()).await.unwrap();
+        changes.extend(page.changes);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return changes,
         }
     }
 }
@@ -162,8 +113,8 @@ fn keys(changes: &[Change]) -> Vec<String> {
 /// carried on the record.
 #[tokio::test]
 async fn mapping_snapshot_of_an_issue_and_a_pull_request() {
-    let f = Fixture::start().await;
-    f.serve_account().await;
+    let f = start().await;
+    serve_account(&f).await;
     let page = f.page(Mode::Full, None).await.unwrap();
     let [Change::Upsert(issue), Change::Upsert(pull)] = &page.changes[..] else { panic!("{:?}", page.changes) };
     assert_eq!((issue.entity_type.as_str(), issue.entity_id.as_str()), ("issue", "1"));
@@ -194,26 +145,26 @@ async fn mapping_snapshot_of_an_issue_and_a_pull_request() {
 /// removals, empty repositories are passed over.
 #[tokio::test]
 async fn pagination_reaches_the_end_and_private_repositories_are_not_indexed() {
-    let f = Fixture::start().await;
-    f.serve_account().await;
-    let changes = f.walk(Mode::Full, None).await;
+    let f = start().await;
+    serve_account(&f).await;
+    let changes = walk(&f, Mode::Full, None).await;
     assert_eq!(keys(&changes), ["upsert issue 1", "upsert pull_request 2", "upsert issue 3", "remove issue 9"],);
     let Change::Upsert(docs) = &changes[2] else { panic!() };
     assert_eq!(docs.content["labels"], serde_json::json!(["docs"]), "a bare-string label");
-    assert_eq!(f.requests().await.len(), 7, "{:?}", f.requests().await);
+    assert_eq!(request_lines(&f).await.len(), 7, "{:?}", request_lines(&f).await);
 }
 
 /// CONNECTOR-RULES 6, 7: the cursor after the first page resumes with the
 /// second page of issues, without listing repositories again.
 #[tokio::test]
 async fn a_stored_cursor_resumes_mid_way() {
-    let f = Fixture::start().await;
-    f.serve_account().await;
+    let f = start().await;
+    serve_account(&f).await;
     let first = f.page(Mode::Full, None).await.unwrap();
-    let before = f.requests().await.len();
-    let rest = f.walk(Mode::Full, first.next).await;
+    let before = request_lines(&f).await.len();
+    let rest = walk(&f, Mode::Full, first.next).await;
     assert_eq!(keys(&rest), ["upsert issue 3", "remove issue 9"]);
-    let after = f.requests().await;
+    let after = request_lines(&f).await;
     assert!(after[before].starts_with("/repos/acme/web/issues?") && after[before].contains("page=2"), "{after:?}");
     assert_eq!(after.iter().filter(|r| r.starts_with("/user/repos") && !r.contains("page=2")).count(), 1);
 }
@@ -222,11 +173,11 @@ async fn a_stored_cursor_resumes_mid_way() {
 /// `since`, in UTC.
 #[tokio::test]
 async fn a_changes_run_asks_with_since() {
-    let f = Fixture::start().await;
-    f.serve_account().await;
-    f.walk(Mode::Changes { since: datetime!(2026-11-20 08:00:00.5 +01:00) }, None).await;
+    let f = start().await;
+    serve_account(&f).await;
+    walk(&f, Mode::Changes { since: datetime!(2026-11-20 08:00:00.5 +01:00) }, None).await;
     let asked: Vec<_> =
-        f.requests().await.into_iter().filter(|r| r.contains("/issues?") && !r.contains("page=2")).collect();
+        request_lines(&f).await.into_iter().filter(|r| r.contains("/issues?") && !r.contains("page=2")).collect();
     assert_eq!(asked.len(), 4);
     assert!(asked.iter().all(|r| r.contains("since=2026-11-20T07:00:00Z")), "{asked:?}");
 }
@@ -235,13 +186,13 @@ async fn a_changes_run_asks_with_since() {
 /// `Retry-After`.
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/user/repos"))
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
         .up_to_n_times(1)
         .mount(&f.server)
         .await;
-    f.serve_account().await;
+    serve_account(&f).await;
     let started = Instant::now();
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -252,7 +203,7 @@ async fn a_429_waits_for_retry_after() {
 /// `x-ratelimit-reset` (epoch seconds), not a refusal.
 #[tokio::test]
 async fn a_403_with_the_limit_spent_waits_for_the_reset() {
-    let f = Fixture::start().await;
+    let f = start().await;
     let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 2;
     Mock::given(path("/user/repos"))
         .respond_with(
@@ -265,7 +216,7 @@ async fn a_403_with_the_limit_spent_waits_for_the_reset() {
         .up_to_n_times(1)
         .mount(&f.server)
         .await;
-    f.serve_account().await;
+    serve_account(&f).await;
     let started = Instant::now();
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
     assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
@@ -275,7 +226,7 @@ async fn a_403_with_the_limit_spent_waits_for_the_reset() {
 /// not authorized) is permanent and not retried.
 #[tokio::test]
 async fn a_403_without_a_rate_limit_is_permanent() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/user/repos"))
         .respond_with(
             ResponseTemplate::new(403)
@@ -286,36 +237,36 @@ async fn a_403_without_a_rate_limit_is_permanent() {
         .await;
     let error = f.page(Mode::Full, None).await.unwrap_err();
     assert_eq!((error.class, error.status), (Class::Permanent, Some(403)));
-    assert_eq!(f.requests().await.len(), 1);
+    assert_eq!(request_lines(&f).await.len(), 1);
 }
 
 /// CONNECTOR-RULES 31: 5xx answers are retried.
 #[tokio::test]
 async fn server_errors_are_retried() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/user/repos")).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).mount(&f.server).await;
-    f.serve_account().await;
+    serve_account(&f).await;
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
 }
 
 /// CONNECTOR-RULES 32: a 401 gets one refresh.
 #[tokio::test]
 async fn a_401_refreshes_once() {
-    let f = Fixture { tokens: Tokens { refreshes: AtomicU32::new(0) }, ..Fixture::start().await };
+    let f = start().await.with_stale_token();
     Mock::given(path("/user/repos"))
         .and(header("authorization", "Bearer old-token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "message": "Bad credentials" })))
         .mount(&f.server)
         .await;
-    f.serve_account().await;
+    serve_account(&f).await;
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.tokens.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(f.tokens.refreshes(), 1);
 }
 
 /// SECURITY A10: a `Link` to another host is not followed with the token.
 #[tokio::test]
 async fn a_next_link_to_another_host_is_refused() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/user/repos"))
         .respond_with(
             json(fixture("repos-1.json"))

@@ -4,93 +4,51 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use std::{
-    collections::BTreeMap,
-    sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use connector_core::{
-    http::{Call, Class, Credentials, FetchError, Http, RetryPolicy},
-    source::{Change, Context, Mode, Page, Source},
+    http::Class,
+    source::{Change, Mode, Page},
+    testing::{self, Harness},
 };
 use connector_linear::LinearSource;
 use time::macros::datetime;
 use wiremock::{
-    Mock, MockServer, ResponseTemplate,
+    Mock, ResponseTemplate,
     matchers::{body_partial_json, header, method, path},
 };
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-struct Tokens {
-    refreshes: AtomicU32,
-}
-
-#[async_trait::async_trait]
-impl Credentials for Tokens {
-    async fn token(&self) -> Result<String, FetchError> {
-        Ok(if self.refreshes.load(Ordering::SeqCst) == 0 { "old-token" } else { "new-token" }.into())
-    }
-
-    async fn refresh(&self) -> Result<Option<String>, FetchError> {
-        self.refreshes.fetch_add(1, Ordering::SeqCst);
-        Ok(Some("new-token".into()))
-    }
-}
-
-struct Fixture {
-    server: MockServer,
-    http: Http,
-    tokens: Tokens,
-    settings: BTreeMap<String, String>,
+    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 const AFTER: &str = "YXJyYXljb25uZWN0aW9uOjQ5";
 
-impl Fixture {
-    async fn start() -> Self {
-        let server = MockServer::start().await;
-        let policy =
-            RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(5) };
-        let http = Http::new(Duration::from_secs(5), policy).unwrap();
-        Self { server, http, tokens: Tokens { refreshes: AtomicU32::new(1) }, settings: BTreeMap::new() }
-    }
+type Fixture = Harness<LinearSource>;
 
-    async fn page(&self, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
-        let base = format!("{}/graphql", self.server.uri());
-        let cx = Context {
-            http: &self.http,
-            call: Call { credentials: Some(&self.tokens), ..Call::default() },
-            base_url: &base,
-            settings: &self.settings,
-        };
-        LinearSource.page(&cx, mode, cursor).await
-    }
+async fn start() -> Fixture {
+    Harness::start(LinearSource, "/graphql").await
+}
 
-    async fn serve_issues(&self) {
-        Mock::given(method("POST"))
-            .and(path("/graphql"))
-            .and(header("authorization", "Bearer new-token"))
-            .and(body_partial_json(serde_json::json!({ "variables": { "first": 50, "after": null } })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-1.json")))
-            .mount(&self.server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/graphql"))
-            .and(body_partial_json(serde_json::json!({ "variables": { "after": AFTER } })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-2.json")))
-            .mount(&self.server)
-            .await;
-    }
+async fn serve_issues(f: &Fixture) {
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .and(header("authorization", "Bearer new-token"))
+        .and(body_partial_json(serde_json::json!({ "variables": { "first": 50, "after": null } })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-1.json")))
+        .mount(&f.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .and(body_partial_json(serde_json::json!({ "variables": { "after": AFTER } })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-2.json")))
+        .mount(&f.server)
+        .await;
+}
 
-    async fn requests(&self) -> Vec<serde_json::Value> {
-        let requests = self.server.received_requests().await.unwrap();
-        requests.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
-    }
+/// The GraphQL bodies the fake provider received.
+async fn bodies(f: &Fixture) -> Vec<serde_json::Value> {
+    f.requests().await.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
 }
 
 fn keys(page: &Page) -> Vec<String> {
@@ -107,8 +65,8 @@ fn keys(page: &Page) -> Vec<String> {
 /// (one by an integration, with no user) carried along.
 #[tokio::test]
 async fn mapping_snapshot_of_an_issue_with_comments() {
-    let f = Fixture::start().await;
-    f.serve_issues().await;
+    let f = start().await;
+    serve_issues(&f).await;
     let page = f.page(Mode::Full, None).await.unwrap();
     let Change::Upsert(issue) = &page.changes[0] else { panic!("{:?}", page.changes[0]) };
     assert_eq!(
@@ -142,8 +100,8 @@ async fn mapping_snapshot_of_an_issue_with_comments() {
 /// visibility is missing come out as removals.
 #[tokio::test]
 async fn pagination_reaches_the_end_and_private_archived_issues_are_removed() {
-    let f = Fixture::start().await;
-    f.serve_issues().await;
+    let f = start().await;
+    serve_issues(&f).await;
     let first = f.page(Mode::Full, None).await.unwrap();
     assert_eq!(
         keys(&first),
@@ -156,18 +114,18 @@ async fn pagination_reaches_the_end_and_private_archived_issues_are_removed() {
         ["remove 3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b", "remove 4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c"]
     );
     assert_eq!(last.next, None);
-    let sent = f.requests().await;
+    let sent = bodies(&f).await;
     assert!(sent[0]["query"].as_str().unwrap().contains("includeArchived: true"));
 }
 
 /// CONNECTOR-RULES 6, 7: a stored cursor resumes with the next page only.
 #[tokio::test]
 async fn a_stored_cursor_resumes_mid_way() {
-    let f = Fixture::start().await;
-    f.serve_issues().await;
+    let f = start().await;
+    serve_issues(&f).await;
     let page = f.page(Mode::Full, Some(AFTER)).await.unwrap();
     assert_eq!(page.changes.len(), 2);
-    let sent = f.requests().await;
+    let sent = bodies(&f).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["variables"]["after"], AFTER);
 }
@@ -175,7 +133,7 @@ async fn a_stored_cursor_resumes_mid_way() {
 /// CONNECTOR-RULES 3, 14: a changes run filters on `updatedAt`, in UTC.
 #[tokio::test]
 async fn a_changes_run_filters_on_updated_at() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/graphql"))
         .and(body_partial_json(serde_json::json!({
             "variables": { "filter": { "updatedAt": { "gte": "2026-11-20T07:00:00Z" } } }
@@ -193,7 +151,7 @@ async fn a_changes_run_filters_on_updated_at() {
 /// client after the reset.
 #[tokio::test]
 async fn ratelimited_is_transient_with_the_reset_wait() {
-    let f = Fixture::start().await;
+    let f = start().await;
     let reset_ms = (time::OffsetDateTime::now_utc().unix_timestamp() + 30) * 1000;
     Mock::given(path("/graphql"))
         .respond_with(
@@ -211,7 +169,7 @@ async fn ratelimited_is_transient_with_the_reset_wait() {
     let wait = error.retry_after.unwrap();
     assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
 
-    let g = Fixture::start().await;
+    let g = start().await;
     let reset_ms = (time::OffsetDateTime::now_utc().unix_timestamp() + 1) * 1000;
     Mock::given(path("/graphql"))
         .respond_with(
@@ -225,35 +183,35 @@ async fn ratelimited_is_transient_with_the_reset_wait() {
         .up_to_n_times(1)
         .mount(&g.server)
         .await;
-    g.serve_issues().await;
+    serve_issues(&g).await;
     let started = Instant::now();
     assert_eq!(g.page(Mode::Full, None).await.unwrap().changes.len(), 2);
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    assert_eq!(g.requests().await.len(), 2);
+    assert_eq!(bodies(&g).await.len(), 2);
 }
 
 /// CONNECTOR-RULES 31: a 429 with Retry-After, and 5xx, are retried.
 #[tokio::test]
 async fn a_429_and_server_errors_are_retried() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/graphql"))
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
         .up_to_n_times(1)
         .mount(&f.server)
         .await;
     Mock::given(path("/graphql")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&f.server).await;
-    f.serve_issues().await;
+    serve_issues(&f).await;
     let started = Instant::now();
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
     assert!(started.elapsed() >= Duration::from_secs(1));
-    assert_eq!(f.requests().await.len(), 3);
+    assert_eq!(bodies(&f).await.len(), 3);
 }
 
 /// CONNECTOR-RULES 32: an HTTP 401 gets one refresh; an authentication
 /// error in the answer is permanent, and so is a query Linear refuses.
 #[tokio::test]
 async fn a_401_refreshes_once_and_graphql_refusals_are_permanent() {
-    let f = Fixture { tokens: Tokens { refreshes: AtomicU32::new(0) }, ..Fixture::start().await };
+    let f = start().await.with_stale_token();
     Mock::given(path("/graphql"))
         .and(header("authorization", "Bearer old-token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
@@ -262,11 +220,11 @@ async fn a_401_refreshes_once_and_graphql_refusals_are_permanent() {
         })))
         .mount(&f.server)
         .await;
-    f.serve_issues().await;
+    serve_issues(&f).await;
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.tokens.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(f.tokens.refreshes(), 1);
 
-    let g = Fixture::start().await;
+    let g = start().await;
     Mock::given(path("/graphql"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "errors": [{ "message": "Authentication required, not authenticated",
@@ -277,7 +235,7 @@ async fn a_401_refreshes_once_and_graphql_refusals_are_permanent() {
     let error = g.page(Mode::Full, None).await.unwrap_err();
     assert_eq!((error.class, error.status), (Class::Permanent, Some(401)));
 
-    let h = Fixture::start().await;
+    let h = start().await;
     Mock::given(path("/graphql"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "errors": [{ "message": "Query too complex", "extensions": { "code": "INVALID_INPUT" } }]

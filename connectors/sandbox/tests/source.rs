@@ -4,94 +4,46 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use std::{
-    collections::BTreeMap,
-    sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use connector_core::{
-    http::{Call, Class, Credentials, FetchError, Http, RetryPolicy},
-    source::{Change, Context, Mode, Page, Source},
+    http::Class,
+    source::{Change, Mode, Page},
+    testing::{self, Harness},
 };
 use connector_sandbox::SandboxSource;
 use time::macros::datetime;
 use wiremock::{
-    Mock, MockServer, ResponseTemplate,
+    Mock, ResponseTemplate,
     matchers::{header, method, path, query_param, query_param_is_missing},
 };
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
-/// A token that the fake provider accepts only after one refresh.
-struct Tokens {
-    refreshes: AtomicU32,
+type Fixture = Harness<SandboxSource>;
+
+async fn start() -> Fixture {
+    Harness::start(SandboxSource, "/sandbox/api").await
 }
 
-#[async_trait::async_trait]
-impl Credentials for Tokens {
-    async fn token(&self) -> Result<String, FetchError> {
-        Ok(if self.refreshes.load(Ordering::SeqCst) == 0 { "old-token" } else { "new-token" }.into())
-    }
-
-    async fn refresh(&self) -> Result<Option<String>, FetchError> {
-        self.refreshes.fetch_add(1, Ordering::SeqCst);
-        Ok(Some("new-token".into()))
-    }
-}
-
-struct Fixture {
-    server: MockServer,
-    http: Http,
-    tokens: Tokens,
-    base: String,
-    settings: BTreeMap<String, String>,
-}
-
-impl Fixture {
-    async fn start() -> Self {
-        let server = MockServer::start().await;
-        let policy =
-            RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(5) };
-        let http = Http::new(Duration::from_secs(5), policy).unwrap();
-        let base = format!("{}/sandbox/api", server.uri());
-        Self { server, http, tokens: Tokens { refreshes: AtomicU32::new(1) }, base, settings: BTreeMap::new() }
-    }
-
-    async fn page(&self, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
-        let cx = Context {
-            http: &self.http,
-            call: Call { credentials: Some(&self.tokens), ..Call::default() },
-            base_url: &self.base,
-            settings: &self.settings,
-        };
-        SandboxSource.page(&cx, mode, cursor).await
-    }
-
-    async fn serve_full_listing(&self) {
-        Mock::given(method("GET"))
-            .and(path("/sandbox/api/items"))
-            .and(query_param("limit", "100"))
-            .and(query_param_is_missing("cursor"))
-            .and(query_param_is_missing("updated_since"))
-            .and(header("authorization", "Bearer new-token"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-page-1.json")))
-            .mount(&self.server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/sandbox/api/items"))
-            .and(query_param("cursor", "MTc2MTk5MTIwMTAwMDox"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-page-2.json")))
-            .mount(&self.server)
-            .await;
-    }
-
-    async fn requests(&self) -> usize {
-        self.server.received_requests().await.unwrap().len()
-    }
+async fn serve_full_listing(f: &Fixture) {
+    Mock::given(method("GET"))
+        .and(path("/sandbox/api/items"))
+        .and(query_param("limit", "100"))
+        .and(query_param_is_missing("cursor"))
+        .and(query_param_is_missing("updated_since"))
+        .and(header("authorization", "Bearer new-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-page-1.json")))
+        .mount(&f.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/sandbox/api/items"))
+        .and(query_param("cursor", "MTc2MTk5MTIwMTAwMDox"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-page-2.json")))
+        .mount(&f.server)
+        .await;
 }
 
 fn ids(page: &Page) -> Vec<(&'static str, String)> {
@@ -108,8 +60,8 @@ fn ids(page: &Page) -> Vec<(&'static str, String)> {
 /// the mapping); ids read as strings, timestamps parsed with their zone.
 #[tokio::test]
 async fn mapping_snapshot_of_a_public_item() {
-    let f = Fixture::start().await;
-    f.serve_full_listing().await;
+    let f = start().await;
+    serve_full_listing(&f).await;
     let page = f.page(Mode::Full, None).await.unwrap();
     let Change::Upsert(record) = &page.changes[0] else { panic!("{:?}", page.changes[0]) };
     assert_eq!(record.entity_type, "item");
@@ -135,87 +87,87 @@ async fn mapping_snapshot_of_a_public_item() {
 /// the total, and stops when there is no next cursor.
 #[tokio::test]
 async fn pagination_reaches_the_end() {
-    let f = Fixture::start().await;
-    f.serve_full_listing().await;
+    let f = start().await;
+    serve_full_listing(&f).await;
     let first = f.page(Mode::Full, None).await.unwrap();
     assert_eq!(first.total, Some(3));
     assert_eq!(first.next.as_deref(), Some("MTc2MTk5MTIwMTAwMDox"));
     let last = f.page(Mode::Full, first.next.as_deref()).await.unwrap();
     assert_eq!(ids(&last), vec![("upsert", "itm_2".to_owned())]);
     assert_eq!(last.next, None);
-    assert_eq!(f.requests().await, 2);
+    assert_eq!(f.requests().await.len(), 2);
 }
 
 /// CONNECTOR-RULES 6, 7: a stored cursor resumes mid-way, without reading
 /// the first page again.
 #[tokio::test]
 async fn a_stored_cursor_resumes_mid_way() {
-    let f = Fixture::start().await;
-    f.serve_full_listing().await;
+    let f = start().await;
+    serve_full_listing(&f).await;
     let page = f.page(Mode::Full, Some("MTc2MTk5MTIwMTAwMDox")).await.unwrap();
     assert_eq!(ids(&page), vec![("upsert", "itm_2".to_owned())]);
-    assert_eq!(f.requests().await, 1);
+    assert_eq!(f.requests().await.len(), 1);
 }
 
 /// CONNECTOR-RULES 31: a 429 is waited out for its `Retry-After`, then the
 /// same page is asked for again.
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/sandbox/api/items"))
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
         .up_to_n_times(1)
         .mount(&f.server)
         .await;
-    f.serve_full_listing().await;
+    serve_full_listing(&f).await;
     let started = Instant::now();
     let page = f.page(Mode::Full, None).await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1), "did not wait: {:?}", started.elapsed());
     assert_eq!(page.changes.len(), 2);
-    assert_eq!(f.requests().await, 2);
+    assert_eq!(f.requests().await.len(), 2);
 }
 
 /// CONNECTOR-RULES 31: 5xx answers are retried, up to the cap; past it the
 /// failure is transient, for the job to try later.
 #[tokio::test]
 async fn server_errors_are_retried_up_to_the_cap() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/sandbox/api/items"))
         .respond_with(ResponseTemplate::new(502))
         .up_to_n_times(2)
         .mount(&f.server)
         .await;
-    f.serve_full_listing().await;
+    serve_full_listing(&f).await;
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.requests().await, 3);
+    assert_eq!(f.requests().await.len(), 3);
 
-    let down = Fixture::start().await;
+    let down = start().await;
     Mock::given(path("/sandbox/api/items")).respond_with(ResponseTemplate::new(503)).mount(&down.server).await;
     let error = down.page(Mode::Full, None).await.unwrap_err();
     assert_eq!((error.class, error.status), (Class::Transient, Some(503)));
-    assert_eq!(down.requests().await, 3, "the cap is three attempts");
+    assert_eq!(down.requests().await.len(), 3, "the cap is three attempts");
 }
 
 /// CONNECTOR-RULES 32: a 401 gets one refresh, then the page; a 401 with
 /// the fresh token too fails for good.
 #[tokio::test]
 async fn a_401_refreshes_once() {
-    let f = Fixture { tokens: Tokens { refreshes: AtomicU32::new(0) }, ..Fixture::start().await };
+    let f = start().await.with_stale_token();
     Mock::given(path("/sandbox/api/items"))
         .and(header("authorization", "Bearer old-token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": "invalid_token" })))
         .mount(&f.server)
         .await;
-    f.serve_full_listing().await;
+    serve_full_listing(&f).await;
     assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.tokens.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(f.tokens.refreshes(), 1);
 
-    let dead = Fixture { tokens: Tokens { refreshes: AtomicU32::new(0) }, ..Fixture::start().await };
+    let dead = start().await.with_stale_token();
     Mock::given(path("/sandbox/api/items")).respond_with(ResponseTemplate::new(401)).mount(&dead.server).await;
     let error = dead.page(Mode::Full, None).await.unwrap_err();
     assert_eq!((error.class, error.status), (Class::Permanent, Some(401)));
-    assert_eq!(dead.tokens.refreshes.load(Ordering::SeqCst), 1, "refreshed more than once");
-    assert_eq!(dead.requests().await, 2);
+    assert_eq!(dead.tokens.refreshes(), 1, "refreshed more than once");
+    assert_eq!(dead.requests().await.len(), 2);
 }
 
 /// CONNECTOR-RULES 17: a private item, and one whose visibility is missing,
@@ -223,8 +175,8 @@ async fn a_401_refreshes_once() {
 /// goes too.
 #[tokio::test]
 async fn private_items_are_removed_not_indexed() {
-    let f = Fixture::start().await;
-    f.serve_full_listing().await;
+    let f = start().await;
+    serve_full_listing(&f).await;
     let page = f.page(Mode::Full, None).await.unwrap();
     assert_eq!(ids(&page), vec![("upsert", "itm_0".to_owned()), ("remove", "itm_1".to_owned())]);
 }
@@ -234,7 +186,7 @@ async fn private_items_are_removed_not_indexed() {
 /// come out as removals.
 #[tokio::test]
 async fn a_changes_run_asks_only_for_changes_and_removes_deleted_items() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(method("GET"))
         .and(path("/sandbox/api/items"))
         .and(query_param("updated_since", "2026-11-20T08:00:00Z"))
@@ -256,7 +208,7 @@ async fn a_changes_run_asks_only_for_changes_and_removes_deleted_items() {
 /// error carries neither the URL nor the provider's body.
 #[tokio::test]
 async fn a_400_is_permanent_and_says_nothing_of_the_body() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/sandbox/api/items"))
         .respond_with(ResponseTemplate::new(400).set_body_string("cursor secret-echo is bad"))
         .mount(&f.server)
@@ -264,14 +216,14 @@ async fn a_400_is_permanent_and_says_nothing_of_the_body() {
     let error = f.page(Mode::Full, Some("junk")).await.unwrap_err();
     assert_eq!((error.class, error.status), (Class::Permanent, Some(400)));
     assert!(!error.message.contains("secret-echo") && !error.message.contains("http"), "{}", error.message);
-    assert_eq!(f.requests().await, 1);
+    assert_eq!(f.requests().await.len(), 1);
 }
 
 /// CONNECTOR-RULES 31: an answer that is not the documented shape is
 /// permanent; one cut off mid-way is transient (asked again by the runner).
 #[tokio::test]
 async fn a_malformed_answer_is_permanent() {
-    let f = Fixture::start().await;
+    let f = start().await;
     Mock::given(path("/sandbox/api/items"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": [] })))
         .mount(&f.server)
