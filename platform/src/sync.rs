@@ -34,12 +34,13 @@ use crate::{
     Platform,
     accounts::{InstallationId, TeamId},
     artifacts::{self, Progress},
-    catalog::{Auth, Provider},
+    catalog::{Auth, FieldKind, Provider},
     error::{Error, Result},
     installations::{self, Installation},
     jobs::{self, ErrorClass, Job, Kind},
     tokens::{self, TokenError},
     util::now,
+    whoami::{self, Value, Values},
 };
 
 /// How far before the stored `since` a changes run starts: records
@@ -267,7 +268,7 @@ async fn open<'a>(
         _ => return Err(cannot()),
     };
     Ok(Opened {
-        base_url: base_url(provider, &installation),
+        base_url: base_url(provider, &installation.settings),
         installation,
         source,
         credentials,
@@ -345,12 +346,26 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn base_url(provider: &Provider, installation: &Installation) -> String {
-    let mut url = provider.api.base_url.clone();
-    for (name, value) in &installation.settings {
-        url = url.replace(&format!("{{{name}}}"), value);
-    }
-    url
+/// The catalog's API base URL filled in with a connection's settings, as
+/// the verification request is (`whoami::fill`): a URL-valued setting (a
+/// self-hosted base URL, a host from the token response) goes in whole,
+/// any other is percent-encoded so it cannot add a path segment.
+fn base_url(provider: &Provider, settings: &std::collections::BTreeMap<String, String>) -> String {
+    let is_url = |name: &str| match &provider.auth {
+        Auth::ApiKey(credentials) | Auth::Basic(credentials) => {
+            credentials.fields.iter().any(|f| f.name == name && f.kind == FieldKind::Url)
+        }
+        // An OAuth connection keeps only the URLs its token response named.
+        _ => true,
+    };
+    let values: Values = settings
+        .iter()
+        .map(|(name, value)| {
+            let value = if is_url(name) { Value::url(value) } else { Value::plain(SecretString::from(value.clone())) };
+            (name.clone(), value)
+        })
+        .collect();
+    whoami::fill(&provider.api.base_url, &values, true)
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -648,4 +663,24 @@ pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
 /// A name for this process as a lease owner: host-free, unique per start.
 pub fn worker_name(role: &str) -> String {
     format!("{role}-{}-{}", std::process::id(), &crate::util::random_id()[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, path::Path};
+
+    use super::*;
+
+    /// A setting that is not a URL cannot change the API path it fills in;
+    /// a URL-valued one goes in whole.
+    #[test]
+    fn settings_fill_the_base_url_encoded_like_the_verification_request() {
+        let catalog = crate::catalog::Catalog::load(None, Path::new("/nonexistent")).unwrap();
+        let chatwoot = catalog.get("chatwoot").unwrap();
+        let settings = BTreeMap::from([
+            ("base_url".to_owned(), "https://chat.example/app".to_owned()),
+            ("account_id".to_owned(), "1/../2?x=y".to_owned()),
+        ]);
+        assert_eq!(base_url(chatwoot, &settings), "https://chat.example/app/api/v1/accounts/1%2F..%2F2%3Fx%3Dy");
+    }
 }
