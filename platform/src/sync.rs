@@ -23,12 +23,12 @@ use connector_core::{
     breaker::CircuitBreaker,
     budget::RateBudget,
     http::{Call, Class, Credentials, FetchError, RetryPolicy},
-    paging::LoopGuard,
+    paging::{LoopGuard, parse_instant, utc_rfc3339},
     source::{Change, Context, Mode, Source},
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use time::OffsetDateTime;
 
 use crate::{
     Platform,
@@ -368,10 +368,6 @@ fn base_url(provider: &Provider, settings: &std::collections::BTreeMap<String, S
     whoami::fill(&provider.api.base_url, &values, true)
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
 async fn pull(
     platform: &Platform,
     job: &Job,
@@ -391,13 +387,13 @@ async fn pull(
         None => {
             // A changes run needs a `since`; without one it is a full pass.
             let since = cursors.get(SINCE).filter(|_| job.kind == Kind::Incremental).and_then(|text| {
-                let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-                Some(rfc3339(at - OVERLAP))
+                let at = parse_instant(text)?;
+                Some(utc_rfc3339(at - OVERLAP))
             });
             let position = Position {
                 job: job.id.clone(),
                 since: since.clone(),
-                next_since: rfc3339(started),
+                next_since: utc_rfc3339(started),
                 cursor: None,
                 done: 0,
                 items: 0,
@@ -414,7 +410,7 @@ async fn pull(
             position
         }
     };
-    let mode = match position.since.as_deref().and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok()) {
+    let mode = match position.since.as_deref().and_then(parse_instant) {
         Some(since) => Mode::Changes { since },
         None => Mode::Full,
     };

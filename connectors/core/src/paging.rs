@@ -35,6 +35,17 @@ pub fn read_id(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// An RFC 3339 timestamp as a provider sends it, as a parsed instant:
+/// `Z` and `+00:00` are the same time (CONNECTOR-RULES 14).
+pub fn parse_instant(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// An instant as RFC 3339 in UTC (`…Z`), the way a `since` filter is sent.
+pub fn utc_rfc3339(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+}
+
 /// A point in a provider's change stream: records are ordered by when they
 /// changed, then by id, so records sharing a timestamp are neither lost nor
 /// repeated (SECURITY F3, CONNECTOR-RULES 8). Timestamps are parsed
@@ -48,8 +59,7 @@ pub struct Watermark {
 impl Watermark {
     /// From an RFC 3339 timestamp as the provider sends it.
     pub fn parse(updated_at: &str, id: impl Into<String>) -> Option<Self> {
-        let updated_at = OffsetDateTime::parse(updated_at, &Rfc3339).ok()?;
-        Some(Self { updated_at, id: id.into() })
+        Some(Self { updated_at: parse_instant(updated_at)?, id: id.into() })
     }
 
     /// Whether a record is past this watermark, and so not seen yet.
@@ -59,8 +69,7 @@ impl Watermark {
 
     /// As stored in a cursor: the instant in UTC, and the id.
     pub fn encode(&self) -> String {
-        let at = self.updated_at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default();
-        format!("{at}|{}", self.id)
+        format!("{}|{}", utc_rfc3339(self.updated_at), self.id)
     }
 
     pub fn decode(text: &str) -> Option<Self> {

@@ -3,11 +3,10 @@
 
 use connector_core::{
     http::{FetchError, read_json},
-    paging::next_link,
+    paging::{next_link, utc_rfc3339},
     source::{Context, Mode},
 };
 use serde::de::DeserializeOwned;
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 /// The most GitHub gives per page.
 pub const PER_PAGE: u32 = 100;
@@ -25,12 +24,9 @@ pub fn issues_url(base: &str, full_name: &str, mode: Mode) -> Result<String, Fet
         base.trim_end_matches('/')
     );
     if let Mode::Changes { since } = mode {
+        // GitHub documents whole seconds: YYYY-MM-DDTHH:MM:SSZ.
         let since = since.replace_nanosecond(0).unwrap_or(since);
-        let at = since
-            .to_offset(time::UtcOffset::UTC)
-            .format(&Rfc3339)
-            .map_err(|_| FetchError::permanent(None, "a bad since time"))?;
-        url.push_str(&format!("&since={at}"));
+        url.push_str(&format!("&since={}", utc_rfc3339(since)));
     }
     Ok(url)
 }
@@ -58,9 +54,4 @@ pub async fn list<T: DeserializeOwned>(cx: &Context<'_>, url: &str) -> Result<(V
         return Err(FetchError::permanent(None, "GitHub's next page points away from its API"));
     }
     Ok((read_json(response).await?, next))
-}
-
-/// When an item changed, as a parsed instant (CONNECTOR-RULES 14).
-pub fn instant(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339).ok()
 }

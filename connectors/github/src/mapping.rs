@@ -2,14 +2,11 @@
 
 use connector_core::{
     http::FetchError,
-    paging::read_id,
+    paging::{parse_instant, read_id},
     source::{Change, Record},
 };
 
-use crate::{
-    client::instant,
-    types::{Issue, RepoRef},
-};
+use crate::types::{Issue, RepoRef};
 
 /// The change an issue makes: an upsert when its repository is public, a
 /// removal otherwise (CONNECTOR-RULES 17, 18). The repository is carried
@@ -20,7 +17,7 @@ pub fn change(repo: &RepoRef, issue: &Issue) -> Result<Change, FetchError> {
     if !repo.public {
         return Ok(Change::Remove { entity_type: entity_type.into(), entity_id: id });
     }
-    let updated_at = instant(&issue.updated_at)
+    let updated_at = parse_instant(&issue.updated_at)
         .ok_or_else(|| FetchError::permanent(None, format!("issue {id} has an unreadable updated_at")))?;
     Ok(Change::Upsert(Record {
         entity_type: entity_type.into(),

@@ -3,9 +3,9 @@
 use connector_core::{
     headers,
     http::{FetchError, read_json},
+    paging::utc_rfc3339,
     source::{Context, Mode},
 };
-use time::format_description::well_known::Rfc3339;
 
 use crate::types::{Answer, Connection, Issue};
 
@@ -31,13 +31,7 @@ pub const QUERY: &str = "query Issues($first: Int!, $after: String, $filter: Iss
 pub async fn issues(cx: &Context<'_>, mode: Mode, cursor: Option<&str>) -> Result<Connection<Issue>, FetchError> {
     let filter = match mode {
         Mode::Full => serde_json::Value::Null,
-        Mode::Changes { since } => {
-            let since = since
-                .to_offset(time::UtcOffset::UTC)
-                .format(&Rfc3339)
-                .map_err(|_| FetchError::permanent(None, "a bad since time"))?;
-            serde_json::json!({ "updatedAt": { "gte": since } })
-        }
+        Mode::Changes { since } => serde_json::json!({ "updatedAt": { "gte": utc_rfc3339(since) } }),
     };
     let body = serde_json::json!({
         "query": QUERY,

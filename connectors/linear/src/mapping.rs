@@ -2,9 +2,9 @@
 
 use connector_core::{
     http::FetchError,
+    paging::parse_instant,
     source::{Change, Record},
 };
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::types::Issue;
 
@@ -19,8 +19,9 @@ pub fn change(issue: &Issue) -> Result<Change, FetchError> {
     if gone || !issue.team.is_public() {
         return Ok(Change::Remove { entity_type: ENTITY_ISSUE.into(), entity_id: issue.id.clone() });
     }
-    let updated_at = OffsetDateTime::parse(&issue.updated_at, &Rfc3339)
-        .map_err(|_| FetchError::permanent(None, format!("issue {} has an unreadable updatedAt", issue.identifier)))?;
+    let updated_at = parse_instant(&issue.updated_at).ok_or_else(|| {
+        FetchError::permanent(None, format!("issue {} has an unreadable updatedAt", issue.identifier))
+    })?;
     let comments: Vec<_> = issue
         .comments
         .iter()

@@ -2,9 +2,9 @@
 
 use connector_core::{
     http::{FetchError, read_json},
+    paging::utc_rfc3339,
     source::{Context, Mode},
 };
-use time::format_description::well_known::Rfc3339;
 
 use crate::types::ItemsPage;
 
@@ -22,8 +22,7 @@ pub async fn items(cx: &Context<'_>, mode: Mode, cursor: Option<&str>) -> Result
             query.append_pair("cursor", cursor);
         }
         if let Mode::Changes { since } = mode {
-            let since = since.format(&Rfc3339).map_err(|_| FetchError::permanent(None, "a bad since time"))?;
-            query.append_pair("updated_since", &since);
+            query.append_pair("updated_since", &utc_rfc3339(since));
         }
     }
     let response = cx

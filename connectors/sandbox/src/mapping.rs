@@ -2,10 +2,9 @@
 
 use connector_core::{
     http::FetchError,
-    paging::read_id,
+    paging::{parse_instant, read_id},
     source::{Change, Record},
 };
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{ENTITY_ITEM, types::Item};
 
@@ -18,8 +17,8 @@ pub fn change(item: &Item) -> Result<Change, FetchError> {
     if item.deleted || !public {
         return Ok(Change::Remove { entity_type: ENTITY_ITEM.into(), entity_id: id });
     }
-    let updated_at = OffsetDateTime::parse(&item.updated_at, &Rfc3339)
-        .map_err(|_| FetchError::permanent(None, format!("item {id} has an unreadable updated_at")))?;
+    let updated_at = parse_instant(&item.updated_at)
+        .ok_or_else(|| FetchError::permanent(None, format!("item {id} has an unreadable updated_at")))?;
     let url = item.url.clone().ok_or_else(|| FetchError::permanent(None, format!("item {id} has no url")))?;
     Ok(Change::Upsert(Record {
         entity_type: ENTITY_ITEM.into(),
