@@ -54,6 +54,10 @@ const MAX_EMPTY_PAGES: u32 = 25;
 /// Tries of one page when the answer is cut off or the provider keeps
 /// failing, on top of the HTTP client's own retries.
 const PAGE_TRIES: u32 = 3;
+/// The pause before a failed job is tried again: 30 s, doubling with each
+/// attempt, at most an hour (the job's own `max_attempts` caps the tries).
+const JOB_RETRY: RetryPolicy =
+    RetryPolicy { max_attempts: 0, base_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) };
 /// Records committed together: a few pages per transaction, so the
 /// transaction's fixed cost is shared (`scripts/bench-sync.sh`).
 const BATCH_RECORDS: usize = 500;
@@ -134,10 +138,9 @@ impl Failure {
             Class::Permanent => ErrorClass::Permanent,
             Class::Partial => ErrorClass::Partial,
         };
-        let backoff =
-            RetryPolicy { max_attempts: 0, base_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) }
-                .backoff(u32::try_from(attempts).unwrap_or(1));
-        Self { class, message: error.message, retry_in: error.retry_after.unwrap_or(backoff).max(backoff) }
+        let backoff = JOB_RETRY.backoff(u32::try_from(attempts).unwrap_or(1));
+        // At least the backoff, and at least what the provider asked for.
+        Self { class, message: error.message, retry_in: error.retry_after.unwrap_or_default().max(backoff) }
     }
 }
 
