@@ -46,7 +46,7 @@ impl Kind {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    pub fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "full_backfill" => Kind::FullBackfill,
             "incremental" => Kind::Incremental,
@@ -78,7 +78,7 @@ impl State {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    pub fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "queued" => State::Queued,
             "running" => State::Running,
@@ -435,13 +435,60 @@ pub async fn get(db: &Db, team: &TeamId, id: &str) -> Result<Option<Job>> {
     row.map(Job::try_from).transpose()
 }
 
-/// The jobs of `team`, newest first, at most `limit`.
-pub async fn list(db: &Db, team: &TeamId, limit: i64) -> Result<Vec<Job>> {
-    let rows: Vec<Row> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE team_id = $1 ORDER BY created_at DESC LIMIT $2"))
-            .bind(team.as_str())
-            .bind(limit)
-            .fetch_all(db.pool())
-            .await?;
+/// Newest first; among jobs queued in the same second, one not yet ended
+/// before those that ended, then the last to end.
+pub(crate) const NEWEST_FIRST: &str =
+    "created_at DESC, CASE WHEN finished_at IS NULL THEN 0 ELSE 1 END, finished_at DESC, id";
+
+/// Which jobs [`list`] returns; `None` is any.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub provider: Option<String>,
+    pub installation: Option<InstallationId>,
+    pub kinds: Vec<Kind>,
+    pub state: Option<State>,
+    /// Only jobs that recorded an error (failed, or queued again after one).
+    pub with_error: bool,
+}
+
+/// The jobs of `team` that pass `filter`, newest first, at most `limit`.
+pub async fn list(db: &Db, team: &TeamId, filter: &Filter, limit: i64) -> Result<Vec<Job>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM jobs WHERE team_id = $1");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.provider.is_some() {
+        sql.push_str(&format!(" AND provider = {}", next()));
+    }
+    if filter.installation.is_some() {
+        sql.push_str(&format!(" AND installation_id = {}", next()));
+    }
+    if !filter.kinds.is_empty() {
+        let placeholders: Vec<String> = filter.kinds.iter().map(|_| next()).collect();
+        sql.push_str(&format!(" AND kind IN ({})", placeholders.join(", ")));
+    }
+    if filter.state.is_some() {
+        sql.push_str(&format!(" AND state = {}", next()));
+    }
+    if filter.with_error {
+        sql.push_str(" AND last_error IS NOT NULL");
+    }
+    sql.push_str(&format!(" ORDER BY {NEWEST_FIRST} LIMIT {}", next()));
+    let mut query = sqlx::query_as::<_, Row>(&sql).bind(team.as_str());
+    if let Some(provider) = &filter.provider {
+        query = query.bind(provider);
+    }
+    if let Some(installation) = &filter.installation {
+        query = query.bind(installation.as_str());
+    }
+    for kind in &filter.kinds {
+        query = query.bind(kind.as_str());
+    }
+    if let Some(state) = filter.state {
+        query = query.bind(state.as_str());
+    }
+    let rows: Vec<Row> = query.bind(limit).fetch_all(db.pool()).await?;
     rows.into_iter().map(Job::try_from).collect()
 }

@@ -579,6 +579,11 @@ pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &str, kind: K
 /// catalog entry sets `api.sync_every_minutes`.
 pub const DEFAULT_SYNC_EVERY_MINUTES: u32 = 30;
 
+/// Seconds between a connection's scheduled syncs.
+fn interval_seconds(provider: &Provider) -> i64 {
+    i64::from(provider.api.sync_every_minutes.unwrap_or(DEFAULT_SYNC_EVERY_MINUTES)) * 60
+}
+
 /// Queues an incremental sync for every connected connection with a
 /// connector whose last sync job was queued longer ago than its interval.
 /// Several consoles and workers may run this at once: a connection has at
@@ -597,8 +602,7 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
         if source_for(found.id.as_str()).is_none() {
             continue;
         }
-        let minutes = found.api.sync_every_minutes.unwrap_or(DEFAULT_SYNC_EVERY_MINUTES);
-        let since = now() - i64::from(minutes) * 60;
+        let since = now() - interval_seconds(found);
         let mut tx = platform.db.begin_write().await?;
         let recent: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE installation_id = $1 AND kind IN ('full_backfill', 'incremental') \
@@ -657,6 +661,82 @@ pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
             }
         }
     }
+}
+
+/// What the provider page shows about a connection's syncing.
+#[derive(Clone, Debug)]
+pub struct Status {
+    /// Whether Patchbay has a connector for the provider at all.
+    pub syncs: bool,
+    /// The newest sync job: the one queued or running if there is one
+    /// (there is at most one), else the last to end.
+    pub current: Option<Job>,
+    /// When the last sync that completed ended (unix seconds).
+    pub last_success: Option<i64>,
+    /// When the next sync is due (unix seconds); `None` while one runs.
+    pub next_due: Option<i64>,
+    /// Records held, per entity type.
+    pub counts: Vec<(String, i64)>,
+    /// The newest sync jobs that met an error, newest first.
+    pub errors: Vec<Job>,
+}
+
+/// Recent errors the provider page lists.
+const RECENT_ERRORS: i64 = 5;
+
+/// The sync status of `team`'s active connection to `provider`;
+/// `NotFound` when there is none.
+pub async fn status(platform: &Platform, team: &TeamId, provider: &str) -> Result<Status> {
+    let installation = {
+        let mut conn = platform.db.pool().acquire().await?;
+        installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?
+    };
+    let filter = jobs::Filter {
+        installation: Some(installation.id.clone()),
+        kinds: SYNC_KINDS.to_vec(),
+        ..jobs::Filter::default()
+    };
+    let current = jobs::list(&platform.db, team, &filter, 1).await?.pop();
+    let completed = jobs::Filter { state: Some(jobs::State::Completed), ..filter.clone() };
+    let last_success = jobs::list(&platform.db, team, &completed, 1).await?.pop().and_then(|job| job.finished_at);
+    let errors = jobs::list(&platform.db, team, &jobs::Filter { with_error: true, ..filter }, RECENT_ERRORS).await?;
+    let interval = platform.catalog.get(provider).map_or(i64::from(DEFAULT_SYNC_EVERY_MINUTES) * 60, interval_seconds);
+    // As `schedule_due` decides: a job waits for its time; otherwise the
+    // next is queued once the last was queued an interval ago.
+    let next_due = match &current {
+        Some(job) if job.state == jobs::State::Running => None,
+        Some(job) if matches!(job.state, jobs::State::Queued | jobs::State::Interrupted) => Some(job.run_after),
+        Some(job) => Some(job.created_at + interval),
+        None => Some(now()),
+    };
+    Ok(Status {
+        syncs: source_for(provider).is_some(),
+        current,
+        last_success,
+        next_due,
+        counts: artifacts::counts(&platform.db, team, provider).await?,
+        errors,
+    })
+}
+
+/// A cheap summary of a connection and its newest sync job, which changes
+/// whenever either moves (connection state; job state, progress, attempts):
+/// a live view reads this often and the whole [`status`] only when it
+/// changes.
+pub async fn fingerprint(platform: &Platform, team: &TeamId, provider: &str) -> Result<String> {
+    type Row = (String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at \
+         FROM installations i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs \
+           WHERE installation_id = i.id AND kind IN ('full_backfill', 'incremental') ORDER BY {} LIMIT 1) \
+         WHERE i.team_id = $1 AND i.provider = $2",
+        jobs::NEWEST_FIRST
+    ))
+    .bind(team.as_str())
+    .bind(provider)
+    .fetch_optional(platform.db.pool())
+    .await?;
+    Ok(format!("{row:?}"))
 }
 
 /// A name for this process as a lease owner: host-free, unique per start.

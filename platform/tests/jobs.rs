@@ -164,10 +164,10 @@ async fn failures_retry_until_the_attempts_run_out(test_db: TestDatabase) {
     jobs::claim(&db, "w", &[Kind::Incremental], LEASE).await.unwrap().unwrap();
     let state = jobs::fail(&db, &id, "w", ErrorClass::Permanent, "HTTP 404", Duration::ZERO).await.unwrap();
     assert_eq!(state, Some(State::Failed));
-    assert_eq!(jobs::list(&db, &team, 10).await.unwrap().len(), 2);
+    assert_eq!(jobs::list(&db, &team, &jobs::Filter::default(), 10).await.unwrap().len(), 2);
     // Another team sees none of them (SECURITY C1).
     let other = self::team(&db).await;
-    assert!(jobs::list(&db, &other, 10).await.unwrap().is_empty());
+    assert!(jobs::list(&db, &other, &jobs::Filter::default(), 10).await.unwrap().is_empty());
     assert_eq!(jobs::get(&db, &other, &id).await.unwrap(), None);
 }
 test_on_both_backends!(retries, failures_retry_until_the_attempts_run_out);
