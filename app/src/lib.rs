@@ -20,8 +20,8 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::routes::{
-    activity::ActivityPage, integrations::IntegrationsPage, invite::InvitePage, login::LoginPage, not_found::NotFound,
-    provider::ProviderPage, settings::SettingsPage, setup::SetupPage, team::TeamPage,
+    activity::ActivityPage, integrations::IntegrationsPage, invite::InvitePage, items::ItemsRoute, login::LoginPage,
+    not_found::NotFound, provider::ProviderPage, settings::SettingsPage, setup::SetupPage, team::TeamPage,
 };
 
 /// The HTML document around [`App`], rendered on the server only.
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> } ssr=SsrMode::Async/>
                     <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::Async/>
                     <Route path=path!("/integrations/:provider") view=ProviderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/integrations/:provider/items") view=ItemsRoute ssr=SsrMode::Async/>
                     <Route path=path!("/activity") view=ActivityPage ssr=SsrMode::Async/>
                     <Route path=path!("/team") view=TeamPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>

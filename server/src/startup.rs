@@ -333,6 +333,7 @@ fn router(
         .route("/", get(|| async { axum::response::Redirect::to("/integrations") }))
         .route("/oauth/{provider}/start", get(crate::routes::oauth::start))
         .route("/oauth/{provider}/callback", get(crate::routes::oauth::callback))
+        .route("/api/sync/{provider}/events", get(crate::routes::sync::events))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -498,17 +498,7 @@ on_both_backends!(disconnect, disconnect_wipes_every_stored_key_and_cursor_and_a
 async fn c4_members_can_view_but_not_connect_replace_edit_or_disconnect(app: TestApp) {
     let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
-    let created = app.browser.post_form("/api/create_invite", &[("role", "member")]).await;
-    let invite: app::models::account::CreatedInvite = created.json().await.unwrap();
-    let token = invite.url.rsplit('/').next().unwrap();
-    let member = app.new_browser();
-    let accepted = member
-        .post_form(
-            "/api/accept_invite",
-            &[("token", token), ("name", "Mo Member"), ("email", "mo@example.com"), ("password", common::PASSWORD)],
-        )
-        .await;
-    assert!(accepted.status().is_success());
+    let member = app.member("Mo Member", "mo@example.com").await;
 
     let values = [("base_url", desk.uri()), ("api_token", TOKEN.to_owned())];
     let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();

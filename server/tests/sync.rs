@@ -18,18 +18,7 @@ use platform::{
     testing::TestDatabase,
 };
 
-const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../public");
 const BIN: &str = env!("CARGO_BIN_EXE_patchbay");
-
-async fn connected(db: TestDatabase, settings: &[(&str, &str)]) -> (TestApp, TeamId) {
-    let mut all = vec![("LEPTOS_SITE_ROOT", SITE)];
-    all.extend_from_slice(settings);
-    let app = TestApp::spawn_with(db, &all).await;
-    app.setup_team().await;
-    app.connect_sandbox().await;
-    let team = app.admin_team().await;
-    (app, team)
-}
 
 fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
     app.sandbox.as_ref().expect("the sandbox is on")
@@ -60,7 +49,11 @@ async fn sync_once(app: &TestApp, team: &TeamId, kind: Kind) -> jobs::Job {
 /// SECURITY F1, CONNECTOR-RULES 11, 13, 17: a full backfill stores every
 /// public item once, counts every page, and sets `since` to its start.
 async fn a_full_backfill_stores_exactly_the_public_items(db: TestDatabase) {
-    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "1234"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")]).await;
+    let (app, team) = TestApp::with_sandbox_connected(
+        db,
+        &[("PATCHBAY_SANDBOX_ITEMS", "1234"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")],
+    )
+    .await;
     sandbox(&app).set_item_private(17, true);
     let before = time::OffsetDateTime::now_utc().unix_timestamp();
     let job = sync_once(&app, &team, Kind::FullBackfill).await;
@@ -86,7 +79,9 @@ platform::test_on_both_backends!(full_backfill, a_full_backfill_stores_exactly_t
 /// changed since the last one, updates edited items, and removes deleted
 /// ones and ones made private.
 async fn a_changes_run_reads_only_changes_and_removes_deleted_and_private_items(db: TestDatabase) {
-    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "500"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")]).await;
+    let (app, team) =
+        TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "500"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
+            .await;
     sync_once(&app, &team, Kind::FullBackfill).await;
     let s = sandbox(&app);
     assert!(s.touch_item(10) && s.delete_item(20) && s.set_item_private(30, true));
@@ -112,15 +107,15 @@ platform::test_on_both_backends!(changes_run, a_changes_run_reads_only_changes_a
 /// CONNECTOR-RULES 22, SECURITY F6: connecting queues the first backfill;
 /// asking again (twice, of either kind) returns that job.
 async fn connecting_queues_one_backfill_and_asking_again_returns_it(db: TestDatabase) {
-    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
-    let queued = jobs::list(&app.platform.db, &team, 10).await.unwrap();
+    let (app, team) = TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
+    let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].kind, queued[0].state), (Kind::FullBackfill, State::Queued));
     for kind in [Kind::Incremental, Kind::FullBackfill] {
         let again = sync::enqueue(&app.platform, &team, "sandbox", kind).await.unwrap();
         assert!(matches!(again, jobs::Enqueued::AlreadyThere(ref id) if *id == queued[0].id), "{again:?}");
     }
-    assert_eq!(jobs::list(&app.platform.db, &team, 10).await.unwrap().len(), 1);
+    assert_eq!(jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap().len(), 1);
     app.stop().await;
 }
 platform::test_on_both_backends!(one_job_per_connection, connecting_queues_one_backfill_and_asking_again_returns_it);
@@ -130,9 +125,11 @@ platform::test_on_both_backends!(one_job_per_connection, connecting_queues_one_b
 /// reading no page twice, and the result is exact.
 #[tokio::test]
 async fn a_dead_workers_job_resumes_from_its_last_page() {
-    let (app, team) =
-        connected(TestDatabase::sqlite(), &[("PATCHBAY_SANDBOX_ITEMS", "3000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
-            .await;
+    let (app, team) = TestApp::with_sandbox_connected(
+        TestDatabase::sqlite(),
+        &[("PATCHBAY_SANDBOX_ITEMS", "3000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")],
+    )
+    .await;
     let mut platform = app.platform.clone();
     platform.job_lease = Duration::from_secs(3);
     let id = sync::enqueue(&platform, &team, "sandbox", Kind::FullBackfill).await.unwrap().id().to_owned();
@@ -175,7 +172,7 @@ async fn a_backfill_through_twenty_percent_faults_is_exact() {
         ("PATCHBAY_SANDBOX_RATE_LIMIT", "0"),
         ("PATCHBAY_SANDBOX_FAULT_PERCENT", "20"),
     ];
-    let (app, team) = connected(TestDatabase::sqlite(), &settings).await;
+    let (app, team) = TestApp::with_sandbox_connected(TestDatabase::sqlite(), &settings).await;
     let job = sync_once(&app, &team, Kind::FullBackfill).await;
     assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
     assert_eq!(job.progress_done, 3000);
@@ -190,7 +187,7 @@ async fn a_backfill_through_twenty_percent_faults_is_exact() {
 #[tokio::test]
 async fn a_backfill_killed_five_times_ends_exact() {
     let settings = [("PATCHBAY_SANDBOX_ITEMS", "50000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")];
-    let (app, team) = connected(TestDatabase::sqlite(), &settings).await;
+    let (app, team) = TestApp::with_sandbox_connected(TestDatabase::sqlite(), &settings).await;
     let env = [
         ("DATABASE_URL", app.db.url_for_child()),
         ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
@@ -224,7 +221,7 @@ async fn a_backfill_killed_five_times_ends_exact() {
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
-            let jobs = jobs::list(&app.platform.db, &team, 5).await.unwrap();
+            let jobs = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 5).await.unwrap();
             if jobs.first().is_some_and(|j| j.progress_done >= kill_at) {
                 break;
             }
@@ -232,7 +229,7 @@ async fn a_backfill_killed_five_times_ends_exact() {
         }
         child.start_kill().unwrap();
         child.wait().await.unwrap();
-        let jobs = jobs::list(&app.platform.db, &team, 5).await.unwrap();
+        let jobs = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 5).await.unwrap();
         assert_eq!(jobs.len(), 1, "a restart made a second job");
         assert_ne!(jobs[0].state, State::Completed, "killed too late");
         progress.push(jobs[0].progress_done);
@@ -240,7 +237,7 @@ async fn a_backfill_killed_five_times_ends_exact() {
     assert!(progress.windows(2).all(|w| w[1] > w[0]), "the restarts made no progress: {progress:?}");
     let finished = tokio::time::timeout(Duration::from_secs(300), backfill().output()).await.unwrap().unwrap();
     assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
-    let jobs = jobs::list(&app.platform.db, &team, 5).await.unwrap();
+    let jobs = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 5).await.unwrap();
     assert_eq!((jobs.len(), jobs[0].state, jobs[0].progress_done), (1, State::Completed, 50_000));
     assert!(jobs[0].attempts >= 6, "{}", jobs[0].attempts);
     let stored = stored_ids(&app, &team).await;
@@ -253,7 +250,9 @@ async fn a_backfill_killed_five_times_ends_exact() {
 /// records, says so, and a page committed afterwards (a run that was
 /// mid-way) is refused rather than bringing records back.
 async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDatabase) {
-    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "150"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")]).await;
+    let (app, team) =
+        TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "150"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
+            .await;
     sync::drain(&app.platform, "test-worker").await.unwrap();
     assert_eq!(stored_ids(&app, &team).await.len(), 150);
     let installation = {
@@ -284,7 +283,7 @@ platform::test_on_both_backends!(disconnect_wipes_records, disconnecting_deletes
 /// one was queued, and never a second while one is waiting; a
 /// disconnected connection gets none.
 async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDatabase) {
-    let (app, team) = connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
+    let (app, team) = TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
     sync::drain(&app.platform, "test-worker").await.unwrap();
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "scheduled right after a sync");
     let age = |minutes: i64| {
@@ -297,7 +296,7 @@ async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDataba
     age(2).execute(app.platform.db.pool()).await.unwrap();
     let (first, second) = tokio::join!(sync::schedule_due(&app.platform), sync::schedule_due(&app.platform));
     assert_eq!(first.unwrap() + second.unwrap(), 1, "two schedulers at once made two jobs");
-    let queued = jobs::list(&app.platform.db, &team, 10).await.unwrap();
+    let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap();
     assert_eq!((queued[0].kind, queued[0].state), (Kind::Incremental, State::Queued));
     age(31).execute(app.platform.db.pool()).await.unwrap();
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "a second job while one waits");
@@ -319,7 +318,7 @@ async fn three_workers_on_postgres_one_killed_mid_job_complete_it_once() {
     let Some(db) = TestDatabase::postgres().await else { return };
     let url = db.url_for_child();
     let settings = [("PATCHBAY_SANDBOX_ITEMS", "30000"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")];
-    let (app, team) = connected(db, &settings).await;
+    let (app, team) = TestApp::with_sandbox_connected(db, &settings).await;
     let env = [
         ("DATABASE_URL", url),
         ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
@@ -372,7 +371,7 @@ async fn three_workers_on_postgres_one_killed_mid_job_complete_it_once() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let job = loop {
-        let job = jobs::list(&app.platform.db, &team, 5).await.unwrap().remove(0);
+        let job = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 5).await.unwrap().remove(0);
         if job.state == State::Completed {
             break job;
         }
@@ -383,7 +382,11 @@ async fn three_workers_on_postgres_one_killed_mid_job_complete_it_once() {
         let _ = worker.start_kill();
         let _ = worker.wait().await;
     }
-    assert_eq!(jobs::list(&app.platform.db, &team, 5).await.unwrap().len(), 1, "more than one job");
+    assert_eq!(
+        jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 5).await.unwrap().len(),
+        1,
+        "more than one job"
+    );
     assert_eq!((job.attempts, job.progress_done), (2, 30_000));
     assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
     app.stop().await;

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod integrations;
 pub mod invites;
 pub mod oauth_apps;
+pub mod sync;
 pub mod team;

@@ -1,6 +1,7 @@
 pub mod activity;
 pub mod integrations;
 pub mod invite;
+pub mod items;
 pub mod login;
 pub mod not_found;
 pub mod provider;

@@ -1,7 +1,8 @@
 //! `/integrations/{provider}`: what a provider syncs and how it connects,
 //! and, for `api_key` and `basic` providers, the credential form. Once
 //! connected, secrets are shown masked, with flows to replace them, edit
-//! the settings, and disconnect. Every form works without JavaScript;
+//! the settings, and disconnect, and the sync panel follows the connection's
+//! jobs live. Every form works without JavaScript;
 //! hydrated, they submit in place.
 
 use leptos::prelude::*;
@@ -9,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    components::form::FormError,
+    components::{form::FormError, sync::SyncPanel},
     error::AppError,
     functions::integrations::{
         CheckConnection, ConnectProvider, DisconnectProvider, EditSettings, ReplaceCredentials, get_provider,
@@ -105,9 +106,11 @@ fn Provider(detail: ProviderDetail, actions: Actions, saved: RwSignal<Option<Str
     };
     let oauth = matches!(connect, ConnectMethod::OAuth { .. });
     let body = match (connection, connect) {
-        (Some(connection), _) => {
-            view! { <Connected id=id.clone() name=name.clone() connection fields oauth can_manage actions/> }.into_any()
+        (Some(connection), _) => view! {
+            <Connected id=id.clone() name=name.clone() connection fields oauth can_manage actions/>
+            <SyncPanel provider=id.clone() name=name.clone()/>
         }
+        .into_any(),
         (None, ConnectMethod::ComingSoon) => view! {
             <section class="panel" aria-labelledby="connect-heading">
                 <h2 id="connect-heading">"Connect"</h2>

@@ -57,6 +57,11 @@ impl Browser {
         self.send(self.client.get(format!("{}{path}", self.base)).header("accept", "text/html")).await
     }
 
+    /// A stream of server-sent events, as a page's `EventSource` asks for it.
+    pub async fn events(&self, path: &str) -> reqwest::Response {
+        self.send(self.client.get(format!("{}{path}", self.base)).header("accept", "text/event-stream")).await
+    }
+
     /// Posts a form to a server function from this site, as a hydrated page does.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.send(
@@ -275,6 +280,39 @@ impl TestApp {
         platform::accounts::TeamId::parse(&team).expect("a team id")
     }
 
+    /// A console on `db` (with `settings` on top of the compiled site) whose
+    /// admin has set up the team and connected the sandbox.
+    pub async fn with_sandbox_connected(
+        db: TestDatabase,
+        settings: &[(&str, &str)],
+    ) -> (Self, platform::accounts::TeamId) {
+        let mut all = vec![("LEPTOS_SITE_ROOT", SITE)];
+        all.extend_from_slice(settings);
+        let app = Self::spawn_with(db, &all).await;
+        app.setup_team().await;
+        app.connect_sandbox().await;
+        let team = app.admin_team().await;
+        (app, team)
+    }
+
+    /// A browser signed in as a new member of the admin's team, invited
+    /// by the admin.
+    pub async fn member(&self, name: &str, email: &str) -> Browser {
+        let created = self.browser.post_form("/api/create_invite", &[("role", "member")]).await;
+        assert!(created.status().is_success(), "the admin could not invite");
+        let invite: app::models::account::CreatedInvite = created.json().await.expect("an invite");
+        let token = invite.url.rsplit('/').next().expect("the invite's token");
+        let member = self.new_browser();
+        let accepted = member
+            .post_form(
+                "/api/accept_invite",
+                &[("token", token), ("name", name), ("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert!(accepted.status().is_success(), "the member could not join");
+        member
+    }
+
     /// Connects the sandbox in the admin's browser, start to callback.
     pub async fn connect_sandbox(&self) {
         let started = self.get("/oauth/sandbox/start").await;
@@ -284,6 +322,9 @@ impl TestApp {
     }
 }
 
+/// The compiled site (`cargo leptos build`), for tests that render pages
+/// with their stylesheet and scripts.
+pub const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../public");
 pub const TEAM: &str = "Acme";
 pub const ADMIN_NAME: &str = "Ada Admin";
 pub const ADMIN_EMAIL: &str = "ada@example.com";

@@ -1,0 +1,338 @@
+//! Sync status, "Sync now" and "Full re-sync", the activity list and the
+//! items view. Everything is the session team's (SECURITY C1); starting a
+//! sync is for admins (C4).
+
+use leptos::prelude::*;
+
+use crate::{
+    error::AppError,
+    models::{
+        integration::Saved,
+        sync::{Activity, ItemsPage, SyncStatus},
+    },
+};
+
+/// Records per page of the items view.
+pub const ITEMS_PER_PAGE: u32 = 50;
+
+/// The sync panel of a provider page.
+#[server(prefix = "/api", endpoint = "sync_status")]
+pub async fn get_sync_status(provider: String) -> Result<SyncStatus, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_user()?;
+        let platform = crate::ssr::platform()?;
+        build::status(&platform, &viewer, &provider).await
+    })
+    .await
+}
+
+/// Queues a sync of the connection: `incremental` (Sync now, Retry) or
+/// `full_backfill` (Full re-sync). While one is queued or running, that
+/// one stands and no second is made (SECURITY F6).
+#[server(prefix = "/api", endpoint = "start_sync")]
+pub async fn start_sync(provider: String, kind: String) -> Result<Saved, AppError> {
+    crate::ssr::with_status(async move {
+        use platform::jobs::{Enqueued, Kind};
+        let viewer = crate::ssr::require_admin()?;
+        let platform = crate::ssr::platform()?;
+        let kind = match kind.as_str() {
+            "incremental" => Kind::Incremental,
+            "full_backfill" => Kind::FullBackfill,
+            _ => return Err(AppError::Refused("Only a sync or a full re-sync can be started.".to_owned())),
+        };
+        if platform::sync::source_for(&provider).is_none() {
+            return Err(AppError::Refused("Patchbay cannot sync this provider yet.".to_owned()));
+        }
+        let message = match platform::sync::enqueue(&platform, &viewer.user.team_id, &provider, kind).await? {
+            Enqueued::Created(_) if kind == Kind::FullBackfill => {
+                "Full re-sync queued: every record is read again. It starts within seconds."
+            }
+            Enqueued::Created(_) => "Sync queued: it reads what changed since the last one. It starts within seconds.",
+            Enqueued::AlreadyThere(_) => {
+                "A sync of this connection is already queued or running, so no second one was made. \
+                 Ask again once it has ended."
+            }
+        };
+        Ok(Saved { message: message.to_owned() })
+    })
+    .await
+}
+
+/// Jobs across the team's connections, newest first, filtered by provider,
+/// kind and state (empty: any).
+#[server(prefix = "/api", endpoint = "activity")]
+pub async fn list_activity(
+    #[server(default)] provider: String,
+    #[server(default)] kind: String,
+    #[server(default)] state: String,
+) -> Result<Activity, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_user()?;
+        let platform = crate::ssr::platform()?;
+        build::activity(&platform, &viewer, &provider, &kind, &state).await
+    })
+    .await
+}
+
+/// A page of the records synced from a provider, most recently changed
+/// first, with links back to the source app.
+#[server(prefix = "/api", endpoint = "items")]
+pub async fn list_items(provider: String, #[server(default)] page: u32) -> Result<ItemsPage, AppError> {
+    crate::ssr::with_status(async move {
+        let viewer = crate::ssr::require_user()?;
+        let platform = crate::ssr::platform()?;
+        build::items(&platform, &viewer, &provider, page).await
+    })
+    .await
+}
+
+/// From jobs and artifacts to what the pages show. Public for the
+/// server's live-update stream, which sends the same status.
+#[cfg(feature = "ssr")]
+pub mod build {
+    use platform::{
+        Platform,
+        jobs::{self, Job, Kind},
+    };
+
+    use super::ITEMS_PER_PAGE;
+    use crate::{
+        error::AppError,
+        models::sync::{Activity, EntityCount, ItemView, ItemsPage, JobState, JobView, SyncStatus},
+        ssr::SignedIn,
+    };
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    fn at(seconds: i64) -> String {
+        time::OffsetDateTime::from_unix_timestamp(seconds).map(crate::ssr::format_time).unwrap_or_default()
+    }
+
+    /// A span of time in words: "12 s", "3 min", "2 h", "4 days".
+    pub fn span(seconds: i64) -> String {
+        let s = seconds.max(0);
+        match s {
+            0..60 => format!("{s} s"),
+            60..3600 => format!("{} min", (s + 30) / 60),
+            3600..172_800 => format!("{} h", (s + 1800) / 3600),
+            _ => format!("{} days", (s + 43_200) / 86_400),
+        }
+    }
+
+    /// An instant, with how far it is from now.
+    fn relative(when: i64, now: i64) -> String {
+        let delta = when - now;
+        if delta.abs() < 5 {
+            format!("{} (now)", at(when))
+        } else if delta > 0 {
+            format!("{} (in {})", at(when), span(delta))
+        } else {
+            format!("{} ({} ago)", at(when), span(-delta))
+        }
+    }
+
+    fn state(job: &Job) -> JobState {
+        match job.state {
+            jobs::State::Queued if job.last_error.is_some() => JobState::Retrying,
+            jobs::State::Queued => JobState::Queued,
+            jobs::State::Running => JobState::Running,
+            jobs::State::Interrupted => JobState::Interrupted,
+            jobs::State::Completed => JobState::Completed,
+            jobs::State::Failed => JobState::Failed,
+        }
+    }
+
+    /// The time left, from the pace so far; `None` until there is enough to
+    /// go on (a few seconds of running and some records read).
+    pub fn eta(done: i64, total: Option<i64>, running_for: i64) -> Option<String> {
+        let total = total?;
+        if done <= 0 || running_for < 2 {
+            return None;
+        }
+        let left = (total - done).max(0);
+        // left / (done / running_for), rounded up.
+        let seconds = (left * running_for + done - 1) / done;
+        Some(format!("about {} left", span(seconds)))
+    }
+
+    pub fn job_view(platform: &Platform, job: &Job, now: i64) -> JobView {
+        let state = state(job);
+        let running_for = job.started_at.map_or(0, |started| now - started);
+        JobView {
+            id: job.id.clone(),
+            provider: job.provider.clone(),
+            provider_name: platform.catalog.get(&job.provider).map_or_else(|| job.provider.clone(), |p| p.name.clone()),
+            kind: job.kind.as_str().to_owned(),
+            state,
+            done: job.progress_done,
+            total: job.progress_total,
+            items: job.items,
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            error_class: job.error_class.clone(),
+            error: job.last_error.clone(),
+            queued_at: at(job.created_at),
+            finished_at: job.finished_at.map(at),
+            eta: (state == JobState::Running)
+                .then(|| eta(job.progress_done, job.progress_total, running_for))
+                .flatten(),
+            retry_at: (state == JobState::Retrying).then(|| relative(job.run_after, now)),
+        }
+    }
+
+    pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &str) -> Result<SyncStatus, AppError> {
+        let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?.id.to_string();
+        let status = platform::sync::status(platform, &viewer.user.team_id, &provider).await?;
+        let now = now();
+        Ok(SyncStatus {
+            syncs: status.syncs,
+            current: status.current.as_ref().map(|job| job_view(platform, job, now)),
+            last_success: status.last_success.map(|when| relative(when, now)),
+            next_sync: status.syncs.then(|| status.next_due.map(|when| relative(when.max(now), now))).flatten(),
+            counts: status
+                .counts
+                .into_iter()
+                .map(|(entity_type, count)| EntityCount { entity_type: entity_type.replace('_', " "), count })
+                .collect(),
+            errors: status.errors.iter().map(|job| job_view(platform, job, now)).collect(),
+            can_manage: viewer.user.role == platform::accounts::Role::Admin,
+            provider,
+        })
+    }
+
+    /// Jobs listed on one activity page.
+    const ACTIVITY_LIMIT: i64 = 100;
+
+    pub async fn activity(
+        platform: &Platform,
+        viewer: &SignedIn,
+        provider: &str,
+        kind: &str,
+        state: &str,
+    ) -> Result<Activity, AppError> {
+        let team = &viewer.user.team_id;
+        let state = (!state.is_empty()).then(|| JobState::from_key(state)).flatten();
+        let mut filter = jobs::Filter {
+            provider: (!provider.is_empty()).then(|| provider.to_owned()),
+            kinds: (!kind.is_empty()).then(|| Kind::parse(kind).ok()).flatten().into_iter().collect(),
+            ..jobs::Filter::default()
+        };
+        match state {
+            Some(JobState::Queued) => filter.state = Some(jobs::State::Queued),
+            Some(JobState::Retrying) => (filter.state, filter.with_error) = (Some(jobs::State::Queued), true),
+            Some(JobState::Running) => filter.state = Some(jobs::State::Running),
+            Some(JobState::Interrupted) => filter.state = Some(jobs::State::Interrupted),
+            Some(JobState::Completed) => filter.state = Some(jobs::State::Completed),
+            Some(JobState::Failed) => filter.state = Some(jobs::State::Failed),
+            None => {}
+        }
+        let mut found = jobs::list(&platform.db, team, &filter, ACTIVITY_LIMIT + 1).await?;
+        let more = found.len() > usize::try_from(ACTIVITY_LIMIT).unwrap_or(usize::MAX);
+        found.truncate(usize::try_from(ACTIVITY_LIMIT).unwrap_or(usize::MAX));
+        let now = now();
+        // "Queued" lists the jobs waiting for their first run only.
+        let jobs: Vec<JobView> = found
+            .iter()
+            .map(|job| job_view(platform, job, now))
+            .filter(|job| state.is_none_or(|s| s == job.state))
+            .collect();
+        let connected = platform::installations::list_active(&platform.db, team).await?;
+        let mut providers: Vec<(String, String)> = platform
+            .catalog
+            .iter()
+            .filter(|p| {
+                connected.iter().any(|i| i.provider == p.id.as_str())
+                    || jobs.iter().any(|j| j.provider == p.id.as_str())
+            })
+            .map(|p| (p.id.to_string(), p.name.clone()))
+            .collect();
+        providers.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(Activity { jobs, providers, more })
+    }
+
+    /// Only `http` and `https` links leave the console: a provider's
+    /// record cannot make the items view run script (`javascript:`).
+    pub fn safe_link(url: &str) -> Option<String> {
+        let lower = url.trim_start().to_ascii_lowercase();
+        let web = lower.starts_with("https://") || lower.starts_with("http://");
+        (web && !url.chars().any(|c| c.is_control() || c.is_whitespace())).then(|| url.to_owned())
+    }
+
+    pub async fn items(
+        platform: &Platform,
+        viewer: &SignedIn,
+        provider: &str,
+        page: u32,
+    ) -> Result<ItemsPage, AppError> {
+        let team = &viewer.user.team_id;
+        let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?;
+        let total: i64 =
+            platform::artifacts::counts(&platform.db, team, provider.id.as_str()).await?.iter().map(|(_, n)| n).sum();
+        let per_page = i64::from(ITEMS_PER_PAGE);
+        let pages = u32::try_from(((total + per_page - 1) / per_page).max(1)).unwrap_or(u32::MAX);
+        let page = page.clamp(1, pages);
+        let offset = i64::from(page - 1) * per_page;
+        let items = platform::artifacts::list(&platform.db, team, provider.id.as_str(), per_page, offset)
+            .await?
+            .into_iter()
+            .map(|a| ItemView {
+                entity_type: a.entity_type.replace('_', " "),
+                url: safe_link(&a.url),
+                entity_id: a.entity_id,
+                title: a.title,
+                source_updated_at: at(a.source_updated_at),
+                synced_at: at(a.synced_at),
+            })
+            .collect();
+        Ok(ItemsPage {
+            provider: provider.id.to_string(),
+            provider_name: provider.name.clone(),
+            items,
+            page,
+            pages,
+            total,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_eta_follows_the_pace_so_far_and_waits_for_enough_to_go_on() {
+            assert_eq!(eta(0, Some(100), 10), None, "nothing read yet");
+            assert_eq!(eta(10, None, 10), None, "total unknown");
+            assert_eq!(eta(10, Some(100), 1), None, "too soon");
+            assert_eq!(eta(50, Some(100), 10).as_deref(), Some("about 10 s left"));
+            assert_eq!(eta(1_000, Some(100_000), 60).as_deref(), Some("about 99 min left"));
+            assert_eq!(eta(200, Some(100), 10).as_deref(), Some("about 0 s left"), "done past the total");
+        }
+
+        #[test]
+        fn spans_read_in_the_largest_fitting_unit() {
+            assert_eq!(span(-3), "0 s");
+            assert_eq!(span(59), "59 s");
+            assert_eq!(span(90), "2 min");
+            assert_eq!(span(7200), "2 h");
+            assert_eq!(span(3 * 86_400), "3 days");
+        }
+
+        /// SECURITY (output encoding): a stored link that is not http(s)
+        /// is never rendered as a link.
+        #[test]
+        fn only_web_links_are_linked() {
+            assert_eq!(
+                safe_link("https://github.com/a/b/issues/1").as_deref(),
+                Some("https://github.com/a/b/issues/1")
+            );
+            assert_eq!(safe_link("HTTP://x.example/1").as_deref(), Some("HTTP://x.example/1"));
+            for bad in
+                ["javascript:alert(1)", " javascript:alert(1)", "data:text/html,x", "//x.example", "https://x\n.y"]
+            {
+                assert_eq!(safe_link(bad), None, "{bad:?}");
+            }
+        }
+    }
+}
