@@ -1,0 +1,246 @@
+//! The Chatwoot connector against fixtures that follow Chatwoot's
+//! Application API as its own views render it (the conversation listing
+//! and its conversation partial; rack-attack's plain 429), served by
+//! wiremock. Each test names the CONNECTOR-RULES it proves.
+
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
+use std::time::{Duration, Instant};
+
+use connector_chatwoot::ChatwootSource;
+use connector_core::{
+    http::Class,
+    source::{Change, Mode, Page, Record},
+    testing::{self, Harness},
+};
+use time::macros::datetime;
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{header, method, path, query_param},
+};
+
+const LISTING: &str = "/api/v1/accounts/7/conversations";
+
+fn fixture(name: &str) -> serde_json::Value {
+    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
+}
+
+type Fixture = Harness<ChatwootSource>;
+
+async fn start() -> Fixture {
+    Harness::start(ChatwootSource, "/api/v1/accounts/7").await
+}
+
+fn json(body: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// Three conversations over two pages, oldest first, then an empty page.
+async fn serve_full_listing(f: &Fixture) {
+    for (page, name) in
+        [("1", "conversations-page-1.json"), ("2", "conversations-page-2.json"), ("3", "conversations-page-3.json")]
+    {
+        Mock::given(method("GET"))
+            .and(path(LISTING))
+            .and(query_param("status", "all"))
+            .and(query_param("assignee_type", "all"))
+            .and(query_param("sort_by", "created_at_asc"))
+            .and(query_param("page", page))
+            .and(header("api_access_token", "new-token"))
+            .respond_with(json(fixture(name)))
+            .mount(&f.server)
+            .await;
+    }
+}
+
+fn ids(page: &Page) -> Vec<String> {
+    page.changes.iter().map(|c| c.key().1.to_owned()).collect()
+}
+
+fn record(change: &Change) -> &Record {
+    match change {
+        Change::Upsert(record) => record,
+        Change::Remove { .. } => panic!("a removal: {change:?}"),
+    }
+}
+
+/// CONNECTOR-RULES 5, 14: the mapped record, field by field (a snapshot of
+/// the mapping): the display id as a string, unix seconds as instants (the
+/// latest of activity and update), a deep link into the app, no contact
+/// email.
+#[tokio::test]
+async fn mapping_snapshot_of_a_conversation() {
+    let f = start().await;
+    serve_full_listing(&f).await;
+    let page = f.page(Mode::Full, None).await.unwrap();
+    let first = record(&page.changes[0]);
+    assert_eq!((first.entity_type.as_str(), first.entity_id.as_str()), ("conversation", "1"));
+    assert_eq!(first.title, "Conversation #1 with Jane Doe");
+    assert_eq!(first.url, format!("{}/app/accounts/7/conversations/1", f.server.uri()));
+    assert_eq!(first.updated_at, datetime!(2025-11-23 12:13:20 UTC), "the update, 0.5 s after the activity, floored");
+    assert_eq!(
+        first.content,
+        serde_json::json!({
+            "status": "resolved",
+            "priority": "high",
+            "labels": ["billing"],
+            "inbox_id": 2,
+            "contact": "Jane Doe",
+            "assignee": "Ana Agent",
+            "last_message": "Thanks, the refund arrived.",
+            "created_at": 1_763_800_000,
+        })
+    );
+    assert!(!first.content.to_string().contains("@customer.example"), "the contact's email was carried");
+}
+
+/// CONNECTOR-RULES 7, 13: a full pass pages by number, oldest first, to the
+/// first empty page, reporting the account's total.
+#[tokio::test]
+async fn pagination_reaches_the_end() {
+    let f = start().await;
+    serve_full_listing(&f).await;
+    let first = f.page(Mode::Full, None).await.unwrap();
+    assert_eq!((ids(&first), first.next.as_deref(), first.total), (vec!["1".into(), "2".into()], Some("2"), Some(3)));
+    let second = f.page(Mode::Full, first.next.as_deref()).await.unwrap();
+    assert_eq!((ids(&second), second.next.as_deref()), (vec!["3".to_owned()], Some("3")));
+    let last = f.page(Mode::Full, second.next.as_deref()).await.unwrap();
+    assert!(last.changes.is_empty());
+    assert_eq!(last.next, None);
+    assert_eq!(f.requests().await.len(), 3);
+}
+
+/// CONNECTOR-RULES 6, 7: a stored cursor resumes at its page without
+/// reading the ones before; a cursor that is not a page number is refused.
+#[tokio::test]
+async fn a_stored_cursor_resumes_mid_way() {
+    let f = start().await;
+    serve_full_listing(&f).await;
+    let page = f.page(Mode::Full, Some("2")).await.unwrap();
+    assert_eq!(ids(&page), ["3"]);
+    assert_eq!(f.requests().await.len(), 1);
+    for junk in ["0", "-1", "two"] {
+        let error = f.page(Mode::Full, Some(junk)).await.unwrap_err();
+        assert_eq!(error.class, Class::Permanent, "{junk}");
+    }
+}
+
+/// CONNECTOR-RULES 31: rack-attack's 429 is plain text without
+/// `Retry-After`: backed off and asked again. One with `Retry-After` (a
+/// proxy in front may add it) is waited out.
+#[tokio::test]
+async fn a_429_is_backed_off_with_or_without_retry_after() {
+    let f = start().await;
+    Mock::given(path(LISTING))
+        .respond_with(
+            ResponseTemplate::new(429).set_body_string("Retry later\n").insert_header("content-type", "text/plain"),
+        )
+        .up_to_n_times(1)
+        .mount(&f.server)
+        .await;
+    serve_full_listing(&f).await;
+    assert_eq!(ids(&f.page(Mode::Full, None).await.unwrap()), ["1", "2"]);
+    assert_eq!(f.requests().await.len(), 2);
+
+    let told = start().await;
+    Mock::given(path(LISTING))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&told.server)
+        .await;
+    serve_full_listing(&told).await;
+    let started = Instant::now();
+    told.page(Mode::Full, None).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "did not wait: {:?}", started.elapsed());
+}
+
+/// CONNECTOR-RULES 31: 5xx answers are retried up to the cap; past it the
+/// failure is transient, for the job to try later.
+#[tokio::test]
+async fn server_errors_are_retried_up_to_the_cap() {
+    let f = start().await;
+    Mock::given(path(LISTING)).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).mount(&f.server).await;
+    serve_full_listing(&f).await;
+    assert_eq!(ids(&f.page(Mode::Full, None).await.unwrap()), ["1", "2"]);
+    assert_eq!(f.requests().await.len(), 3);
+
+    let down = start().await;
+    Mock::given(path(LISTING)).respond_with(ResponseTemplate::new(503)).mount(&down.server).await;
+    let error = down.page(Mode::Full, None).await.unwrap_err();
+    assert_eq!((error.class, error.status), (Class::Transient, Some(503)));
+    assert_eq!(down.requests().await.len(), 3);
+}
+
+/// CONNECTOR-RULES 32: a 401 asks the credentials once for a fresh key
+/// (the runner re-reads the store, where an admin may have replaced it);
+/// a 401 with that one too is permanent.
+#[tokio::test]
+async fn a_401_asks_for_the_key_again_once() {
+    let f = start().await.with_stale_token();
+    Mock::given(path(LISTING))
+        .and(header("api_access_token", "old-token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": "Invalid Access Token" })))
+        .mount(&f.server)
+        .await;
+    serve_full_listing(&f).await;
+    assert_eq!(ids(&f.page(Mode::Full, None).await.unwrap()), ["1", "2"]);
+    assert_eq!(f.tokens.refreshes(), 1);
+
+    let dead = start().await.with_stale_token();
+    Mock::given(path(LISTING)).respond_with(ResponseTemplate::new(401)).mount(&dead.server).await;
+    let error = dead.page(Mode::Full, None).await.unwrap_err();
+    assert_eq!((error.class, error.status), (Class::Permanent, Some(401)));
+    assert_eq!((dead.tokens.refreshes(), dead.requests().await.len()), (1, 2));
+}
+
+/// CONNECTOR-RULES 17: a private note is never carried, nor a message
+/// whose privacy is not stated (fail closed); the conversation itself is
+/// kept, without it.
+#[tokio::test]
+async fn private_notes_are_never_carried() {
+    let f = start().await;
+    serve_full_listing(&f).await;
+    let first = f.page(Mode::Full, None).await.unwrap();
+    let noted = record(&first.changes[1]);
+    assert_eq!(noted.entity_id, "2");
+    assert_eq!(noted.content["last_message"], serde_json::Value::Null);
+    assert!(!noted.content.to_string().contains("legacy plan"), "a private note was carried");
+    let second = f.page(Mode::Full, Some("2")).await.unwrap();
+    assert_eq!(record(&second.changes[0]).content["last_message"], serde_json::Value::Null);
+}
+
+/// CONNECTOR-RULES 3, 9: a changes run reads by last activity, newest
+/// first, and stops at the first conversation older than `since`: one
+/// request, only what changed. (Deleted conversations are not in the
+/// listing at all: CONNECTOR-RULES 18 is left to a prune.)
+#[tokio::test]
+async fn a_changes_run_reads_only_what_changed_since() {
+    let f = start().await;
+    Mock::given(method("GET"))
+        .and(path(LISTING))
+        .and(query_param("sort_by", "last_activity_at_desc"))
+        .and(query_param("status", "all"))
+        .and(query_param("page", "1"))
+        .respond_with(json(fixture("conversations-changes.json")))
+        .mount(&f.server)
+        .await;
+    let page = f.page(Mode::Changes { since: datetime!(2025-11-24 16:00:00 UTC) }, None).await.unwrap();
+    assert_eq!(ids(&page), ["3", "1"]);
+    assert_eq!((page.next, page.total), (None, None));
+    assert_eq!(record(&page.changes[1]).content["last_message"], "Reopening: the refund bounced.");
+    assert_eq!(f.requests().await.len(), 1);
+}
+
+/// CONNECTOR-RULES 31, 35: an answer not in the documented shape is
+/// permanent, and the error carries neither the URL nor the body.
+#[tokio::test]
+async fn a_malformed_answer_is_permanent_and_quiet() {
+    let f = start().await;
+    Mock::given(path(LISTING))
+        .respond_with(json(serde_json::json!({ "payload": [{ "id": "secret-echo" }] })))
+        .mount(&f.server)
+        .await;
+    let error = f.page(Mode::Full, None).await.unwrap_err();
+    assert_eq!(error.class, Class::Permanent);
+    assert!(!error.message.contains("secret-echo") && !error.message.contains("http"), "{}", error.message);
+}
