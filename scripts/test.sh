@@ -58,11 +58,11 @@ check_postgres() {
 
 lint() {
   cargo fmt --all --check
-  cargo clippy --locked -p connector-core -p connector-github -p connector-linear -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr --all-targets -- -D warnings
+  cargo clippy --locked -p connector-chatwoot -p connector-core -p connector-github -p connector-linear -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr --all-targets -- -D warnings
 }
 
 rust_tests() {
-  cargo test --locked -p connector-core -p connector-github -p connector-linear -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr
+  cargo test --locked -p connector-chatwoot -p connector-core -p connector-github -p connector-linear -p connector-sandbox -p platform -p sandbox -p app -p server --features app/ssr
 }
 
 free_port() {
@@ -84,7 +84,8 @@ browser_tests() {
   fi
   local status=0
   (cd end2end && PATCHBAY_BIN="$PWD/../target/$profile/patchbay" E2E_PORT=$(free_port) \
-    FAKE_PROVIDER_PORT=$(free_port) E2E_DATABASE_URL="$database_url" npx playwright test) || status=$?
+    FAKE_PROVIDER_PORT=$(free_port) E2E_SYNC_PORT=$(free_port) E2E_DATABASE_URL="$database_url" \
+    npx playwright test) || status=$?
   if [ -n "$database_url" ]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)"; fi
   return $status
 }

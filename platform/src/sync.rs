@@ -74,6 +74,7 @@ pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
         "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
         "github" => Some(Box::new(connector_github::GithubSource)),
         "linear" => Some(Box::new(connector_linear::LinearSource)),
+        "chatwoot" => Some(Box::new(connector_chatwoot::ChatwootSource)),
         _ => None,
     }
 }
@@ -139,8 +140,13 @@ impl Failure {
             Class::Partial => ErrorClass::Partial,
         };
         let backoff = JOB_RETRY.backoff(u32::try_from(attempts).unwrap_or(1));
+        let mut message = error.message;
+        if class == ErrorClass::Permanent && error.status == Some(401) {
+            // What the admin can do about it, on the provider page.
+            message.push_str(": replace the credentials, or reconnect, on this page");
+        }
         // At least the backoff, and at least what the provider asked for.
-        Self { class, message: error.message, retry_in: error.retry_after.unwrap_or_default().max(backoff) }
+        Self { class, message, retry_in: error.retry_after.unwrap_or_default().max(backoff) }
     }
 }
 
@@ -213,6 +219,57 @@ impl Credentials for OauthCredentials<'_> {
     }
 }
 
+/// The key of an `api_key` connection (its one secret field), read from
+/// the secret store when it is used (SECURITY E3) and reused for at most
+/// [`TOKEN_REUSE`]. A key cannot be refreshed: after a 401 the store is
+/// read past its cache once, so a key an admin replaced meanwhile is
+/// picked up; the same key again means the provider refuses it.
+struct StoredKey<'a> {
+    platform: &'a Platform,
+    path: crate::secrets::SecretPath,
+    last: Mutex<Option<(SecretString, std::time::Instant)>>,
+}
+
+impl StoredKey<'_> {
+    fn remember(&self, key: SecretString) -> String {
+        let text = key.expose_secret().to_owned();
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, std::time::Instant::now()));
+        text
+    }
+
+    fn missing() -> FetchError {
+        FetchError::permanent(None, "the stored key is missing; replace the credentials")
+    }
+
+    fn unreadable(error: &Error) -> FetchError {
+        tracing::error!(%error, "reading a stored key failed");
+        FetchError::transient(None, "the console could not read the stored key")
+    }
+}
+
+#[async_trait::async_trait]
+impl Credentials for StoredKey<'_> {
+    async fn token(&self) -> std::result::Result<String, FetchError> {
+        if let Some((key, at)) = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+            && at.elapsed() < TOKEN_REUSE
+        {
+            return Ok(key.expose_secret().to_owned());
+        }
+        let secret = self.platform.secrets.get(&self.path).await.map_err(|e| Self::unreadable(&e))?;
+        Ok(self.remember(secret.ok_or_else(Self::missing)?.value))
+    }
+
+    async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
+        let refused = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let secret = self.platform.secrets.get_fresh(&self.path).await.map_err(|e| Self::unreadable(&e))?;
+        let fresh = secret.ok_or_else(Self::missing)?.value;
+        if refused.is_some_and(|(refused, _)| refused.expose_secret() == fresh.expose_secret()) {
+            return Ok(None);
+        }
+        Ok(Some(self.remember(fresh)))
+    }
+}
+
 /// What a finished run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ran {
@@ -227,7 +284,7 @@ pub struct Ran {
 struct Opened<'a> {
     installation: Installation,
     source: Box<dyn Source>,
-    credentials: OauthCredentials<'a>,
+    credentials: Box<dyn Credentials + 'a>,
     limits: Arc<Limits>,
     http: connector_core::http::Http,
     base_url: String,
@@ -238,7 +295,7 @@ impl Opened<'_> {
         Context {
             http: &self.http,
             call: Call {
-                credentials: Some(&self.credentials),
+                credentials: Some(self.credentials.as_ref()),
                 budget: self.limits.budget.as_ref(),
                 breaker: Some(&self.limits.breaker),
             },
@@ -266,9 +323,17 @@ async fn open<'a>(
     }
     let cannot = || Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name));
     let source = source_for(provider.id.as_str()).ok_or_else(cannot)?;
-    let credentials = match &provider.auth {
-        Auth::Oauth2(_) => OauthCredentials { platform, team, provider: provider.id.as_str(), last: Mutex::new(None) },
-        _ => return Err(cannot()),
+    let credentials: Box<dyn Credentials + 'a> = match &provider.auth {
+        Auth::Oauth2(_) => {
+            Box::new(OauthCredentials { platform, team, provider: provider.id.as_str(), last: Mutex::new(None) })
+        }
+        Auth::ApiKey(fields) => {
+            let mut secrets = fields.fields.iter().filter(|f| f.kind == FieldKind::Secret);
+            let (Some(key), None) = (secrets.next(), secrets.next()) else { return Err(cannot()) };
+            let path = crate::secrets::SecretPath::of(team, &[provider.id.as_str(), &key.name])?;
+            Box::new(StoredKey { platform, path, last: Mutex::new(None) })
+        }
+        Auth::Basic(_) => return Err(cannot()),
     };
     Ok(Opened {
         base_url: base_url(provider, &installation.settings),

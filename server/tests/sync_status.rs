@@ -220,8 +220,9 @@ async fn the_event_stream_sends_the_status_then_every_change_of_a_running_job() 
 async fn errors_show_on_the_panel_and_activity_filters_jobs(db: TestDatabase) {
     let (app, team) = TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "20"), NO_LIMIT]).await;
     drain(&app).await;
+    // Stored as the runner words it, a clause; shown as a sentence.
+    let failed = failed_job(&app, &team, "the sandbox refused the request: check the connection's access").await;
     let message = "The sandbox refused the request: check the connection's access.";
-    let failed = failed_job(&app, &team, message).await;
 
     let status = sync_status(&app.browser).await;
     assert_eq!(status.errors.len(), 1);

@@ -133,6 +133,18 @@ pub mod build {
         }
     }
 
+    /// A job's error as a sentence: the runner records lower-case clauses
+    /// ("the provider refused the credentials (HTTP 401)").
+    pub fn sentence(clause: &str) -> String {
+        let mut chars = clause.trim().chars();
+        let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+        out.extend(chars);
+        if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+            out.push('.');
+        }
+        out
+    }
+
     fn state(job: &Job) -> JobState {
         match job.state {
             jobs::State::Queued if job.last_error.is_some() => JobState::Retrying,
@@ -172,7 +184,7 @@ pub mod build {
             attempts: job.attempts,
             max_attempts: job.max_attempts,
             error_class: job.error_class.clone(),
-            error: job.last_error.clone(),
+            error: job.last_error.as_deref().map(sentence),
             queued_at: at(job.created_at),
             finished_at: job.finished_at.map(at),
             eta: (state == JobState::Running)
@@ -308,6 +320,13 @@ pub mod build {
             assert_eq!(eta(50, Some(100), 10).as_deref(), Some("about 10 s left"));
             assert_eq!(eta(1_000, Some(100_000), 60).as_deref(), Some("about 99 min left"));
             assert_eq!(eta(200, Some(100), 10).as_deref(), Some("about 0 s left"), "done past the total");
+        }
+
+        #[test]
+        fn errors_read_as_sentences() {
+            assert_eq!(sentence("the provider refused it (HTTP 401)"), "The provider refused it (HTTP 401).");
+            assert_eq!(sentence("Done."), "Done.");
+            assert_eq!(sentence(""), "");
         }
 
         #[test]

@@ -1,0 +1,118 @@
+//! An `api_key` connection syncs with the key in the secret store: Chatwoot
+//! against a wiremock Chatwoot serving the connector's documented fixtures
+//! (SECURITY C3, E3; CONNECTOR-RULES 32).
+
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::TestApp;
+use platform::{
+    accounts::{TeamId, UserId},
+    artifacts, installations,
+    jobs::{self, Kind, State},
+    secrets::SecretPath,
+    sync,
+    testing::TestDatabase,
+};
+use secrecy::SecretString;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{header, path, query_param},
+};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../connectors/chatwoot/tests/fixtures");
+
+fn fixture(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()).unwrap()
+}
+
+/// A Chatwoot account 7 that answers only `key`.
+async fn chatwoot(key: &str) -> MockServer {
+    let server = MockServer::start().await;
+    for (page, name) in
+        [("1", "conversations-page-1.json"), ("2", "conversations-page-2.json"), ("3", "conversations-page-3.json")]
+    {
+        Mock::given(path("/api/v1/accounts/7/conversations"))
+            .and(query_param("page", page))
+            .and(header("api_access_token", key))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture(name)))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(path("/api/v1/accounts/7/conversations"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": "Invalid Access Token" })))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn key_path(team: &TeamId) -> SecretPath {
+    SecretPath::of(team, &["chatwoot", "api_access_token"]).unwrap()
+}
+
+/// Connects Chatwoot as the connect form would leave it (the form itself
+/// wants an https address, which a local fake cannot have): settings on
+/// the installation, the key in the secret store.
+async fn connect(app: &TestApp, team: &TeamId, server: &MockServer, key: &str) {
+    let admin: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(common::ADMIN_EMAIL)
+        .fetch_one(app.platform.db.pool())
+        .await
+        .unwrap();
+    app.platform.secrets.put(&key_path(team), &SecretString::from(key.to_owned())).await.unwrap();
+    let settings = BTreeMap::from([("base_url".to_owned(), server.uri()), ("account_id".to_owned(), "7".to_owned())]);
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let claim = installations::claim(&mut conn, team, "chatwoot").await.unwrap();
+    let link = installations::Link { account_id: "1", display_name: "Ana Agent", settings: &settings };
+    installations::complete(&mut conn, team, &claim, &link, &UserId::parse(&admin).unwrap()).await.unwrap();
+}
+
+async fn sync_once(app: &TestApp, team: &TeamId) -> jobs::Job {
+    let id = sync::enqueue(&app.platform, team, "chatwoot", Kind::FullBackfill).await.unwrap().id().to_owned();
+    sync::drain(&app.platform, "test-worker").await.unwrap();
+    jobs::get(&app.platform.db, team, &id).await.unwrap().unwrap()
+}
+
+/// The stored key is read when the job runs, sent as `api_access_token`,
+/// and every conversation is stored with its deep link.
+async fn an_api_key_connection_backfills_with_its_stored_key(db: TestDatabase) {
+    let app = TestApp::spawn_with(db, &[]).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let server = chatwoot("cw_live_key_1").await;
+    connect(&app, &team, &server, "cw_live_key_1").await;
+    let job = sync_once(&app, &team).await;
+    assert_eq!((job.state, job.progress_done, job.progress_total, job.items), (State::Completed, 3, Some(3), 3));
+    assert_eq!(artifacts::ids(&app.platform.db, &team, "chatwoot").await.unwrap(), ["1", "2", "3"]);
+    let listed = artifacts::list(&app.platform.db, &team, "chatwoot", 10, 0).await.unwrap();
+    let first = listed.iter().find(|a| a.entity_id == "1").unwrap();
+    assert_eq!(first.url, format!("{}/app/accounts/7/conversations/1", server.uri()));
+    app.stop().await;
+}
+platform::test_on_both_backends!(backfill, an_api_key_connection_backfills_with_its_stored_key);
+
+/// SECURITY E3, CONNECTOR-RULES 32: a refused key fails the job for good,
+/// in words that say what to do; a key an admin replaced meanwhile is read
+/// at the next run, not a copy from when the job was queued.
+#[tokio::test]
+async fn a_refused_key_fails_plainly_and_a_replaced_one_is_used_next() {
+    let app = TestApp::spawn_with(TestDatabase::sqlite(), &[]).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let server = chatwoot("cw_live_key_2").await;
+    connect(&app, &team, &server, "cw_revoked_key").await;
+    let failed = sync_once(&app, &team).await;
+    assert_eq!((failed.state, failed.error_class.as_deref()), (State::Failed, Some("permanent")));
+    let message = failed.last_error.unwrap();
+    assert!(message.contains("refused the credentials (HTTP 401): replace the credentials"), "{message}");
+    assert!(!message.contains("cw_revoked_key"), "the key is in the error");
+    assert!(artifacts::ids(&app.platform.db, &team, "chatwoot").await.unwrap().is_empty());
+
+    app.platform.secrets.put(&key_path(&team), &SecretString::from("cw_live_key_2".to_owned())).await.unwrap();
+    let job = sync_once(&app, &team).await;
+    assert_eq!((job.state, job.items), (State::Completed, 3));
+    app.stop().await;
+}
