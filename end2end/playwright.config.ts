@@ -13,6 +13,11 @@ const baseURL = `http://127.0.0.1:${port}`;
 // The fake provider API the credential-form tests connect to.
 const fakeProviderPort = process.env.FAKE_PROVIDER_PORT ?? String(Number(port) + 1);
 process.env.FAKE_PROVIDER_PORT = fakeProviderPort;
+// A second console whose sandbox serves a backfill slow enough to watch
+// (sync.spec.ts): 5,000 items at 10 requests a second, about five seconds.
+// Its own data dir and SQLite, so its jobs and the main console's never mix.
+const syncPort = process.env.E2E_SYNC_PORT ?? String(Number(port) + 2);
+process.env.E2E_SYNC_PORT = syncPort;
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export default defineConfig({
@@ -52,6 +57,22 @@ export default defineConfig({
         // scripts/test.sh runs the release build against a fresh Postgres
         // database; otherwise SQLite in the data dir.
         ...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {}),
+      },
+    },
+    {
+      command: `"${bin}" serve`,
+      cwd: repoRoot,
+      url: `http://127.0.0.1:${syncPort}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        PATCHBAY_BIND: `127.0.0.1:${syncPort}`,
+        PATCHBAY_DATA_DIR: mkdtempSync(join(tmpdir(), "patchbay-e2e-sync-")),
+        PATCHBAY_LOG: "warn",
+        PATCHBAY_SANDBOX_ITEMS: "5000",
+        PATCHBAY_SANDBOX_RATE_LIMIT: "10",
       },
     },
   ],
