@@ -27,6 +27,11 @@ pub struct Progress<'a> {
     pub done: i64,
     pub total: Option<i64>,
     pub items: i64,
+    /// On a full pass's last commit: its start (unix seconds). Records not
+    /// written since were not seen at the source, so they were deleted
+    /// there or are no longer visible, and are deleted here too
+    /// (CONNECTOR-RULES 18).
+    pub prune_before: Option<i64>,
 }
 
 /// Rows per INSERT, ten values each: a page in one statement, well under
@@ -130,6 +135,15 @@ pub async fn commit_page(
         .bind(entity_id)
         .execute(&mut *tx)
         .await?;
+        applied.removed += done.rows_affected();
+    }
+    if let Some(before) = progress.as_ref().and_then(|p| p.prune_before) {
+        let done = sqlx::query("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND synced_at < $3")
+            .bind(team.as_str())
+            .bind(provider)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
         applied.removed += done.rows_affected();
     }
     for (name, value) in cursors {

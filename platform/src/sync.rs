@@ -65,8 +65,20 @@ const BATCH_RECORDS: usize = 500;
 const SINCE: &str = "since";
 const RUN: &str = "run";
 
-/// The kinds of job the runner takes.
-pub const SYNC_KINDS: &[Kind] = &[Kind::FullBackfill, Kind::Incremental];
+/// The kinds of job the runner takes. A prune is a full pass queued by the
+/// schedule to find records deleted at the source: like every full pass,
+/// it ends by deleting what it did not see (CONNECTOR-RULES 18).
+pub const SYNC_KINDS: &[Kind] = &[Kind::FullBackfill, Kind::Incremental, Kind::Prune];
+
+/// How often the schedule makes one of a connection's syncs a full pass
+/// (a prune), for providers whose changes listings do not report
+/// deletions.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// [`SYNC_KINDS`] as an SQL list: `'full_backfill', 'incremental', …`.
+fn sync_kinds_sql() -> String {
+    SYNC_KINDS.iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ")
+}
 
 /// The connector for a provider, if one is built.
 pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
@@ -473,7 +485,7 @@ async fn pull(
             if since.is_none() {
                 first.push((SINCE, position.next_since.as_str()));
             }
-            let progress = Progress { job: &job.id, worker, done: 0, total: None, items: 0 };
+            let progress = Progress { job: &job.id, worker, done: 0, total: None, items: 0, prune_before: None };
             commit(platform, job, installation, &[], &first, progress).await?;
             position
         }
@@ -507,7 +519,15 @@ async fn pull(
         if finished && position.since.is_some() {
             cursors.push((SINCE, position.next_since.as_str()));
         }
-        let progress = Progress { job: &job.id, worker, done: position.done, total, items: position.items };
+        // A full pass that reached its end has written every record the
+        // source still has since it started: the rest are gone there. The
+        // margin keeps a record written by a replica whose clock runs a
+        // little behind the one that started the pass.
+        let prune_before = (finished && position.since.is_none())
+            .then(|| parse_instant(&position.next_since).map(|at| (at - OVERLAP).unix_timestamp()))
+            .flatten();
+        let progress =
+            Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before };
         // The next page is read while this batch commits; it is stored only
         // after this commit succeeds, so the order of commits is kept.
         let ahead = async {
@@ -669,17 +689,21 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
         }
         let since = now() - interval_seconds(found);
         let mut tx = platform.db.begin_write().await?;
-        let recent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE installation_id = $1 AND kind IN ('full_backfill', 'incremental') \
-             AND created_at > $2",
-        )
+        let (recent, last_full): (i64, Option<i64>) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FILTER (WHERE created_at > $2), \
+             MAX(CASE WHEN kind IN ('full_backfill', 'prune') AND state = 'completed' THEN finished_at END) \
+             FROM jobs WHERE installation_id = $1 AND kind IN ({})",
+            sync_kinds_sql()
+        ))
         .bind(&id)
         .bind(since)
         .fetch_one(&mut *tx)
         .await?;
         if recent == 0 {
             let (installation, team) = (InstallationId::parse(&id)?, TeamId::parse(&team)?);
-            let job = new_job(&team, found.id.as_str(), &installation, Kind::Incremental);
+            let prune_due = last_full.is_none_or(|at| at < now() - i64::try_from(PRUNE_EVERY.as_secs()).unwrap_or(0));
+            let kind = if prune_due { Kind::Prune } else { Kind::Incremental };
+            let job = new_job(&team, found.id.as_str(), &installation, kind);
             if let jobs::Enqueued::Created(_) = jobs::enqueue(&mut tx, &job).await? {
                 queued += 1;
             }
@@ -793,8 +817,9 @@ pub async fn fingerprint(platform: &Platform, team: &TeamId, provider: &str) -> 
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at \
          FROM installations i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs \
-           WHERE installation_id = i.id AND kind IN ('full_backfill', 'incremental') ORDER BY {} LIMIT 1) \
+           WHERE installation_id = i.id AND kind IN ({}) ORDER BY {} LIMIT 1) \
          WHERE i.team_id = $1 AND i.provider = $2",
+        sync_kinds_sql(),
         jobs::NEWEST_FIRST
     ))
     .bind(team.as_str())

@@ -278,6 +278,49 @@ async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDataba
 }
 platform::test_on_both_backends!(disconnect_wipes_records, disconnecting_deletes_the_records_and_refuses_late_pages);
 
+/// CONNECTOR-RULES 18: the sandbox's full listing leaves deleted items
+/// out, and a changes run may never hear of them; a prune (a full pass)
+/// deletes every record it did not see, and only at its end. A changes run
+/// deletes nothing it did not read.
+async fn a_prune_deletes_the_records_the_source_no_longer_has(db: TestDatabase) {
+    let (app, team) =
+        TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "300"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
+            .await;
+    sync_once(&app, &team, Kind::FullBackfill).await;
+    assert_eq!(stored_ids(&app, &team).await.len(), 300);
+    // The records were written an hour ago, and item 5 is deleted in a way
+    // no changes listing reports (as GitHub and Linear do not).
+    sqlx::query("UPDATE artifacts SET synced_at = synced_at - 3600 WHERE team_id = $1")
+        .bind(team.as_str().to_owned())
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    let s = sandbox(&app);
+    assert!(s.delete_item(5));
+    let before_changes = stored_ids(&app, &team).await;
+    // A changes run that reads nothing (its `since` is after the deletion)
+    // removes nothing: only what a run reads, or a full pass misses, goes.
+    let installation = {
+        let mut conn = app.platform.db.pool().acquire().await.unwrap();
+        installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap().id
+    };
+    let later = time::OffsetDateTime::now_utc() + Duration::from_secs(600);
+    let since = connector_core::paging::utc_rfc3339(later);
+    artifacts::commit_page(&app.platform.db, &team, &installation, "sandbox", &[], &[("since", since.as_str())], None)
+        .await
+        .unwrap();
+    sync_once(&app, &team, Kind::Incremental).await;
+    assert_eq!(stored_ids(&app, &team).await, before_changes, "a changes run removed what it did not read");
+
+    let job = sync_once(&app, &team, Kind::Prune).await;
+    assert_eq!(job.progress_done, 299);
+    let stored = stored_ids(&app, &team).await;
+    assert!(!stored.contains(&"itm_5".to_owned()), "the deleted item was kept");
+    assert_eq!(stored, sorted(s.public_item_ids()));
+    app.stop().await;
+}
+platform::test_on_both_backends!(prune, a_prune_deletes_the_records_the_source_no_longer_has);
+
 /// CONNECTOR-RULES 16: the schedule queues one incremental sync per
 /// connection once its interval (30 minutes) has passed since the last
 /// one was queued, and never a second while one is waiting; a
@@ -301,6 +344,24 @@ async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDataba
     age(31).execute(app.platform.db.pool()).await.unwrap();
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "a second job while one waits");
     assert_eq!(sync::drain(&app.platform, "test-worker").await.unwrap().len(), 1);
+
+    // CONNECTOR-RULES 18: once the last full pass is a day old, the next
+    // scheduled sync is a prune (a full pass), then incremental again.
+    sqlx::query("UPDATE jobs SET finished_at = finished_at - 90000 WHERE team_id = $1")
+        .bind(team.as_str().to_owned())
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    age(31).execute(app.platform.db.pool()).await.unwrap();
+    assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 1);
+    let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 1).await.unwrap();
+    assert_eq!((queued[0].kind, queued[0].state), (Kind::Prune, State::Queued));
+    assert_eq!(sync::drain(&app.platform, "test-worker").await.unwrap(), [(queued[0].id.clone(), State::Completed)]);
+    age(31).execute(app.platform.db.pool()).await.unwrap();
+    assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 1);
+    let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 1).await.unwrap();
+    assert_eq!(queued[0].kind, Kind::Incremental, "a prune again within a day");
+    sync::drain(&app.platform, "test-worker").await.unwrap();
 
     app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
     age(60).execute(app.platform.db.pool()).await.unwrap();

@@ -136,7 +136,7 @@ impl JobState {
 pub const JOB_KINDS: [(&str, &str); 4] = [
     ("full_backfill", "Full backfill"),
     ("incremental", "Incremental sync"),
-    ("prune", "Prune"),
+    ("prune", "Full pass for deletions"),
     ("revoke_retry", "Revoke retry"),
 ];
 
