@@ -173,20 +173,47 @@ impl From<Error> for Failure {
     }
 }
 
+/// How long a token read from the token service or the secret store is
+/// used before asking again; well inside an OAuth token's refresh-ahead
+/// minute.
+const TOKEN_REUSE: Duration = Duration::from_secs(20);
+
+/// The credential a run sent last, reused for [`TOKEN_REUSE`], so a long
+/// run neither reads the secret store for every page (an SSM call each)
+/// nor outlives a refresh, a replaced key or a disconnect by more.
+#[derive(Default)]
+struct Reused(Mutex<Option<(SecretString, std::time::Instant)>>);
+
+impl Reused {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(SecretString, std::time::Instant)>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The last one, while it may still be reused.
+    fn current(&self) -> Option<String> {
+        self.slot().as_ref().filter(|(_, at)| at.elapsed() < TOKEN_REUSE).map(|(s, _)| s.expose_secret().to_owned())
+    }
+
+    fn remember(&self, secret: SecretString) -> String {
+        let text = secret.expose_secret().to_owned();
+        *self.slot() = Some((secret, std::time::Instant::now()));
+        text
+    }
+
+    /// The last one, which the provider refused: not to be reused.
+    fn take_refused(&self) -> Option<SecretString> {
+        self.slot().take().map(|(secret, _)| secret)
+    }
+}
+
 /// An OAuth connection's tokens, from the token service (which refreshes
-/// them ahead of expiry). A token is asked for again after
-/// [`TOKEN_REUSE`], so a long run neither reads the secret store for every
-/// page (an SSM call each) nor outlives a refresh or a disconnect by more.
+/// them ahead of expiry).
 struct OauthCredentials<'a> {
     platform: &'a Platform,
     team: &'a TeamId,
     provider: &'a str,
-    last: Mutex<Option<(SecretString, std::time::Instant)>>,
+    last: Reused,
 }
-
-/// How long a token read from the token service is used before asking
-/// again; well inside its refresh-ahead minute.
-const TOKEN_REUSE: Duration = Duration::from_secs(20);
 
 fn token_failure(error: TokenError) -> FetchError {
     match error {
@@ -205,50 +232,37 @@ fn token_failure(error: TokenError) -> FetchError {
 #[async_trait::async_trait]
 impl Credentials for OauthCredentials<'_> {
     async fn token(&self) -> std::result::Result<String, FetchError> {
-        if let Some((token, at)) = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
-            && at.elapsed() < TOKEN_REUSE
-        {
-            return Ok(token.expose_secret().to_owned());
+        if let Some(token) = self.last.current() {
+            return Ok(token);
         }
         let token = tokens::access_token(self.platform, self.team, self.provider).await.map_err(token_failure)?;
-        let text = token.expose_secret().to_owned();
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((token, std::time::Instant::now()));
-        Ok(text)
+        Ok(self.last.remember(token))
     }
 
     async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
-        let refused = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        let Some((refused, _)) = refused else { return Ok(None) };
+        let Some(refused) = self.last.take_refused() else { return Ok(None) };
         let fresh = tokens::access_token_after_refusal(self.platform, self.team, self.provider, &refused)
             .await
             .map_err(token_failure)?;
         if fresh.expose_secret() == refused.expose_secret() {
             return Ok(None);
         }
-        let text = fresh.expose_secret().to_owned();
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((fresh, std::time::Instant::now()));
-        Ok(Some(text))
+        Ok(Some(self.last.remember(fresh)))
     }
 }
 
 /// The key of an `api_key` connection (its one secret field), read from
-/// the secret store when it is used (SECURITY E3) and reused for at most
-/// [`TOKEN_REUSE`]. A key cannot be refreshed: after a 401 the store is
-/// read past its cache once, so a key an admin replaced meanwhile is
-/// picked up; the same key again means the provider refuses it.
+/// the secret store when it is used (SECURITY E3). A key cannot be
+/// refreshed: after a 401 the store is read past its cache once, so a key
+/// an admin replaced meanwhile is picked up; the same key again means the
+/// provider refuses it.
 struct StoredKey<'a> {
     platform: &'a Platform,
     path: crate::secrets::SecretPath,
-    last: Mutex<Option<(SecretString, std::time::Instant)>>,
+    last: Reused,
 }
 
 impl StoredKey<'_> {
-    fn remember(&self, key: SecretString) -> String {
-        let text = key.expose_secret().to_owned();
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, std::time::Instant::now()));
-        text
-    }
-
     fn missing() -> FetchError {
         FetchError::permanent(None, "the stored key is missing; replace the credentials")
     }
@@ -262,23 +276,21 @@ impl StoredKey<'_> {
 #[async_trait::async_trait]
 impl Credentials for StoredKey<'_> {
     async fn token(&self) -> std::result::Result<String, FetchError> {
-        if let Some((key, at)) = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
-            && at.elapsed() < TOKEN_REUSE
-        {
-            return Ok(key.expose_secret().to_owned());
+        if let Some(key) = self.last.current() {
+            return Ok(key);
         }
         let secret = self.platform.secrets.get(&self.path).await.map_err(|e| Self::unreadable(&e))?;
-        Ok(self.remember(secret.ok_or_else(Self::missing)?.value))
+        Ok(self.last.remember(secret.ok_or_else(Self::missing)?.value))
     }
 
     async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
-        let refused = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let refused = self.last.take_refused();
         let secret = self.platform.secrets.get_fresh(&self.path).await.map_err(|e| Self::unreadable(&e))?;
         let fresh = secret.ok_or_else(Self::missing)?.value;
-        if refused.is_some_and(|(refused, _)| refused.expose_secret() == fresh.expose_secret()) {
+        if refused.is_some_and(|refused| refused.expose_secret() == fresh.expose_secret()) {
             return Ok(None);
         }
-        Ok(Some(self.remember(fresh)))
+        Ok(Some(self.last.remember(fresh)))
     }
 }
 
@@ -337,13 +349,13 @@ async fn open<'a>(
     let source = source_for(provider.id.as_str()).ok_or_else(cannot)?;
     let credentials: Box<dyn Credentials + 'a> = match &provider.auth {
         Auth::Oauth2(_) => {
-            Box::new(OauthCredentials { platform, team, provider: provider.id.as_str(), last: Mutex::new(None) })
+            Box::new(OauthCredentials { platform, team, provider: provider.id.as_str(), last: Reused::default() })
         }
         Auth::ApiKey(fields) => {
             let mut secrets = fields.fields.iter().filter(|f| f.kind == FieldKind::Secret);
             let (Some(key), None) = (secrets.next(), secrets.next()) else { return Err(cannot()) };
             let path = crate::secrets::SecretPath::of(team, &[provider.id.as_str(), &key.name])?;
-            Box::new(StoredKey { platform, path, last: Mutex::new(None) })
+            Box::new(StoredKey { platform, path, last: Reused::default() })
         }
         Auth::Basic(_) => return Err(cannot()),
     };

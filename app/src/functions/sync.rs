@@ -110,13 +110,13 @@ pub mod build {
         time::OffsetDateTime::from_unix_timestamp(seconds).map(crate::ssr::format_time).unwrap_or_default()
     }
 
-    /// A span of time in words: "12 s", "3 min", "2 h", "4 days".
+    /// A span of time in words: "12 s", "99 min", "5 h", "4 days".
     pub fn span(seconds: i64) -> String {
         let s = seconds.max(0);
         match s {
             0..60 => format!("{s} s"),
-            60..3600 => format!("{} min", (s + 30) / 60),
-            3600..172_800 => format!("{} h", (s + 1800) / 3600),
+            60..7200 => format!("{} min", (s + 30) / 60),
+            7200..172_800 => format!("{} h", (s + 1800) / 3600),
             _ => format!("{} days", (s + 43_200) / 86_400),
         }
     }
