@@ -153,7 +153,7 @@ impl Failure {
         };
         let backoff = JOB_RETRY.backoff(u32::try_from(attempts).unwrap_or(1));
         let mut message = error.message;
-        if class == ErrorClass::Permanent && error.status == Some(401) {
+        if class == ErrorClass::Permanent && error.status == Some(401) && !message.contains("reconnect") {
             // What the admin can do about it, on the provider page.
             message.push_str(": replace the credentials, or reconnect, on this page");
         }
@@ -681,8 +681,9 @@ fn interval_seconds(provider: &Provider) -> i64 {
     i64::from(provider.api.sync_every_minutes.unwrap_or(DEFAULT_SYNC_EVERY_MINUTES)) * 60
 }
 
-/// Queues an incremental sync for every connected connection with a
-/// connector whose last sync job was queued longer ago than its interval.
+/// Queues a sync for every connected connection with a connector whose
+/// last sync job was queued longer ago than its interval: an incremental
+/// one, or a prune once the last full pass is older than [`PRUNE_EVERY`].
 /// Several consoles and workers may run this at once: a connection has at
 /// most one live sync job (the dedupe key), and one queued within the
 /// interval counts, so a schedule makes one job per connection and

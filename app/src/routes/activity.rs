@@ -118,7 +118,7 @@ fn JobRow(job: JobView) -> impl IntoView {
             </td>
             <td><JobBadge state=job.state/></td>
             <td>
-                {(job.kind == "full_backfill" || job.kind == "incremental").then(|| view! { <JobProgress job=job.clone()/> })}
+                {(job.kind != "revoke_retry").then(|| view! { <JobProgress job=job.clone()/> })}
                 {error.map(|e| view! { <p class="field-error">{e}</p> })}
             </td>
         </tr>
