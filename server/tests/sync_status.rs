@@ -48,8 +48,8 @@ async fn drain(app: &TestApp) {
 }
 
 /// A job of the connection that ended for good with `message`.
-async fn failed_job(app: &TestApp, team: &TeamId, message: &str) -> String {
-    let id = sync::enqueue(&app.platform, team, "sandbox", Kind::Incremental).await.unwrap().id().to_owned();
+async fn failed_job(app: &TestApp, team: &TeamId, kind: Kind, message: &str) -> String {
+    let id = sync::enqueue(&app.platform, team, "sandbox", kind).await.unwrap().id().to_owned();
     let job = jobs::claim(&app.platform.db, "test-worker", sync::SYNC_KINDS, Duration::from_secs(60)).await.unwrap();
     assert_eq!(job.map(|j| j.id), Some(id.clone()));
     let ended = jobs::fail(&app.platform.db, &id, "test-worker", ErrorClass::Permanent, message, Duration::ZERO);
@@ -221,7 +221,9 @@ async fn errors_show_on_the_panel_and_activity_filters_jobs(db: TestDatabase) {
     let (app, team) = TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "20"), NO_LIMIT]).await;
     drain(&app).await;
     // Stored as the runner words it, a clause; shown as a sentence.
-    let failed = failed_job(&app, &team, "the sandbox refused the request: check the connection's access").await;
+    let failed =
+        failed_job(&app, &team, Kind::Incremental, "the sandbox refused the request: check the connection's access")
+            .await;
     let message = "The sandbox refused the request: check the connection's access.";
 
     let status = sync_status(&app.browser).await;
@@ -264,6 +266,13 @@ async fn errors_show_on_the_panel_and_activity_filters_jobs(db: TestDatabase) {
     assert!(page.contains(r#"<option value="failed" selected"#), "the filter does not show its choice");
     let none = app.get("/activity?provider=github").await.text().await.unwrap();
     assert!(none.contains("No job matches these filters."));
+
+    // A failed prune is retried as a full re-sync (a prune cannot be asked for).
+    failed_job(&app, &team, Kind::Prune, "the sandbox did not answer").await;
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    let errors = page.split("Recent errors").nth(1).unwrap_or_default();
+    let prune = errors.split("</li>").find(|row| row.contains("Full pass for deletions")).unwrap_or_default();
+    assert!(prune.contains(r#"name="kind" value="full_backfill""#), "{prune}");
     app.stop().await;
 }
 platform::test_on_both_backends!(errors_and_activity, errors_show_on_the_panel_and_activity_filters_jobs);

@@ -196,7 +196,9 @@ fn ErrorRow(job: JobView, can_manage: bool, start: ServerAction<StartSync>) -> i
         Some("partial") => "Partly done",
         _ => "Error",
     };
-    let (provider, kind) = (job.provider.clone(), job.kind.clone());
+    // A prune is retried as what it is, a full pass.
+    let kind = if job.kind == "prune" { "full_backfill".to_owned() } else { job.kind.clone() };
+    let provider = job.provider.clone();
     let retry = (can_manage && job.state == JobState::Failed).then(|| {
         view! {
             <ActionForm action=start attr:class="inline">
