@@ -102,7 +102,9 @@ fn SyncBody(status: Signal<SyncStatus>, name: String, start: ServerAction<StartS
     let provider = untracked.provider.clone();
     let current = Memo::new(move |_| status.with(|s| s.current.clone()));
     let errors = Memo::new(move |_| status.with(|s| s.errors.clone()));
-    let facts = Memo::new(move |_| status.with(|s| (s.last_success.clone(), s.next_sync.clone(), s.counts.clone())));
+    let facts = Memo::new(move |_| {
+        status.with(|s| (s.last_success.clone(), s.next_sync.clone(), s.counts.clone(), s.total_records()))
+    });
     let can_manage = untracked.can_manage;
     let outcome = Signal::derive(move || start.value().get());
     let items_href = format!("/integrations/{provider}/items");
@@ -124,8 +126,7 @@ fn SyncBody(status: Signal<SyncStatus>, name: String, start: ServerAction<StartS
         </div>
         <dl class="facts">
             {move || {
-                let (last, next, counts) = facts.get();
-                let total: i64 = counts.iter().map(|c| c.count).sum();
+                let (last, next, counts, total) = facts.get();
                 view! {
                     <dt>"Last successful sync"</dt>
                     <dd>{last.unwrap_or_else(|| "None yet".to_owned())}</dd>

@@ -186,7 +186,6 @@ pub mod build {
             error_class: job.error_class.clone(),
             error: job.last_error.as_deref().map(sentence),
             queued_at: at(job.created_at),
-            finished_at: job.finished_at.map(at),
             eta: (state == JobState::Running)
                 .then(|| eta(job.progress_done, job.progress_total, running_for))
                 .flatten(),

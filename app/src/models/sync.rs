@@ -59,7 +59,6 @@ pub struct JobView {
     /// The last error, in words the admin can act on.
     pub error: Option<String>,
     pub queued_at: String,
-    pub finished_at: Option<String>,
     /// While running with a known total: the time left, in words, or
     /// `None` while there is too little to go on.
     pub eta: Option<String>,
