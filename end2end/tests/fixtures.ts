@@ -21,9 +21,13 @@ export const test = base.extend<{ problems: string[] }>({
   ],
 });
 
-/** Resolves once the WASM has hydrated the page (console or signed-out). */
+/**
+ * Resolves once the WASM has hydrated the page (console or signed-out).
+ * A page compiles the whole module (10 MB in a debug build) before it
+ * hydrates, which on a busy 2-core machine can outlast the default 5 s.
+ */
 export async function hydrated(page: Page) {
-  await expect(page.locator(".enhanced").first()).toBeAttached();
+  await expect(page.locator(".enhanced").first()).toBeAttached({ timeout: 15_000 });
 }
 
 export { expect };
