@@ -7,6 +7,9 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../providers");
     println!("cargo:rerun-if-changed={}", dir.display());
+    // `sqlx::migrate!` embeds the migrations, and a proc macro cannot ask
+    // to be run again when a file is added: this build script asks for it.
+    println!("cargo:rerun-if-changed=../migrations");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .expect("the providers/ directory")
         .filter_map(|entry| entry.ok().map(|e| e.path()))
