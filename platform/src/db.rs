@@ -159,10 +159,13 @@ impl Db {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; the busy timeout
-                        // makes a CLI process and the server share the file.
+                        // makes a CLI process and the server share the file. A page
+                        // cache of up to 8 MB a connection (not 2) keeps a sync's
+                        // index pages in memory instead of reading them again from
+                        // the file (`scripts/bench-sync.sh`).
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192;",
                         )
                         .await?;
                     }
