@@ -2,7 +2,10 @@
 //! page: its records and the cursor that follows them, in one transaction
 //! (SECURITY F1, F2; CONNECTOR-RULES 6, 18).
 
+use std::collections::HashMap;
+
 use connector_core::source::Change;
+use sqlx::{Arguments as _, any::AnyArguments, error::BoxDynError};
 
 use crate::{
     Backend, Db,
@@ -38,13 +41,120 @@ pub struct Progress<'a> {
 /// both backends' limits on parameters.
 const ROWS_PER_STATEMENT: usize = 100;
 
+/// What a set of rows is written for: a team's connection to a provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub team: TeamId,
+    pub installation: InstallationId,
+    pub provider: String,
+}
+
+/// A page's changes made ready to write: its statements with their values
+/// bound, built without touching the database, so a sync builds the next
+/// page's while the one before is written. Only [`commit_rows`] with the
+/// same [`Target`] writes them.
+pub struct Rows {
+    target: Target,
+    upserts: Vec<(String, AnyArguments<'static>, u64)>,
+    removals: Vec<(String, AnyArguments<'static>)>,
+}
+
+impl std::fmt::Debug for Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows")
+            .field("target", &self.target)
+            .field("upserts", &self.upserts.iter().map(|(_, _, count)| count).sum::<u64>())
+            .field("removal_statements", &self.removals.len())
+            .finish()
+    }
+}
+
+impl Rows {
+    /// A change seen twice in the page is written once, as last seen
+    /// (Postgres refuses an upsert that touches a row twice).
+    pub fn new(backend: Backend, target: &Target, changes: Vec<Change>) -> Result<Self> {
+        let synced_at = now();
+        let keep: Vec<bool> = {
+            let last: HashMap<_, _> = changes.iter().enumerate().map(|(at, c)| (c.key(), at)).collect();
+            changes.iter().enumerate().map(|(at, c)| last[&c.key()] == at).collect()
+        };
+        let mut records = Vec::new();
+        let mut removals = Vec::new();
+        for (change, keep) in changes.into_iter().zip(keep) {
+            if !keep {
+                continue;
+            }
+            match change {
+                Change::Upsert(record) => records.push(record),
+                Change::Remove { entity_type, entity_id } => removals.push((entity_type, entity_id)),
+            }
+        }
+        let mut rows = Self { target: target.clone(), upserts: Vec::new(), removals: Vec::new() };
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let chunk: Vec<_> = records.by_ref().take(ROWS_PER_STATEMENT).collect();
+            let sql = format!(
+                "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
+                 content, source_updated_at, synced_at) VALUES {} \
+                 ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
+                 installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
+                 content = excluded.content, source_updated_at = excluded.source_updated_at, \
+                 synced_at = excluded.synced_at",
+                tuples(backend, 0, chunk.len(), 10)
+            );
+            let mut args = AnyArguments::default();
+            args.reserve(chunk.len() * 10, 0);
+            let count = chunk.len() as u64;
+            for record in chunk {
+                args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
+                args.add(target.provider.clone()).map_err(bind_error)?;
+                args.add(record.entity_type).map_err(bind_error)?;
+                args.add(record.entity_id).map_err(bind_error)?;
+                args.add(target.installation.as_str().to_owned()).map_err(bind_error)?;
+                args.add(record.title).map_err(bind_error)?;
+                args.add(record.url).map_err(bind_error)?;
+                args.add(record.content.to_string()).map_err(bind_error)?;
+                args.add(record.updated_at.unix_timestamp()).map_err(bind_error)?;
+                args.add(synced_at).map_err(bind_error)?;
+            }
+            rows.upserts.push((sql, args, count));
+        }
+        for chunk in removals.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM artifacts WHERE team_id = {} AND provider = {} AND (entity_type, entity_id) IN (VALUES {})",
+                placeholder(backend, 1),
+                placeholder(backend, 2),
+                tuples(backend, 2, chunk.len(), 2)
+            );
+            let mut args = AnyArguments::default();
+            args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
+            args.add(target.provider.clone()).map_err(bind_error)?;
+            for (entity_type, entity_id) in chunk {
+                args.add(entity_type.clone()).map_err(bind_error)?;
+                args.add(entity_id.clone()).map_err(bind_error)?;
+            }
+            rows.removals.push((sql, args));
+        }
+        Ok(rows)
+    }
+}
+
+fn bind_error(error: BoxDynError) -> Error {
+    Error::Database(sqlx::Error::Encode(error))
+}
+
+/// `count` parenthesised tuples of `width` parameters, numbered from
+/// `first + 1`.
+fn tuples(backend: Backend, first: usize, count: usize, width: usize) -> String {
+    let tuple = |row: usize| {
+        let params: Vec<String> = (1..=width).map(|col| placeholder(backend, first + row * width + col)).collect();
+        format!("({})", params.join(", "))
+    };
+    (0..count).map(tuple).collect::<Vec<_>>().join(", ")
+}
+
 /// Writes a page's changes, then its cursors and the job's progress, all
-/// or nothing: a crash or an error anywhere leaves none of it, and the
-/// page is read again. Records are upserted by (team, provider, entity
-/// type, entity id), so a page read again changes nothing (F1); removals
-/// delete (rule 18). The installation must be the team's (SECURITY C3).
-/// With `progress`, the job's lease must still be the worker's, or nothing
-/// is written and [`Error::LeaseLost`] says so.
+/// or nothing: see [`commit_rows`].
 pub async fn commit_page(
     db: &Db,
     team: &TeamId,
@@ -54,6 +164,30 @@ pub async fn commit_page(
     cursors: &[(&str, &str)],
     progress: Option<Progress<'_>>,
 ) -> Result<Applied> {
+    let target = Target { team: team.clone(), installation: installation.clone(), provider: provider.to_owned() };
+    let rows = Rows::new(db.backend(), &target, changes.to_vec())?;
+    commit_rows(db, &target, vec![rows], cursors, progress).await
+}
+
+/// Writes pages of rows in order, then the cursors that follow them and
+/// the job's progress, all or nothing: a crash or an error anywhere leaves
+/// none of it, and the pages are read again. Records are upserted by
+/// (team, provider, entity type, entity id), so a page read again changes
+/// nothing (F1); removals delete (rule 18). The installation must be the
+/// team's and connected (SECURITY C3), and every page must have been made
+/// for this target. With `progress`, the job's lease must still be the
+/// worker's, or nothing is written and [`Error::LeaseLost`] says so.
+pub async fn commit_rows(
+    db: &Db,
+    target: &Target,
+    pages: Vec<Rows>,
+    cursors: &[(&str, &str)],
+    progress: Option<Progress<'_>>,
+) -> Result<Applied> {
+    if pages.iter().any(|rows| rows.target != *target) {
+        return Err(Error::Invalid { field: "rows".into(), message: "rows made for another connection".into() });
+    }
+    let (team, installation, provider) = (&target.team, &target.installation, target.provider.as_str());
     let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
         // Only this transaction: its commit need not wait for the disk. A
@@ -78,64 +212,14 @@ pub async fn commit_page(
         return Err(Error::NotFound);
     }
     let mut applied = Applied::default();
-    let synced_at = now();
-    // A record changed twice in one page is written once, as last seen
-    // (Postgres refuses an upsert that touches a row twice).
-    let last: std::collections::HashMap<_, _> = changes.iter().enumerate().map(|(at, c)| (c.key(), at)).collect();
-    let mut records = Vec::new();
-    let mut removals = Vec::new();
-    for (at, change) in changes.iter().enumerate() {
-        match change {
-            _ if last[&change.key()] != at => {}
-            Change::Upsert(record) => records.push(record),
-            Change::Remove { entity_type, entity_id } => removals.push((entity_type, entity_id)),
+    for rows in pages {
+        for (sql, args, count) in rows.upserts {
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            applied.upserted += count;
         }
-    }
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let first = row * 10;
-                let params: Vec<String> = (1..=10).map(|col| placeholder(db.backend(), first + col)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
-             content, source_updated_at, synced_at) VALUES {} \
-             ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
-             installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
-             content = excluded.content, source_updated_at = excluded.source_updated_at, \
-             synced_at = excluded.synced_at",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for record in chunk {
-            query = query
-                .bind(team.as_str())
-                .bind(provider)
-                .bind(&record.entity_type)
-                .bind(&record.entity_id)
-                .bind(installation.as_str())
-                .bind(&record.title)
-                .bind(&record.url)
-                .bind(record.content.to_string())
-                .bind(record.updated_at.unix_timestamp())
-                .bind(synced_at);
+        for (sql, args) in rows.removals {
+            applied.removed += sqlx::query_with(&sql, args).execute(&mut *tx).await?.rows_affected();
         }
-        query.execute(&mut *tx).await?;
-        applied.upserted += chunk.len() as u64;
-    }
-    for (entity_type, entity_id) in removals {
-        let done = sqlx::query(
-            "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 AND entity_id = $4",
-        )
-        .bind(team.as_str())
-        .bind(provider)
-        .bind(entity_type)
-        .bind(entity_id)
-        .execute(&mut *tx)
-        .await?;
-        applied.removed += done.rows_affected();
     }
     if let Some(before) = progress.as_ref().and_then(|p| p.prune_before) {
         let done = sqlx::query("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND synced_at < $3")

@@ -58,9 +58,11 @@ const PAGE_TRIES: u32 = 3;
 /// attempt, at most an hour (the job's own `max_attempts` caps the tries).
 const JOB_RETRY: RetryPolicy =
     RetryPolicy { max_attempts: 0, base_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) };
-/// Records committed together: a few pages per transaction, so the
-/// transaction's fixed cost is shared (`scripts/bench-sync.sh`).
+/// Records committed together at most: a few pages per transaction, so
+/// the transaction's fixed cost is shared (`scripts/bench-sync.sh`).
 const BATCH_RECORDS: usize = 500;
+/// Pages read ahead of the writer at most.
+const PAGES_AHEAD: usize = 8;
 
 const SINCE: &str = "since";
 const RUN: &str = "run";
@@ -102,6 +104,15 @@ struct Position {
     cursor: Option<String>,
     done: i64,
     items: i64,
+}
+
+/// A page read and made ready to write.
+struct Read {
+    rows: artifacts::Rows,
+    changes: usize,
+    upserts: usize,
+    next: Option<String>,
+    total: Option<u64>,
 }
 
 /// Each connection's rate budget and circuit breaker, shared by every job
@@ -470,6 +481,8 @@ async fn pull(
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<Ran, Failure> {
     let team = &job.team_id;
+    let target =
+        artifacts::Target { team: team.clone(), installation: installation.id.clone(), provider: job.provider.clone() };
     let cursors = installations::cursors(&platform.db, team, &installation.id).await?;
     let resumed =
         cursors.get(RUN).and_then(|text| serde_json::from_str::<Position>(text).ok()).filter(|p| p.job == job.id);
@@ -498,7 +511,7 @@ async fn pull(
                 first.push((SINCE, position.next_since.as_str()));
             }
             let progress = Progress { job: &job.id, worker, done: 0, total: None, items: 0, prune_before: None };
-            commit(platform, job, installation, &[], &first, progress).await?;
+            commit(platform, &target, Vec::new(), &first, progress).await?;
             position
         }
     };
@@ -506,81 +519,105 @@ async fn pull(
         Some(since) => Mode::Changes { since },
         None => Mode::Full,
     };
-    let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
-    let mut ran = Ran::default();
-    let mut batch: Vec<Change> = Vec::new();
-    let mut page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
-    loop {
-        guard.page(page.changes.len(), page.next.as_deref()).map_err(|stuck| Failure::permanent(stuck.to_string()))?;
-        position.done += i64::try_from(page.changes.len()).unwrap_or(i64::MAX);
-        let total = page.total.and_then(|t| i64::try_from(t).ok());
-        position.cursor = page.next.clone();
-        let finished = page.next.is_none();
-        let upserts = page.changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
-        position.items += i64::try_from(upserts).unwrap_or(i64::MAX);
-        batch.append(&mut page.changes);
-        ran.pages += 1;
-        // Pages are committed a few at a time, each batch with the cursor
-        // after its last page: a crash re-reads at most one batch.
-        if !finished && batch.len() < BATCH_RECORDS {
-            page = fetch(source, cx, mode, position.cursor.as_deref(), job.attempts).await?;
-            continue;
-        }
-        let run = if finished { String::new() } else { serde_json::to_string(&position).unwrap_or_default() };
-        let mut cursors = vec![(RUN, run.as_str())];
-        if finished && position.since.is_some() {
-            cursors.push((SINCE, position.next_since.as_str()));
-        }
-        // A full pass that reached its end has written every record the
-        // source still has since it started: the rest are gone there. The
-        // margin keeps a record written by a replica whose clock runs a
-        // little behind the one that started the pass.
-        let prune_before = (finished && position.since.is_none())
-            .then(|| parse_instant(&position.next_since).map(|at| (at - OVERLAP).unix_timestamp()))
-            .flatten();
-        let progress =
-            Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before };
-        // The next page is read while this batch commits; it is stored only
-        // after this commit succeeds, so the order of commits is kept.
-        let ahead = async {
-            match position.cursor.as_deref() {
-                Some(next) => Some(fetch(source, cx, mode, Some(next), job.attempts).await),
-                None => None,
+    // The reader reads pages ahead into a short queue while the writer
+    // commits them, so reading and storing overlap. Batches are committed
+    // one after another in the order of their pages, each with the cursor
+    // after its last page: a crash loses only pages read but not yet
+    // committed, and they are read again.
+    let (pages, mut queue) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let read = {
+        let (mut cursor, target, backend) = (position.cursor.clone(), target.clone(), platform.db.backend());
+        async move {
+            loop {
+                let read = fetch(source, cx, mode, cursor.as_deref(), job.attempts).await.and_then(|mut page| {
+                    // The page's statements are built here, while the
+                    // writer writes the pages before it.
+                    let upserts = page.changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
+                    let changes = page.changes.len();
+                    let rows = artifacts::Rows::new(backend, &target, std::mem::take(&mut page.changes))?;
+                    Ok(Read { rows, changes, upserts, next: page.next, total: page.total })
+                });
+                cursor = read.as_ref().ok().and_then(|read| read.next.clone());
+                // The writer stops the reader by returning; a send fails
+                // only then.
+                if pages.send(read).await.is_err() || cursor.is_none() {
+                    return std::future::pending::<std::convert::Infallible>().await;
+                }
             }
-        };
-        let (committed, fetched) = tokio::join!(commit(platform, job, installation, &batch, &cursors, progress), ahead);
-        committed?;
-        batch.clear();
-        on_page(position.done, total);
-        match fetched {
-            Some(next) => page = next?,
-            None => {
+        }
+    };
+    let write = async {
+        let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
+        let mut ran = Ran::default();
+        let (mut batch, mut batched) = (Vec::new(), 0);
+        let mut total = None;
+        loop {
+            let (finished, failure) = match queue.recv().await {
+                Some(Ok(page)) => {
+                    guard
+                        .page(page.changes, page.next.as_deref())
+                        .map_err(|stuck| Failure::permanent(stuck.to_string()))?;
+                    position.done += i64::try_from(page.changes).unwrap_or(i64::MAX);
+                    position.items += i64::try_from(page.upserts).unwrap_or(i64::MAX);
+                    position.cursor = page.next;
+                    total = page.total.and_then(|t| i64::try_from(t).ok()).or(total);
+                    batch.push(page.rows);
+                    batched += page.changes;
+                    ran.pages += 1;
+                    (position.cursor.is_none(), None)
+                }
+                Some(Err(failure)) => (false, Some(failure)),
+                None => (false, Some(Failure::permanent("the pages stopped coming"))),
+            };
+            // A batch fills while pages wait in the queue; when the
+            // reader is the slower, each page commits as it comes, so
+            // progress shows at once. What was read before a failure is
+            // kept.
+            let full = batched >= BATCH_RECORDS || queue.is_empty();
+            if finished || (!batch.is_empty() && (full || failure.is_some())) {
+                let run = if finished { String::new() } else { serde_json::to_string(&position).unwrap_or_default() };
+                let mut cursors = vec![(RUN, run.as_str())];
+                if finished && position.since.is_some() {
+                    cursors.push((SINCE, position.next_since.as_str()));
+                }
+                // A full pass that reached its end has written every
+                // record the source still has since it started: the rest
+                // are gone there. The margin keeps a record written by a
+                // replica whose clock runs a little behind the one that
+                // started the pass.
+                let prune_before = (finished && position.since.is_none())
+                    .then(|| parse_instant(&position.next_since).map(|at| (at - OVERLAP).unix_timestamp()))
+                    .flatten();
+                let progress =
+                    Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before };
+                commit(platform, &target, std::mem::take(&mut batch), &cursors, progress).await?;
+                batched = 0;
+                on_page(position.done, total);
+            }
+            if let Some(failure) = failure {
+                return Err(failure);
+            }
+            if finished {
                 ran.done = position.done;
                 ran.items = position.items;
                 return Ok(ran);
             }
         }
+    };
+    tokio::select! {
+        ran = write => ran,
+        never = read => match never {},
     }
 }
 
 async fn commit(
     platform: &Platform,
-    job: &Job,
-    installation: &Installation,
-    changes: &[Change],
+    target: &artifacts::Target,
+    pages: Vec<artifacts::Rows>,
     cursors: &[(&str, &str)],
     progress: Progress<'_>,
 ) -> std::result::Result<artifacts::Applied, Failure> {
-    let committed = artifacts::commit_page(
-        &platform.db,
-        &job.team_id,
-        &installation.id,
-        &job.provider,
-        changes,
-        cursors,
-        Some(progress),
-    )
-    .await;
+    let committed = artifacts::commit_rows(&platform.db, target, pages, cursors, Some(progress)).await;
     match committed {
         Ok(applied) => Ok(applied),
         Err(Error::LeaseLost) => Err(Failure {

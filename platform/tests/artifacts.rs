@@ -107,3 +107,39 @@ async fn records_and_cursor_commit_together_or_not_at_all(test_db: TestDatabase)
     assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p1"));
 }
 test_on_both_backends!(atomic_page, records_and_cursor_commit_together_or_not_at_all);
+
+/// SECURITY C3, F2: rows made ready for one connection are never written
+/// under another, even one the writing team owns; pages of rows commit in
+/// their order, so a record changed on a later page ends as that page says,
+/// and a removal deletes many records in one statement (rule 18).
+async fn rows_commit_only_for_their_connection_and_in_page_order(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    let (team, installation) = team_with_installation(&db).await;
+    let (other_team, other_installation) = team_with_installation(&db).await;
+    let target =
+        artifacts::Target { team: team.clone(), installation: installation.clone(), provider: "sandbox".into() };
+    let other = artifacts::Target { team: other_team, installation: other_installation, provider: "sandbox".into() };
+
+    let rows = artifacts::Rows::new(db.backend(), &target, vec![record("1", "One")]).unwrap();
+    let refused = artifacts::commit_rows(&db, &other, vec![rows], &[("backfill", "p1")], None).await;
+    assert!(matches!(refused, Err(Error::Invalid { .. })), "{refused:?}");
+    assert!(titles(&db, &team).await.is_empty());
+    assert_eq!(cursor(&db, &team, &installation).await, None);
+
+    let first = (1..=150).map(|n| record(&n.to_string(), "First")).collect();
+    let mut second: Vec<Change> =
+        (1..=120).map(|n| Change::Remove { entity_type: "item".into(), entity_id: n.to_string() }).collect();
+    second.push(record("7", "Again"));
+    let pages = vec![
+        artifacts::Rows::new(db.backend(), &target, first).unwrap(),
+        artifacts::Rows::new(db.backend(), &target, second).unwrap(),
+    ];
+    let applied = artifacts::commit_rows(&db, &target, pages, &[("backfill", "p2")], None).await.unwrap();
+    assert_eq!(applied, Applied { upserted: 151, removed: 119 });
+    let mut expected: Vec<(String, String)> = (121..=150).map(|n| (n.to_string(), "First".into())).collect();
+    expected.push(("7".into(), "Again".into()));
+    expected.sort();
+    assert_eq!(titles(&db, &team).await, expected);
+    assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p2"));
+}
+test_on_both_backends!(rows_in_order, rows_commit_only_for_their_connection_and_in_page_order);

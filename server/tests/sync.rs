@@ -150,7 +150,8 @@ async fn a_dead_workers_job_resumes_from_its_last_page() {
     let _ = doomed.await;
     let read_before = sandbox(&app).item_requests().0;
     let committed = jobs::get(&platform.db, &team, &id).await.unwrap().unwrap().progress_done;
-    assert!((500..3000).contains(&committed), "{committed}");
+    // A batch is a page or more: more when pages wait to be written.
+    assert!((100..3000).contains(&committed) && committed % 100 == 0, "{committed}");
     assert!(sync::work_one(&platform, "rescuer").await.unwrap().is_none(), "taken while the lease held");
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(sync::work_one(&platform, "rescuer").await.unwrap(), Some((id.clone(), State::Completed)));
