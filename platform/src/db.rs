@@ -184,12 +184,27 @@ impl Db {
     /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// and then writes cannot wait its turn behind another writer, and fails
     /// with `SQLITE_BUSY_SNAPSHOT` instead. Postgres needs no such care.
+    ///
+    /// The begin runs on a task of its own. A caller dropped while its
+    /// `BEGIN` runs (a run stopped mid-page) would otherwise return the
+    /// connection to the pool inside a transaction, and on SQLite holding
+    /// the write lock, so every other writer would wait and fail with
+    /// "database is locked". On its own task the begin finishes, and a
+    /// transaction nobody takes is rolled back as it drops.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(tx)
+        let (pool, backend) = (self.pool.clone(), self.backend);
+        let begun = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => pool.begin().await,
+            }
+        })
+        .await;
+        match begun {
+            Ok(tx) => Ok(tx?),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(crate::error::Error::Database(sqlx::Error::PoolClosed)),
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -67,3 +67,23 @@ async fn the_default_sqlite_file_is_created_on_first_connect() {
     assert!(file.exists());
     db.close().await;
 }
+
+/// A writer stopped while its `BEGIN` runs (a sync run dropped mid-page)
+/// leaves no transaction behind: the writers after it are not kept waiting
+/// on a lock that nobody will release.
+async fn a_cancelled_begin_leaves_no_lock_behind(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    for step in 0..300u64 {
+        let cut = std::time::Duration::from_micros(step * 37 % 900);
+        let _ = tokio::time::timeout(cut, db.begin_write()).await;
+    }
+    for _ in 0..10 {
+        let write = async {
+            let mut tx = db.begin_write().await.unwrap();
+            sqlx::query("DELETE FROM _sqlx_migrations WHERE version < 0").execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(3), write).await.expect("a write waited on a lost lock");
+    }
+}
+test_on_both_backends!(cancelled_begin, a_cancelled_begin_leaves_no_lock_behind);
