@@ -90,9 +90,7 @@ impl Rows {
             }
         }
         let mut rows = Self { target: target.clone(), upserts: Vec::new(), removals: Vec::new() };
-        let mut records = records.into_iter().peekable();
-        while records.peek().is_some() {
-            let chunk: Vec<_> = records.by_ref().take(ROWS_PER_STATEMENT).collect();
+        for chunk in owned_chunks(records) {
             let sql = format!(
                 "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
                  content, source_updated_at, synced_at) VALUES {} \
@@ -119,7 +117,7 @@ impl Rows {
             }
             rows.upserts.push((sql, args, count));
         }
-        for chunk in removals.chunks(ROWS_PER_STATEMENT) {
+        for chunk in owned_chunks(removals) {
             let sql = format!(
                 "DELETE FROM artifacts WHERE team_id = {} AND provider = {} AND (entity_type, entity_id) IN (VALUES {})",
                 placeholder(backend, 1),
@@ -130,13 +128,19 @@ impl Rows {
             args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
             args.add(target.provider.clone()).map_err(bind_error)?;
             for (entity_type, entity_id) in chunk {
-                args.add(entity_type.clone()).map_err(bind_error)?;
-                args.add(entity_id.clone()).map_err(bind_error)?;
+                args.add(entity_type).map_err(bind_error)?;
+                args.add(entity_id).map_err(bind_error)?;
             }
             rows.removals.push((sql, args));
         }
         Ok(rows)
     }
+}
+
+/// `items` in runs of at most [`ROWS_PER_STATEMENT`], moved, not copied.
+fn owned_chunks<T>(items: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let mut items = items.into_iter().peekable();
+    std::iter::from_fn(move || items.peek().is_some().then(|| items.by_ref().take(ROWS_PER_STATEMENT).collect()))
 }
 
 fn bind_error(error: BoxDynError) -> Error {
