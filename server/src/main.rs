@@ -135,27 +135,39 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(&config).await,
-            Command::Migrate => migrate(&config).await,
-            Command::Admin { command: AdminCommand::CreateTeam { name, email, admin_name, password_stdin: _ } } => {
-                create_team(&config, &name, &email, admin_name.as_deref()).await
-            }
-            Command::Catalog { command: CatalogCommand::Check { dir } } => check_catalog(&config, dir.as_deref()),
-            Command::Secrets { command } => secrets(&config, command).await,
-            Command::Worker => worker(&config).await,
-            Command::Backfill { provider, team, full, no_store } => {
-                backfill(&config, &provider, &team, full, no_store).await
-            }
-        }
-    });
+    // The command runs on the runtime's workers rather than on this thread:
+    // a task woken by its socket or by its database then runs on the worker
+    // that woke it, instead of each answer waking the main thread (a
+    // backfill's pages and statements are thousands of such answers).
+    let command = runtime.spawn(run(cli.command.unwrap_or(Command::Serve), config));
+    let result = match runtime.block_on(command) {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => Err(anyhow::anyhow!("the command was stopped: {error}")),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("patchbay: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let config = &config;
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
+        Command::Admin { command: AdminCommand::CreateTeam { name, email, admin_name, password_stdin: _ } } => {
+            create_team(config, &name, &email, admin_name.as_deref()).await
+        }
+        Command::Catalog { command: CatalogCommand::Check { dir } } => check_catalog(config, dir.as_deref()),
+        Command::Secrets { command } => secrets(config, command).await,
+        Command::Worker => worker(config).await,
+        Command::Backfill { provider, team, full, no_store } => {
+            backfill(config, &provider, &team, full, no_store).await
         }
     }
 }
