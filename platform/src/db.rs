@@ -130,6 +130,13 @@ impl fmt::Display for DatabaseUrl {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// Where [`Db::begin_write`] takes its connection. On SQLite, a pool of
+    /// one: SQLite lets one transaction write at a time anyway, and on one
+    /// connection the page cache and the prepared statements stay warm
+    /// from one write to the next (a connection's cache is stale after
+    /// another connection's commit). Writers then queue in order, instead
+    /// of polling the file lock. On Postgres, the one pool.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -152,28 +159,34 @@ impl Db {
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
         install_default_drivers();
         let backend = url.backend();
-        let options = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; the busy timeout
-                        // makes a CLI process and the server share the file. A page
-                        // cache of up to 8 MB a connection (not 2) keeps a sync's
-                        // index pages in memory instead of reading them again from
-                        // the file (`scripts/bench-sync.sh`).
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+        let options = |max_connections| {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL lets readers run beside the writer; the busy timeout
+                            // makes a CLI process and the server share the file. A page
+                            // cache of up to 8 MB a connection (not 2) keeps a sync's
+                            // index pages in memory instead of reading them again from
+                            // the file (`scripts/bench-sync.sh`).
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            });
-        let pool = options.connect(url.expose()).await?;
-        Ok(Self { pool, backend })
+        };
+        let pool = options(max_connections).connect(url.expose()).await?;
+        let writer = match backend {
+            Backend::Sqlite => options(1).connect(url.expose()).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Self { pool, writer, backend })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -192,7 +205,7 @@ impl Db {
     /// "database is locked". On its own task the begin finishes, and a
     /// transaction nobody takes is rolled back as it drops.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
-        let (pool, backend) = (self.pool.clone(), self.backend);
+        let (pool, backend) = (self.writer.clone(), self.backend);
         let begun = tokio::spawn(async move {
             match backend {
                 Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
@@ -238,6 +251,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
