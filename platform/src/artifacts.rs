@@ -37,7 +37,7 @@ pub struct Progress<'a> {
     pub prune_before: Option<i64>,
 }
 
-/// Rows per INSERT, ten values each: a page in one statement, well under
+/// Rows per INSERT, six values each: a page in one statement, well under
 /// both backends' limits on parameters.
 const ROWS_PER_STATEMENT: usize = 100;
 
@@ -91,29 +91,41 @@ impl Rows {
         }
         let mut rows = Self { target: target.clone(), upserts: Vec::new(), removals: Vec::new() };
         for chunk in owned_chunks(records) {
+            // What every row of the statement shares (the connection, the
+            // time) is bound once, not once a row: binding copies each
+            // value, and a sync binds every record it stores. `WHERE true`
+            // keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
             let sql = format!(
                 "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
-                 content, source_updated_at, synced_at) VALUES {} \
+                 content, source_updated_at, synced_at) \
+                 SELECT c.team_id, c.provider, v.column1, v.column2, c.installation_id, v.column3, v.column4, \
+                 v.column5, v.column6, c.synced_at \
+                 FROM (SELECT {} AS team_id, {} AS provider, {} AS installation_id, {} AS synced_at) AS c, \
+                 (VALUES {}) AS v WHERE true \
                  ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
                  installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
                  content = excluded.content, source_updated_at = excluded.source_updated_at, \
                  synced_at = excluded.synced_at",
-                tuples(backend, 0, chunk.len(), 10)
+                placeholder(backend, 1),
+                placeholder(backend, 2),
+                placeholder(backend, 3),
+                placeholder(backend, 4),
+                tuples(backend, 4, chunk.len(), 6)
             );
             let mut args = AnyArguments::default();
-            args.reserve(chunk.len() * 10, 0);
+            args.reserve(4 + chunk.len() * 6, 0);
             let count = chunk.len() as u64;
+            args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
+            args.add(target.provider.clone()).map_err(bind_error)?;
+            args.add(target.installation.as_str().to_owned()).map_err(bind_error)?;
+            args.add(synced_at).map_err(bind_error)?;
             for record in chunk {
-                args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
-                args.add(target.provider.clone()).map_err(bind_error)?;
                 args.add(record.entity_type).map_err(bind_error)?;
                 args.add(record.entity_id).map_err(bind_error)?;
-                args.add(target.installation.as_str().to_owned()).map_err(bind_error)?;
                 args.add(record.title).map_err(bind_error)?;
                 args.add(record.url).map_err(bind_error)?;
                 args.add(record.content.to_string()).map_err(bind_error)?;
                 args.add(record.updated_at.unix_timestamp()).map_err(bind_error)?;
-                args.add(synced_at).map_err(bind_error)?;
             }
             rows.upserts.push((sql, args, count));
         }

@@ -143,3 +143,38 @@ async fn rows_commit_only_for_their_connection_and_in_page_order(test_db: TestDa
     assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p2"));
 }
 test_on_both_backends!(rows_in_order, rows_commit_only_for_their_connection_and_in_page_order);
+
+/// SECURITY F1: every column of a stored record holds what it should: the
+/// connection's team, provider and installation and the time of the write
+/// (bound once for a statement's rows), beside each record's own values.
+async fn each_column_holds_its_own_value(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    let (team, installation) = team_with_installation(&db).await;
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    let page: Vec<Change> = (1..=101).map(|n| record(&format!("r{n}"), &format!("Record {n}"))).collect();
+    artifacts::commit_page(&db, &team, &installation, "sandbox", &page, &[], None).await.unwrap();
+    let after = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    type Row = (String, String, String, String, String, String, String, String, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT team_id, provider, entity_type, entity_id, installation_id, title, url, content, \
+         source_updated_at, synced_at FROM artifacts ORDER BY entity_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 101);
+    let last = rows.iter().find(|row| row.3 == "r101").unwrap();
+    let (team_id, provider, entity_type, _, installation_id, title, url, content, updated, synced) = last;
+    assert_eq!((team_id.as_str(), provider.as_str(), entity_type.as_str()), (team.as_str(), "sandbox", "item"));
+    assert_eq!(installation_id, installation.as_str());
+    assert_eq!((title.as_str(), url.as_str()), ("Record 101", "https://sandbox.example/items/r101"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(content).unwrap(),
+        serde_json::json!({ "title": "Record 101" })
+    );
+    assert_eq!(*updated, time::macros::datetime!(2026-11-30 10:00 UTC).unix_timestamp());
+    assert!((before..=after).contains(synced), "synced_at {synced} outside {before}..={after}");
+    assert!(rows.iter().all(|row| row.0 == team.as_str() && row.4 == installation.as_str() && row.9 == *synced));
+}
+test_on_both_backends!(columns, each_column_holds_its_own_value);
