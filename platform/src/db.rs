@@ -198,6 +198,17 @@ impl Db {
         &self.pool
     }
 
+    /// The connections open to the database and how many of them are
+    /// idle, the writing one included.
+    pub fn connections(&self) -> (u32, usize) {
+        let (mut open, mut idle) = (self.pool.size(), self.pool.num_idle());
+        if self.backend == Backend::Sqlite {
+            open += self.writer.size();
+            idle += self.writer.num_idle();
+        }
+        (open, idle)
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// and then writes cannot wait its turn behind another writer, and fails

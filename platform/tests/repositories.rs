@@ -87,3 +87,29 @@ async fn a_cancelled_begin_leaves_no_lock_behind(test_db: TestDatabase) {
     }
 }
 test_on_both_backends!(cancelled_begin, a_cancelled_begin_leaves_no_lock_behind);
+
+/// On SQLite, writes take turns on one connection of their own (the pool
+/// serves reads); it is counted with the others, and on Postgres the one
+/// pool serves both.
+async fn writes_share_one_connection_that_is_counted(test_db: TestDatabase) {
+    let db = platform::Db::connect(test_db.url(), 1).await.unwrap();
+    db.migrate().await.unwrap();
+    let held = db.begin_write().await.unwrap();
+    let (open, idle) = db.connections();
+    match db.backend() {
+        platform::Backend::Sqlite => assert_eq!((open, idle), (2, 1)),
+        platform::Backend::Postgres => assert_eq!((open, idle), (1, 0)),
+    }
+    // A second writer waits for the first, on SQLite and on Postgres alike
+    // (a pool of one), and goes on once it commits.
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move { db.begin_write().await.unwrap().commit().await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!second.is_finished(), "a second write ran beside the first");
+    held.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(3), second).await.unwrap().unwrap();
+    db.close().await;
+}
+test_on_both_backends!(one_writer, writes_share_one_connection_that_is_counted);

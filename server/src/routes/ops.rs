@@ -68,9 +68,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text exposition format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let pool = state.platform.db.pool();
-    let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
-    let total = i64::from(pool.size());
+    let (open, idle) = state.platform.db.connections();
+    let idle = i64::try_from(idle).unwrap_or(i64::MAX);
+    let total = i64::from(open);
     state.metrics.db_connections.with_label_values(&["idle"]).set(idle);
     state.metrics.db_connections.with_label_values(&["in_use"]).set(total - idle);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), NO_STORE], state.metrics.render())
