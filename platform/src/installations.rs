@@ -297,7 +297,9 @@ pub async fn mark_disconnected(conn: &mut AnyConnection, team: &TeamId, id: &Ins
     Ok(())
 }
 
-/// Saves a cursor of an installation of `team`.
+/// Saves a cursor of an installation of `team`; [`Error::NotFound`] if it
+/// is not the team's. One statement: a sync saves its cursor with every
+/// batch it commits.
 pub async fn put_cursor(
     conn: &mut AnyConnection,
     team: &TeamId,
@@ -305,24 +307,21 @@ pub async fn put_cursor(
     name: &str,
     value: &str,
 ) -> Result<()> {
-    let owned: Option<(String,)> = sqlx::query_as("SELECT id FROM installations WHERE id = $1 AND team_id = $2")
-        .bind(id.as_str())
-        .bind(team.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    if owned.is_none() {
-        return Err(Error::NotFound);
-    }
-    sqlx::query(
-        "INSERT INTO cursors (installation_id, name, value, updated_at) VALUES ($1, $2, $3, $4) \
+    let saved = sqlx::query(
+        "INSERT INTO cursors (installation_id, name, value, updated_at) \
+         SELECT id, $1, $2, $3 FROM installations WHERE id = $4 AND team_id = $5 \
          ON CONFLICT (installation_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
-    .bind(id.as_str())
     .bind(name)
     .bind(value)
     .bind(now())
+    .bind(id.as_str())
+    .bind(team.as_str())
     .execute(conn)
     .await?;
+    if saved.rows_affected() == 0 {
+        return Err(Error::NotFound);
+    }
     Ok(())
 }
 

@@ -108,6 +108,27 @@ async fn records_and_cursor_commit_together_or_not_at_all(test_db: TestDatabase)
 }
 test_on_both_backends!(atomic_page, records_and_cursor_commit_together_or_not_at_all);
 
+/// SECURITY C3: a cursor is saved only for the team's own installation;
+/// another team's is refused and keeps its cursor. Saving again replaces.
+async fn a_cursor_is_saved_only_for_the_teams_own_installation(test_db: TestDatabase) {
+    let db = test_db.migrated().await;
+    let (team, installation) = team_with_installation(&db).await;
+    let (other_team, _) = team_with_installation(&db).await;
+    for value in ["p1", "p2"] {
+        let mut tx = db.begin_write().await.unwrap();
+        installations::put_cursor(&mut tx, &team, &installation, "backfill", value).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p2"));
+
+    let mut tx = db.begin_write().await.unwrap();
+    let refused = installations::put_cursor(&mut tx, &other_team, &installation, "backfill", "p9").await;
+    assert!(matches!(refused, Err(Error::NotFound)), "{refused:?}");
+    tx.commit().await.unwrap();
+    assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p2"));
+}
+test_on_both_backends!(own_cursor, a_cursor_is_saved_only_for_the_teams_own_installation);
+
 /// SECURITY C3, F2: rows made ready for one connection are never written
 /// under another, even one the writing team owns; pages of rows commit in
 /// their order, so a record changed on a later page ends as that page says,
