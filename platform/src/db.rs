@@ -163,6 +163,11 @@ impl Db {
             AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(5))
+                // Pinging a connection before handing it out finds one a
+                // Postgres server dropped. A SQLite connection is a file in
+                // this process and cannot be dropped, so the ping would only
+                // add a trip to its thread to every transaction.
+                .test_before_acquire(backend == Backend::Postgres)
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
