@@ -441,9 +441,10 @@ pub async fn read_only(
     }
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// A task that ends when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -610,6 +611,11 @@ async fn pull(
     }
 }
 
+/// Commits a batch as a task of its own, so that the connection's work
+/// for it (encoding, statements, results) runs on another runtime worker
+/// while the reader, in the caller's task, reads and parses the next
+/// pages. Dropping the returned future aborts the task, which rolls the
+/// transaction back, as dropping the write itself would.
 async fn commit(
     platform: &Platform,
     target: &artifacts::Target,
@@ -617,7 +623,21 @@ async fn commit(
     cursors: &[(&str, &str)],
     progress: Progress<'_>,
 ) -> std::result::Result<artifacts::Applied, Failure> {
-    let committed = artifacts::commit_rows(&platform.db, target, pages, cursors, Some(progress)).await;
+    let (db, target) = (platform.db.clone(), target.clone());
+    let cursors: Vec<(String, String)> =
+        cursors.iter().map(|&(name, value)| (name.to_owned(), value.to_owned())).collect();
+    let (job, worker) = (progress.job.to_owned(), progress.worker.to_owned());
+    let Progress { done, total, items, prune_before, .. } = progress;
+    let mut task = AbortOnDrop(tokio::spawn(async move {
+        let cursors: Vec<(&str, &str)> = cursors.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let progress = Progress { job: &job, worker: &worker, done, total, items, prune_before };
+        artifacts::commit_rows(&db, &target, pages, &cursors, Some(progress)).await
+    }));
+    let committed = match (&mut task.0).await {
+        Ok(committed) => committed,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
+    };
     match committed {
         Ok(applied) => Ok(applied),
         Err(Error::LeaseLost) => Err(Failure {
