@@ -854,12 +854,8 @@ pub async fn status(platform: &Platform, team: &TeamId, provider: &str) -> Resul
         let mut conn = platform.db.pool().acquire().await?;
         installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?
     };
-    let filter = jobs::Filter {
-        installation: Some(installation.id.clone()),
-        kinds: SYNC_KINDS.to_vec(),
-        ..jobs::Filter::default()
-    };
-    let current = jobs::list(&platform.db, team, &filter, 1).await?.pop();
+    let current = newest_job(platform, team, &installation.id).await?;
+    let filter = sync_jobs(&installation.id);
     let completed = jobs::Filter { state: Some(jobs::State::Completed), ..filter.clone() };
     let last_success = jobs::list(&platform.db, team, &completed, 1).await?.pop().and_then(|job| job.finished_at);
     let errors = jobs::list(&platform.db, team, &jobs::Filter { with_error: true, ..filter }, RECENT_ERRORS).await?;
@@ -880,6 +876,17 @@ pub async fn status(platform: &Platform, team: &TeamId, provider: &str) -> Resul
         counts: artifacts::counts(&platform.db, team, provider).await?,
         errors,
     })
+}
+
+/// The sync jobs of an installation, whatever their state.
+fn sync_jobs(installation: &InstallationId) -> jobs::Filter {
+    jobs::Filter { installation: Some(installation.clone()), kinds: SYNC_KINDS.to_vec(), ..jobs::Filter::default() }
+}
+
+/// The newest sync job of `team`'s `installation`, if it has had one: what
+/// its card on the Integrations page shows beside the connection.
+pub async fn newest_job(platform: &Platform, team: &TeamId, installation: &InstallationId) -> Result<Option<Job>> {
+    Ok(jobs::list(&platform.db, team, &sync_jobs(installation), 1).await?.pop())
 }
 
 /// A cheap summary of a connection and its newest sync job, which changes

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use app::models::{
-    integration::Saved,
+    integration::{CardStatus, IntegrationCard, Saved},
     sync::{Activity, ItemsPage, JobState, SyncStatus},
 };
 use common::{Browser, TestApp};
@@ -276,6 +276,51 @@ async fn errors_show_on_the_panel_and_activity_filters_jobs(db: TestDatabase) {
     app.stop().await;
 }
 platform::test_on_both_backends!(errors_and_activity, errors_show_on_the_panel_and_activity_filters_jobs);
+
+async fn sandbox_card(app: &TestApp) -> CardStatus {
+    let response = app.browser.post_form("/api/integrations", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cards: Vec<IntegrationCard> = response.json().await.unwrap();
+    cards.into_iter().find(|card| card.id == "sandbox").unwrap().status
+}
+
+/// DESIGN, Status: a connection's card shows what its newest sync is
+/// doing: "Syncing" while it waits to run or runs (with how far once the
+/// total is known), the account once it completed, and "Error" when it
+/// failed or waits to be retried after an error.
+async fn cards_show_what_the_newest_sync_of_a_connection_is_doing(db: TestDatabase) {
+    let (app, team) = TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "250"), NO_LIMIT]).await;
+    assert_eq!(sandbox_card(&app).await, CardStatus::Syncing { percent: None });
+
+    let db = &app.platform.db;
+    let job = jobs::claim(db, "test-worker", sync::SYNC_KINDS, Duration::from_secs(60)).await.unwrap().unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    assert!(jobs::record_progress(&mut tx, &job.id, "test-worker", 100, Some(250), 100).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(sandbox_card(&app).await, CardStatus::Syncing { percent: Some(40) });
+    let page = app.get("/integrations").await.text().await.unwrap();
+    assert!(page.contains("Syncing 40%"), "the rendered card does not show the sync");
+
+    assert!(jobs::complete(db, &job.id, "test-worker").await.unwrap());
+    assert!(matches!(sandbox_card(&app).await, CardStatus::Connected { .. }));
+
+    // The backfill ran a minute ago; the sync that follows is the newest.
+    sqlx::query("UPDATE jobs SET created_at = created_at - 60, finished_at = finished_at - 60 WHERE id = $1")
+        .bind(&job.id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let id = sync::enqueue(&app.platform, &team, "sandbox", Kind::Incremental).await.unwrap().id().to_owned();
+    for (class, after) in [(ErrorClass::Transient, State::Queued), (ErrorClass::Permanent, State::Failed)] {
+        let claimed = jobs::claim(db, "test-worker", sync::SYNC_KINDS, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(claimed.map(|j| j.id), Some(id.clone()));
+        let ended = jobs::fail(db, &id, "test-worker", class, "the sandbox did not answer", Duration::ZERO);
+        assert_eq!(ended.await.unwrap(), Some(after));
+        assert_eq!(sandbox_card(&app).await, CardStatus::Error, "after a {class:?} failure");
+    }
+    app.stop().await;
+}
+platform::test_on_both_backends!(cards, cards_show_what_the_newest_sync_of_a_connection_is_doing);
 
 fn record(n: usize, url: &str) -> Change {
     Change::Upsert(Record {

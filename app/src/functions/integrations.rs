@@ -17,9 +17,15 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
     crate::ssr::with_status(async move {
         let viewer = crate::ssr::require_user()?;
         let platform = crate::ssr::platform()?;
-        let installations = platform::installations::list_active(&platform.db, &viewer.user.team_id).await?;
-        let apps = platform::oauth_apps::configured(&platform, &viewer.user.team_id).await?;
-        Ok(build::cards(&platform, &installations, &apps))
+        let team = &viewer.user.team_id;
+        let installations = platform::installations::list_active(&platform.db, team).await?;
+        let mut connections = Vec::with_capacity(installations.len());
+        for installation in installations {
+            let newest = platform::sync::newest_job(&platform, team, &installation.id).await?;
+            connections.push((installation, newest));
+        }
+        let apps = platform::oauth_apps::configured(&platform, team).await?;
+        Ok(build::cards(&platform, &connections, &apps))
     })
     .await
 }
@@ -125,11 +131,17 @@ mod build {
         catalog::{Auth, Availability, FieldKind, Provider},
         connections::{Connection, Edited},
         installations::{Installation, State},
+        jobs::Job,
     };
 
     use crate::{
-        models::integration::{
-            CardStatus, ConnectMethod, ConnectionDetail, FormField, IntegrationCard, ProviderDetail, Saved, StoredValue,
+        functions::sync::build::job_view,
+        models::{
+            integration::{
+                CardStatus, ConnectMethod, ConnectionDetail, FormField, IntegrationCard, ProviderDetail, Saved,
+                StoredValue,
+            },
+            sync::JobState,
         },
         ssr::SignedIn,
     };
@@ -146,9 +158,22 @@ mod build {
         format!("/{}/{}", platform::catalog::LOGO_DIR, provider.logo)
     }
 
-    fn status(provider: &Provider, installation: Option<&Installation>) -> CardStatus {
+    /// The badge of a provider: its connection's state and, on a card, what
+    /// its newest sync job is doing (`sync`: the job's state and percent):
+    /// "Syncing" while it waits to run or runs, "Error" when it failed or
+    /// waits to be retried after an error. The provider page passes `None`:
+    /// its live sync panel shows the job, and a badge would not keep up.
+    fn status(
+        provider: &Provider,
+        installation: Option<&Installation>,
+        sync: Option<(JobState, Option<u8>)>,
+    ) -> CardStatus {
         match installation.map(|i| (i.state, i)) {
-            Some((State::Connected, i)) => CardStatus::Connected { account: i.display_name.clone() },
+            Some((State::Connected, i)) => match sync {
+                Some((JobState::Failed | JobState::Retrying, _)) => CardStatus::Error,
+                Some((state, percent)) if state.is_live() => CardStatus::Syncing { percent },
+                _ => CardStatus::Connected { account: i.display_name.clone() },
+            },
             Some((State::Syncing, _)) => CardStatus::Syncing { percent: None },
             Some((State::NeedsReauth, _)) => CardStatus::NeedsReauth,
             Some((State::Error, _)) => CardStatus::Error,
@@ -163,9 +188,18 @@ mod build {
     /// connected, then what is coming, each by name.
     pub fn cards(
         platform: &platform::Platform,
-        installations: &[Installation],
+        connections: &[(Installation, Option<Job>)],
         apps: &std::collections::BTreeSet<String>,
     ) -> Vec<IntegrationCard> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let card_status = |provider: &Provider| {
+            let (installation, newest) = match connections.iter().find(|(i, _)| i.provider == provider.id.as_str()) {
+                Some((installation, newest)) => (Some(installation), newest.as_ref()),
+                None => (None, None),
+            };
+            let sync = newest.map(|job| job_view(platform, job, now)).map(|job| (job.state, job.percent()));
+            status(provider, installation, sync)
+        };
         let mut cards: Vec<IntegrationCard> = platform
             .catalog
             .iter()
@@ -178,7 +212,7 @@ mod build {
                 auth: auth_label(provider).to_owned(),
                 logo: logo(provider),
                 beta: provider.availability == Availability::Beta,
-                status: status(provider, installations.iter().find(|i| i.provider == provider.id.as_str())),
+                status: card_status(provider),
                 note: (matches!(provider.auth, Auth::Oauth2(_))
                     && provider.availability != Availability::ComingSoon
                     && !apps.contains(provider.id.as_str()))
@@ -239,7 +273,7 @@ mod build {
             },
         };
         let installation = connection.as_ref().map(|c| &c.installation);
-        let status = status(provider, installation);
+        let status = status(provider, installation, None);
         let connection = connection.map(|Connection { installation, masked }| {
             let fields = match &provider.auth {
                 Auth::ApiKey(c) | Auth::Basic(c) => c.fields.as_slice(),
