@@ -255,6 +255,7 @@ pub async fn commit_rows(
         return Err(Error::LeaseLost);
     }
     tx.commit().await?;
+    db.checkpoint_soon();
     Ok(applied)
 }
 

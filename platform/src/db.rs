@@ -3,7 +3,16 @@
 //! that each query is written once; SQL that only one backend accepts is
 //! chosen by [`Db::backend`], and each backend has its own migrations folder.
 
-use std::{fmt, path::Path, str::FromStr, time::Duration};
+use std::{
+    fmt,
+    path::Path,
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{
     Any, AnyPool, Executor, Transaction,
@@ -138,7 +147,20 @@ pub struct Db {
     /// of polling the file lock. On Postgres, the one pool.
     writer: AnyPool,
     backend: Backend,
+    checkpoint: Arc<Checkpoint>,
 }
+
+/// Large writes committed since the write-ahead log was last copied into
+/// the database, and whether a copy runs: see [`Db::checkpoint_soon`].
+#[derive(Debug, Default)]
+struct Checkpoint {
+    writes: AtomicU32,
+    running: AtomicBool,
+}
+
+/// Large writes (a sync's batches) between two checkpoints: about 4 MB of
+/// log at a sync's 1,000 records a batch.
+const WRITES_PER_CHECKPOINT: u32 = 8;
 
 /// Why `/readyz` says no.
 #[derive(Debug)]
@@ -175,11 +197,11 @@ impl Db {
                             // makes a CLI process and the server share the file. A page
                             // cache of up to 8 MB a connection (not 2) keeps a sync's
                             // index pages in memory instead of reading them again from
-                            // the file. The log is copied into the database once it
-                            // holds 10,000 pages (40 MB), not 1,000: a page a sync
-                            // rewrites in many commits is then copied once, and the
-                            // copying (which the committing writer does) took a tenth
-                            // of a backfill's writing (`scripts/bench-sync.sh`).
+                            // the file. The committing writer copies the log into the
+                            // database once it holds 10,000 pages (40 MB), not 1,000,
+                            // so that a page rewritten by many commits is copied once;
+                            // a sync's batches have it copied sooner, off the writer
+                            // ([`Db::checkpoint_soon`]).
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192; \
@@ -196,7 +218,7 @@ impl Db {
             Backend::Sqlite => options(1).connect(url.expose()).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Self { pool, writer, backend })
+        Ok(Self { pool, writer, backend, checkpoint: Arc::default() })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -269,6 +291,31 @@ impl Db {
             .unwrap_or_default();
         let missing: Vec<i64> = self.known_migrations().into_iter().filter(|v| !applied.contains(v)).collect();
         if missing.is_empty() { Readiness::Ready } else { Readiness::MigrationsPending { missing } }
+    }
+
+    /// Says a large write (a sync's batch) committed. On SQLite, every few
+    /// of them the write-ahead log is copied into the database on a
+    /// connection of the pool, on a task of its own (a passive checkpoint,
+    /// which waits for no one), so the copying and its `fsync`s are not the
+    /// writer's: done by the writer when the log fills, they took about a
+    /// sixth of a backfill's time (`scripts/bench-sync.sh`). The writer's
+    /// own checkpoint at 10,000 pages stays the bound on the log, and then
+    /// finds most of it copied already.
+    pub fn checkpoint_soon(&self) {
+        if self.backend != Backend::Sqlite
+            || self.checkpoint.writes.fetch_add(1, Ordering::Relaxed) % WRITES_PER_CHECKPOINT
+                != WRITES_PER_CHECKPOINT - 1
+            || self.checkpoint.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let (pool, checkpoint) = (self.pool.clone(), self.checkpoint.clone());
+        tokio::spawn(async move {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::debug!(%error, "copying the write-ahead log into the database failed; the writer will");
+            }
+            checkpoint.running.store(false, Ordering::Release);
+        });
     }
 
     pub async fn close(&self) {

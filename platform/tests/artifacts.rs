@@ -129,6 +129,32 @@ async fn a_cursor_is_saved_only_for_the_teams_own_installation(test_db: TestData
 }
 test_on_both_backends!(own_cursor, a_cursor_is_saved_only_for_the_teams_own_installation);
 
+/// On SQLite, a sync's batches reach the database file without the writer
+/// copying the write-ahead log itself (it does so only at 10,000 pages):
+/// every few batches a checkpoint runs on a task of its own.
+#[tokio::test]
+async fn batches_are_copied_from_the_log_into_the_database_in_the_background() {
+    let test_db = TestDatabase::sqlite();
+    let file = match &test_db {
+        TestDatabase::Sqlite(sqlite) => sqlite.dir().join("patchbay.db"),
+        TestDatabase::Postgres(_) => unreachable!("made for SQLite"),
+    };
+    let db = test_db.migrated().await;
+    let (team, installation) = team_with_installation(&db).await;
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let before = size();
+    for batch in 0..8 {
+        let page: Vec<Change> = (0..200).map(|n| record(&format!("{batch}-{n}"), &"x".repeat(200))).collect();
+        artifacts::commit_page(&db, &team, &installation, "sandbox", &page, &[("backfill", "p")], None).await.unwrap();
+    }
+    // 1,600 records of more than 200 bytes each.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() < before + 300_000 {
+        assert!(std::time::Instant::now() < deadline, "the batches stayed in the log: {} bytes", size() - before);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// SECURITY C3, F2: rows made ready for one connection are never written
 /// under another, even one the writing team owns; pages of rows commit in
 /// their order, so a record changed on a later page ends as that page says,
