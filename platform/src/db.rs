@@ -256,11 +256,7 @@ impl Db {
             }
         })
         .await;
-        match begun {
-            Ok(tx) => Ok(tx?),
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(_) => Err(crate::error::Error::Database(sqlx::Error::PoolClosed)),
-        }
+        Ok(crate::util::joined(begun)??)
     }
 
     pub fn backend(&self) -> Backend {

@@ -39,6 +39,17 @@ pub(crate) mod util {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
+    /// The result of a task that did database work: its panic goes on in
+    /// the caller; a task cancelled (only a runtime shutting down does so)
+    /// reads as the pool closed.
+    pub(crate) fn joined<T>(result: Result<T, tokio::task::JoinError>) -> crate::Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(crate::Error::Database(sqlx::Error::PoolClosed)),
+        }
+    }
+
     /// 128 random bits as hex: an id for a claim, a lease holder or a grant.
     pub(crate) fn random_id() -> String {
         let mut bytes = [0u8; 16];

@@ -39,7 +39,7 @@ use crate::{
     installations::{self, Installation},
     jobs::{self, ErrorClass, Job, Kind},
     tokens::{self, TokenError},
-    util::now,
+    util::{joined, now},
     whoami::{self, Value, Values},
 };
 
@@ -637,12 +637,7 @@ async fn commit(
         let progress = Progress { job: &job, worker: &worker, done, total, items, prune_before };
         artifacts::commit_rows(&db, &target, pages, &cursors, Some(progress)).await
     }));
-    let committed = match (&mut task.0).await {
-        Ok(committed) => committed,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(_) => Err(Error::Database(sqlx::Error::PoolClosed)),
-    };
-    match committed {
+    match joined((&mut task.0).await).and_then(|committed| committed) {
         Ok(applied) => Ok(applied),
         Err(Error::LeaseLost) => Err(Failure {
             class: ErrorClass::Transient,
