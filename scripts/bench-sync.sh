@@ -117,7 +117,7 @@ PY
 # Not to be called in a subshell: the last console must stay the script's
 # to stop.
 pairs() {
-  local store=$1 database="" ceiling pull before after
+  local store=$1 database="" ceiling pull before cpu=""
   for round in $(seq "$rounds"); do
     if [ "$store" = postgres ]; then
       psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
@@ -126,12 +126,16 @@ pairs() {
     fi
     start_console "$items" 0 "$database"
     ceiling=$(backfill --no-store)
-    before=$(postgres_cpu)
-    pull=$(backfill --full)
-    after=$(postgres_cpu)
+    if [ "$store" = postgres ]; then
+      before=$(postgres_cpu)
+      pull=$(backfill --full)
+      [ -z "$before" ] || cpu=$(python3 -c "print(round($(postgres_cpu) - $before, 2))")
+    else
+      pull=$(backfill --full)
+    fi
     echo "  $store $round/$rounds: $ceiling" >&2
     echo "  $store $round/$rounds: $pull" >&2
-    echo "$(field rate "$ceiling") $(field rate "$pull") $(field memory "$pull") $([ "$store" = postgres ] && [ -n "$before" ] && python3 -c "print(round($after - $before, 2))")"
+    echo "$(field rate "$ceiling") $(field rate "$pull") $(field memory "$pull") $cpu"
   done
 }
 
@@ -166,10 +170,9 @@ def pairs(text):
     ratios = [float(r[1]) / float(r[0]) for r in rows]
     cpu = [float(r[3]) for r in rows if len(r) > 3]
     return (statistics.median(rates), statistics.median(float(r[0]) for r in rows), statistics.median(ratios),
-            ratios, max(float(r[2]) for r in rows), statistics.median(cpu) if cpu else None,
-            statistics.median(items / float(r[0]) for r in rows))
-sqlite_rate, sqlite_ceiling, sqlite_ratio, sqlite_ratios, sqlite_mem, _, _ = pairs(sys.argv[3])
-pg_rate, pg_ceiling, pg_ratio, pg_ratios, pg_mem, pg_cpu, pg_ceiling_s = pairs(sys.argv[4])
+            ratios, max(float(r[2]) for r in rows), statistics.median(cpu) if cpu else None)
+sqlite_rate, sqlite_ceiling, sqlite_ratio, sqlite_ratios, sqlite_mem, _ = pairs(sys.argv[3])
+pg_rate, pg_ceiling, pg_ratio, pg_ratios, pg_mem, pg_cpu = pairs(sys.argv[4])
 small_mem, big_mem = float(sys.argv[5]), float(sys.argv[6])
 big_read, paced_seconds = int(sys.argv[7]), float(sys.argv[8])
 stats = json.loads(sys.argv[9])
@@ -191,7 +194,7 @@ if pg_cpu is not None:
     # At 80% a pull may take 1.25 times its ceiling's time; the server's
     # own CPU time in the pull (its backends' and background writers')
     # shows how much of that the database's work alone needs.
-    rows.append(("  Postgres server CPU in the pull", f"{pg_cpu:.2f} s (80% allows {1.25 * pg_ceiling_s:.2f} s)", ""))
+    rows.append(("  Postgres server CPU in the pull", f"{pg_cpu:.2f} s (80% allows {1.25 * items / pg_ceiling:.2f} s)", ""))
 rows += [
     ("  peak RSS", f"{pg_mem:.1f} MB", "<= 100 MB", pg_mem <= 100),
     ("peak RSS, 10,000 records", f"{small_mem:.1f} MB", ""),
