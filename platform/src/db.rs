@@ -162,6 +162,10 @@ struct Checkpoint {
 /// log at a sync's 1,000 records a batch.
 const WRITES_PER_CHECKPOINT: u32 = 8;
 
+/// The size of write-ahead log at which the committing writer copies it
+/// into the database itself.
+const LOG_BOUND: i64 = 40 << 20;
+
 /// Why `/readyz` says no.
 #[derive(Debug)]
 pub enum Readiness {
@@ -193,21 +197,31 @@ impl Db {
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
+                            // A new database gets pages of 16 KB, not 4: a sync's
+                            // records fill a quarter as many, so the write-ahead log
+                            // takes a quarter as many frames, each its own writes and
+                            // checksum (`scripts/bench-sync.sh`, interleaved runs). A
+                            // database keeps the size it was made with; the pragma
+                            // changes nothing once the file has pages.
+                            //
                             // WAL lets readers run beside the writer; the busy timeout
                             // makes a CLI process and the server share the file. A page
                             // cache of up to 8 MB a connection (not 2) keeps a sync's
                             // index pages in memory instead of reading them again from
-                            // the file. The committing writer copies the log into the
-                            // database once it holds 10,000 pages (40 MB), not 1,000,
-                            // so that a page rewritten by many commits is copied once;
-                            // a sync's batches have it copied sooner, off the writer
-                            // ([`Db::checkpoint_soon`]).
+                            // the file.
                             conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192; \
-                             PRAGMA wal_autocheckpoint = 10000;",
+                                "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192;",
                             )
                             .await?;
+                            // The committing writer copies the log into the database
+                            // once it holds 40 MB (not SQLite's 1,000 pages), so that a
+                            // page rewritten by many commits is copied once; a sync's
+                            // batches have it copied sooner, off the writer
+                            // ([`Db::checkpoint_soon`]).
+                            let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
+                            let pages = LOG_BOUND / page_size.max(512);
+                            conn.execute(format!("PRAGMA wal_autocheckpoint = {pages}").as_str()).await?;
                         }
                         Ok(())
                     })
@@ -295,7 +309,7 @@ impl Db {
     /// which waits for no one), so the copying and its `fsync`s are not the
     /// writer's: done by the writer when the log fills, they took about a
     /// sixth of a backfill's time (`scripts/bench-sync.sh`). The writer's
-    /// own checkpoint at 10,000 pages stays the bound on the log, and then
+    /// own checkpoint at 40 MB ([`LOG_BOUND`]) stays the bound on the log, and then
     /// finds most of it copied already.
     pub fn checkpoint_soon(&self) {
         if self.backend != Backend::Sqlite

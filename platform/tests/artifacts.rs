@@ -130,7 +130,7 @@ async fn a_cursor_is_saved_only_for_the_teams_own_installation(test_db: TestData
 test_on_both_backends!(own_cursor, a_cursor_is_saved_only_for_the_teams_own_installation);
 
 /// On SQLite, a sync's batches reach the database file without the writer
-/// copying the write-ahead log itself (it does so only at 10,000 pages):
+/// copying the write-ahead log itself (it does so only at 40 MB):
 /// every few batches a checkpoint runs on a task of its own.
 #[tokio::test]
 async fn batches_are_copied_from_the_log_into_the_database_in_the_background() {

@@ -113,3 +113,34 @@ async fn writes_share_one_connection_that_is_counted(test_db: TestDatabase) {
     db.close().await;
 }
 test_on_both_backends!(one_writer, writes_share_one_connection_that_is_counted);
+
+/// A new SQLite database is made with 16 KB pages, so a sync's records
+/// take a quarter as many log frames; one made with 4 KB pages keeps them.
+/// Either way the writer copies the log into the database itself at 40 MB.
+#[tokio::test]
+async fn a_new_sqlite_database_gets_16_kb_pages_and_an_older_one_keeps_its_own() {
+    use sqlx::Connection as _;
+
+    async fn page_size_and_log_bound(db: &platform::Db) -> (i64, i64) {
+        let mut conn = db.pool().acquire().await.unwrap();
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(&mut *conn).await.unwrap();
+        (size, pages * size)
+    }
+
+    let new = TestDatabase::sqlite();
+    let db = new.migrated().await;
+    assert_eq!(page_size_and_log_bound(&db).await, (16_384, 40 << 20));
+    db.close().await;
+
+    let older = TestDatabase::sqlite();
+    let mut made_before = sqlx::AnyConnection::connect(&older.url_for_child()).await.unwrap();
+    sqlx::raw_sql("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE made_before (x INTEGER)")
+        .execute(&mut made_before)
+        .await
+        .unwrap();
+    made_before.close().await.unwrap();
+    let db = older.migrated().await;
+    assert_eq!(page_size_and_log_bound(&db).await, (4_096, 40 << 20));
+    db.close().await;
+}
