@@ -8,7 +8,9 @@
 #      the ratio of the pull to it. Each is measured BENCH_ROUNDS times, a
 #      ceiling just before each pull, each pull into a new database; the
 #      medians are reported, as one pair swings by a fifth on a busy
-#      machine. For Postgres, also the server's own CPU time in the pull;
+#      machine. Also the CPU time the backfill and the console used in the
+#      pull (and for Postgres the server's own), beside what the cores
+#      could give in the time 80% of the ceiling allows;
 #   3. memory growth: peak RSS of a 10,000- and a 1,000,000-item backfill;
 #   4. paced pull: the sandbox advertising 20 requests/s, the request rate
 #      achieved and the 429s received.
@@ -90,30 +92,26 @@ field() { # field NAME LINE
   esac
 }
 
-# The CPU seconds the local Postgres server's processes have used so far,
-# read from /proc: its live processes' own, and what its postmaster
-# gathered from those that ended (a backend ends with its connection).
-# Empty when no Postgres runs on this machine.
-postgres_cpu() {
-  python3 - <<'PY'
-import os
+# The CPU seconds used so far by process $1, or by every process named $1
+# (empty when none runs), read from /proc: each one's own, and what it
+# gathered from children that ended (Postgres's postmaster gathers its
+# backends', which end with their connections).
+cpu_seconds() {
+  python3 - "$1" <<'PY'
+import os, sys
+which = sys.argv[1]
 ticks, found = 0, False
-for pid in filter(str.isdigit, os.listdir("/proc")):
+for pid in [which] if which.isdigit() else filter(str.isdigit, os.listdir("/proc")):
     try:
         stat = open(f"/proc/{pid}/stat").read()
     except OSError:
         continue
     name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-    if name == "postgres":
+    if which.isdigit() or name == which:
         found = True
         ticks += sum(int(f) for f in fields[11:15])
 print(ticks / os.sysconf("SC_CLK_TCK") if found else "")
 PY
-}
-
-# The CPU seconds process $1 has used so far.
-process_cpu() {
-  awk -v tck="$(getconf CLK_TCK)" '{ print ($14 + $15) / tck }' "/proc/$1/stat"
 }
 
 # Runs $rounds pairs of a ceiling and a pull of $items items, each pair on
@@ -132,12 +130,12 @@ pairs() {
     fi
     start_console "$items" 0 "$database"
     ceiling=$(backfill --no-store)
-    [ "$store" = postgres ] && pg_before=$(postgres_cpu)
-    console_before=$(process_cpu "$server")
+    [ "$store" = postgres ] && pg_before=$(cpu_seconds postgres)
+    console_before=$(cpu_seconds "$server")
     # `time` says the user and system seconds of the backfill process.
     { time pull=$(backfill --full); } 2>"$work/pull-time"
-    cpu=$(python3 -c "print(round($(awk '{ print $1 + $2 }' "$work/pull-time") + $(process_cpu "$server") - $console_before, 2))")
-    [ -z "$pg_before" ] || pg_cpu=$(python3 -c "print(round($(postgres_cpu) - $pg_before, 2))")
+    cpu=$(python3 -c "print(round($(awk '{ print $1 + $2 }' "$work/pull-time") + $(cpu_seconds "$server") - $console_before, 2))")
+    [ -z "$pg_before" ] || pg_cpu=$(python3 -c "print(round($(cpu_seconds postgres) - $pg_before, 2))")
     echo "  $store $round/$rounds: $ceiling" >&2
     echo "  $store $round/$rounds: $pull" >&2
     echo "$(field rate "$ceiling") $(field rate "$pull") $(field memory "$pull") $cpu $pg_cpu"
@@ -202,8 +200,8 @@ rows = [
     ("  ceiling (read only, median)", f"{pg_ceiling:,.0f} records/s", ""),
     ("  pull / ceiling (median)", f"{pg_ratio:.0%}", ">= 80%", pg_ratio >= 0.80),
     ("    each pair", each(pg_ratios), ""),
+    ("  CPU in the pull (both processes)", f"{pg_work_cpu:.2f} s ({budget(pg_ceiling)})", ""),
 ]
-rows.append(("  CPU in the pull (both processes)", f"{pg_work_cpu:.2f} s ({budget(pg_ceiling)})", ""))
 if pg_cpu is not None:
     # The server's own CPU time in the pull (its backends' and background
     # writers'): how much of the time allowed the database's work needs.
