@@ -60,13 +60,14 @@ impl From<platform::Error> for AppError {
             | E::InvalidSecretValue(_)
             | E::SecretConflict { .. }
             | E::ProviderCheck(_)
-            | E::Connection(_) => AppError::Refused(cause.to_string()),
+            | E::Refused(_) => AppError::Refused(cause.to_string()),
             // The operator's problem, not the admin's: logged, shown as internal.
             E::Database(_)
             | E::Migrate(_)
             | E::DataDir { .. }
             | E::InvalidDatabaseUrl(_)
             | E::PasswordHash(_)
+            | E::Corrupt { .. }
             | E::SecretUndecryptable { .. }
             | E::SecretKey(_)
             | E::SecretBackend { .. }

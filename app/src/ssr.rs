@@ -45,6 +45,35 @@ pub async fn with_status<T>(
     result
 }
 
+/// The prologue of a server function for any signed-in member of a team:
+/// reads the viewer and the platform from the request, runs `body`, and
+/// answers its error with the matching status ([`with_status`]).
+pub async fn member<T, F, Fut>(body: F) -> Result<T, crate::error::AppError>
+where
+    F: FnOnce(SignedIn, platform::Platform) -> Fut,
+    Fut: Future<Output = Result<T, crate::error::AppError>>,
+{
+    with_status(async move {
+        let viewer = require_user()?;
+        body(viewer, platform()?).await
+    })
+    .await
+}
+
+/// The same, for admins only (SECURITY C4): a member is answered 403
+/// before `body` runs.
+pub async fn admin<T, F, Fut>(body: F) -> Result<T, crate::error::AppError>
+where
+    F: FnOnce(SignedIn, platform::Platform) -> Fut,
+    Fut: Future<Output = Result<T, crate::error::AppError>>,
+{
+    with_status(async move {
+        let viewer = require_admin()?;
+        body(viewer, platform()?).await
+    })
+    .await
+}
+
 /// The signed-in user of this request, put in the request's extensions by
 /// the server's session middleware after re-reading the user (SECURITY C1:
 /// the team always comes from here, never from the request).

@@ -103,11 +103,11 @@ fn form_provider<'a>(platform: &'a Platform, provider: &str) -> Result<(&'a Prov
     let credentials = match &found.auth {
         Auth::ApiKey(c) | Auth::Basic(c) => c,
         Auth::Oauth2(_) => {
-            return Err(Error::Connection(format!("{} connects with OAuth, not with a form.", found.name)));
+            return Err(Error::Refused(format!("{} connects with OAuth, not with a form.", found.name)));
         }
     };
     if found.availability == Availability::ComingSoon {
-        return Err(Error::Connection(format!("{} cannot be connected yet.", found.name)));
+        return Err(Error::Refused(format!("{} cannot be connected yet.", found.name)));
     }
     Ok((found, credentials))
 }
@@ -244,7 +244,7 @@ pub async fn connect(platform: &Platform, actor: &User, provider: &str, form: &F
         .await?
         .filter(Installation::is_active);
     if existing.is_some() {
-        return Err(Error::Connection(format!(
+        return Err(Error::Refused(format!(
             "{} is connected already. Use Replace credentials to change the key.",
             provider.name
         )));
@@ -270,7 +270,7 @@ pub(crate) async fn establish(
     // writing over this one's keys or deleting them when it fails.
     let mut conn = platform.db.pool().acquire().await?;
     let claimed = installations::claim(&mut conn, &actor.team_id, provider.id.as_str()).await.map_err(|e| match e {
-        Error::Connection(_) => Error::Connection(format!(
+        Error::Refused(_) => Error::Refused(format!(
             "{} is connected already, or another connect is under way. Reload the page to see which.",
             provider.name
         )),
@@ -342,10 +342,15 @@ async fn store_and_complete(
     }
     // CONNECTOR-RULES 22: stored, then connected, then the first backfill
     // queued, in this transaction (one already queued is kept).
-    if crate::sync::source_for(provider.id.as_str()).is_some() {
+    if crate::connectors::source_for(provider.id.as_str()).is_some() {
         crate::jobs::enqueue(
             &mut tx,
-            &crate::sync::new_job(&actor.team_id, provider.id.as_str(), &claimed.id, crate::jobs::Kind::FullBackfill),
+            &crate::jobs::sync::new_job(
+                &actor.team_id,
+                provider.id.as_str(),
+                &claimed.id,
+                crate::jobs::Kind::FullBackfill,
+            ),
         )
         .await?;
     }
@@ -367,7 +372,7 @@ async fn active(platform: &Platform, actor: &User, provider: &Provider) -> Resul
     installations::find(&mut *platform.db.pool().acquire().await?, &actor.team_id, provider.id.as_str())
         .await?
         .filter(Installation::is_active)
-        .ok_or_else(|| Error::Connection(format!("{} is not connected.", provider.name)))
+        .ok_or_else(|| Error::Refused(format!("{} is not connected.", provider.name)))
 }
 
 /// Records a new account link; the cursors go when the account changed.
@@ -475,7 +480,7 @@ pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<
             let token =
                 crate::tokens::access_token(platform, &actor.team_id, found.id.as_str()).await.map_err(|error| {
                     match error {
-                        TokenError::NeedsReauth => Error::Connection(format!(
+                        TokenError::NeedsReauth => Error::Refused(format!(
                             "{} no longer accepts the stored authorization. Reconnect to authorize Patchbay again.",
                             found.name
                         )),
@@ -483,7 +488,7 @@ pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<
                             "{} did not give Patchbay a fresh token just now. Try again in a minute.",
                             found.name
                         )),
-                        TokenError::NotConnected => Error::Connection(format!("{} is not connected.", found.name)),
+                        TokenError::NotConnected => Error::Refused(format!("{} is not connected.", found.name)),
                         TokenError::Platform(error) => error,
                     }
                 })?;
@@ -522,7 +527,7 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
         && let crate::oauth::Revoked::Later(why) =
             crate::oauth::revoke(platform, &actor.team_id, found, &token.value).await
     {
-        crate::revocations::schedule(platform, &actor.team_id, found.id.as_str(), &token.value, &why).await?;
+        crate::jobs::revoke_retry::schedule(platform, &actor.team_id, found.id.as_str(), &token.value, &why).await?;
         revoke_pending = Some(why);
     }
     let secrets = platform.secrets.delete_all(&connection_path(&actor.team_id, found)?).await?;

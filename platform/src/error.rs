@@ -1,7 +1,11 @@
 use thiserror::Error;
 
-/// Everything the platform can fail with. Callers at the HTTP edge log the
-/// cause and show a generic message; nothing here is meant for end users.
+/// Everything the platform can fail with, in two families:
+/// - words for the person who asked ([`Error::Refused`], [`Error::Invalid`],
+///   [`Error::NotFound`], …), which the edge shows as they are;
+/// - internal faults ([`Error::Corrupt`], [`Error::Database`], the secret
+///   backend's, …), which the edge logs and answers with a generic message
+///   ([`Error::is_internal`]).
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("database error: {0}")]
@@ -21,6 +25,11 @@ pub enum Error {
     InvalidDatabaseUrl(String),
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
+    /// Something stored is not what the code wrote: an unknown state or
+    /// kind, an id or a token that does not parse. Never shown; `what` is
+    /// for the log.
+    #[error("stored data is not valid: {what}")]
+    Corrupt { what: String },
 
     // The secret store. Messages name what an operator can fix and never
     // carry a value, nor a backend's raw error text, which may echo one.
@@ -67,15 +76,50 @@ pub enum Error {
     /// asked; the message says what happened and what to do.
     #[error("{0}")]
     ProviderCheck(String),
-    /// A connection exists already, or no longer does.
+    /// What was asked cannot be done as things are (a connection exists
+    /// already, or no longer does; the provider connects another way), in
+    /// words for the person who asked.
     #[error("{0}")]
-    Connection(String),
+    Refused(String),
     #[error("This invite has expired. Ask an admin of the team for a new one.")]
     InviteExpired,
     #[error("This invite has already been used. Sign in instead, or ask an admin for a new one.")]
     InviteUsed,
     #[error("This invite was revoked. Ask an admin of the team for a new one.")]
     InviteRevoked,
+}
+
+impl Error {
+    /// Whether this is an internal fault: logged, never shown as it is.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            Error::Database(_)
+            | Error::LeaseLost
+            | Error::Migrate(_)
+            | Error::DataDir { .. }
+            | Error::InvalidDatabaseUrl(_)
+            | Error::PasswordHash(_)
+            | Error::Corrupt { .. }
+            | Error::SecretUndecryptable { .. }
+            | Error::SecretKey(_)
+            | Error::SecretBackend { .. } => true,
+            Error::InvalidSecretPath(_)
+            | Error::InvalidSecretValue(_)
+            | Error::SecretConflict { .. }
+            | Error::Invalid { .. }
+            | Error::DuplicateEmail
+            | Error::InvalidCredentials
+            | Error::TooManyAttempts { .. }
+            | Error::AlreadySetUp
+            | Error::LastAdmin
+            | Error::NotFound
+            | Error::ProviderCheck(_)
+            | Error::Refused(_)
+            | Error::InviteExpired
+            | Error::InviteUsed
+            | Error::InviteRevoked => false,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -47,7 +47,7 @@ impl State {
             "needs_reauth" => State::NeedsReauth,
             "error" => State::Error,
             "disconnected" => State::Disconnected,
-            other => return Err(Error::Connection(format!("unknown installation state `{other}`"))),
+            other => return Err(Error::Corrupt { what: format!("installation state `{other}`") }),
         })
     }
 }
@@ -124,6 +124,26 @@ pub async fn find(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Re
     row.map(from_row).transpose()
 }
 
+/// Every team's connections that a schedule may sync (connected, syncing
+/// or in error), as (installation, team, provider).
+pub async fn syncing_everywhere(db: &Db) -> Result<Vec<(InstallationId, TeamId, String)>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT id, team_id, provider FROM installations WHERE state IN ('connected', 'syncing', 'error')",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(id, team, provider)| {
+            let corrupt = |what: &str| Error::Corrupt { what: format!("an installation's {what}") };
+            Ok((
+                InstallationId::parse(&id).map_err(|_| corrupt("id"))?,
+                TeamId::parse(&team).map_err(|_| corrupt("team"))?,
+                provider,
+            ))
+        })
+        .collect()
+}
+
 /// The team's installations that are not disconnected, by provider.
 pub async fn list_active(db: &Db, team: &TeamId) -> Result<Vec<Installation>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
@@ -186,7 +206,7 @@ pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> R
     .execute(conn)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(Error::Connection("It is connected already, or being connected right now.".into()));
+        return Err(Error::Refused("It is connected already, or being connected right now.".into()));
     }
     Ok(Claim { id, token, prior_account: String::new() })
 }
@@ -216,7 +236,7 @@ pub async fn complete(
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(Error::Connection("The connect took too long and was taken over; try again.".into()));
+        return Err(Error::Refused("The connect took too long and was taken over; try again.".into()));
     }
     Ok(())
 }

@@ -1,14 +1,18 @@
 //! Patchbay's server-only domain. Nothing here knows about Leptos or HTTP routes:
 //! the server and the `app` crate's server functions call into it.
 //!
-//! Repositories are plain functions that take a [`Db`] (or, later, a transaction),
-//! and their SQL is written once for both backends.
+//! Repositories are plain functions that take a [`Db`], a connection or a
+//! transaction, and their SQL is written once for both backends. `store`
+//! is where that SQL lives (the job queue's is there; the other tables'
+//! follow). `jobs` holds the one job registry and the loop every process
+//! runs; `connectors` the one list of built connectors.
 
 pub mod accounts;
 pub mod artifacts;
 pub mod audit;
 pub mod catalog;
 pub mod connections;
+pub mod connectors;
 pub mod db;
 pub mod error;
 pub mod installations;
@@ -19,10 +23,11 @@ pub mod login;
 pub mod oauth;
 pub mod oauth_apps;
 mod passwords;
-pub mod revocations;
+
 pub mod secrets;
 pub mod sessions;
-pub mod sync;
+pub mod store;
+
 pub mod teams;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -59,8 +64,8 @@ pub(crate) mod util {
 }
 pub use error::{Error, Result};
 
-/// What request handlers and server functions need from the platform, shared
-/// behind an `Arc`-like clone. Grows as OAuth and jobs land.
+/// What request handlers, server functions and jobs need from the platform,
+/// shared behind an `Arc`-like clone.
 #[derive(Clone, Debug)]
 pub struct Platform {
     pub db: Db,
@@ -77,7 +82,7 @@ pub struct Platform {
     /// nothing for an admin to enter.
     pub built_in_apps: std::sync::Arc<std::collections::BTreeSet<String>>,
     /// Each connection's rate budget and circuit breaker in this process.
-    pub pacing: std::sync::Arc<sync::Pacing>,
+    pub pacing: std::sync::Arc<jobs::sync::Pacing>,
     /// How long a worker's claim on a job lasts without a heartbeat: how
     /// soon a dead worker's job is taken up again.
     pub job_lease: std::time::Duration,
@@ -99,7 +104,7 @@ impl Platform {
             oauth_apps: std::sync::Arc::new(oauth::Apps::new()),
             built_in_apps: std::sync::Arc::default(),
             pacing: std::sync::Arc::default(),
-            job_lease: sync::DEFAULT_LEASE,
+            job_lease: jobs::sync::DEFAULT_LEASE,
         }
     }
 

@@ -124,16 +124,16 @@ fn digest(value: &str) -> String {
 fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<(&'a Provider, &'a OAuth2)> {
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     let Auth::Oauth2(oauth) = &found.auth else {
-        return Err(Error::Connection(format!("{} connects with a form, not with OAuth.", found.name)));
+        return Err(Error::Refused(format!("{} connects with a form, not with OAuth.", found.name)));
     };
     if found.availability == Availability::ComingSoon {
-        return Err(Error::Connection(format!("{} cannot be connected yet.", found.name)));
+        return Err(Error::Refused(format!("{} cannot be connected yet.", found.name)));
     }
     Ok((found, oauth))
 }
 
 fn client(oauth: &OAuth2, app: &AppCredentials, redirect_uri: &str) -> Result<Client> {
-    let bad = |what: &str| Error::Connection(format!("the provider's {what} is not a valid URL"));
+    let bad = |what: &str| Error::Refused(format!("the provider's {what} is not a valid URL"));
     Ok(NewClient::new(ClientId::new(app.client_id.clone()))
         .set_client_secret(ClientSecret::new(app.client_secret.expose_secret().to_owned()))
         .set_auth_uri(AuthUrl::new(oauth.authorize_url.clone()).map_err(|_| bad("authorize URL"))?)
@@ -164,7 +164,7 @@ pub(crate) fn refresh_client(oauth: &OAuth2, app: &AppCredentials) -> Result<Ref
         .set_client_secret(ClientSecret::new(app.client_secret.expose_secret().to_owned()))
         .set_token_uri(
             TokenUrl::new(oauth.token_url.clone())
-                .map_err(|_| Error::Connection("the provider's token URL is not a valid URL".into()))?,
+                .map_err(|_| Error::Refused("the provider's token URL is not a valid URL".into()))?,
         )
         .set_auth_type(match oauth.client_auth {
             ClientAuth::Basic => AuthType::BasicAuth,
@@ -187,7 +187,7 @@ pub async fn start(
     let (provider, oauth) = oauth_provider(platform, provider)?;
     tracing::Span::current().record("provider", provider.id.as_str());
     let app = crate::oauth_apps::resolve(platform, &actor.team_id, provider.id.as_str()).await?.ok_or_else(|| {
-        Error::Connection(format!(
+        Error::Refused(format!(
             "{} has no OAuth app configured. Enter one under Settings → OAuth apps, or set PATCHBAY_{}_CLIENT_ID \
              and _CLIENT_SECRET.",
             provider.name,
@@ -198,7 +198,7 @@ pub async fn start(
     let existing = crate::installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?;
     drop(conn);
     if existing.is_some_and(|i| i.is_active() && i.state != crate::installations::State::NeedsReauth) {
-        return Err(Error::Connection(format!(
+        return Err(Error::Refused(format!(
             "{} is connected already. To connect another account, disconnect it first.",
             provider.name
         )));
@@ -587,7 +587,7 @@ pub async fn finish(
             let team = &signed_in.team_id;
             if let Revoked::Later(why) = revoke(platform, team, provider, &json).await
                 && let Err(error) =
-                    crate::revocations::schedule(platform, team, provider.id.as_str(), &json, &why).await
+                    crate::jobs::revoke_retry::schedule(platform, team, provider.id.as_str(), &json, &why).await
             {
                 tracing::error!(%error, "could not schedule the revoke of an unused grant");
             }
@@ -635,7 +635,7 @@ async fn connect_with_token(
     let secrets = BTreeMap::from([(TOKEN_KEY.to_owned(), SecretString::from(json))]);
     crate::connections::establish(platform, signed_in, provider, &account, &settings, &secrets).await.map_err(|e| {
         match e {
-            Error::Connection(message) => Failure::NotAvailable(message),
+            Error::Refused(message) => Failure::NotAvailable(message),
             other => internal(other),
         }
     })

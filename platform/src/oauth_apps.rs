@@ -81,10 +81,10 @@ pub async fn configured(platform: &Platform, team: &TeamId) -> Result<BTreeSet<S
 fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<&'a Provider> {
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     if !matches!(found.auth, Auth::Oauth2(_)) {
-        return Err(Error::Connection(format!("{} connects with a form, not with an OAuth app.", found.name)));
+        return Err(Error::Refused(format!("{} connects with a form, not with an OAuth app.", found.name)));
     }
     if platform.built_in_apps.contains(provider) {
-        return Err(Error::Connection(format!("{} comes with its own OAuth app.", found.name)));
+        return Err(Error::Refused(format!("{} comes with its own OAuth app.", found.name)));
     }
     Ok(found)
 }

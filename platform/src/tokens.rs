@@ -83,7 +83,7 @@ struct Stored {
 async fn read(platform: &Platform, path: &SecretPath) -> Result<Option<Stored>> {
     let Some(secret) = platform.secrets.get_fresh(path).await? else { return Ok(None) };
     let token: StoredToken = serde_json::from_str(secret.value.expose_secret())
-        .map_err(|_| Error::Connection("the stored token cannot be read".into()))?;
+        .map_err(|_| Error::Corrupt { what: "a stored OAuth token".into() })?;
     Ok(Some(Stored { token, version: secret.version }))
 }
 

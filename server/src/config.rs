@@ -381,7 +381,7 @@ impl Config {
                 .map_or(0.0, |p| f64::from(p) / 100.0),
         };
         let job_lease =
-            src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::sync::DEFAULT_LEASE, seconds);
+            src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);
         let run_jobs = src.parse(RUN_JOBS, parse_switch)?.unwrap_or(true);
         let provider_timeout =
             src.parse(PROVIDER_TIMEOUT, parse_bounded_u32(1, 300))?.map_or(Duration::from_secs(10), seconds);

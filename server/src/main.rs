@@ -186,15 +186,31 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 
 async fn worker(config: &Config) -> anyhow::Result<()> {
     let (platform, _) = startup::build_platform(config, &startup::configured_public_url(config)).await?;
-    let name = platform::sync::worker_name("worker");
-    tracing::info!(worker = %name, "running sync jobs");
-    eprintln!("patchbay: worker {name} is running sync jobs; stop it with Ctrl-C");
+    let name = platform::jobs::worker_name("worker");
+    tracing::info!(worker = %name, "running jobs");
+    eprintln!("patchbay: worker {name} is running jobs of every kind; stop it with Ctrl-C");
     tokio::select! {
-        () = platform::sync::keep_working(platform.clone(), name, std::time::Duration::from_secs(1)) => {}
+        () = platform::jobs::keep_working(platform.clone(), name, std::time::Duration::from_secs(1)) => {}
         () = startup::shutdown_signal() => {}
     }
     platform.db.close().await;
     Ok(())
+}
+
+/// Shows a job's committed progress as it moves, until dropped.
+async fn follow_progress(
+    platform: platform::Platform,
+    team: platform::accounts::TeamId,
+    job: String,
+    on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
+) -> std::convert::Infallible {
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        every.tick().await;
+        if let Ok(Some(job)) = platform::jobs::get(&platform.db, &team, &job).await {
+            on_page(job.progress_done, job.progress_total);
+        }
+    }
 }
 
 /// The most memory this process has held, in bytes (Linux's `VmHWM`).
@@ -238,7 +254,7 @@ async fn backfill(config: &Config, provider: &str, team: &str, full: bool, no_st
         format!("{provider}: {read} records read, {stored} stored in {seconds:.2} s ({rate:.0} records/s){memory}")
     };
     if no_store {
-        let read = platform::sync::read_only(&platform, &found.id, provider, &on_page)
+        let read = platform::jobs::sync::read_only(&platform, &found.id, provider, &on_page)
             .await
             .map_err(|failure| anyhow::anyhow!("{provider}: {}", failure.message))?;
         bar.finish();
@@ -246,11 +262,11 @@ async fn backfill(config: &Config, provider: &str, team: &str, full: bool, no_st
         return say(&summary(read, 0));
     }
     let kind = if full { Kind::FullBackfill } else { Kind::Incremental };
-    let enqueued = platform::sync::enqueue(&platform, &found.id, provider, kind).await.map_err(|e| match e {
+    let enqueued = platform::jobs::sync::enqueue(&platform, &found.id, provider, kind).await.map_err(|e| match e {
         platform::Error::NotFound => anyhow::anyhow!("{provider}: team \"{}\" has no such connection", found.name),
         other => anyhow::anyhow!("{provider}: {other}"),
     })?;
-    let worker = platform::sync::worker_name("backfill");
+    let worker = platform::jobs::worker_name("backfill");
     let state = loop {
         platform::jobs::interrupt_lapsed(&platform.db).await?;
         let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), platform.job_lease).await?;
@@ -266,12 +282,21 @@ async fn backfill(config: &Config, provider: &str, team: &str, full: bool, no_st
                 None => anyhow::bail!("the sync job disappeared"),
             }
         };
-        let outcome = platform::sync::run(&platform, &job, &worker, &on_page).await;
-        if let Err(failure) = &outcome {
-            bar.println(format!("{}: {}", failure.class.as_str(), failure.message));
+        // The job runs through the registry like any other; the bar follows
+        // the progress it commits.
+        let follow = follow_progress(platform.clone(), found.id.clone(), job.id.clone(), &on_page);
+        let state = tokio::select! {
+            state = platform::jobs::run_claimed(&platform, &job, &worker) => state?,
+            never = follow => match never {},
+        };
+        let ended = platform::jobs::get(&platform.db, &found.id, &job.id).await?;
+        on_page(ended.as_ref().map_or(0, |j| j.progress_done), ended.as_ref().and_then(|j| j.progress_total));
+        let error = ended.as_ref().and_then(|j| Some((j.error_class.as_deref()?, j.last_error.as_deref()?)));
+        if let (false, Some((class, message))) = (state == State::Completed, error) {
+            bar.println(format!("{class}: {message}"));
         }
-        match platform::sync::finish(&platform, &job, &worker, outcome).await? {
-            State::Queued => continue,
+        match state {
+            State::Queued | State::Interrupted => continue,
             state => break state,
         }
     };

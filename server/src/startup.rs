@@ -150,12 +150,11 @@ impl Application {
             });
         let mut serve = std::pin::pin!(serve.into_future());
         let sweeper = tokio::spawn(sweep_expired_sessions(DbSessionStore::new(self.platform.db.clone())));
-        // SECURITY D6: revocations a disconnect could not make yet.
-        let revoker = tokio::spawn(platform::revocations::keep_trying(self.platform.clone(), Duration::from_secs(60)));
-        let syncer = self.run_jobs.then(|| {
-            tokio::spawn(platform::sync::keep_working(
+        // Every job kind in the registry, revoke retries (SECURITY D6) included.
+        let worker = self.run_jobs.then(|| {
+            tokio::spawn(platform::jobs::keep_working(
                 self.platform.clone(),
-                platform::sync::worker_name("serve"),
+                platform::jobs::worker_name("serve"),
                 Duration::from_secs(1),
             ))
         });
@@ -171,9 +170,8 @@ impl Application {
             }
         }
         sweeper.abort();
-        revoker.abort();
-        if let Some(syncer) = syncer {
-            syncer.abort();
+        if let Some(worker) = worker {
+            worker.abort();
         }
         self.platform.db.close().await;
         tracing::info!("stopped");

@@ -4,11 +4,7 @@ use crate::{error::AppError, models::about::About};
 
 #[server(prefix = "/api", endpoint = "about")]
 pub async fn get_about() -> Result<About, AppError> {
-    crate::ssr::with_status(async move {
-        use platform::Platform;
-
-        crate::ssr::require_user()?;
-        let platform: Platform = crate::ssr::platform()?;
+    crate::ssr::member(|_viewer, platform| async move {
         // The server creates the row at start-up; reading it here changes nothing.
         let instance = platform::instance::get(&platform.db).await?.ok_or(AppError::Internal)?;
         let created_at = crate::ssr::format_time(instance.created_at);

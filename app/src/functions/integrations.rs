@@ -14,16 +14,17 @@ use crate::{
 /// Every provider in the catalog as a card, in the order the page shows them.
 #[server(prefix = "/api", endpoint = "integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::member(|viewer, platform| async move {
         let team = &viewer.user.team_id;
         let installations = platform::installations::list_active(&platform.db, team).await?;
-        let mut connections = Vec::with_capacity(installations.len());
-        for installation in installations {
-            let newest = platform::sync::newest_job(&platform, team, &installation.id).await?;
-            connections.push((installation, newest));
-        }
+        let mut newest = platform::jobs::sync::newest_jobs(&platform, team).await?;
+        let connections: Vec<_> = installations
+            .into_iter()
+            .map(|installation| {
+                let job = newest.remove(&installation.id);
+                (installation, job)
+            })
+            .collect();
         let apps = platform::oauth_apps::configured(&platform, team).await?;
         Ok(build::cards(&platform, &connections, &apps))
     })
@@ -33,9 +34,7 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
 /// One provider, with this team's connection to it.
 #[server(prefix = "/api", endpoint = "provider")]
 pub async fn get_provider(id: String) -> Result<ProviderDetail, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::member(|viewer, platform| async move {
         let provider = platform.catalog.get(&id).ok_or(AppError::NotFound)?;
         let connection = platform::connections::describe(&platform, &viewer.user.team_id, &id).await?;
         let app_configured = platform::oauth_apps::configured(&platform, &viewer.user.team_id).await?.contains(&id);
@@ -50,9 +49,7 @@ pub async fn connect_provider(
     provider: String,
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let installation = platform::connections::connect(&platform, &viewer.user, &provider, &values).await?;
         Ok(Saved { message: format!("Connected as {}.", installation.display_name) })
     })
@@ -65,9 +62,7 @@ pub async fn replace_credentials(
     provider: String,
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let edited = platform::connections::replace_credentials(&platform, &viewer.user, &provider, &values).await?;
         Ok(build::saved("The new credentials are saved.", &edited))
     })
@@ -80,9 +75,7 @@ pub async fn edit_settings(
     provider: String,
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let edited = platform::connections::edit_settings(&platform, &viewer.user, &provider, &values).await?;
         Ok(build::saved("The settings are saved.", &edited))
     })
@@ -92,9 +85,7 @@ pub async fn edit_settings(
 /// Asks the provider whether the stored connection still works.
 #[server(prefix = "/api", endpoint = "check_connection")]
 pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let account = platform::connections::check(&platform, &viewer.user, &provider).await?;
         Ok(Saved { message: format!("The connection works: the provider answers as {}.", account.name) })
     })
@@ -104,9 +95,7 @@ pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
 /// Disconnects a provider, wiping its stored keys, cursors and synced records.
 #[server(prefix = "/api", endpoint = "disconnect_provider")]
 pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let wiped = platform::connections::disconnect(&platform, &viewer.user, &provider).await?;
         let keys = if wiped.secrets == 1 { "key".to_owned() } else { "keys".to_owned() };
         let mut message = format!("Disconnected. {} stored {keys} deleted.", wiped.secrets);

@@ -12,9 +12,7 @@ use crate::{
 /// Every OAuth provider that can be connected, with this team's app.
 #[server(prefix = "/api", endpoint = "oauth_apps")]
 pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::member(|viewer, platform| async move {
         let base = crate::ssr::public_base();
         let rows = platform::oauth_apps::list(&platform, &viewer.user.team_id).await?;
         let can_manage = viewer.user.role == platform::accounts::Role::Admin;
@@ -44,9 +42,7 @@ pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
 /// Saves this team's OAuth app for `provider`.
 #[server(prefix = "/api", endpoint = "save_oauth_app")]
 pub async fn save_oauth_app(provider: String, client_id: String, client_secret: String) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let secret = secrecy::SecretString::from(client_secret);
         platform::oauth_apps::save(&platform, &viewer.user, &provider, &client_id, &secret).await?;
         let name = platform.catalog.get(&provider).map_or(provider.clone(), |p| p.name.clone());
@@ -58,9 +54,7 @@ pub async fn save_oauth_app(provider: String, client_id: String, client_secret: 
 /// Removes this team's OAuth app for `provider`.
 #[server(prefix = "/api", endpoint = "remove_oauth_app")]
 pub async fn remove_oauth_app(provider: String) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let removed = platform::oauth_apps::remove(&platform, &viewer.user, &provider).await?;
         let name = platform.catalog.get(&provider).map_or(provider.clone(), |p| p.name.clone());
         let message = if removed {

@@ -18,12 +18,7 @@ pub const ITEMS_PER_PAGE: u32 = 50;
 /// The sync panel of a provider page.
 #[server(prefix = "/api", endpoint = "sync_status")]
 pub async fn get_sync_status(provider: String) -> Result<SyncStatus, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
-        build::status(&platform, &viewer, &provider).await
-    })
-    .await
+    crate::ssr::member(|viewer, platform| async move { build::status(&platform, &viewer, &provider).await }).await
 }
 
 /// Queues a sync of the connection: `incremental` (Sync now, Retry) or
@@ -31,19 +26,17 @@ pub async fn get_sync_status(provider: String) -> Result<SyncStatus, AppError> {
 /// one stands and no second is made (SECURITY F6).
 #[server(prefix = "/api", endpoint = "start_sync")]
 pub async fn start_sync(provider: String, kind: String) -> Result<Saved, AppError> {
-    crate::ssr::with_status(async move {
+    crate::ssr::admin(|viewer, platform| async move {
         use platform::jobs::{Enqueued, Kind};
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
         let kind = match kind.as_str() {
             "incremental" => Kind::Incremental,
             "full_backfill" => Kind::FullBackfill,
             _ => return Err(AppError::Refused("Only a sync or a full re-sync can be started.".to_owned())),
         };
-        if platform::sync::source_for(&provider).is_none() {
+        if platform::connectors::source_for(&provider).is_none() {
             return Err(AppError::Refused("Patchbay cannot sync this provider yet.".to_owned()));
         }
-        let message = match platform::sync::enqueue(&platform, &viewer.user.team_id, &provider, kind).await? {
+        let message = match platform::jobs::sync::enqueue(&platform, &viewer.user.team_id, &provider, kind).await? {
             Enqueued::Created(_) if kind == Kind::FullBackfill => {
                 "Full re-sync queued: every record is read again. It starts within seconds."
             }
@@ -66,11 +59,9 @@ pub async fn list_activity(
     #[server(default)] kind: String,
     #[server(default)] state: String,
 ) -> Result<Activity, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
-        build::activity(&platform, &viewer, &provider, &kind, &state).await
-    })
+    crate::ssr::member(
+        |viewer, platform| async move { build::activity(&platform, &viewer, &provider, &kind, &state).await },
+    )
     .await
 }
 
@@ -78,12 +69,7 @@ pub async fn list_activity(
 /// first, with links back to the source app.
 #[server(prefix = "/api", endpoint = "items")]
 pub async fn list_items(provider: String, #[server(default)] page: u32) -> Result<ItemsPage, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
-        build::items(&platform, &viewer, &provider, page).await
-    })
-    .await
+    crate::ssr::member(|viewer, platform| async move { build::items(&platform, &viewer, &provider, page).await }).await
 }
 
 /// From jobs and artifacts to what the pages show. Public for the
@@ -195,7 +181,7 @@ pub mod build {
 
     pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &str) -> Result<SyncStatus, AppError> {
         let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?.id.to_string();
-        let status = platform::sync::status(platform, &viewer.user.team_id, &provider).await?;
+        let status = platform::jobs::sync::status(platform, &viewer.user.team_id, &provider).await?;
         let now = now();
         Ok(SyncStatus {
             syncs: status.syncs,

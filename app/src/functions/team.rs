@@ -10,9 +10,7 @@ use crate::{
 
 #[server(prefix = "/api", endpoint = "team")]
 pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_user()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::member(|viewer, platform| async move {
         let team = &viewer.user.team_id;
         let members = platform::users::list(&platform.db, team).await?;
         let can_manage = viewer.user.role == platform::accounts::Role::Admin;
@@ -46,9 +44,7 @@ pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
 
 #[server(prefix = "/api", endpoint = "create_invite")]
 pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let role = platform::accounts::Role::parse(&role)?;
         let invite = platform::invites::create(&platform.db, &viewer.user.team_id, &viewer.user.id, role).await?;
         Ok(CreatedInvite {
@@ -62,9 +58,7 @@ pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
 
 #[server(prefix = "/api", endpoint = "revoke_invite")]
 pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let invite = platform::accounts::InviteId::parse(&invite_id)?;
         platform::invites::revoke(&platform.db, &viewer.user.team_id, &invite).await?;
         Ok(())
@@ -74,9 +68,7 @@ pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "change_role")]
 pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let user = platform::accounts::UserId::parse(&user_id)?;
         let role = platform::accounts::Role::parse(&role)?;
         platform::users::change_role(&platform.db, &viewer.user.team_id, &user, role).await?;
@@ -87,9 +79,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
 
 #[server(prefix = "/api", endpoint = "remove_member")]
 pub async fn remove_member(user_id: String) -> Result<(), AppError> {
-    crate::ssr::with_status(async move {
-        let viewer = crate::ssr::require_admin()?;
-        let platform = crate::ssr::platform()?;
+    crate::ssr::admin(|viewer, platform| async move {
         let user = platform::accounts::UserId::parse(&user_id)?;
         platform::users::remove(&platform.db, &viewer.user.team_id, &user).await?;
         Ok(())

@@ -106,7 +106,7 @@ pub async fn start(
         Err(platform::Error::NotFound) => {
             page(404, "No such integration", "There is no integration at this address.", "/integrations")
         }
-        Err(platform::Error::Connection(message)) => page(400, "This integration cannot be connected", &message, &back),
+        Err(platform::Error::Refused(message)) => page(400, "This integration cannot be connected", &message, &back),
         Err(error) => {
             tracing::error!(%error, "starting an OAuth connect failed");
             page(500, "Something went wrong", "It has been logged; try again in a moment.", &back)

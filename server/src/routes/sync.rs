@@ -60,7 +60,7 @@ impl Follow {
             let (user, _) = user.filter(|(u, _)| u.team_id == self.viewer.user.team_id)?;
             self.viewer.user = user;
             let team = &self.viewer.user.team_id;
-            let Ok(fingerprint) = platform::sync::fingerprint(&self.platform, team, &self.provider).await else {
+            let Ok(fingerprint) = platform::jobs::sync::fingerprint(&self.platform, team, &self.provider).await else {
                 continue;
             };
             if fingerprint == self.fingerprint && self.built.elapsed() < REFRESH {
@@ -89,7 +89,7 @@ pub async fn events(
     let Some(Extension(viewer)) = signed_in else { return StatusCode::UNAUTHORIZED.into_response() };
     let platform = state.platform;
     let team = viewer.user.team_id.clone();
-    let fingerprint = platform::sync::fingerprint(&platform, &team, &provider).await.unwrap_or_default();
+    let fingerprint = platform::jobs::sync::fingerprint(&platform, &team, &provider).await.unwrap_or_default();
     let first = match build::status(&platform, &viewer, &provider).await {
         Ok(status) => status,
         // No such connection (any more): 204 tells the browser's

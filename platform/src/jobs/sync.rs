@@ -37,7 +37,7 @@ use crate::{
     catalog::{Auth, FieldKind, Provider},
     error::{Error, Result},
     installations::{self, Installation},
-    jobs::{self, ErrorClass, Job, Kind},
+    store::jobs::{self, ErrorClass, Job, Kind},
     tokens::{self, TokenError},
     util::{joined, now},
     whoami::{self, Value, Values},
@@ -80,22 +80,6 @@ pub const SYNC_KINDS: &[Kind] = &[Kind::FullBackfill, Kind::Incremental, Kind::P
 /// (a prune), for providers whose changes listings do not report
 /// deletions.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
-
-/// [`SYNC_KINDS`] as an SQL list: `'full_backfill', 'incremental', …`.
-fn sync_kinds_sql() -> String {
-    SYNC_KINDS.iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ")
-}
-
-/// The connector for a provider, if one is built.
-pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
-    match provider {
-        "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
-        "github" => Some(Box::new(connector_github::GithubSource)),
-        "linear" => Some(Box::new(connector_linear::LinearSource)),
-        "chatwoot" => Some(Box::new(connector_chatwoot::ChatwootSource)),
-        _ => None,
-    }
-}
 
 /// Where a run is, as stored in the `run` cursor.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -361,7 +345,7 @@ async fn open<'a>(
         return Err(Failure::permanent("the connection needs to be authorized again; reconnect"));
     }
     let cannot = || Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name));
-    let source = source_for(provider.id.as_str()).ok_or_else(cannot)?;
+    let source = crate::connectors::source_for(provider.id.as_str()).ok_or_else(cannot)?;
     let credentials: Box<dyn Credentials + 'a> = match &provider.auth {
         Auth::Oauth2(_) => {
             Box::new(OauthCredentials { platform, team, provider: provider.id.as_str(), last: Reused::default() })
@@ -676,12 +660,33 @@ async fn fetch(
     }
 }
 
-/// Claims and runs the next due sync job, if any; ends it as completed or
-/// failed. Returns the job's id and how it ended.
-pub async fn work_one(platform: &Platform, worker: &str) -> Result<Option<(String, jobs::State)>> {
-    jobs::interrupt_lapsed(&platform.db).await?;
-    let Some(job) = jobs::claim(&platform.db, worker, SYNC_KINDS, platform.job_lease).await? else { return Ok(None) };
-    Ok(Some((job.id.clone(), finish(platform, &job, worker, run(platform, &job, worker, &|_, _| {}).await).await?)))
+/// The handler of every sync kind ([`SYNC_KINDS`]) in the job registry.
+#[derive(Debug)]
+pub struct SyncJobs;
+
+#[async_trait::async_trait]
+impl super::JobHandler for SyncJobs {
+    fn name(&self) -> &'static str {
+        "sync"
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        SYNC_KINDS
+    }
+
+    fn lease(&self, platform: &Platform) -> Duration {
+        platform.job_lease
+    }
+
+    /// Idempotent: a run resumes from its job's committed cursor, and a
+    /// page committed twice writes the same records (SECURITY F2).
+    async fn run(&self, platform: &Platform, job: &Job, worker: &str) -> Result<jobs::State> {
+        finish(platform, job, worker, run(platform, job, worker, &|_, _| {}).await).await
+    }
+
+    async fn schedule(&self, platform: &Platform) -> Result<usize> {
+        schedule_due(platform).await
+    }
 }
 
 /// Ends a run: completed, or failed with its class (queued again when it
@@ -705,15 +710,6 @@ pub async fn finish(
             Ok(state.unwrap_or(jobs::State::Interrupted))
         }
     }
-}
-
-/// Runs due sync jobs until none is left; for tests and the CLI.
-pub async fn drain(platform: &Platform, worker: &str) -> Result<Vec<(String, jobs::State)>> {
-    let mut ran = Vec::new();
-    while let Some(done) = work_one(platform, worker).await? {
-        ran.push(done);
-    }
-    Ok(ran)
 }
 
 /// Queues a sync of a team's connection. One sync job per connection is
@@ -745,34 +741,20 @@ fn interval_seconds(provider: &Provider) -> i64 {
 /// interval counts, so a schedule makes one job per connection and
 /// interval (CONNECTOR-RULES 16). Returns how many were queued.
 pub async fn schedule_due(platform: &Platform) -> Result<usize> {
-    let connections: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT id, team_id, provider FROM installations WHERE state IN ('connected', 'syncing', 'error')",
-    )
-    .fetch_all(platform.db.pool())
-    .await?;
+    let connections = installations::syncing_everywhere(&platform.db).await?;
     let mut queued = 0;
     for (id, team, provider) in connections {
         let Some(found) = platform.catalog.get(&provider) else { continue };
-        if source_for(found.id.as_str()).is_none() {
+        if crate::connectors::source_for(found.id.as_str()).is_none() {
             continue;
         }
         let since = now() - interval_seconds(found);
         let mut tx = platform.db.begin_write().await?;
-        let (recent, last_full): (i64, Option<i64>) = sqlx::query_as(&format!(
-            "SELECT COUNT(*) FILTER (WHERE created_at > $2), \
-             MAX(CASE WHEN kind IN ('full_backfill', 'prune') AND state = 'completed' THEN finished_at END) \
-             FROM jobs WHERE installation_id = $1 AND kind IN ({})",
-            sync_kinds_sql()
-        ))
-        .bind(&id)
-        .bind(since)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (recent, last_full) = jobs::sync_history(&mut tx, &id, SYNC_KINDS, since).await?;
         if recent == 0 {
-            let (installation, team) = (InstallationId::parse(&id)?, TeamId::parse(&team)?);
             let prune_due = last_full.is_none_or(|at| at < now() - i64::try_from(PRUNE_EVERY.as_secs()).unwrap_or(0));
             let kind = if prune_due { Kind::Prune } else { Kind::Incremental };
-            let job = new_job(&team, found.id.as_str(), &installation, kind);
+            let job = new_job(&team, found.id.as_str(), &id, kind);
             if let jobs::Enqueued::Created(_) = jobs::enqueue(&mut tx, &job).await? {
                 queued += 1;
             }
@@ -793,31 +775,6 @@ pub fn new_job(team: &TeamId, provider: &str, installation: &InstallationId, kin
         payload: serde_json::Value::Null,
         run_after: now(),
         max_attempts: 8,
-    }
-}
-
-/// Runs sync jobs as they come due, until the task is dropped: one at a
-/// time, looking again every `idle` when there is nothing to do, and
-/// queuing scheduled syncs every minute.
-pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
-    let mut scheduled = tokio::time::Instant::now() - Duration::from_secs(60);
-    loop {
-        if scheduled.elapsed() >= Duration::from_secs(60) {
-            scheduled = tokio::time::Instant::now();
-            match schedule_due(&platform).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(queued = n, "scheduled syncs queued"),
-                Err(error) => tracing::warn!(%error, "queuing scheduled syncs failed"),
-            }
-        }
-        match work_one(&platform, &worker).await {
-            Ok(Some((job, state))) => tracing::debug!(%job, state = state.as_str(), "sync job ended"),
-            Ok(None) => tokio::time::sleep(idle).await,
-            Err(error) => {
-                tracing::warn!(%error, "running sync jobs failed; trying again shortly");
-                tokio::time::sleep(idle).await;
-            }
-        }
     }
 }
 
@@ -864,7 +821,7 @@ pub async fn status(platform: &Platform, team: &TeamId, provider: &str) -> Resul
         None => Some(now()),
     };
     Ok(Status {
-        syncs: source_for(provider).is_some(),
+        syncs: crate::connectors::source_for(provider).is_some(),
         current,
         last_success,
         next_due,
@@ -884,30 +841,20 @@ pub async fn newest_job(platform: &Platform, team: &TeamId, installation: &Insta
     Ok(jobs::list(&platform.db, team, &sync_jobs(installation), 1).await?.pop())
 }
 
+/// The newest sync job of each of `team`'s connections, by installation,
+/// in one query (the Integrations page makes none per connection).
+pub async fn newest_jobs(platform: &Platform, team: &TeamId) -> Result<HashMap<InstallationId, Job>> {
+    let newest = jobs::newest_per_installation(&platform.db, team, SYNC_KINDS).await?;
+    Ok(newest.into_iter().filter_map(|job| Some((job.installation_id.clone()?, job))).collect())
+}
+
 /// A cheap summary of a connection and its newest sync job, which changes
 /// whenever either moves (connection state; job state, progress, attempts):
 /// a live view reads this often and the whole [`status`] only when it
 /// changes.
 pub async fn fingerprint(platform: &Platform, team: &TeamId, provider: &str) -> Result<String> {
-    type Row = (String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at \
-         FROM installations i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs \
-           WHERE installation_id = i.id AND kind IN ({}) ORDER BY {} LIMIT 1) \
-         WHERE i.team_id = $1 AND i.provider = $2",
-        sync_kinds_sql(),
-        jobs::NEWEST_FIRST
-    ))
-    .bind(team.as_str())
-    .bind(provider)
-    .fetch_optional(platform.db.pool())
-    .await?;
+    let row = jobs::newest_sync_fingerprint(&platform.db, team, provider, SYNC_KINDS).await?;
     Ok(format!("{row:?}"))
-}
-
-/// A name for this process as a lease owner: host-free, unique per start.
-pub fn worker_name(role: &str) -> String {
-    format!("{role}-{}-{}", std::process::id(), &crate::util::random_id()[..8])
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use crate::{
     Platform,
     accounts::TeamId,
     error::Result,
-    jobs::{self, ErrorClass, Job, Kind, NewJob, State},
     oauth::Revoked,
     secrets::SecretPath,
+    store::jobs::{self, ErrorClass, Job, Kind, NewJob, State},
     util::{now, random_id},
 };
 
@@ -86,19 +86,51 @@ pub struct Pass {
     pub given_up: usize,
 }
 
-/// Runs every revoke job that is due, once each. Any number of processes
-/// may call it: the queue gives each job to one of them.
+/// Runs every revoke job that is due, once each, through the job loop.
+/// Any number of processes may call it: the queue gives each job to one
+/// of them.
 pub async fn run_due(platform: &Platform) -> Result<Pass> {
-    let worker = format!("revoker-{}", random_id());
-    jobs::interrupt_lapsed(&platform.db).await?;
+    let worker = super::worker_name("revoker");
     let mut pass = Pass::default();
-    while let Some(job) = jobs::claim(&platform.db, &worker, &[Kind::RevokeRetry], LEASE).await? {
-        attempt(platform, &worker, &job, &mut pass).await?;
+    for (_, state) in super::drain_of(platform, &worker, &[Kind::RevokeRetry]).await? {
+        match state {
+            State::Completed => pass.revoked += 1,
+            State::Queued => pass.retrying += 1,
+            State::Failed => pass.given_up += 1,
+            State::Running | State::Interrupted => {}
+        }
     }
     Ok(pass)
 }
 
-async fn attempt(platform: &Platform, worker: &str, job: &Job, pass: &mut Pass) -> Result<()> {
+/// The handler of `revoke_retry` jobs in the job registry.
+#[derive(Debug)]
+pub struct RevokeRetry;
+
+#[async_trait::async_trait]
+impl super::JobHandler for RevokeRetry {
+    fn name(&self) -> &'static str {
+        "revoke_retry"
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind::RevokeRetry]
+    }
+
+    /// A revoke takes one request.
+    fn lease(&self, _platform: &Platform) -> Duration {
+        LEASE
+    }
+
+    /// Idempotent: the provider answers a revoke of a token it already
+    /// revoked with success (RFC 7009 2.2), and the token is deleted from
+    /// the store only once the job has ended.
+    async fn run(&self, platform: &Platform, job: &Job, worker: &str) -> Result<State> {
+        attempt(platform, worker, job).await
+    }
+}
+
+async fn attempt(platform: &Platform, worker: &str, job: &Job) -> Result<State> {
     let token_id = job.payload["token"].as_str().unwrap_or_default();
     let path = secret_path(&job.team_id, token_id)?;
     let token = platform.secrets.get_fresh(&path).await?;
@@ -109,51 +141,39 @@ async fn attempt(platform: &Platform, worker: &str, job: &Job, pass: &mut Pass) 
     };
     // Revoke requests so far: the disconnect's and one per take.
     let requests = job.attempts + 1;
-    let (action, detail) = match outcome {
+    let (state, action, detail) = match outcome {
         Revoked::Done => {
-            jobs::complete(&platform.db, &job.id, worker).await?;
-            pass.revoked += 1;
-            ("revocation.done", format!("Revoked the token at the provider, at attempt {requests}"))
+            if !jobs::complete(&platform.db, &job.id, worker).await? {
+                return Ok(State::Interrupted);
+            }
+            (State::Completed, "revocation.done", format!("Revoked the token at the provider, at attempt {requests}"))
         }
         Revoked::Later(why) => {
             let wait = Duration::from_secs(pause(requests).unsigned_abs());
-            let state = jobs::fail(&platform.db, &job.id, worker, ErrorClass::Transient, &why, wait).await?;
-            if state == Some(State::Queued) {
-                pass.retrying += 1;
-                return Ok(());
+            match jobs::fail(&platform.db, &job.id, worker, ErrorClass::Transient, &why, wait).await? {
+                Some(State::Queued) => return Ok(State::Queued),
+                // Another worker holds the job now; the token is its to use.
+                None => return Ok(State::Interrupted),
+                Some(state) => {
+                    let detail = format!(
+                        "Gave up revoking the token after {requests} attempts ({why}); revoke Patchbay's access in \
+                         the provider's own settings"
+                    );
+                    (state, "revocation.abandoned", detail)
+                }
             }
-            pass.given_up += 1;
-            let detail = format!(
-                "Gave up revoking the token after {requests} attempts ({why}); revoke Patchbay's access in the \
-                 provider's own settings"
-            );
-            ("revocation.abandoned", detail)
         }
         Revoked::Refused(why) => {
-            jobs::fail(&platform.db, &job.id, worker, ErrorClass::Permanent, &why, Duration::ZERO).await?;
-            pass.given_up += 1;
-            ("revocation.abandoned", format!("Could not revoke the token: {why}"))
+            let state = jobs::fail(&platform.db, &job.id, worker, ErrorClass::Permanent, &why, Duration::ZERO).await?;
+            let Some(state) = state else { return Ok(State::Interrupted) };
+            (state, "revocation.abandoned", format!("Could not revoke the token: {why}"))
         }
     };
     platform.secrets.delete(&path).await?;
     let mut tx = platform.db.begin_write().await?;
     crate::audit::record(&mut tx, &job.team_id, None, action, &job.provider, &detail).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Runs [`run_due`] every `every`, for as long as the task lives. The sync
-/// engine's worker will take `revoke_retry` jobs with the others.
-pub async fn keep_trying(platform: Platform, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        match run_due(&platform).await {
-            Ok(pass) if pass != Pass::default() => tracing::info!(?pass, "retried revocations"),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "retrying revocations failed"),
-        }
-    }
+    Ok(state)
 }
 
 #[cfg(test)]

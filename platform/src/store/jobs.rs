@@ -1,4 +1,5 @@
-//! The job queue in the database (DESIGN: Backfill and sync).
+//! The job queue's SQL: the `jobs` table (DESIGN: Backfill and sync). The
+//! handlers and the loop that runs them are [`crate::jobs`].
 //!
 //! - [`enqueue`] adds a job, unless one with the same dedupe key is queued,
 //!   running or interrupted already (SECURITY F6): that one is returned.
@@ -37,6 +38,9 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, for the registry's own check.
+    pub const ALL: &'static [Kind] = &[Kind::FullBackfill, Kind::Incremental, Kind::Prune, Kind::RevokeRetry];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::FullBackfill => "full_backfill",
@@ -52,7 +56,7 @@ impl Kind {
             "incremental" => Kind::Incremental,
             "prune" => Kind::Prune,
             "revoke_retry" => Kind::RevokeRetry,
-            other => return Err(Error::Connection(format!("unknown job kind `{other}` in the database"))),
+            other => return Err(Error::Corrupt { what: format!("job kind `{other}`") }),
         })
     }
 }
@@ -85,7 +89,7 @@ impl State {
             "completed" => State::Completed,
             "failed" => State::Failed,
             "interrupted" => State::Interrupted,
-            other => return Err(Error::Connection(format!("unknown job state `{other}` in the database"))),
+            other => return Err(Error::Corrupt { what: format!("job state `{other}`") }),
         })
     }
 }
@@ -180,7 +184,7 @@ impl TryFrom<Row> for Job {
     type Error = Error;
 
     fn try_from(row: Row) -> Result<Self> {
-        let corrupt = |what: &str| Error::Connection(format!("a job's {what} in the database is not valid"));
+        let corrupt = |what: &str| Error::Corrupt { what: format!("a job's {what}") };
         Ok(Job {
             team_id: TeamId::parse(&row.team_id).map_err(|_| corrupt("team"))?,
             installation_id: row
@@ -490,5 +494,70 @@ pub async fn list(db: &Db, team: &TeamId, filter: &Filter, limit: i64) -> Result
         query = query.bind(state.as_str());
     }
     let rows: Vec<Row> = query.bind(limit).fetch_all(db.pool()).await?;
+    rows.into_iter().map(Job::try_from).collect()
+}
+
+/// `kinds` as an SQL list of literals: `'full_backfill', 'incremental'`.
+/// Kinds are the code's own words, never input.
+fn kinds_sql(kinds: &[Kind]) -> String {
+    kinds.iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// For the sync schedule: how many jobs of `kinds` an installation had
+/// queued after `since`, and when its last full pass (a backfill or a
+/// prune) completed.
+pub async fn sync_history(
+    conn: &mut AnyConnection,
+    installation: &InstallationId,
+    kinds: &[Kind],
+    since: i64,
+) -> Result<(i64, Option<i64>)> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT COUNT(*) FILTER (WHERE created_at > $2), \
+         MAX(CASE WHEN kind IN ('full_backfill', 'prune') AND state = 'completed' THEN finished_at END) \
+         FROM jobs WHERE installation_id = $1 AND kind IN ({})",
+        kinds_sql(kinds)
+    ))
+    .bind(installation.as_str())
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// A connection and its newest job of `kinds`, as what moves when either
+/// does (connection state; job state, progress, items, attempts, update
+/// time): a live view compares it to know when to read the whole status.
+pub type Fingerprint =
+    Option<(String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
+
+/// The [`Fingerprint`] of `team`'s connection to `provider`.
+pub async fn newest_sync_fingerprint(db: &Db, team: &TeamId, provider: &str, kinds: &[Kind]) -> Result<Fingerprint> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at \
+         FROM installations i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs \
+           WHERE installation_id = i.id AND kind IN ({}) ORDER BY {NEWEST_FIRST} LIMIT 1) \
+         WHERE i.team_id = $1 AND i.provider = $2",
+        kinds_sql(kinds)
+    ))
+    .bind(team.as_str())
+    .bind(provider)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// The newest job of `kinds` of each of `team`'s installations, in one
+/// query: what the Integrations page's cards show, read without a query
+/// per connection.
+pub async fn newest_per_installation(db: &Db, team: &TeamId, kinds: &[Kind]) -> Result<Vec<Job>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM (SELECT {COLUMNS}, ROW_NUMBER() OVER (PARTITION BY installation_id \
+           ORDER BY {NEWEST_FIRST}) AS newest FROM jobs \
+           WHERE team_id = $1 AND installation_id IS NOT NULL AND kind IN ({})) ranked \
+         WHERE newest = 1",
+        kinds_sql(kinds)
+    ))
+    .bind(team.as_str())
+    .fetch_all(db.pool())
+    .await?;
     rows.into_iter().map(Job::try_from).collect()
 }

@@ -1,0 +1,16 @@
+//! The one list of built connectors: which providers Patchbay can sync.
+//! A provider in the catalog without an entry here can be connected but
+//! not synced, and its card says so.
+
+use connector_core::source::Source;
+
+/// The connector for a provider, if one is built.
+pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
+    match provider {
+        "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
+        "github" => Some(Box::new(connector_github::GithubSource)),
+        "linear" => Some(Box::new(connector_linear::LinearSource)),
+        "chatwoot" => Some(Box::new(connector_chatwoot::ChatwootSource)),
+        _ => None,
+    }
+}
