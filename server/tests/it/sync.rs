@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use common::TestApp;
 use platform::{
     accounts::TeamId,
     artifacts, installations,
+    jobs::sync,
     jobs::{self, Kind, State},
-    sync,
     testing::TestDatabase,
 };
 
@@ -41,7 +41,7 @@ async fn cursors(app: &TestApp, team: &TeamId) -> std::collections::BTreeMap<Str
 
 async fn sync_once(app: &TestApp, team: &TeamId, kind: Kind) -> jobs::Job {
     let id = sync::enqueue(&app.platform, team, "sandbox", kind).await.unwrap().id().to_owned();
-    let ran = sync::drain(&app.platform, "test-worker").await.unwrap();
+    let ran = jobs::drain(&app.platform, "test-worker").await.unwrap();
     assert_eq!(ran, vec![(id.clone(), State::Completed)], "{:?}", jobs::get(&app.platform.db, team, &id).await);
     jobs::get(&app.platform.db, team, &id).await.unwrap().unwrap()
 }
@@ -116,6 +116,7 @@ async fn connecting_queues_one_backfill_and_asking_again_returns_it(db: TestData
         assert!(matches!(again, jobs::Enqueued::AlreadyThere(ref id) if *id == queued[0].id), "{again:?}");
     }
     assert_eq!(jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap().len(), 1);
+    app.leave_jobs("the one queued backfill is what this test checks");
     app.stop().await;
 }
 platform::test_on_both_backends!(one_job_per_connection, connecting_queues_one_backfill_and_asking_again_returns_it);
@@ -152,9 +153,9 @@ async fn a_dead_workers_job_resumes_from_its_last_page() {
     let committed = jobs::get(&platform.db, &team, &id).await.unwrap().unwrap().progress_done;
     // A batch is a page or more: more when pages wait to be written.
     assert!((100..3000).contains(&committed) && committed % 100 == 0, "{committed}");
-    assert!(sync::work_one(&platform, "rescuer").await.unwrap().is_none(), "taken while the lease held");
+    assert!(jobs::work_one(&platform, "rescuer").await.unwrap().is_none(), "taken while the lease held");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(sync::work_one(&platform, "rescuer").await.unwrap(), Some((id.clone(), State::Completed)));
+    assert_eq!(jobs::work_one(&platform, "rescuer").await.unwrap(), Some((id.clone(), State::Completed)));
     let pages_after = sandbox(&app).item_requests().0 - read_before;
     assert_eq!(pages_after, u64::try_from((3000 - committed) / 100).unwrap(), "resumed from the wrong page");
     assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
@@ -254,7 +255,7 @@ async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDataba
     let (app, team) =
         TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "150"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
             .await;
-    sync::drain(&app.platform, "test-worker").await.unwrap();
+    jobs::drain(&app.platform, "test-worker").await.unwrap();
     assert_eq!(stored_ids(&app, &team).await.len(), 150);
     let installation = {
         let mut conn = app.platform.db.pool().acquire().await.unwrap();
@@ -328,7 +329,7 @@ platform::test_on_both_backends!(prune, a_prune_deletes_the_records_the_source_n
 /// disconnected connection gets none.
 async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDatabase) {
     let (app, team) = TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "10")]).await;
-    sync::drain(&app.platform, "test-worker").await.unwrap();
+    jobs::drain(&app.platform, "test-worker").await.unwrap();
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "scheduled right after a sync");
     let age = |minutes: i64| {
         sqlx::query("UPDATE jobs SET created_at = created_at - $1 WHERE team_id = $2")
@@ -344,7 +345,7 @@ async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDataba
     assert_eq!((queued[0].kind, queued[0].state), (Kind::Incremental, State::Queued));
     age(31).execute(app.platform.db.pool()).await.unwrap();
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 0, "a second job while one waits");
-    assert_eq!(sync::drain(&app.platform, "test-worker").await.unwrap().len(), 1);
+    assert_eq!(jobs::drain(&app.platform, "test-worker").await.unwrap().len(), 1);
 
     // CONNECTOR-RULES 18: once the last full pass is a day old, the next
     // scheduled sync is a prune (a full pass), then incremental again.
@@ -357,12 +358,12 @@ async fn the_schedule_queues_one_sync_per_connection_and_interval(db: TestDataba
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 1);
     let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 1).await.unwrap();
     assert_eq!((queued[0].kind, queued[0].state), (Kind::Prune, State::Queued));
-    assert_eq!(sync::drain(&app.platform, "test-worker").await.unwrap(), [(queued[0].id.clone(), State::Completed)]);
+    assert_eq!(jobs::drain(&app.platform, "test-worker").await.unwrap(), [(queued[0].id.clone(), State::Completed)]);
     age(31).execute(app.platform.db.pool()).await.unwrap();
     assert_eq!(sync::schedule_due(&app.platform).await.unwrap(), 1);
     let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 1).await.unwrap();
     assert_eq!(queued[0].kind, Kind::Incremental, "a prune again within a day");
-    sync::drain(&app.platform, "test-worker").await.unwrap();
+    jobs::drain(&app.platform, "test-worker").await.unwrap();
 
     app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
     age(60).execute(app.platform.db.pool()).await.unwrap();

@@ -125,6 +125,8 @@ pub struct TestApp {
     pub sandbox: Option<sandbox::Sandbox>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Why this test may stop with jobs queued or failed; `None`: it may not.
+    jobs_left_because: std::sync::OnceLock<&'static str>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -149,8 +151,8 @@ impl TestApp {
         let mut env: HashMap<String, String> = HashMap::from([
             ("PATCHBAY_BIND".into(), "127.0.0.1:0".into()),
             ("PATCHBAY_DATA_DIR".into(), data_dir.path().display().to_string()),
-            // Sync jobs run when a test says so (`platform::sync::drain`),
-            // not behind its back; a test may turn them on.
+            // Jobs run when a test says so (`TestApp::drain`, through the
+            // job registry), not behind its back; a test may turn them on.
             ("PATCHBAY_RUN_JOBS".into(), "off".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
@@ -168,7 +170,18 @@ impl TestApp {
         }));
         let client = test_client();
         let browser = Browser::new(&base);
-        Self { base, client, browser, db, platform, sandbox, stop: Some(stop), task: Some(task), _data_dir: data_dir }
+        Self {
+            base,
+            client,
+            browser,
+            db,
+            platform,
+            sandbox,
+            stop: Some(stop),
+            task: Some(task),
+            jobs_left_because: std::sync::OnceLock::new(),
+            _data_dir: data_dir,
+        }
     }
 
     pub async fn sqlite() -> Self {
@@ -217,8 +230,51 @@ impl TestApp {
         platform::Db::connect(self.db.url(), 2).await.expect("connect to the test database")
     }
 
-    /// Stops the server and waits for it to finish cleanly.
+    /// Runs every due job of every kind through the job registry until
+    /// none is left, as a worker would.
+    pub async fn drain(&self) -> Vec<(String, platform::jobs::State)> {
+        platform::jobs::drain(&self.platform, "test-worker").await.expect("the jobs ran")
+    }
+
+    /// Lets this test stop with jobs queued or failed, and says why: the
+    /// jobs it leaves are what it is about (a failure, a retry scheduled).
+    pub fn leave_jobs(&self, because: &'static str) {
+        let _ = self.jobs_left_because.set(because);
+    }
+
+    /// The jobs not completed: queued, running, interrupted or failed, as
+    /// `id kind state: error` lines.
+    pub async fn jobs_left(&self) -> Vec<String> {
+        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, kind, state, last_error FROM jobs WHERE state <> 'completed' ORDER BY created_at, id",
+        )
+        .fetch_all(self.platform.db.pool())
+        .await
+        .expect("the jobs can be read");
+        rows.into_iter()
+            .map(|(id, kind, state, error)| format!("{id} {kind} {state}: {}", error.unwrap_or_default()))
+            .collect()
+    }
+
+    /// Stops the server and waits for it to finish cleanly. Like
+    /// crates.io's test app, it fails the test when jobs were left queued
+    /// or failed, unless the test said why ([`TestApp::leave_jobs`]): a
+    /// job nobody ran is work a test forgot to check.
     pub async fn stop(mut self) {
+        let left = match self.jobs_left_because.get() {
+            Some(_) => Vec::new(),
+            None => self.jobs_left().await,
+        };
+        self.shut_down().await;
+        assert!(
+            left.is_empty(),
+            "the test stopped with jobs not completed; run them with `TestApp::drain` or say why with \
+             `TestApp::leave_jobs`:\n{}",
+            left.join("\n")
+        );
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -461,7 +461,7 @@ async fn e1_two_replica_processes_sharing_postgres_make_one_refresh() {
     let replicas: Vec<_> = (0..2)
         .map(|_| {
             std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "e1_replica_process", "--ignored", "--nocapture", "--test-threads=1"])
+                .args(["--exact", "conformance::e1_replica_process", "--ignored", "--nocapture", "--test-threads=1"])
                 .env("E1_REPLICA_SETTINGS", serde_json::to_string(&settings).unwrap())
                 .env("E1_REPLICA_TEAM", team.to_string())
                 .env("E1_REPLICA_GO_AT", go_at.to_string())

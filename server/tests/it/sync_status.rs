@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -19,8 +19,8 @@ use http::StatusCode;
 use platform::{
     accounts::TeamId,
     artifacts, installations,
+    jobs::sync,
     jobs::{self, ErrorClass, Kind, State},
-    sync,
     testing::TestDatabase,
 };
 
@@ -42,7 +42,7 @@ async fn start(browser: &Browser, kind: &str) -> reqwest::Response {
 }
 
 async fn drain(app: &TestApp) {
-    for (id, state) in sync::drain(&app.platform, "test-worker").await.unwrap() {
+    for (id, state) in jobs::drain(&app.platform, "test-worker").await.unwrap() {
         assert_eq!(state, State::Completed, "job {id}");
     }
 }
@@ -132,6 +132,7 @@ async fn sync_now_is_for_admins_and_two_clicks_make_one_job(db: TestDatabase) {
     }
     let elsewhere = app.browser.post_form("/api/start_sync", &[("provider", "github"), ("kind", "incremental")]).await;
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "a sync of a connection that does not exist");
+    app.leave_jobs("the one queued job is what this test checks");
     app.stop().await;
 }
 platform::test_on_both_backends!(sync_now, sync_now_is_for_admins_and_two_clicks_make_one_job);
@@ -182,7 +183,7 @@ async fn the_event_stream_sends_the_status_then_every_change_of_a_running_job() 
     assert!(kind.starts_with("text/event-stream"), "{kind}");
     let worker = {
         let platform = app.platform.clone();
-        tokio::spawn(async move { sync::drain(&platform, "test-worker").await.unwrap() })
+        tokio::spawn(async move { jobs::drain(&platform, "test-worker").await.unwrap() })
     };
     let seen = watch(stream, |s| s.current.as_ref().is_some_and(|j| j.state == JobState::Completed)).await;
     assert_eq!(worker.await.unwrap().len(), 1);
@@ -273,6 +274,7 @@ async fn errors_show_on_the_panel_and_activity_filters_jobs(db: TestDatabase) {
     let errors = page.split("Recent errors").nth(1).unwrap_or_default();
     let prune = errors.split("</li>").find(|row| row.contains("Full pass for deletions")).unwrap_or_default();
     assert!(prune.contains(r#"name="kind" value="full_backfill""#), "{prune}");
+    app.leave_jobs("the failed jobs are what the panel and the activity list show");
     app.stop().await;
 }
 platform::test_on_both_backends!(errors_and_activity, errors_show_on_the_panel_and_activity_filters_jobs);
@@ -318,6 +320,7 @@ async fn cards_show_what_the_newest_sync_of_a_connection_is_doing(db: TestDataba
         assert_eq!(ended.await.unwrap(), Some(after));
         assert_eq!(sandbox_card(&app).await, CardStatus::Error, "after a {class:?} failure");
     }
+    app.leave_jobs("the failed sync is what the card shows");
     app.stop().await;
 }
 platform::test_on_both_backends!(cards, cards_show_what_the_newest_sync_of_a_connection_is_doing);
@@ -372,5 +375,31 @@ async fn the_items_view_pages_records_and_links_only_web_urls() {
     assert!(html.contains("Page 1 of 2") && html.contains(r#"href="/integrations/sandbox/items?page=2""#));
     let other = app.get("/integrations/nope/items").await;
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// An internal fault never reaches the browser as it is: a job payload the
+/// code never writes, put straight into the database, makes the status
+/// answer the generic message (and the provider page say so), while the
+/// log names the cause (STYLE: errors log their cause and return a
+/// generic message).
+#[tokio::test]
+async fn an_internal_fault_shows_a_generic_message_and_logs_its_cause() {
+    let logs = platform::testing::capture_logs();
+    let (app, _team) = TestApp::with_sandbox_connected(TestDatabase::sqlite(), &[NO_LIMIT]).await;
+    drain(&app).await;
+    sqlx::query("UPDATE jobs SET payload = 'vanished-into-the-ether'").execute(app.platform.db.pool()).await.unwrap();
+
+    let (code, body) = status(&app.browser).await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.contains("Internal"), "{body}");
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    for shown in [&body, &page] {
+        assert!(!shown.contains("vanished-into-the-ether") && !shown.contains("stored data"), "{shown}");
+    }
+    assert!(page.contains("Something went wrong on our side"), "{page}");
+    assert!(logs.text().contains("stored data is not valid: a job's payload"), "the cause was not logged");
+
+    sqlx::query("UPDATE jobs SET payload = 'null'").execute(app.platform.db.pool()).await.unwrap();
     app.stop().await;
 }

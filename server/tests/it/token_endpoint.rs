@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -367,14 +367,16 @@ async fn d6_a_revoke_that_fails_for_now_is_retried_later_and_does_not_block_the_
     assert_eq!(pending(&m).await.len(), 1);
     // Not due yet: nothing is sent.
     let requests = m.provider.received_requests().await.unwrap().len();
-    assert_eq!(platform::revocations::run_due(&m.app.platform).await.unwrap(), Default::default());
+    assert_eq!(platform::jobs::revoke_retry::run_due(&m.app.platform).await.unwrap(), Default::default());
     assert_eq!(m.provider.received_requests().await.unwrap().len(), requests);
 
     // Still failing: tried again (by one of two workers at once), kept,
     // with its attempt counted.
     make_due(&m).await;
-    let (a, b) =
-        tokio::join!(platform::revocations::run_due(&m.app.platform), platform::revocations::run_due(&m.app.platform));
+    let (a, b) = tokio::join!(
+        platform::jobs::revoke_retry::run_due(&m.app.platform),
+        platform::jobs::revoke_retry::run_due(&m.app.platform)
+    );
     assert_eq!(a.unwrap().retrying + b.unwrap().retrying, 1, "two workers sent the same revoke");
     assert_eq!(m.provider.received_requests().await.unwrap().len(), requests + 1);
     assert_eq!(pending(&m).await[0].1, 1);
@@ -383,13 +385,70 @@ async fn d6_a_revoke_that_fails_for_now_is_retried_later_and_does_not_block_the_
     m.provider.reset().await;
     revoke_answers(&m, ResponseTemplate::new(200)).await;
     make_due(&m).await;
-    let pass = platform::revocations::run_due(&m.app.platform).await.unwrap();
+    let pass = platform::jobs::revoke_retry::run_due(&m.app.platform).await.unwrap();
     assert_eq!(pass.revoked, 1);
     assert!(pending(&m).await.is_empty());
     let left = m.app.platform.secrets.list(&SecretPath::team(&m.team)).await.unwrap();
     assert!(left.is_empty(), "a token was left in the store: {} entries", left.len());
     let actions: Vec<String> = audit_actions(&m).await.into_iter().map(|(a, _)| a).collect();
     assert_eq!(actions[actions.len() - 3..], ["revocation.pending", "installation.disconnected", "revocation.done"]);
+    m.app.stop().await;
+}
+
+/// SECURITY D6, and the one job registry: `patchbay worker` alone, with no
+/// console serving, takes the `revoke_retry` job a disconnect left behind
+/// when the provider failed for a moment, and revokes the token. Before
+/// the registry, the worker ran only sync jobs and a worker-only
+/// deployment never retried a revoke.
+#[tokio::test]
+async fn d6_patchbay_worker_alone_retries_a_revoke_that_failed_for_a_moment() {
+    let m = Matrix::start().await;
+    m.answer("authorization_code", json_answer(200, token("at-1", Some("rt-1")))).await;
+    assert_eq!(location(&m.callback().await), format!("/integrations/{PROVIDER}"));
+    revoke_answers(&m, ResponseTemplate::new(503)).await;
+    m.app.browser.post_form("/api/disconnect_provider", &[("provider", PROVIDER)]).await;
+    assert_eq!(pending(&m).await.len(), 1, "the failed revoke was not kept for later");
+
+    m.provider.reset().await;
+    revoke_answers(&m, ResponseTemplate::new(200)).await;
+    make_due(&m).await;
+    let providers = m._providers.path().display().to_string();
+    let data_dir = m.app.data_dir().display().to_string();
+    let database = m.app.db.url_for_child();
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"))
+        .arg("worker")
+        .env_clear()
+        .envs([
+            ("DATABASE_URL", database.as_str()),
+            ("PATCHBAY_DATA_DIR", data_dir.as_str()),
+            ("PATCHBAY_PROVIDERS_DIR", providers.as_str()),
+            ("PATCHBAY_ACME_OAUTH_CLIENT_ID", "acme-client"),
+            ("PATCHBAY_ACME_OAUTH_CLIENT_SECRET", "acme-secret"),
+            ("PATCHBAY_PROVIDER_TIMEOUT", "5"),
+            ("LEPTOS_SITE_ROOT", SITE),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !pending(&m).await.is_empty() && std::time::Instant::now() < deadline {
+        if worker.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = worker.kill();
+    let said = worker.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&said.stderr);
+
+    assert!(pending(&m).await.is_empty(), "the worker did not run the revoke_retry job within a minute:\n{said}");
+    let revokes = m.provider.received_requests().await.unwrap().into_iter().filter(|r| r.url.path() == "/revoke");
+    assert_eq!(revokes.count(), 1, "the worker did not send the revoke once");
+    let (action, detail) = audit_actions(&m).await.pop().unwrap();
+    assert_eq!(action, "revocation.done", "{detail}");
+    assert!(m.app.platform.secrets.list(&SecretPath::team(&m.team)).await.unwrap().is_empty());
     m.app.stop().await;
 }
 
@@ -412,13 +471,14 @@ async fn d6_a_refused_revoke_is_not_retried_and_a_failing_one_is_given_up_in_the
     // Every attempt but the last is spent.
     sqlx::query("UPDATE jobs SET attempts = max_attempts - 1").execute(m.app.platform.db.pool()).await.unwrap();
     make_due(&m).await;
-    let pass = platform::revocations::run_due(&m.app.platform).await.unwrap();
+    let pass = platform::jobs::revoke_retry::run_due(&m.app.platform).await.unwrap();
     assert_eq!(pass.given_up, 1);
     assert!(pending(&m).await.is_empty());
     assert!(m.app.platform.secrets.list(&SecretPath::team(&m.team)).await.unwrap().is_empty());
     let (action, detail) = audit_actions(&m).await.pop().unwrap();
     assert_eq!(action, "revocation.abandoned");
     assert!(detail.contains("revoke Patchbay's access in the provider's own settings"), "{detail}");
+    m.app.leave_jobs("the revoke given up is what this test checks");
     m.app.stop().await;
 }
 

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use http::StatusCode;
@@ -194,5 +194,137 @@ async fn pages_finish_while_other_consoles_start_in_the_same_process() {
         pages += 1;
     }
     watcher.join().unwrap();
+    app.stop().await;
+}
+
+/// The statements a console process ran, read from its JSON log
+/// (`sqlx::query` events at debug level): a process of its own, so that no
+/// other test's queries are counted.
+struct CountingConsole {
+    child: std::process::Child,
+    base: String,
+    statements: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingConsole {
+    fn start(app: &TestApp) -> Self {
+        use std::io::BufRead as _;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"))
+            .arg("serve")
+            .env_clear()
+            .envs([
+                ("DATABASE_URL", app.db.url_for_child()),
+                ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
+                ("PATCHBAY_BIND", format!("127.0.0.1:{port}")),
+                ("PATCHBAY_RUN_JOBS", "off".into()),
+                ("PATCHBAY_LOG_FORMAT", "json".into()),
+                ("PATCHBAY_LOG", "warn,sqlx::query=debug".into()),
+                ("LEPTOS_SITE_ROOT", common::SITE.into()),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (stderr, counter) = (child.stderr.take().unwrap(), statements.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("\"target\":\"sqlx::query\"") {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        Self { child, base: format!("http://127.0.0.1:{port}"), statements }
+    }
+
+    fn count(&self) -> usize {
+        self.statements.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The fewest statements of three renders of `path` (a session write
+    /// that falls due between renders is not the page's).
+    async fn statements_for(&self, browser: &common::Browser, path: &str) -> usize {
+        let mut fewest = usize::MAX;
+        for _ in 0..3 {
+            let before = self.count();
+            assert_eq!(browser.get(path).await.status(), StatusCode::OK);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            fewest = fewest.min(self.count() - before);
+        }
+        fewest
+    }
+}
+
+impl Drop for CountingConsole {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Adds `team`'s connections to the first `n` providers of the catalog,
+/// each with a completed sync job, straight into the tables.
+async fn connections(app: &TestApp, team: &platform::accounts::TeamId, n: usize) {
+    let db = app.platform.db.pool();
+    let providers: Vec<String> = app.platform.catalog.iter().map(|p| p.id.as_str().to_owned()).take(n).collect();
+    assert_eq!(providers.len(), n, "the catalog has fewer than {n} providers");
+    for (i, provider) in providers.iter().enumerate() {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO installations (id, team_id, provider, state, account_id, display_name, settings, \
+             updated_at) VALUES ($1, $2, $3, 'connected', $4, 'Test account', '{}', 0) \
+             ON CONFLICT (team_id, provider) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(team.as_str())
+        .bind(provider)
+        .bind(format!("acct-{i}"))
+        .execute(db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (id, team_id, provider, installation_id, kind, state, payload, attempts, \
+             max_attempts, run_after, progress_done, items, created_at, updated_at, finished_at) \
+             SELECT $1, team_id, provider, id, 'incremental', 'completed', 'null', 1, 8, 0, 10, 10, 0, 0, 1 \
+             FROM installations WHERE team_id = $2 AND provider = $3",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(team.as_str())
+        .bind(provider)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+}
+
+/// The Integrations page reads a fixed number of statements, whatever the
+/// number of connections: one connection and twenty-five cost the same
+/// (no query per connection for its newest sync).
+#[tokio::test]
+async fn the_integrations_page_runs_as_many_statements_for_25_connections_as_for_one() {
+    let app =
+        TestApp::spawn_with(platform::testing::TestDatabase::sqlite(), &[("LEPTOS_SITE_ROOT", common::SITE)]).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let console = CountingConsole::start(&app);
+    let browser = common::Browser::new(&console.base);
+    browser.set_cookie(app.browser.cookie());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.client.get(format!("{}/healthz", console.base)).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "the counting console did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    connections(&app, &team, 1).await;
+    let one = console.statements_for(&browser, "/integrations").await;
+    connections(&app, &team, 25).await;
+    let page = browser.get("/integrations").await.text().await.unwrap();
+    assert_eq!(page.matches("Connected as Test account").count(), 25, "not every connection shows");
+    let twenty_five = console.statements_for(&browser, "/integrations").await;
+
+    assert!(one > 0, "no statement was counted: is sqlx's statement log still at debug?");
+    assert_eq!(twenty_five, one, "25 connections ran {twenty_five} statements against {one} for one");
     app.stop().await;
 }

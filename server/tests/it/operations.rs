@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use http::StatusCode;
+use platform::testing::TestDatabase;
 use serde_json::Value;
 
 async fn healthz_reports_alive(app: TestApp) {
@@ -64,6 +65,7 @@ async fn readyz_fails_while_the_database_is_unreachable_and_liveness_stays_up() 
     assert_ne!(body["checks"]["database"]["status"], "ok");
     assert!(!body.to_string().contains("patchbay_test_"), "readyz leaks database details: {body}");
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "liveness does not depend on the database");
+    app.leave_jobs("the database is gone, so its jobs cannot be read");
     app.stop().await;
 }
 
@@ -191,4 +193,22 @@ async fn every_inline_script_carries_this_responses_csp_nonce() {
     }
     assert_ne!(nonces[0], nonces[1], "each response gets a fresh nonce");
     app.stop().await;
+}
+
+/// The harness itself: a test that stops its app with a job nobody ran
+/// fails, and the failure names the job (crates.io's test app does the
+/// same), so a test cannot forget the work it queued.
+#[tokio::test]
+async fn a_test_app_stopped_with_a_job_left_queued_fails_naming_the_job() {
+    use futures::FutureExt as _;
+
+    let (app, team) = TestApp::with_sandbox_connected(TestDatabase::sqlite(), &[]).await;
+    let queued = platform::jobs::list(&app.platform.db, &team, &platform::jobs::Filter::default(), 10).await.unwrap();
+    let [job] = queued.as_slice() else { panic!("connecting queued {} jobs", queued.len()) };
+    assert_eq!((job.kind, job.state), (platform::jobs::Kind::FullBackfill, platform::jobs::State::Queued));
+
+    let stopped = std::panic::AssertUnwindSafe(app.stop()).catch_unwind().await;
+    let message = stopped.expect_err("the app stopped with a queued job and the test passed");
+    let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains(&job.id) && message.contains("full_backfill queued"), "{message}");
 }

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-mod common;
+use crate::common;
 
 use common::{ADMIN_EMAIL, ADMIN_NAME, Browser, PASSWORD, TEAM, TestApp};
 use http::StatusCode;

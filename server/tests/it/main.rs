@@ -1,0 +1,22 @@
+//! The server's integration tests, in one binary: each suite is a module,
+//! so the whole console is linked once rather than once per suite (on two
+//! cores each link of the platform costs tens of seconds). The harness is
+//! `common`.
+
+#![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
+
+#[macro_use]
+mod common;
+mod accounts;
+mod cli;
+mod conformance;
+mod credentials;
+mod oauth;
+mod operations;
+mod pages;
+mod sandbox;
+mod sync;
+mod sync_api_key;
+mod sync_status;
+mod token_endpoint;
+mod tokens;
