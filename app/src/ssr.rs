@@ -79,7 +79,7 @@ where
 /// the team always comes from here, never from the request).
 #[derive(Clone, Debug)]
 pub struct SignedIn {
-    pub user: platform::users::User,
+    pub user: platform::store::users::User,
     pub team_name: String,
 }
 
@@ -131,7 +131,7 @@ pub fn public_base() -> String {
 
 /// Starts a signed-in session for `user` under a new session ID, so an ID
 /// planted before sign-in is worthless afterwards (SECURITY B3).
-pub async fn start_session(user: &platform::users::User) -> Result<(), crate::error::AppError> {
+pub async fn start_session(user: &platform::store::users::User) -> Result<(), crate::error::AppError> {
     let session = session()?;
     let failed = |e: tower_sessions::session::Error| {
         tracing::error!(error = %e, "session store failed");
@@ -139,7 +139,7 @@ pub async fn start_session(user: &platform::users::User) -> Result<(), crate::er
     };
     session.cycle_id().await.map_err(failed)?;
     session
-        .insert(platform::sessions::AUTH_KEY, platform::sessions::SessionAuth::new(user.id.clone()))
+        .insert(platform::store::sessions::AUTH_KEY, platform::store::sessions::SessionAuth::new(user.id.clone()))
         .await
         .map_err(failed)?;
     Ok(())

@@ -19,10 +19,10 @@ use crate::{
     Platform,
     catalog::{Auth, Availability, Credentials, Field, FieldKind, Provider},
     error::{Error, Result},
-    installations::{self, Installation, Link},
     secrets::SecretPath,
+    store::installations::{self, Installation, Link},
+    store::users::User,
     tokens::TokenError,
-    users::User,
     whoami::{self, Destination, Value, Values, is_loopback},
 };
 
@@ -338,7 +338,7 @@ async fn store_and_complete(
     // account starts clean.
     if claimed.prior_account != account.id {
         installations::clear_cursors(&mut tx, &actor.team_id, &claimed.id).await?;
-        crate::artifacts::delete_all(&mut tx, &actor.team_id, provider.id.as_str()).await?;
+        crate::store::artifacts::delete_all(&mut tx, &actor.team_id, provider.id.as_str()).await?;
     }
     // CONNECTOR-RULES 22: stored, then connected, then the first backfill
     // queued, in this transaction (one already queued is kept).
@@ -354,7 +354,7 @@ async fn store_and_complete(
         )
         .await?;
     }
-    crate::audit::record(
+    crate::store::audit::record(
         &mut tx,
         &actor.team_id,
         Some(&actor.id),
@@ -397,7 +397,7 @@ async fn relink(
     } else {
         format!("{what} of {}", provider.name)
     };
-    crate::audit::record(
+    crate::store::audit::record(
         &mut tx,
         &actor.team_id,
         Some(&actor.id),
@@ -536,8 +536,8 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     installations::mark_disconnected(&mut tx, &actor.team_id, &installation.id).await?;
     // Nothing it synced stays searchable; a page being committed now is
     // ordered before or after this by the installation's row.
-    let records = crate::artifacts::delete_all(&mut tx, &actor.team_id, found.id.as_str()).await?;
-    crate::audit::record(
+    let records = crate::store::artifacts::delete_all(&mut tx, &actor.team_id, found.id.as_str()).await?;
+    crate::store::audit::record(
         &mut tx,
         &actor.team_id,
         Some(&actor.id),

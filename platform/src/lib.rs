@@ -1,41 +1,40 @@
 //! Patchbay's server-only domain. Nothing here knows about Leptos or HTTP routes:
 //! the server and the `app` crate's server functions call into it.
 //!
-//! Repositories are plain functions that take a [`Db`], a connection or a
-//! transaction, and their SQL is written once for both backends. `store`
-//! is where that SQL lives (the job queue's is there; the other tables'
-//! follow). `jobs` holds the one job registry and the loop every process
-//! runs; `connectors` the one list of built connectors.
+//! - `store`: the only place with SQL. Repositories are plain functions that
+//!   take a [`Db`], a connection or a transaction, written once for both
+//!   backends.
+//! - `accounts`, `catalog`, `secrets`: the domain's words, the provider
+//!   files and the secret store.
+//! - `whoami`, `oauth`, `oauth_apps`, `tokens`, `connections`, `login`: the
+//!   flows that use the store (connecting with a form or OAuth, the token
+//!   lifecycle, sign-in).
+//! - `jobs`: the one job registry, its handlers (the sync runner, revoke
+//!   retries) and the loop every process runs; `connectors`: the one list
+//!   of built connectors.
+//! - `status`: the read models pages need, each in a bounded number of
+//!   queries.
 
 pub mod accounts;
-pub mod artifacts;
-pub mod audit;
 pub mod catalog;
 pub mod connections;
 pub mod connectors;
-pub mod db;
 pub mod error;
-pub mod installations;
-pub mod instance;
-pub mod invites;
 pub mod jobs;
 pub mod login;
 pub mod oauth;
 pub mod oauth_apps;
 mod passwords;
-
 pub mod secrets;
-pub mod sessions;
+pub mod status;
 pub mod store;
 
-pub mod teams;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod tokens;
-pub mod users;
 pub mod whoami;
 
-pub use db::{Backend, DatabaseUrl, Db, Readiness};
+pub use store::db::{Backend, DatabaseUrl, Db, Readiness};
 
 /// Small helpers the repositories and services share.
 pub(crate) mod util {

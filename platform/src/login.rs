@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use crate::{
     Db,
     error::{Error, Result},
-    passwords, users,
+    passwords,
+    store::{login_attempts, users},
 };
 
 /// How failures are counted.
@@ -27,33 +28,6 @@ impl Default for Throttle {
     }
 }
 
-async fn recent_failures(db: &Db, scope: &str, subject: &str, since: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = $1 AND subject = $2 AND failed_at > $3")
-        .bind(scope)
-        .bind(subject)
-        .bind(since)
-        .fetch_one(db.pool())
-        .await?)
-}
-
-async fn record_failure(db: &Db, email: &str, address: &str, now: i64, throttle: Throttle) -> Result<()> {
-    let mut tx = db.begin_write().await?;
-    for (scope, subject) in [("email", email), ("address", address)] {
-        sqlx::query("INSERT INTO login_failures (scope, subject, failed_at) VALUES ($1, $2, $3)")
-            .bind(scope)
-            .bind(subject)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("DELETE FROM login_failures WHERE failed_at <= $1")
-        .bind(now - throttle.window_seconds)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Checks an email and password. Refuses without checking the password when
 /// the account or the address has failed too often recently, so a guesser
 /// learns nothing more until the window passes.
@@ -63,8 +37,8 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, address: IpAddr, thro
     let address = address.to_string();
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let since = now - throttle.window_seconds;
-    if recent_failures(db, "email", &email, since).await? >= throttle.per_account
-        || recent_failures(db, "address", &address, since).await? >= throttle.per_address
+    if login_attempts::recent(db, "email", &email, since).await? >= throttle.per_account
+        || login_attempts::recent(db, "address", &address, since).await? >= throttle.per_address
     {
         tracing::warn!(address, "sign-in throttled");
         return Err(Error::TooManyAttempts { retry_after_minutes: (throttle.window_seconds + 59) / 60 });
@@ -73,12 +47,9 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, address: IpAddr, thro
     if passwords::verify(password, hash).await
         && let Some(user) = user
     {
-        sqlx::query("DELETE FROM login_failures WHERE scope = 'email' AND subject = $1")
-            .bind(&email)
-            .execute(db.pool())
-            .await?;
+        login_attempts::forget_account(db, &email).await?;
         return Ok(user);
     }
-    record_failure(db, &email, &address, now, throttle).await?;
+    login_attempts::record(db, &email, &address, now, now - throttle.window_seconds).await?;
     Err(Error::InvalidCredentials)
 }

@@ -35,8 +35,7 @@ use crate::{
     accounts::{TeamId, UserId},
     catalog::{Auth, Availability, ClientAuth, OAuth2, Pkce, Provider},
     error::{Error, Result},
-    installations::Installation,
-    users::User,
+    store::{self, installations::Installation, oauth_transactions::Transaction, users::User},
     util::{now, random_id},
     whoami::{self, Destination, Value, Values},
 };
@@ -195,9 +194,9 @@ pub async fn start(
         ))
     })?;
     let mut conn = platform.db.pool().acquire().await?;
-    let existing = crate::installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?;
+    let existing = crate::store::installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?;
     drop(conn);
-    if existing.is_some_and(|i| i.is_active() && i.state != crate::installations::State::NeedsReauth) {
+    if existing.is_some_and(|i| i.is_active() && i.state != crate::store::installations::State::NeedsReauth) {
         return Err(Error::Refused(format!(
             "{} is connected already. To connect another account, disconnect it first.",
             provider.name
@@ -226,24 +225,20 @@ pub async fn start(
 
     let now = now();
     let mut conn = platform.db.pool().acquire().await?;
-    sqlx::query("DELETE FROM oauth_transactions WHERE expires_at < $1").bind(now).execute(&mut *conn).await?;
-    sqlx::query(
-        "INSERT INTO oauth_transactions \
-         (state_hash, session_hash, team_id, user_id, provider, verifier, redirect_uri, return_to, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(digest(&state))
-    .bind(digest(session_id))
-    .bind(actor.team_id.as_str())
-    .bind(actor.id.as_str())
-    .bind(provider.id.as_str())
-    .bind(verifier)
-    .bind(redirect_uri)
-    .bind(return_to)
-    .bind(now)
-    .bind(now + TRANSACTION_SECONDS)
-    .execute(&mut *conn)
-    .await?;
+    let (state_hash, session_hash) = (digest(&state), digest(session_id));
+    let transaction = store::oauth_transactions::NewTransaction {
+        state_hash: &state_hash,
+        session_hash: &session_hash,
+        team: &actor.team_id,
+        user: &actor.id,
+        provider: provider.id.as_str(),
+        verifier: verifier.as_deref(),
+        redirect_uri,
+        return_to,
+        created_at: now,
+        expires_at: now + TRANSACTION_SECONDS,
+    };
+    store::oauth_transactions::insert(&mut conn, &transaction, now).await?;
     Ok(url)
 }
 
@@ -410,38 +405,10 @@ pub struct Finished {
     pub return_to: String,
 }
 
-/// A transaction as `finish` takes it out of the database.
-struct Transaction {
-    team: String,
-    user: String,
-    provider: String,
-    verifier: Option<String>,
-    redirect_uri: String,
-    return_to: String,
-    expires_at: i64,
-}
-
 /// Takes this session's transaction with this state out of the database,
 /// so that it can be used only once, by one request.
 async fn take(platform: &Platform, session_id: &str, state: &str) -> Result<Option<Transaction>> {
-    type Row = (String, String, String, Option<String>, String, String, i64);
-    let row: Option<Row> = sqlx::query_as(
-        "DELETE FROM oauth_transactions WHERE state_hash = $1 AND session_hash = $2 \
-         RETURNING team_id, user_id, provider, verifier, redirect_uri, return_to, expires_at",
-    )
-    .bind(digest(state))
-    .bind(digest(session_id))
-    .fetch_optional(platform.db.pool())
-    .await?;
-    Ok(row.map(|(team, user, provider, verifier, redirect_uri, return_to, expires_at)| Transaction {
-        team,
-        user,
-        provider,
-        verifier,
-        redirect_uri,
-        return_to,
-        expires_at,
-    }))
+    store::oauth_transactions::take(&platform.db, &digest(state), &digest(session_id)).await
 }
 
 /// The expected `iss`: the catalog's issuer, or else the origin of the
@@ -695,32 +662,6 @@ fn token_failure(error: RequestTokenError<Transport, BasicErrorResponse>) -> Fai
     }
 }
 
-/// The OAuth apps configured in the environment: every
-/// `PATCHBAY_<ID>_CLIENT_ID` with its `_CLIENT_SECRET`. A half-configured
-/// app (an id without a secret) is an error naming both variables.
-pub fn apps_from_env(env: &std::collections::HashMap<String, String>) -> std::result::Result<Apps, String> {
-    let mut apps = Apps::new();
-    for (name, id) in env {
-        let Some(middle) = name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix("_CLIENT_ID")) else {
-            continue;
-        };
-        let secret_name = format!("PATCHBAY_{middle}_CLIENT_SECRET");
-        let secret = env
-            .get(&secret_name)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| format!("{name} is set but {secret_name} is not; set both, or neither"))?;
-        if id.trim().is_empty() {
-            continue;
-        }
-        let provider = middle.to_ascii_lowercase().replace('_', "-");
-        apps.insert(
-            provider,
-            AppCredentials { client_id: id.trim().to_owned(), client_secret: SecretString::from(secret.clone()) },
-        );
-    }
-    Ok(apps)
-}
-
 /// How a revoke request ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Revoked {
@@ -781,11 +722,7 @@ pub async fn revoke(platform: &Platform, team: &TeamId, provider: &Provider, tok
 
 /// Which team and user a transaction belongs to; for tests.
 pub async fn pending_count(platform: &Platform, team: &TeamId, user: &UserId) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM oauth_transactions WHERE team_id = $1 AND user_id = $2")
-        .bind(team.as_str())
-        .bind(user.as_str())
-        .fetch_one(platform.db.pool())
-        .await?)
+    store::oauth_transactions::count_for(&platform.db, team, user).await
 }
 
 #[cfg(test)]
@@ -801,26 +738,13 @@ mod tests {
         assert_eq!(parsed.code.as_deref(), Some("c d"));
         assert_eq!(parsed.iss.as_deref(), Some("https://x"));
     }
-
-    #[test]
-    fn apps_come_from_pairs_of_variables() {
-        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let apps = apps_from_env(&env(&[
-            ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_ID", "id-1"),
-            ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_SECRET", "s-1"),
-        ]))
-        .unwrap();
-        assert_eq!(apps["google-calendar"].client_id, "id-1");
-        let error = apps_from_env(&env(&[("PATCHBAY_LINEAR_CLIENT_ID", "id")])).unwrap_err();
-        assert!(error.contains("PATCHBAY_LINEAR_CLIENT_SECRET"), "{error}");
-    }
 }
 
 #[cfg(test)]
 #[expect(dead_code, reason = "compile-time checks only")]
 mod send_checks {
     fn is_send<T: Send>(_: T) {}
-    fn finish_is_send(p: &crate::Platform, u: &crate::users::User, c: super::Callback) {
+    fn finish_is_send(p: &crate::Platform, u: &crate::store::users::User, c: super::Callback) {
         is_send(super::finish(p, u, "s", "x", c));
     }
     fn access_token_is_send(p: &crate::Platform, t: &crate::accounts::TeamId) {
@@ -828,7 +752,7 @@ mod send_checks {
     }
     fn establish_is_send(
         p: &crate::Platform,
-        u: &crate::users::User,
+        u: &crate::store::users::User,
         pr: &crate::catalog::Provider,
         a: &crate::whoami::Account,
         m: &std::collections::BTreeMap<String, String>,

@@ -17,7 +17,7 @@ use crate::{
     error::{Error, Result},
     oauth::AppCredentials,
     secrets::SecretPath,
-    users::User,
+    store::{self, users::User},
     util::now,
 };
 
@@ -50,17 +50,9 @@ fn secret_path(team: &TeamId, provider: &str) -> Result<SecretPath> {
     SecretPath::of(team, &[FOLDER, provider, SECRET_KEY])
 }
 
-async fn saved_client_id(platform: &Platform, team: &TeamId, provider: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT client_id FROM oauth_apps WHERE team_id = $1 AND provider = $2")
-        .bind(team.as_str())
-        .bind(provider)
-        .fetch_optional(platform.db.pool())
-        .await?)
-}
-
 /// The app `team` connects `provider` with: its own, else the environment's.
 pub async fn resolve(platform: &Platform, team: &TeamId, provider: &str) -> Result<Option<AppCredentials>> {
-    if let Some(client_id) = saved_client_id(platform, team, provider).await?
+    if let Some(client_id) = store::oauth_apps::client_id(&platform.db, team, provider).await?
         && let Some(secret) = platform.secrets.get_fresh(&secret_path(team, provider)?).await?
     {
         return Ok(Some(AppCredentials { client_id, client_secret: secret.value }));
@@ -70,11 +62,8 @@ pub async fn resolve(platform: &Platform, team: &TeamId, provider: &str) -> Resu
 
 /// The providers `team` has an app for, from either source.
 pub async fn configured(platform: &Platform, team: &TeamId) -> Result<BTreeSet<String>> {
-    let saved: Vec<String> = sqlx::query_scalar("SELECT provider FROM oauth_apps WHERE team_id = $1")
-        .bind(team.as_str())
-        .fetch_all(platform.db.pool())
-        .await?;
-    Ok(saved.into_iter().chain(platform.oauth_apps.keys().cloned()).collect())
+    let saved = store::oauth_apps::list(&platform.db, team).await?;
+    Ok(saved.into_iter().map(|(provider, _)| provider).chain(platform.oauth_apps.keys().cloned()).collect())
 }
 
 /// A provider a team may enter an app for.
@@ -92,10 +81,7 @@ fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<&'a Prov
 /// Every OAuth provider that can be connected, with the app `team` uses;
 /// not those whose app comes with the console.
 pub async fn list(platform: &Platform, team: &TeamId) -> Result<Vec<Summary>> {
-    let saved: Vec<(String, String)> = sqlx::query_as("SELECT provider, client_id FROM oauth_apps WHERE team_id = $1")
-        .bind(team.as_str())
-        .fetch_all(platform.db.pool())
-        .await?;
+    let saved = store::oauth_apps::list(&platform.db, team).await?;
     let mut summaries: Vec<Summary> = platform
         .catalog
         .iter()
@@ -145,19 +131,8 @@ pub async fn save(
     let secret = SecretString::from(checked("client_secret", "client secret", client_secret.expose_secret())?);
     platform.secrets.put(&secret_path(&actor.team_id, found.id.as_str())?, &secret).await?;
     let mut tx = platform.db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO oauth_apps (team_id, provider, client_id, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (team_id, provider) DO UPDATE SET client_id = excluded.client_id, \
-         updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-    )
-    .bind(actor.team_id.as_str())
-    .bind(found.id.as_str())
-    .bind(&client_id)
-    .bind(actor.id.as_str())
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
-    crate::audit::record(
+    store::oauth_apps::save(&mut tx, &actor.team_id, found.id.as_str(), &client_id, &actor.id, now()).await?;
+    crate::store::audit::record(
         &mut tx,
         &actor.team_id,
         Some(&actor.id),
@@ -176,15 +151,9 @@ pub async fn save(
 pub async fn remove(platform: &Platform, actor: &User, provider: &str) -> Result<bool> {
     let found = oauth_provider(platform, provider)?;
     let mut tx = platform.db.begin_write().await?;
-    let removed = sqlx::query("DELETE FROM oauth_apps WHERE team_id = $1 AND provider = $2")
-        .bind(actor.team_id.as_str())
-        .bind(found.id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-        > 0;
+    let removed = store::oauth_apps::delete(&mut tx, &actor.team_id, found.id.as_str()).await?;
     if removed {
-        crate::audit::record(
+        crate::store::audit::record(
             &mut tx,
             &actor.team_id,
             Some(&actor.id),

@@ -27,9 +27,12 @@ use crate::{
     accounts::{InstallationId, TeamId},
     catalog::{Auth, Provider},
     error::{Error, Result},
-    installations::{self, Installation},
     oauth::{StoredToken, TOKEN_KEY, Transport},
     secrets::{SecretPath, Version},
+    store::{
+        installations::{self, Installation},
+        token_leases,
+    },
     util::{now, random_id},
 };
 
@@ -180,37 +183,15 @@ async fn token(
 /// Takes the connection's lease if it is free or lapsed.
 async fn take_lease(platform: &Platform, installation: &InstallationId, holder: &str) -> Result<bool> {
     let now = now();
-    let taken = sqlx::query(
-        "INSERT INTO token_leases (installation_id, holder, expires_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (installation_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-         WHERE token_leases.expires_at < $4",
-    )
-    .bind(installation.as_str())
-    .bind(holder)
-    .bind(now + lease_seconds(platform))
-    .bind(now)
-    .execute(platform.db.pool())
-    .await?;
-    Ok(taken.rows_affected() == 1)
+    token_leases::take(&platform.db, installation, holder, now, now + lease_seconds(platform)).await
 }
 
 async fn lease_held(platform: &Platform, installation: &InstallationId) -> Result<bool> {
-    let held: Option<(String,)> =
-        sqlx::query_as("SELECT holder FROM token_leases WHERE installation_id = $1 AND expires_at >= $2")
-            .bind(installation.as_str())
-            .bind(now())
-            .fetch_optional(platform.db.pool())
-            .await?;
-    Ok(held.is_some())
+    token_leases::held(&platform.db, installation, now()).await
 }
 
 async fn release_lease(platform: &Platform, installation: &InstallationId, holder: &str) {
-    let released = sqlx::query("DELETE FROM token_leases WHERE installation_id = $1 AND holder = $2")
-        .bind(installation.as_str())
-        .bind(holder)
-        .execute(platform.db.pool())
-        .await;
-    if let Err(error) = released {
+    if let Err(error) = token_leases::release(&platform.db, installation, holder).await {
         tracing::warn!(%error, "could not release a token lease; it lapses by itself");
     }
 }
@@ -353,7 +334,7 @@ async fn grant_refused(
     }
     let mut tx = platform.db.begin_write().await?;
     installations::mark_needs_reauth(&mut tx, &installation.team_id, &installation.id).await?;
-    crate::audit::record(
+    crate::store::audit::record(
         &mut tx,
         &installation.team_id,
         None,

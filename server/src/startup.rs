@@ -11,7 +11,7 @@ use leptos::{
     prelude::provide_context,
 };
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
-use platform::sessions::DbSessionStore;
+use platform::store::sessions::DbSessionStore;
 use platform::{Db, Platform};
 use tokio::net::TcpListener;
 use tower_http::{
@@ -212,7 +212,7 @@ pub async fn build_platform(
     public_url: &PublicUrl,
 ) -> anyhow::Result<(Platform, Option<sandbox::Sandbox>)> {
     let db = connect_and_migrate(config).await?;
-    platform::instance::ensure(&db).await.context("recording this deployment's identity")?;
+    platform::store::instance::ensure(&db).await.context("recording this deployment's identity")?;
 
     let mut catalog = load_catalog(config)?;
     let sandbox = sandbox_for(config, public_url)?;

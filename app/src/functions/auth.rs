@@ -21,7 +21,8 @@ pub async fn whoami() -> Result<Option<Viewer>, AppError> {
 /// Whether first-run set-up is still open (no team exists yet).
 #[server(prefix = "/api", endpoint = "setup_open")]
 pub async fn setup_open() -> Result<bool, AppError> {
-    crate::ssr::with_status(async move { Ok(!platform::teams::any_exists(&crate::ssr::platform()?.db).await?) }).await
+    crate::ssr::with_status(async move { Ok(!platform::store::teams::any_exists(&crate::ssr::platform()?.db).await?) })
+        .await
 }
 
 /// Creates the first team and its admin, and signs the admin in.
@@ -30,13 +31,13 @@ pub async fn setup(team_name: String, name: String, email: String, password: Str
     crate::ssr::with_status(async move {
         use platform::accounts::{Email, NewPassword, PersonName, TeamName};
         let platform = crate::ssr::platform()?;
-        let new = platform::teams::NewTeam {
+        let new = platform::store::teams::NewTeam {
             team_name: TeamName::parse(&team_name)?,
             admin_name: PersonName::parse(&name)?,
             admin_email: Email::parse(&email)?,
             admin_password: NewPassword::parse(&password)?,
         };
-        let (_, admin) = platform::teams::create_with_admin(&platform.db, new, true).await?;
+        let (_, admin) = platform::store::teams::create_with_admin(&platform.db, new, true).await?;
         crate::ssr::start_session(&admin).await?;
         leptos_axum::redirect("/integrations");
         Ok(())

@@ -7,12 +7,12 @@ use crate::{error::AppError, models::account::InviteStatus};
 #[server(prefix = "/api", endpoint = "invite_status")]
 pub async fn get_invite_status(token: String) -> Result<InviteStatus, AppError> {
     crate::ssr::with_status(async move {
-        use platform::invites::Lookup;
+        use platform::store::invites::Lookup;
         if token.len() > 128 {
             return Ok(InviteStatus::Unknown);
         }
         let platform = crate::ssr::platform()?;
-        Ok(match platform::invites::lookup(&platform.db, &token).await? {
+        Ok(match platform::store::invites::lookup(&platform.db, &token).await? {
             Lookup::Open { team_name, role } => InviteStatus::Open { team_name, role: role.as_str().to_owned() },
             Lookup::Expired => InviteStatus::Expired,
             Lookup::Used => InviteStatus::Used,
@@ -32,7 +32,7 @@ pub async fn accept_invite(token: String, name: String, email: String, password:
             return Err(AppError::NotFound);
         }
         let platform = crate::ssr::platform()?;
-        let user = platform::invites::accept(
+        let user = platform::store::invites::accept(
             &platform.db,
             &token,
             PersonName::parse(&name)?,

@@ -12,9 +12,10 @@ use crate::{
 pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
     crate::ssr::member(|viewer, platform| async move {
         let team = &viewer.user.team_id;
-        let members = platform::users::list(&platform.db, team).await?;
+        let members = platform::store::users::list(&platform.db, team).await?;
         let can_manage = viewer.user.role == platform::accounts::Role::Admin;
-        let invites = if can_manage { platform::invites::list_pending(&platform.db, team).await? } else { Vec::new() };
+        let invites =
+            if can_manage { platform::store::invites::list_pending(&platform.db, team).await? } else { Vec::new() };
         Ok(TeamOverview {
             team_name: viewer.team_name,
             members: members
@@ -46,7 +47,8 @@ pub async fn get_team_overview() -> Result<TeamOverview, AppError> {
 pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
         let role = platform::accounts::Role::parse(&role)?;
-        let invite = platform::invites::create(&platform.db, &viewer.user.team_id, &viewer.user.id, role).await?;
+        let invite =
+            platform::store::invites::create(&platform.db, &viewer.user.team_id, &viewer.user.id, role).await?;
         Ok(CreatedInvite {
             url: format!("{}/invite/{}", crate::ssr::public_base(), invite.token),
             role: role.as_str().to_owned(),
@@ -60,7 +62,7 @@ pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
 pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
     crate::ssr::admin(|viewer, platform| async move {
         let invite = platform::accounts::InviteId::parse(&invite_id)?;
-        platform::invites::revoke(&platform.db, &viewer.user.team_id, &invite).await?;
+        platform::store::invites::revoke(&platform.db, &viewer.user.team_id, &invite).await?;
         Ok(())
     })
     .await
@@ -71,7 +73,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
     crate::ssr::admin(|viewer, platform| async move {
         let user = platform::accounts::UserId::parse(&user_id)?;
         let role = platform::accounts::Role::parse(&role)?;
-        platform::users::change_role(&platform.db, &viewer.user.team_id, &user, role).await?;
+        platform::store::users::change_role(&platform.db, &viewer.user.team_id, &user, role).await?;
         Ok(())
     })
     .await
@@ -81,7 +83,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
 pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     crate::ssr::admin(|viewer, platform| async move {
         let user = platform::accounts::UserId::parse(&user_id)?;
-        platform::users::remove(&platform.db, &viewer.user.team_id, &user).await?;
+        platform::store::users::remove(&platform.db, &viewer.user.team_id, &user).await?;
         Ok(())
     })
     .await

@@ -64,7 +64,7 @@ pub(crate) async fn schedule(
     };
     let mut tx = platform.db.begin_write().await?;
     jobs::enqueue(&mut tx, &job).await?;
-    crate::audit::record(
+    crate::store::audit::record(
         &mut tx,
         team,
         None,
@@ -171,7 +171,7 @@ async fn attempt(platform: &Platform, worker: &str, job: &Job) -> Result<State> 
     };
     platform.secrets.delete(&path).await?;
     let mut tx = platform.db.begin_write().await?;
-    crate::audit::record(&mut tx, &job.team_id, None, action, &job.provider, &detail).await?;
+    crate::store::audit::record(&mut tx, &job.team_id, None, action, &job.provider, &detail).await?;
     tx.commit().await?;
     Ok(state)
 }

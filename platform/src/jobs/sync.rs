@@ -33,10 +33,10 @@ use time::OffsetDateTime;
 use crate::{
     Platform,
     accounts::{InstallationId, TeamId},
-    artifacts::{self, Progress},
     catalog::{Auth, FieldKind, Provider},
     error::{Error, Result},
-    installations::{self, Installation},
+    store::artifacts::{self, Progress},
+    store::installations::{self, Installation},
     store::jobs::{self, ErrorClass, Job, Kind},
     tokens::{self, TokenError},
     util::{joined, now},
@@ -729,7 +729,7 @@ pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &str, kind: K
 pub const DEFAULT_SYNC_EVERY_MINUTES: u32 = 30;
 
 /// Seconds between a connection's scheduled syncs.
-fn interval_seconds(provider: &Provider) -> i64 {
+pub(crate) fn interval_seconds(provider: &Provider) -> i64 {
     i64::from(provider.api.sync_every_minutes.unwrap_or(DEFAULT_SYNC_EVERY_MINUTES)) * 60
 }
 
@@ -776,85 +776,6 @@ pub fn new_job(team: &TeamId, provider: &str, installation: &InstallationId, kin
         run_after: now(),
         max_attempts: 8,
     }
-}
-
-/// What the provider page shows about a connection's syncing.
-#[derive(Clone, Debug)]
-pub struct Status {
-    /// Whether Patchbay has a connector for the provider at all.
-    pub syncs: bool,
-    /// The newest sync job: the one queued or running if there is one
-    /// (there is at most one), else the last to end.
-    pub current: Option<Job>,
-    /// When the last sync that completed ended (unix seconds).
-    pub last_success: Option<i64>,
-    /// When the next sync is due (unix seconds); `None` while one runs.
-    pub next_due: Option<i64>,
-    /// Records held, per entity type.
-    pub counts: Vec<(String, i64)>,
-    /// The newest sync jobs that met an error, newest first.
-    pub errors: Vec<Job>,
-}
-
-/// Recent errors the provider page lists.
-const RECENT_ERRORS: i64 = 5;
-
-/// The sync status of `team`'s active connection to `provider`;
-/// `NotFound` when there is none.
-pub async fn status(platform: &Platform, team: &TeamId, provider: &str) -> Result<Status> {
-    let installation = {
-        let mut conn = platform.db.pool().acquire().await?;
-        installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?
-    };
-    let current = newest_job(platform, team, &installation.id).await?;
-    let filter = sync_jobs(&installation.id);
-    let completed = jobs::Filter { state: Some(jobs::State::Completed), ..filter.clone() };
-    let last_success = jobs::list(&platform.db, team, &completed, 1).await?.pop().and_then(|job| job.finished_at);
-    let errors = jobs::list(&platform.db, team, &jobs::Filter { with_error: true, ..filter }, RECENT_ERRORS).await?;
-    let interval = platform.catalog.get(provider).map_or(i64::from(DEFAULT_SYNC_EVERY_MINUTES) * 60, interval_seconds);
-    // As `schedule_due` decides: a job waits for its time; otherwise the
-    // next is queued once the last was queued an interval ago.
-    let next_due = match &current {
-        Some(job) if job.state == jobs::State::Running => None,
-        Some(job) if matches!(job.state, jobs::State::Queued | jobs::State::Interrupted) => Some(job.run_after),
-        Some(job) => Some(job.created_at + interval),
-        None => Some(now()),
-    };
-    Ok(Status {
-        syncs: crate::connectors::source_for(provider).is_some(),
-        current,
-        last_success,
-        next_due,
-        counts: artifacts::counts(&platform.db, team, provider).await?,
-        errors,
-    })
-}
-
-/// The sync jobs of an installation, whatever their state.
-fn sync_jobs(installation: &InstallationId) -> jobs::Filter {
-    jobs::Filter { installation: Some(installation.clone()), kinds: SYNC_KINDS.to_vec(), ..jobs::Filter::default() }
-}
-
-/// The newest sync job of `team`'s `installation`, if it has had one: what
-/// its card on the Integrations page shows beside the connection.
-pub async fn newest_job(platform: &Platform, team: &TeamId, installation: &InstallationId) -> Result<Option<Job>> {
-    Ok(jobs::list(&platform.db, team, &sync_jobs(installation), 1).await?.pop())
-}
-
-/// The newest sync job of each of `team`'s connections, by installation,
-/// in one query (the Integrations page makes none per connection).
-pub async fn newest_jobs(platform: &Platform, team: &TeamId) -> Result<HashMap<InstallationId, Job>> {
-    let newest = jobs::newest_per_installation(&platform.db, team, SYNC_KINDS).await?;
-    Ok(newest.into_iter().filter_map(|job| Some((job.installation_id.clone()?, job))).collect())
-}
-
-/// A cheap summary of a connection and its newest sync job, which changes
-/// whenever either moves (connection state; job state, progress, attempts):
-/// a live view reads this often and the whole [`status`] only when it
-/// changes.
-pub async fn fingerprint(platform: &Platform, team: &TeamId, provider: &str) -> Result<String> {
-    let row = jobs::newest_sync_fingerprint(&platform.db, team, provider, SYNC_KINDS).await?;
-    Ok(format!("{row:?}"))
 }
 
 #[cfg(test)]

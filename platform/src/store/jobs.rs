@@ -22,8 +22,8 @@ use sqlx::AnyConnection;
 use crate::{
     Db,
     accounts::{InstallationId, TeamId},
-    db::Backend,
     error::{Error, Result},
+    store::db::Backend,
     util::{now, random_id},
 };
 

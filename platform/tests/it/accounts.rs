@@ -6,9 +6,11 @@
 use platform::{
     Error,
     accounts::{Email, NewPassword, PersonName, Role, TeamName},
-    invites, teams, test_on_both_backends,
+    store::invites,
+    store::teams,
+    store::users,
+    test_on_both_backends,
     testing::TestDatabase,
-    users,
 };
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -7,8 +7,9 @@ use connector_core::source::{Change, Record};
 use platform::{
     Db, Error,
     accounts::{InstallationId, TeamId},
-    artifacts::{self, Applied},
-    installations, test_on_both_backends,
+    store::artifacts::{self, Applied},
+    store::installations,
+    test_on_both_backends,
     testing::TestDatabase,
 };
 

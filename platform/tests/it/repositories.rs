@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use platform::{Readiness, instance, test_on_both_backends, testing::TestDatabase};
+use platform::{Readiness, store::instance, test_on_both_backends, testing::TestDatabase};
 
 async fn migrations_apply_cleanly_and_a_second_run_changes_nothing(test_db: TestDatabase) {
     let db = test_db.migrated().await;

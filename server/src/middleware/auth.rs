@@ -19,7 +19,7 @@ use axum::{
 use http::Method;
 use platform::{
     Platform,
-    sessions::{AUTH_KEY, SessionAuth},
+    store::sessions::{AUTH_KEY, SessionAuth},
 };
 use time::OffsetDateTime;
 use tower_sessions::Session;
@@ -54,7 +54,7 @@ async fn resolve(state: &AuthState, session: &Session) -> Option<SignedIn> {
         tracing::info!("session reached its absolute timeout");
         None
     } else {
-        match platform::users::get_with_team(&state.platform.db, &auth.user_id).await {
+        match platform::store::users::get_with_team(&state.platform.db, &auth.user_id).await {
             Ok(found) => found,
             Err(error) => {
                 // A passing database failure must not sign anyone out: this
@@ -83,7 +83,7 @@ async fn set_up(state: &AuthState) -> bool {
     if state.set_up.load(Ordering::Relaxed) {
         return true;
     }
-    let exists = platform::teams::any_exists(&state.platform.db).await.unwrap_or(false);
+    let exists = platform::store::teams::any_exists(&state.platform.db).await.unwrap_or(false);
     state.set_up.store(exists, Ordering::Relaxed);
     exists
 }

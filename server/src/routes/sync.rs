@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use app::{error::AppError, functions::sync::build, ssr::SignedIn};
+use app::{error::AppError, ssr::SignedIn, views::sync as build};
 use axum::{
     Extension,
     extract::{Path, State},
@@ -56,11 +56,11 @@ impl Follow {
             if tokio::time::Instant::now() >= self.ends {
                 return None;
             }
-            let user = platform::users::get_with_team(&self.platform.db, &self.viewer.user.id).await.ok()?;
+            let user = platform::store::users::get_with_team(&self.platform.db, &self.viewer.user.id).await.ok()?;
             let (user, _) = user.filter(|(u, _)| u.team_id == self.viewer.user.team_id)?;
             self.viewer.user = user;
             let team = &self.viewer.user.team_id;
-            let Ok(fingerprint) = platform::jobs::sync::fingerprint(&self.platform, team, &self.provider).await else {
+            let Ok(fingerprint) = platform::status::fingerprint(&self.platform, team, &self.provider).await else {
                 continue;
             };
             if fingerprint == self.fingerprint && self.built.elapsed() < REFRESH {
@@ -89,7 +89,7 @@ pub async fn events(
     let Some(Extension(viewer)) = signed_in else { return StatusCode::UNAUTHORIZED.into_response() };
     let platform = state.platform;
     let team = viewer.user.team_id.clone();
-    let fingerprint = platform::jobs::sync::fingerprint(&platform, &team, &provider).await.unwrap_or_default();
+    let fingerprint = platform::status::fingerprint(&platform, &team, &provider).await.unwrap_or_default();
     let first = match build::status(&platform, &viewer, &provider).await {
         Ok(status) => status,
         // No such connection (any more): 204 tells the browser's

@@ -11,7 +11,7 @@ use common::{ADMIN_EMAIL, ADMIN_NAME, Browser, PASSWORD, TEAM, TestApp};
 use http::StatusCode;
 use platform::{
     accounts::{Email, NewPassword, PersonName, Role, TeamName},
-    teams::NewTeam,
+    store::teams::NewTeam,
 };
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -308,7 +308,7 @@ async fn expired_revoked_and_unknown_invites_each_get_a_clear_page(app: TestApp)
     app.setup_team().await;
     let expired = invite(&app, "member").await;
     let db = app.db().await;
-    platform::invites::expire_for_tests(&db, &expired).await.unwrap();
+    platform::store::invites::expire_for_tests(&db, &expired).await.unwrap();
     let revoked = invite(&app, "admin").await;
     let team: app::models::account::TeamOverview = app.browser.post_form("/api/team", &[]).await.json().await.unwrap();
     assert_eq!(team.invites.len(), 1, "only the open invite is pending: {:?}", team.invites);
@@ -391,7 +391,7 @@ async fn c1_a_user_of_one_team_cannot_read_or_touch_another_teams_objects(app: T
     app.setup_team().await;
     // Team B, made beside A as `patchbay admin create-team` would.
     let db = app.db().await;
-    let (team_b, b_admin) = platform::teams::create_with_admin(
+    let (team_b, b_admin) = platform::store::teams::create_with_admin(
         &db,
         NewTeam {
             team_name: TeamName::parse("Beta").unwrap(),
@@ -403,7 +403,7 @@ async fn c1_a_user_of_one_team_cannot_read_or_touch_another_teams_objects(app: T
     )
     .await
     .unwrap();
-    let b_invite = platform::invites::create(&db, &team_b.id, &b_admin.id, Role::Member).await.unwrap();
+    let b_invite = platform::store::invites::create(&db, &team_b.id, &b_admin.id, Role::Member).await.unwrap();
 
     let team: app::models::account::TeamOverview = app.browser.post_form("/api/team", &[]).await.json().await.unwrap();
     assert!(team.members.iter().all(|m| m.email != "bea@beta.example"), "team B's member is listed in team A");
@@ -418,9 +418,9 @@ async fn c1_a_user_of_one_team_cannot_read_or_touch_another_teams_objects(app: T
         let response = app.browser.post_form(path, &fields).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let still = platform::users::get(&db, &b_admin.id).await.unwrap().unwrap();
+    let still = platform::store::users::get(&db, &b_admin.id).await.unwrap().unwrap();
     assert_eq!(still.role, Role::Admin, "team B's admin was changed from team A");
-    assert_eq!(platform::invites::list_pending(&db, &team_b.id).await.unwrap().len(), 1);
+    assert_eq!(platform::store::invites::list_pending(&db, &team_b.id).await.unwrap().len(), 1);
 
     // Team B's admin sees only team B.
     let bea = app.new_browser();

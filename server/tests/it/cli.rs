@@ -339,7 +339,7 @@ async fn team_with_a_canary(settings: &[(&str, &str)], data_dir: &str) -> (Strin
     let env = all.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let config = server::Config::load(env).unwrap();
     let db = server::startup::connect_and_migrate(&config).await.unwrap();
-    let team = platform::teams::find(&db, "Beta").await.unwrap();
+    let team = platform::store::teams::find(&db, "Beta").await.unwrap();
     let canary = format!("canary-{}", uuid_like());
     let store = match &config.secrets {
         // In-process SSM needs the endpoint and credentials the child gets from its environment.

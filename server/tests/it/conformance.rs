@@ -18,8 +18,8 @@ use common::{TestApp, expire_token_soon, join_all, location, oidc::OidcPeer, sto
 use http::StatusCode;
 use platform::{
     accounts::TeamId,
-    installations::{self, State},
     oauth::StoredToken,
+    store::installations::{self, State},
     testing::TestDatabase,
     tokens::{self, TokenError},
 };

@@ -17,8 +17,8 @@ use common::{Browser, TestApp};
 use http::StatusCode;
 use platform::{
     accounts::TeamId,
-    installations::{self, Installation, State},
     secrets::SecretPath,
+    store::installations::{self, Installation, State},
     testing::TestDatabase,
 };
 use secrecy::{ExposeSecret as _, SecretString};
@@ -476,7 +476,7 @@ async fn disconnect_wipes_every_stored_key_and_cursor_and_a_reconnect_starts_cle
     assert!(gone.settings.is_empty() && gone.account_id.is_empty());
     let page = app.get("/integrations/acme-desk").await.text().await.unwrap();
     assert!(page.contains("Not connected") && page.contains("Verify and connect"));
-    let events = platform::audit::latest(&app.platform.db, &team, 10).await.unwrap();
+    let events = platform::store::audit::latest(&app.platform.db, &team, 10).await.unwrap();
     assert_eq!(events[0].action, "installation.disconnected");
     assert_eq!(events[0].actor.as_deref(), Some(common::ADMIN_NAME));
     // Disconnecting again is refused in words.

@@ -10,8 +10,8 @@ use common::{Browser, TestApp, location, stored_token};
 use http::StatusCode;
 use platform::{
     accounts::{Email, NewPassword, PersonName, TeamName},
-    installations::{self, State},
-    teams::NewTeam,
+    store::installations::{self, State},
+    store::teams::NewTeam,
 };
 use sandbox::Fault;
 
@@ -240,7 +240,7 @@ async fn c2_a_connect_started_in_one_team_cannot_be_completed_in_another() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
     let db = app.db().await;
-    platform::teams::create_with_admin(
+    platform::store::teams::create_with_admin(
         &db,
         NewTeam {
             team_name: TeamName::parse("Beta").unwrap(),

@@ -92,7 +92,7 @@ async fn settings_show_this_deployment_without_javascript(app: TestApp) {
     // Rendered in place (in-order streaming), not swapped in by script.
     assert!(!html.contains("Loading…"), "settings still show their fallback: {html}");
     assert!(html.contains(&format!("<dd>{expected_backend}</dd>")), "{html}");
-    let instance_id = platform::instance::get(&app.db.migrated().await).await.unwrap().unwrap().id;
+    let instance_id = platform::store::instance::get(&app.db.migrated().await).await.unwrap().unwrap().id;
     assert!(html.contains(&instance_id));
     assert!(!html.contains("patchbay_test_") && !html.contains("postgres://"), "the database URL leaked");
     app.stop().await;

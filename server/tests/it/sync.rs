@@ -12,9 +12,10 @@ use std::time::Duration;
 use common::TestApp;
 use platform::{
     accounts::TeamId,
-    artifacts, installations,
     jobs::sync,
     jobs::{self, Kind, State},
+    store::artifacts,
+    store::installations,
     testing::TestDatabase,
 };
 

@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use common::TestApp;
 use platform::{
     accounts::{TeamId, UserId},
-    artifacts, installations,
     jobs::sync,
     jobs::{self, Kind, State},
     secrets::SecretPath,
+    store::artifacts,
+    store::installations,
     testing::TestDatabase,
 };
 use secrecy::SecretString;

@@ -18,9 +18,10 @@ use connector_core::source::{Change, Record};
 use http::StatusCode;
 use platform::{
     accounts::TeamId,
-    artifacts, installations,
     jobs::sync,
     jobs::{self, ErrorClass, Kind, State},
+    store::artifacts,
+    store::installations,
     testing::TestDatabase,
 };
 

@@ -13,9 +13,9 @@ use std::time::Duration;
 use common::{TestApp, expire_token_soon, location, stored_token};
 use platform::{
     accounts::TeamId,
-    installations::{self, State},
     oauth::StoredToken,
     secrets::SecretPath,
+    store::installations::{self, State},
     testing::TestDatabase,
     tokens::{self, TokenError},
 };

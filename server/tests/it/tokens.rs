@@ -9,9 +9,9 @@ use crate::common;
 use common::{TestApp, expire_token_soon, join_all, stored_token};
 use platform::{
     accounts::TeamId,
-    installations::{self, State},
     oauth::{StoredToken, TOKEN_KEY},
     secrets::SecretPath,
+    store::installations::{self, State},
     tokens::{self, TokenError},
 };
 use sandbox::Fault;

@@ -11,7 +11,9 @@ use crate::{
     Db,
     accounts::{Email, InviteId, NewPassword, PersonName, Role, TeamId, UserId},
     error::{Error, Result},
-    passwords, teams, users,
+    passwords,
+    store::teams,
+    store::users,
 };
 
 pub const LIFETIME_SECONDS: i64 = 7 * 24 * 60 * 60;

@@ -11,7 +11,8 @@ use crate::{
     Backend, Db,
     accounts::{InstallationId, TeamId},
     error::{Error, Result},
-    installations, jobs,
+    jobs,
+    store::installations,
     util::now,
 };
 

@@ -6,7 +6,8 @@ use crate::{
     Db,
     accounts::{Email, NewPassword, PersonName, Role, TeamId, TeamName, UserId},
     error::{Error, Result},
-    passwords, users,
+    passwords,
+    store::users,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,53 @@
+//! OAuth apps from the environment. Teams may also save their own in
+//! Settings (`platform::oauth_apps`); these are the deployment's.
+
+use std::collections::HashMap;
+
+use platform::{
+    oauth::{AppCredentials, Apps},
+    secrets::SecretString,
+};
+
+/// The OAuth apps configured in the environment: every
+/// `PATCHBAY_<ID>_CLIENT_ID` with its `_CLIENT_SECRET`. A half-configured
+/// app (an id without a secret) is an error naming both variables.
+pub(super) fn apps_from_env(env: &HashMap<String, String>) -> Result<Apps, String> {
+    let mut apps = Apps::new();
+    for (name, id) in env {
+        let Some(middle) = name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix("_CLIENT_ID")) else {
+            continue;
+        };
+        let secret_name = format!("PATCHBAY_{middle}_CLIENT_SECRET");
+        let secret = env
+            .get(&secret_name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("{name} is set but {secret_name} is not; set both, or neither"))?;
+        if id.trim().is_empty() {
+            continue;
+        }
+        let provider = middle.to_ascii_lowercase().replace('_', "-");
+        apps.insert(
+            provider,
+            AppCredentials { client_id: id.trim().to_owned(), client_secret: SecretString::from(secret.clone()) },
+        );
+    }
+    Ok(apps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apps_come_from_pairs_of_variables() {
+        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let apps = apps_from_env(&env(&[
+            ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_ID", "id-1"),
+            ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_SECRET", "s-1"),
+        ]))
+        .unwrap();
+        assert_eq!(apps["google-calendar"].client_id, "id-1");
+        let error = apps_from_env(&env(&[("PATCHBAY_LINEAR_CLIENT_ID", "id")])).unwrap_err();
+        assert!(error.contains("PATCHBAY_LINEAR_CLIENT_SECRET"), "{error}");
+    }
+}
