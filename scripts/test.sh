@@ -86,7 +86,10 @@ browser_tests() {
     # is built in the lighter `e2e-server` profile: a release build of the
     # server alone took most of this phase's 20 minutes on two cores.
     cargo leptos build --release --frontend-only
-    cargo build --locked -p server --bin patchbay --profile e2e-server
+    # cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set, and Leptos
+    # reads it at compile time to name the WASM file (`patchbay.wasm`, not
+    # wasm-bindgen's `patchbay_bg.wasm`); a plain cargo build must say so too.
+    LEPTOS_OUTPUT_NAME=patchbay cargo build --locked -p server --bin patchbay --profile e2e-server
     bin="$PWD/target/e2e-server/patchbay"
   else
     cargo leptos build
