@@ -53,11 +53,7 @@ where
     F: FnOnce(SignedIn, platform::Platform) -> Fut,
     Fut: Future<Output = Result<T, crate::error::AppError>>,
 {
-    with_status(async move {
-        let viewer = require_user()?;
-        body(viewer, platform()?).await
-    })
-    .await
+    signed_in_as(require_user, body).await
 }
 
 /// The same, for admins only (SECURITY C4): a member is answered 403
@@ -67,8 +63,19 @@ where
     F: FnOnce(SignedIn, platform::Platform) -> Fut,
     Fut: Future<Output = Result<T, crate::error::AppError>>,
 {
+    signed_in_as(require_admin, body).await
+}
+
+async fn signed_in_as<T, F, Fut>(
+    viewer: fn() -> Result<SignedIn, crate::error::AppError>,
+    body: F,
+) -> Result<T, crate::error::AppError>
+where
+    F: FnOnce(SignedIn, platform::Platform) -> Fut,
+    Fut: Future<Output = Result<T, crate::error::AppError>>,
+{
     with_status(async move {
-        let viewer = require_admin()?;
+        let viewer = viewer()?;
         body(viewer, platform()?).await
     })
     .await
