@@ -5,18 +5,25 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+/// The longest pause a provider's headers can ask for: a day, within which
+/// even a daily allowance resets. A larger value is garbage or hostile
+/// (SECURITY G2) and is read as a day, so that no wait computed from it
+/// overflows or parks a connection for centuries.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
+
 /// `Retry-After` (RFC 9110 10.2.3): seconds, or an HTTP date; a date
-/// already past is no wait.
+/// already past is no wait. At most [`LONGEST_WAIT`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(LONGEST_WAIT));
     }
     let http_date = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
     let at = time::PrimitiveDateTime::parse(value, http_date).ok()?.assume_utc();
-    Some((at - time::OffsetDateTime::now_utc()).try_into().unwrap_or_default())
+    let wait: Duration = (at - time::OffsetDateTime::now_utc()).try_into().unwrap_or_default();
+    Some(wait.min(LONGEST_WAIT))
 }
 
 /// The headers that say a rate limit is spent, and when it resets.
@@ -44,8 +51,12 @@ pub fn limit_spent(headers: &HeaderMap) -> bool {
 /// When the rate-limit window resets, as a wait from now:
 /// `X-RateLimit-Reset` in Unix seconds (GitHub, Linear send epoch
 /// seconds; a small number is taken as seconds from now), or the IETF
-/// draft's `RateLimit-Reset` in seconds from now.
+/// draft's `RateLimit-Reset` in seconds from now. At most [`LONGEST_WAIT`].
 pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
+    reset_after_unbounded(headers).map(|wait| wait.min(LONGEST_WAIT))
+}
+
+fn reset_after_unbounded(headers: &HeaderMap) -> Option<Duration> {
     if let Some(reset) = header_number(headers, "ratelimit-reset") {
         return Some(Duration::from_secs(reset));
     }
@@ -98,6 +109,12 @@ mod tests {
         let wait = retry_after(&with(&[("retry-after", &soon)])).unwrap();
         assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
         assert_eq!(retry_after(&with(&[("retry-after", "soon")])), None);
+        // SECURITY G2: huge values are read as the longest wait, a day.
+        for huge in ["18446744073709551615", "9223372036854775806", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            assert_eq!(retry_after(&with(&[("retry-after", huge)])), Some(LONGEST_WAIT), "{huge}");
+        }
+        assert_eq!(reset_after(&with(&[("ratelimit-reset", "18446744073709551615")])), Some(LONGEST_WAIT));
+        assert_eq!(reset_after(&with(&[("x-ratelimit-reset", "99999999999")])), Some(LONGEST_WAIT));
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 

@@ -389,8 +389,14 @@ pub async fn complete(db: &Db, id: &str, worker: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// The longest a failed job waits before it is tried again, whatever its
+/// handler asked (SECURITY G2: a pause read from a provider's header can be
+/// anything).
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(7 * 86_400);
+
 /// Ends a run that failed. A transient failure with attempts left is
-/// queued again after `retry_in`; anything else fails the job. Returns the
+/// queued again after `retry_in` (at most [`LONGEST_PAUSE`]); anything
+/// else fails the job. Returns the
 /// job's state after, or `None` when the lease was lost first.
 pub async fn fail(
     db: &Db,
@@ -401,7 +407,7 @@ pub async fn fail(
     retry_in: Duration,
 ) -> Result<Option<State>> {
     let at = now();
-    let retry_at = at + i64::try_from(retry_in.as_secs()).unwrap_or(i64::MAX / 2);
+    let retry_at = at.saturating_add(i64::try_from(retry_in.min(LONGEST_PAUSE).as_secs()).unwrap_or(i64::MAX));
     let mut tx = db.begin_write().await?;
     let attempts: Option<(i64, i64)> = sqlx::query_as(
         "SELECT attempts, max_attempts FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2",

@@ -114,6 +114,33 @@ async fn a2_a_replayed_callback_is_rejected_without_a_second_token_request() {
     app.stop().await;
 }
 
+/// SECURITY A2: a transaction older than its expiry is refused, although
+/// its state and session match, and no code is exchanged for it; the
+/// console says the link expired and connects nothing.
+#[tokio::test]
+async fn a2_a_transaction_past_its_expiry_is_refused_without_a_token_request() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
+    let aged = sqlx::query("UPDATE oauth_transactions SET expires_at = $1")
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp() - 1)
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(aged.rows_affected(), 1, "the connect left no transaction to age");
+
+    let late = app.get(&callback_path(&app, &back)).await;
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+    assert!(late.text().await.unwrap().contains("expired"), "the page does not say the link expired");
+    assert_eq!(sandbox(&app).token_requests(), 0, "a code was exchanged for an expired transaction");
+    let installations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM installations")
+        .fetch_one(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(installations, 0, "an expired connect left an installation");
+    app.stop().await;
+}
+
 /// SECURITY A3: every authorize URL has a fresh challenge.
 #[tokio::test]
 async fn a3_each_start_has_a_fresh_state_and_challenge() {

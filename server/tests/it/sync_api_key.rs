@@ -118,3 +118,30 @@ async fn a_refused_key_fails_plainly_and_a_replaced_one_is_used_next() {
     app.leave_jobs("the failed backfill is what this test checks");
     app.stop().await;
 }
+
+/// SECURITY G2: a provider's `Retry-After` that is huge (past `u64`, or
+/// just under `i64::MAX`, which overflowed the next run time), a date in
+/// the year 9999, or garbage, is clamped: the sync is queued again within
+/// a day and a minute, never in the past and never centuries away.
+#[tokio::test]
+async fn g2_a_huge_or_garbage_retry_after_on_a_sync_is_clamped() {
+    for asked in ["18446744073709551615", "9223372036854775806", "Fri, 31 Dec 9999 23:59:59 GMT", "soon"] {
+        let app = TestApp::spawn_with(TestDatabase::sqlite(), &[]).await;
+        app.setup_team().await;
+        let team = app.admin_team().await;
+        let server = MockServer::start().await;
+        Mock::given(path("/api/v1/accounts/7/conversations"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", asked))
+            .mount(&server)
+            .await;
+        connect(&app, &team, &server, "cw_live_key_3").await;
+
+        let before = time::OffsetDateTime::now_utc().unix_timestamp();
+        let job = sync_once(&app, &team).await;
+        assert_eq!((job.state, job.error_class.as_deref()), (State::Queued, Some("transient")), "{asked}");
+        let wait = job.run_after - before;
+        assert!((1..=86_400 + 60).contains(&wait), "Retry-After {asked} queued the sync {wait} s away");
+        app.leave_jobs("the sync queued again is what this test checks");
+        app.stop().await;
+    }
+}
