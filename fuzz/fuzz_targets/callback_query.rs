@@ -6,9 +6,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|query: &str| {
-    if let Ok(callback) = platform::oauth::Callback::parse(query) {
+    if let Ok(callback) = platform::connect::oauth::Callback::parse(query) {
         for value in [&callback.code, &callback.state, &callback.iss, &callback.error].into_iter().flatten() {
-            assert!(value.chars().count() <= platform::oauth::MAX_PARAM_CHARS);
+            assert!(value.chars().count() <= platform::connect::oauth::MAX_PARAM_CHARS);
         }
     }
 });

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
     let before = time::OffsetDateTime::now_utc().unix_timestamp();
-    if let Some(token) = platform::oauth::read_token_response(body)
+    if let Some(token) = platform::outbound::oauth2::read_token_response(body)
         && let Some(expires_at) = token.expires_at
     {
         let after = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -6,9 +6,11 @@
 //!   backends.
 //! - `accounts`, `catalog`, `secrets`: the domain's words, the provider
 //!   files and the secret store.
-//! - `whoami`, `oauth`, `oauth_apps`, `tokens`, `connections`, `login`: the
-//!   flows that use the store (connecting with a form or OAuth, the token
-//!   lifecycle, sign-in).
+//! - `outbound`: what the console sends providers (the HTTP client, the
+//!   account request, the OAuth 2.0 protocol).
+//! - `credentials`: which OAuth app, the token lifecycle, revoking.
+//! - `connect`: the credential form, OAuth start and callback, establish,
+//!   check and disconnect; `login`: sign-in.
 //! - `jobs`: the one job registry, its handlers (the sync runner, revoke
 //!   retries) and the loop every process runs; `connectors`: the one list
 //!   of built connectors.
@@ -17,13 +19,13 @@
 
 pub mod accounts;
 pub mod catalog;
-pub mod connections;
+pub mod connect;
 pub mod connectors;
+pub mod credentials;
 pub mod error;
 pub mod jobs;
 pub mod login;
-pub mod oauth;
-pub mod oauth_apps;
+pub mod outbound;
 mod passwords;
 pub mod secrets;
 pub mod status;
@@ -31,8 +33,6 @@ pub mod store;
 
 #[cfg(feature = "test-support")]
 pub mod testing;
-pub mod tokens;
-pub mod whoami;
 
 pub use store::db::{Backend, DatabaseUrl, Db, Readiness};
 
@@ -72,11 +72,11 @@ pub struct Platform {
     pub catalog: std::sync::Arc<catalog::Catalog>,
     pub login_throttle: login::Throttle,
     /// The client for the console's own calls to providers.
-    pub http: whoami::Http,
+    pub http: outbound::http::Http,
     /// The OAuth apps of the whole deployment, by provider id: the
     /// environment's and built-in ones. A team may save its own
     /// ([`oauth_apps`]).
-    pub oauth_apps: std::sync::Arc<oauth::Apps>,
+    pub oauth_apps: std::sync::Arc<outbound::oauth2::Apps>,
     /// Providers whose app comes with the console (the sandbox): there is
     /// nothing for an admin to enter.
     pub built_in_apps: std::sync::Arc<std::collections::BTreeSet<String>>,
@@ -92,7 +92,7 @@ impl Platform {
         db: Db,
         secrets: std::sync::Arc<dyn secrets::SecretStore>,
         catalog: std::sync::Arc<catalog::Catalog>,
-        http: whoami::Http,
+        http: outbound::http::Http,
     ) -> Self {
         Self {
             db,
@@ -100,7 +100,7 @@ impl Platform {
             catalog,
             login_throttle: login::Throttle::default(),
             http,
-            oauth_apps: std::sync::Arc::new(oauth::Apps::new()),
+            oauth_apps: std::sync::Arc::new(outbound::oauth2::Apps::new()),
             built_in_apps: std::sync::Arc::default(),
             pacing: std::sync::Arc::default(),
             job_lease: jobs::sync::DEFAULT_LEASE,
@@ -109,7 +109,7 @@ impl Platform {
 
     /// The deployment's OAuth apps (the environment's), and those that come
     /// with the console, which teams cannot replace.
-    pub fn with_oauth_apps(mut self, apps: oauth::Apps, built_in: oauth::Apps) -> Self {
+    pub fn with_oauth_apps(mut self, apps: outbound::oauth2::Apps, built_in: outbound::oauth2::Apps) -> Self {
         self.built_in_apps = std::sync::Arc::new(built_in.keys().cloned().collect());
         self.oauth_apps = std::sync::Arc::new(apps.into_iter().chain(built_in).collect());
         self

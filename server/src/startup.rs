@@ -223,14 +223,14 @@ pub async fn build_platform(
         tracing::info!(issuer = %sandbox.settings().issuer, "the sandbox demo provider is on");
     }
     let secrets = open_secret_store(config, &db).await?;
-    let http = platform::whoami::Http::new(config.provider_timeout)
+    let http = platform::outbound::http::Http::new(config.provider_timeout)
         .context("starting the HTTP client for calls to providers (TLS root certificates)")?;
     let apps = config.oauth_apps.clone();
-    let mut built_in = platform::oauth::Apps::new();
+    let mut built_in = platform::outbound::oauth2::Apps::new();
     if sandbox.is_some() {
         built_in.insert(
             "sandbox".into(),
-            platform::oauth::AppCredentials {
+            platform::outbound::oauth2::AppCredentials {
                 client_id: sandbox::CLIENT_ID.into(),
                 client_secret: sandbox::CLIENT_SECRET.to_owned().into(),
             },

@@ -25,7 +25,7 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
                 (installation, job)
             })
             .collect();
-        let apps = platform::oauth_apps::configured(&platform, team).await?;
+        let apps = platform::credentials::oauth_apps::configured(&platform, team).await?;
         Ok(crate::views::integrations::cards(&platform, &connections, &apps))
     })
     .await
@@ -36,8 +36,9 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
 pub async fn get_provider(id: String) -> Result<ProviderDetail, AppError> {
     crate::ssr::member(|viewer, platform| async move {
         let provider = platform.catalog.get(&id).ok_or(AppError::NotFound)?;
-        let connection = platform::connections::describe(&platform, &viewer.user.team_id, &id).await?;
-        let app_configured = platform::oauth_apps::configured(&platform, &viewer.user.team_id).await?.contains(&id);
+        let connection = platform::connect::describe(&platform, &viewer.user.team_id, &id).await?;
+        let app_configured =
+            platform::credentials::oauth_apps::configured(&platform, &viewer.user.team_id).await?.contains(&id);
         Ok(crate::views::integrations::detail(
             provider,
             connection,
@@ -56,7 +57,7 @@ pub async fn connect_provider(
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let installation = platform::connections::connect(&platform, &viewer.user, &provider, &values).await?;
+        let installation = platform::connect::connect(&platform, &viewer.user, &provider, &values).await?;
         Ok(Saved { message: format!("Connected as {}.", installation.display_name) })
     })
     .await
@@ -69,7 +70,7 @@ pub async fn replace_credentials(
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let edited = platform::connections::replace_credentials(&platform, &viewer.user, &provider, &values).await?;
+        let edited = platform::connect::replace_credentials(&platform, &viewer.user, &provider, &values).await?;
         Ok(crate::views::integrations::saved("The new credentials are saved.", &edited))
     })
     .await
@@ -82,7 +83,7 @@ pub async fn edit_settings(
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let edited = platform::connections::edit_settings(&platform, &viewer.user, &provider, &values).await?;
+        let edited = platform::connect::edit_settings(&platform, &viewer.user, &provider, &values).await?;
         Ok(crate::views::integrations::saved("The settings are saved.", &edited))
     })
     .await
@@ -92,7 +93,7 @@ pub async fn edit_settings(
 #[server(prefix = "/api", endpoint = "check_connection")]
 pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let account = platform::connections::check(&platform, &viewer.user, &provider).await?;
+        let account = platform::connect::check(&platform, &viewer.user, &provider).await?;
         Ok(Saved { message: format!("The connection works: the provider answers as {}.", account.name) })
     })
     .await
@@ -102,7 +103,7 @@ pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
 #[server(prefix = "/api", endpoint = "disconnect_provider")]
 pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let wiped = platform::connections::disconnect(&platform, &viewer.user, &provider).await?;
+        let wiped = platform::connect::disconnect(&platform, &viewer.user, &provider).await?;
         let keys = if wiped.secrets == 1 { "key".to_owned() } else { "keys".to_owned() };
         let mut message = format!("Disconnected. {} stored {keys} deleted.", wiped.secrets);
         if wiped.records > 0 {

@@ -14,17 +14,17 @@ use crate::{
 pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
     crate::ssr::member(|viewer, platform| async move {
         let base = crate::ssr::public_base();
-        let rows = platform::oauth_apps::list(&platform, &viewer.user.team_id).await?;
+        let rows = platform::credentials::oauth_apps::list(&platform, &viewer.user.team_id).await?;
         let can_manage = viewer.user.role == platform::accounts::Role::Admin;
         let apps = rows
             .into_iter()
             .map(|row| crate::models::integration::OAuthAppRow {
                 redirect_uri: format!("{base}/oauth/{}/callback", row.provider),
-                env_prefix: format!("PATCHBAY_{}", platform::oauth::env_name(&row.provider)),
+                env_prefix: format!("PATCHBAY_{}", platform::connect::oauth::env_name(&row.provider)),
                 source: row.app.as_ref().map(|(source, _)| {
                     match source {
-                        platform::oauth_apps::Source::Team => "team",
-                        platform::oauth_apps::Source::Environment => "environment",
+                        platform::credentials::oauth_apps::Source::Team => "team",
+                        platform::credentials::oauth_apps::Source::Environment => "environment",
                     }
                     .to_owned()
                 }),
@@ -44,7 +44,7 @@ pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
 pub async fn save_oauth_app(provider: String, client_id: String, client_secret: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
         let secret = secrecy::SecretString::from(client_secret);
-        platform::oauth_apps::save(&platform, &viewer.user, &provider, &client_id, &secret).await?;
+        platform::credentials::oauth_apps::save(&platform, &viewer.user, &provider, &client_id, &secret).await?;
         let name = platform.catalog.get(&provider).map_or(provider.clone(), |p| p.name.clone());
         Ok(Saved { message: format!("The OAuth app for {name} is saved. Admins can connect {name} now.") })
     })
@@ -55,7 +55,7 @@ pub async fn save_oauth_app(provider: String, client_id: String, client_secret: 
 #[server(prefix = "/api", endpoint = "remove_oauth_app")]
 pub async fn remove_oauth_app(provider: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let removed = platform::oauth_apps::remove(&platform, &viewer.user, &provider).await?;
+        let removed = platform::credentials::oauth_apps::remove(&platform, &viewer.user, &provider).await?;
         let name = platform.catalog.get(&provider).map_or(provider.clone(), |p| p.name.clone());
         let message = if removed {
             format!("The OAuth app saved for {name} is removed.")

@@ -3,7 +3,7 @@
 
 use platform::{
     catalog::{Auth, Availability, FieldKind, Provider},
-    connections::{Connection, Edited},
+    connect::{Connection, Edited},
     jobs::Job,
     store::installations::{Installation, State},
 };
@@ -121,7 +121,7 @@ pub fn detail(
         (Auth::Oauth2(_), _) => ConnectMethod::OAuth {
             redirect_uri: format!("{public_base}/oauth/{}/callback", provider.id),
             app_configured,
-            env_prefix: format!("PATCHBAY_{}", platform::oauth::env_name(provider.id.as_str())),
+            env_prefix: format!("PATCHBAY_{}", platform::connect::oauth::env_name(provider.id.as_str())),
         },
         (Auth::ApiKey(credentials) | Auth::Basic(credentials), _) => ConnectMethod::Form {
             fields: credentials

@@ -14,7 +14,7 @@ use crate::{
     Platform,
     accounts::TeamId,
     error::Result,
-    oauth::Revoked,
+    outbound::oauth2::Revoked,
     secrets::SecretPath,
     store::jobs::{self, ErrorClass, Job, Kind, NewJob, State},
     util::{now, random_id},
@@ -135,7 +135,9 @@ async fn attempt(platform: &Platform, worker: &str, job: &Job) -> Result<State> 
     let path = secret_path(&job.team_id, token_id)?;
     let token = platform.secrets.get_fresh(&path).await?;
     let outcome = match (platform.catalog.get(&job.provider), token) {
-        (Some(provider), Some(token)) => crate::oauth::revoke(platform, &job.team_id, provider, &token.value).await,
+        (Some(provider), Some(token)) => {
+            crate::credentials::revoke(platform, &job.team_id, provider, &token.value).await
+        }
         (None, _) => Revoked::Refused("the provider is no longer in the catalog".into()),
         (_, None) => Revoked::Refused("the token to revoke is gone from the secret store".into()),
     };

@@ -34,13 +34,13 @@ use crate::{
     Platform,
     accounts::{InstallationId, TeamId},
     catalog::{Auth, FieldKind, Provider},
+    credentials::tokens::{self, TokenError},
     error::{Error, Result},
+    outbound::account::{self as account, Value, Values},
     store::artifacts::{self, Progress},
     store::installations::{self, Installation},
     store::jobs::{self, ErrorClass, Job, Kind},
-    tokens::{self, TokenError},
     util::{joined, now},
-    whoami::{self, Value, Values},
 };
 
 /// How far before the stored `since` a changes run starts: records
@@ -439,7 +439,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// The catalog's API base URL filled in with a connection's settings, as
-/// the verification request is (`whoami::fill`): a URL-valued setting (a
+/// the verification request is (`account::fill`): a URL-valued setting (a
 /// self-hosted base URL, a host from the token response) goes in whole,
 /// any other is percent-encoded so it cannot add a path segment.
 fn base_url(provider: &Provider, settings: &std::collections::BTreeMap<String, String>) -> String {
@@ -457,7 +457,7 @@ fn base_url(provider: &Provider, settings: &std::collections::BTreeMap<String, S
             (name.clone(), value)
         })
         .collect();
-    whoami::fill(&provider.api.base_url, &values, true)
+    account::fill(&provider.api.base_url, &values, true)
 }
 
 async fn pull(

@@ -11,8 +11,8 @@ use crate::{
     Backend, Db,
     accounts::{InstallationId, TeamId},
     error::{Error, Result},
-    jobs,
     store::installations,
+    store::jobs,
     util::now,
 };
 

@@ -8,6 +8,7 @@ mod accounts;
 mod artifacts;
 mod catalog;
 mod jobs;
+mod layers;
 mod repositories;
 mod secrets;
 mod secrets_local;

@@ -91,7 +91,7 @@ pub struct Config {
     /// verification of a credential form).
     pub provider_timeout: Duration,
     /// OAuth apps from `PATCHBAY_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET`.
-    pub oauth_apps: platform::oauth::Apps,
+    pub oauth_apps: platform::outbound::oauth2::Apps,
     /// The demo provider under `/sandbox`: `Some(on)` when set, `None` for
     /// the default (on when the public URL is loopback).
     pub sandbox: Option<bool>,

@@ -1,10 +1,10 @@
 //! OAuth apps from the environment. Teams may also save their own in
-//! Settings (`platform::oauth_apps`); these are the deployment's.
+//! Settings (`platform::credentials::oauth_apps`); these are the deployment's.
 
 use std::collections::HashMap;
 
 use platform::{
-    oauth::{AppCredentials, Apps},
+    outbound::oauth2::{AppCredentials, Apps},
     secrets::SecretString,
 };
 

@@ -14,7 +14,7 @@ use axum::{
 };
 use platform::{
     accounts::Role,
-    oauth::{Callback, Failure},
+    connect::oauth::{Callback, Failure},
 };
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -99,8 +99,15 @@ pub async fn start(
         None => back.clone(),
     };
     let redirect_uri = format!("{}/oauth/{provider}/callback", state.public_url);
-    match platform::oauth::start(&state.platform, &signed_in.user, &session_id, &provider, &redirect_uri, &return_to)
-        .await
+    match platform::connect::oauth::start(
+        &state.platform,
+        &signed_in.user,
+        &session_id,
+        &provider,
+        &redirect_uri,
+        &return_to,
+    )
+    .await
     {
         Ok(url) => private(Redirect::to(url.as_str()).into_response()),
         Err(platform::Error::NotFound) => {
@@ -141,7 +148,7 @@ pub async fn callback(
             "/login",
         );
     };
-    match platform::oauth::finish(&state.platform, &signed_in.user, &session_id, &provider, callback).await {
+    match platform::connect::oauth::finish(&state.platform, &signed_in.user, &session_id, &provider, callback).await {
         // Rule 23: the page it lands on shows what is stored, not a flag in the URL.
         Ok(finished) => private(Redirect::to(&finished.return_to).into_response()),
         Err(failure) => fail(failure),

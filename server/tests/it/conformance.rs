@@ -18,10 +18,10 @@ use common::{TestApp, expire_token_soon, join_all, location, oidc::OidcPeer, sto
 use http::StatusCode;
 use platform::{
     accounts::TeamId,
-    oauth::StoredToken,
+    credentials::tokens::{self, TokenError},
+    outbound::oauth2::StoredToken,
     store::installations::{self, State},
     testing::TestDatabase,
-    tokens::{self, TokenError},
 };
 use secrecy::ExposeSecret as _;
 
@@ -45,8 +45,8 @@ fn free_port() -> u16 {
 
 /// The settings a console (or a replica of it) needs to use the peer.
 fn console_settings(providers: &std::path::Path) -> Vec<(String, String)> {
-    let id = |p: &str| format!("PATCHBAY_{}_CLIENT_ID", platform::oauth::env_name(p));
-    let secret = |p: &str| format!("PATCHBAY_{}_CLIENT_SECRET", platform::oauth::env_name(p));
+    let id = |p: &str| format!("PATCHBAY_{}_CLIENT_ID", platform::connect::oauth::env_name(p));
+    let secret = |p: &str| format!("PATCHBAY_{}_CLIENT_SECRET", platform::connect::oauth::env_name(p));
     let mut settings = vec![
         ("PATCHBAY_PROVIDERS_DIR".to_owned(), providers.display().to_string()),
         ("LEPTOS_SITE_ROOT".to_owned(), SITE.to_owned()),

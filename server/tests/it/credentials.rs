@@ -631,7 +631,7 @@ async fn d1_a_canary_key_never_appears_in_pages_responses_headers_or_logs() {
     }
     seen.push(keep(app.browser.post_form("/api/provider", &[("id", "acme-desk")]).await).await);
     seen.push(keep(app.browser.post_form("/api/integrations", &[]).await).await);
-    let connection = platform::connections::describe(&app.platform, &app.admin_team().await, "acme-desk").await;
+    let connection = platform::connect::describe(&app.platform, &app.admin_team().await, "acme-desk").await;
     seen.push(format!("{connection:?} {:?}", app.platform));
     // A form posted without JavaScript is answered with a redirect that
     // carries its error: the key must not ride along in that URL.

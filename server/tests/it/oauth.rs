@@ -133,10 +133,8 @@ async fn a2_a_transaction_past_its_expiry_is_refused_without_a_token_request() {
     assert_eq!(late.status(), StatusCode::BAD_REQUEST);
     assert!(late.text().await.unwrap().contains("expired"), "the page does not say the link expired");
     assert_eq!(sandbox(&app).token_requests(), 0, "a code was exchanged for an expired transaction");
-    let installations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM installations")
-        .fetch_one(app.platform.db.pool())
-        .await
-        .unwrap();
+    let installations: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM installations").fetch_one(app.platform.db.pool()).await.unwrap();
     assert_eq!(installations, 0, "an expired connect left an installation");
     app.stop().await;
 }

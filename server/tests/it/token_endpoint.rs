@@ -13,11 +13,11 @@ use std::time::Duration;
 use common::{TestApp, expire_token_soon, location, stored_token};
 use platform::{
     accounts::TeamId,
-    oauth::StoredToken,
+    credentials::tokens::{self, TokenError},
+    outbound::oauth2::StoredToken,
     secrets::SecretPath,
     store::installations::{self, State},
     testing::TestDatabase,
-    tokens::{self, TokenError},
 };
 use secrecy::ExposeSecret as _;
 use serde_json::json;

@@ -9,10 +9,10 @@ use crate::common;
 use common::{TestApp, expire_token_soon, join_all, stored_token};
 use platform::{
     accounts::TeamId,
-    oauth::{StoredToken, TOKEN_KEY},
+    credentials::tokens::{self, TokenError},
+    outbound::oauth2::{StoredToken, TOKEN_KEY},
     secrets::SecretPath,
     store::installations::{self, State},
-    tokens::{self, TokenError},
 };
 use sandbox::Fault;
 use secrecy::{ExposeSecret as _, SecretString};

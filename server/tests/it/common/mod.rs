@@ -410,7 +410,7 @@ pub async fn stored_token(
     platform: &platform::Platform,
     team: &platform::accounts::TeamId,
     provider: &str,
-) -> Option<platform::oauth::StoredToken> {
+) -> Option<platform::outbound::oauth2::StoredToken> {
     use secrecy::ExposeSecret as _;
     let secret = platform.secrets.get_fresh(&token_path(team, provider)).await.unwrap()?;
     Some(serde_json::from_str(secret.value.expose_secret()).unwrap())
@@ -426,5 +426,5 @@ pub async fn expire_token_soon(platform: &platform::Platform, team: &platform::a
 }
 
 fn token_path(team: &platform::accounts::TeamId, provider: &str) -> platform::secrets::SecretPath {
-    platform::secrets::SecretPath::of(team, &[provider, platform::oauth::TOKEN_KEY]).unwrap()
+    platform::secrets::SecretPath::of(team, &[provider, platform::outbound::oauth2::TOKEN_KEY]).unwrap()
 }

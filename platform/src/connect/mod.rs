@@ -11,6 +11,8 @@
 //! Callers check that the person is an admin (SECURITY C4); the team always
 //! comes from their session (SECURITY C1).
 
+pub mod oauth;
+
 use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret as _, SecretString};
@@ -18,12 +20,12 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::{
     Platform,
     catalog::{Auth, Availability, Credentials, Field, FieldKind, Provider},
+    credentials::tokens::TokenError,
     error::{Error, Result},
+    outbound::account::{self as account, Destination, Value, Values, is_loopback},
     secrets::SecretPath,
     store::installations::{self, Installation, Link},
     store::users::User,
-    tokens::TokenError,
-    whoami::{self, Destination, Value, Values, is_loopback},
 };
 
 /// The longest value a field takes: the secret store's smallest limit.
@@ -195,7 +197,7 @@ async fn verify(
     provider: &Provider,
     credentials: &Credentials,
     checked: &Checked,
-) -> Result<whoami::Account> {
+) -> Result<account::Account> {
     let mut values = Values::new();
     let mut entered_hosts = Vec::new();
     for field in &credentials.fields {
@@ -212,7 +214,7 @@ async fn verify(
         }
     }
     let to = Destination { allowed_hosts: &provider.api.allowed_hosts, entered_hosts };
-    whoami::fetch(&platform.http, &credentials.verify, &values, &to)
+    account::fetch(&platform.http, &credentials.verify, &values, &to)
         .await
         .map_err(|failure| Error::ProviderCheck(failure.explain(&provider.name, credential_words(provider))))
 }
@@ -261,7 +263,7 @@ pub(crate) async fn establish(
     platform: &Platform,
     actor: &User,
     provider: &Provider,
-    account: &whoami::Account,
+    account: &account::Account,
     settings: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, SecretString>,
 ) -> Result<Installation> {
@@ -318,7 +320,7 @@ async fn store_and_complete(
     platform: &Platform,
     actor: &User,
     provider: &Provider,
-    account: &whoami::Account,
+    account: &account::Account,
     settings: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, SecretString>,
     path: &SecretPath,
@@ -381,7 +383,7 @@ async fn relink(
     actor: &User,
     provider: &Provider,
     installation: &Installation,
-    account: &whoami::Account,
+    account: &account::Account,
     settings: &BTreeMap<String, String>,
     what: &str,
 ) -> Result<Edited> {
@@ -466,7 +468,7 @@ async fn stored_secrets(
 /// first (SECURITY E6), and a grant the provider no longer honours marks
 /// the connection "needs re-auth" (E4). Nothing else changes.
 #[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
-pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<whoami::Account> {
+pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<account::Account> {
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     tracing::Span::current().record("provider", found.id.as_str());
     let installation = active(platform, actor, found).await?;
@@ -477,24 +479,23 @@ pub async fn check(platform: &Platform, actor: &User, provider: &str) -> Result<
             verify(platform, found, credentials, &checked).await?
         }
         Auth::Oauth2(oauth) => {
-            let token =
-                crate::tokens::access_token(platform, &actor.team_id, found.id.as_str()).await.map_err(|error| {
-                    match error {
-                        TokenError::NeedsReauth => Error::Refused(format!(
-                            "{} no longer accepts the stored authorization. Reconnect to authorize Patchbay again.",
-                            found.name
-                        )),
-                        TokenError::Unavailable => Error::ProviderCheck(format!(
-                            "{} did not give Patchbay a fresh token just now. Try again in a minute.",
-                            found.name
-                        )),
-                        TokenError::NotConnected => Error::Refused(format!("{} is not connected.", found.name)),
-                        TokenError::Platform(error) => error,
-                    }
+            let token = crate::credentials::tokens::access_token(platform, &actor.team_id, found.id.as_str())
+                .await
+                .map_err(|error| match error {
+                    TokenError::NeedsReauth => Error::Refused(format!(
+                        "{} no longer accepts the stored authorization. Reconnect to authorize Patchbay again.",
+                        found.name
+                    )),
+                    TokenError::Unavailable => Error::ProviderCheck(format!(
+                        "{} did not give Patchbay a fresh token just now. Try again in a minute.",
+                        found.name
+                    )),
+                    TokenError::NotConnected => Error::Refused(format!("{} is not connected.", found.name)),
+                    TokenError::Platform(error) => error,
                 })?;
             // The hosts the token response named, kept as settings when connecting.
             let hosts = installation.settings.iter().map(|(name, value)| (name.clone(), Value::url(value))).collect();
-            crate::oauth::fetch_account(platform, found, oauth, token, hosts)
+            crate::connect::oauth::fetch_account(platform, found, oauth, token, hosts)
                 .await
                 .map_err(|failure| Error::ProviderCheck(failure.explain(&found.name, "token")))?
         }
@@ -523,9 +524,10 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &str) -> Re
     // failure there does not keep the keys here. One that may pass is
     // tried again in the background.
     let mut revoke_pending = None;
-    if let Some(token) = platform.secrets.get_fresh(&secret_path(actor, found, crate::oauth::TOKEN_KEY)?).await?
-        && let crate::oauth::Revoked::Later(why) =
-            crate::oauth::revoke(platform, &actor.team_id, found, &token.value).await
+    if let Some(token) =
+        platform.secrets.get_fresh(&secret_path(actor, found, crate::outbound::oauth2::TOKEN_KEY)?).await?
+        && let crate::outbound::oauth2::Revoked::Later(why) =
+            crate::credentials::revoke(platform, &actor.team_id, found, &token.value).await
     {
         crate::jobs::revoke_retry::schedule(platform, &actor.team_id, found.id.as_str(), &token.value, &why).await?;
         revoke_pending = Some(why);

@@ -10,59 +10,18 @@
 //! a header or a client error's text, and a failure is described by its
 //! kind, its HTTP status and the host only (CONNECTOR-RULES 35).
 
-use std::{collections::BTreeMap, fmt, time::Duration};
+use std::{collections::BTreeMap, fmt};
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::catalog::{Method, Request, host_allowed};
-
-/// The one HTTP client for calls the console makes to providers itself
-/// (CONNECTOR-RULES 30): no redirects are followed (SECURITY A10), and
-/// every call is bounded by the configured timeout.
-#[derive(Clone, Debug)]
-pub struct Http {
-    client: reqwest::Client,
-    timeout: Duration,
-}
+use crate::{
+    catalog::{Method, Request, host_allowed},
+    outbound::http::Http,
+};
 
 /// Answers bigger than this are not read to the end: an account
 /// description is a few kilobytes.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
-
-impl Http {
-    /// Fails only when the TLS stack cannot start (no usable root
-    /// certificates), which start-up reports.
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .timeout(timeout)
-            .user_agent(concat!("Patchbay/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, timeout })
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The client itself, for the OAuth token requests.
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-
-    /// The connectors' sending over this client, with the default retries.
-    pub fn connector(&self) -> connector_core::http::Http {
-        connector_core::http::Http::from_client(self.client.clone(), connector_core::http::RetryPolicy::default())
-    }
-
-    /// The connectors' sending and failure classes over this client, with
-    /// one try: for calls whose caller retries on its own schedule.
-    pub fn single_try(&self) -> connector_core::http::Http {
-        let policy = connector_core::http::RetryPolicy { max_attempts: 1, ..Default::default() };
-        connector_core::http::Http::from_client(self.client.clone(), policy)
-    }
-}
 
 /// A value a template may name: a form field or a token.
 #[derive(Clone, Debug)]
@@ -266,8 +225,8 @@ pub async fn fetch(http: &Http, request: &Request, values: &Values, to: &Destina
         return Err(Failure::HostNotAllowed { host });
     }
     let mut builder = match request.method {
-        Method::Get => http.client.get(url),
-        Method::Post => http.client.post(url),
+        Method::Get => http.client().get(url),
+        Method::Post => http.client().post(url),
     };
     for (name, template) in &request.headers {
         let value =
@@ -285,7 +244,7 @@ pub async fn fetch(http: &Http, request: &Request, values: &Values, to: &Destina
         }
         builder = builder.body(fill(body, values, false));
     }
-    let seconds = http.timeout.as_secs().max(1);
+    let seconds = http.timeout().as_secs().max(1);
     // The error's own text names the URL, which may hold the secret: it is
     // only ever classified, never shown.
     let transport = |e: reqwest::Error, host: &str| {

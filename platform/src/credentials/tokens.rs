@@ -27,7 +27,7 @@ use crate::{
     accounts::{InstallationId, TeamId},
     catalog::{Auth, Provider},
     error::{Error, Result},
-    oauth::{StoredToken, TOKEN_KEY, Transport},
+    outbound::oauth2::{StoredToken, TOKEN_KEY, Transport},
     secrets::{SecretPath, Version},
     store::{
         installations::{self, Installation},
@@ -211,12 +211,12 @@ async fn refresh(
         return Ok(SecretString::from(stored.token.access_token));
     }
     let Auth::Oauth2(oauth) = &provider.auth else { return Err(TokenError::NotConnected) };
-    let app = crate::oauth_apps::resolve(platform, &installation.team_id, provider.id.as_str())
+    let app = crate::credentials::oauth_apps::resolve(platform, &installation.team_id, provider.id.as_str())
         .await?
         .ok_or(TokenError::Unavailable)?;
-    let client = crate::oauth::refresh_client(oauth, &app)?;
+    let client = crate::outbound::oauth2::refresh_client(oauth, &app)?;
     let old_refresh = stored.token.refresh_token.clone().ok_or(TokenError::NeedsReauth)?;
-    let via = crate::oauth::Via(platform.http.client());
+    let via = crate::outbound::oauth2::Via(platform.http.client());
     let mut attempt = 0;
     let response = loop {
         attempt += 1;
@@ -267,7 +267,7 @@ async fn refresh(
             }
         }
     };
-    let mut next = crate::oauth::stored_token(&response);
+    let mut next = crate::outbound::oauth2::stored_token(&response);
     // SECURITY E2, CONNECTOR-RULES 24: never replace a refresh token with nothing.
     if next.refresh_token.is_none() {
         next.refresh_token = Some(old_refresh);

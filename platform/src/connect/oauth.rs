@@ -11,109 +11,35 @@
 //! URI the authorize request used (A7), through the console's HTTP client,
 //! which never follows redirects (A10).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken,
-    TokenResponse as _, TokenUrl,
-    basic::{
-        BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-        BasicTokenType,
-    },
+    AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, Scope,
+    basic::{BasicErrorResponse, BasicErrorResponseType},
 };
 use rand::RngCore as _;
-use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
+use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
-
-use connector_core::http::{Call, Class};
 
 use crate::{
     Platform,
     accounts::{TeamId, UserId},
-    catalog::{Auth, Availability, ClientAuth, OAuth2, Pkce, Provider},
+    catalog::{Auth, Availability, OAuth2, Pkce, Provider},
     error::{Error, Result},
+    outbound::{
+        account::{self, Destination, Value, Values},
+        oauth2::{Revoked, StoredToken, TOKEN_KEY, TokenResponse, Transport, Via, client, stored_token},
+    },
     store::{self, installations::Installation, oauth_transactions::Transaction, users::User},
     util::{now, random_id},
-    whoami::{self, Destination, Value, Values},
 };
 
 /// How long a started connect may take at the provider.
 pub const TRANSACTION_SECONDS: i64 = 600;
 
-/// The secret an OAuth connection's tokens are stored under, as one JSON
-/// value so that a refresh replaces them together.
-pub const TOKEN_KEY: &str = "oauth_token";
-
 /// Longest value a callback parameter may have (SECURITY G1).
 pub const MAX_PARAM_CHARS: usize = 2048;
-
-/// An OAuth app's credentials at one provider.
-#[derive(Clone, Debug)]
-pub struct AppCredentials {
-    pub client_id: String,
-    pub client_secret: SecretString,
-}
-
-/// The OAuth apps the console knows, by provider id: from
-/// `PATCHBAY_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET`, and the sandbox's.
-pub type Apps = BTreeMap<String, AppCredentials>;
-
-/// The token response's fields beyond the standard ones (`instance_url`,
-/// `api_domain`): user-info requests may name them as `{token.…}`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-pub struct ExtraFields {
-    #[serde(flatten)]
-    pub fields: BTreeMap<String, serde_json::Value>,
-}
-
-impl oauth2::ExtraTokenFields for ExtraFields {}
-
-type TokenResponse = oauth2::StandardTokenResponse<ExtraFields, BasicTokenType>;
-/// A client before its endpoints are set.
-type NewClient = oauth2::Client<
-    BasicErrorResponse,
-    TokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
->;
-/// A client with its authorize and token endpoints.
-type Client = oauth2::Client<
-    BasicErrorResponse,
-    TokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
-
-/// What is stored for an OAuth connection.
-#[derive(Clone, Deserialize, Serialize)]
-pub struct StoredToken {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
-    /// Unix seconds; `None` when the provider gave no lifetime.
-    pub expires_at: Option<i64>,
-    pub scope: Option<String>,
-    /// A random id of the grant this connect obtained, kept across
-    /// refreshes: a refresh that finishes after a disconnect and reconnect
-    /// sees another grant and stores nothing.
-    #[serde(default)]
-    pub grant: String,
-}
-
-impl std::fmt::Debug for StoredToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredToken").field("expires_at", &self.expires_at).finish_non_exhaustive()
-    }
-}
 
 fn digest(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
@@ -131,46 +57,6 @@ fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<(&'a Pro
     Ok((found, oauth))
 }
 
-fn client(oauth: &OAuth2, app: &AppCredentials, redirect_uri: &str) -> Result<Client> {
-    let bad = |what: &str| Error::Refused(format!("the provider's {what} is not a valid URL"));
-    Ok(NewClient::new(ClientId::new(app.client_id.clone()))
-        .set_client_secret(ClientSecret::new(app.client_secret.expose_secret().to_owned()))
-        .set_auth_uri(AuthUrl::new(oauth.authorize_url.clone()).map_err(|_| bad("authorize URL"))?)
-        .set_token_uri(TokenUrl::new(oauth.token_url.clone()).map_err(|_| bad("token URL"))?)
-        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| bad("redirect URI"))?)
-        .set_auth_type(match oauth.client_auth {
-            ClientAuth::Basic => AuthType::BasicAuth,
-            ClientAuth::Post => AuthType::RequestBody,
-        }))
-}
-
-/// A client for refreshing: it needs only the token endpoint.
-pub(crate) type RefreshClient = oauth2::Client<
-    BasicErrorResponse,
-    TokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
-
-pub(crate) fn refresh_client(oauth: &OAuth2, app: &AppCredentials) -> Result<RefreshClient> {
-    Ok(NewClient::new(ClientId::new(app.client_id.clone()))
-        .set_client_secret(ClientSecret::new(app.client_secret.expose_secret().to_owned()))
-        .set_token_uri(
-            TokenUrl::new(oauth.token_url.clone())
-                .map_err(|_| Error::Refused("the provider's token URL is not a valid URL".into()))?,
-        )
-        .set_auth_type(match oauth.client_auth {
-            ClientAuth::Basic => AuthType::BasicAuth,
-            ClientAuth::Post => AuthType::RequestBody,
-        }))
-}
-
 /// Starts a connect: records the transaction and returns the provider's
 /// authorize URL. `redirect_uri` is built from the public base URL;
 /// `return_to` is a checked same-site path.
@@ -185,14 +71,16 @@ pub async fn start(
 ) -> Result<url::Url> {
     let (provider, oauth) = oauth_provider(platform, provider)?;
     tracing::Span::current().record("provider", provider.id.as_str());
-    let app = crate::oauth_apps::resolve(platform, &actor.team_id, provider.id.as_str()).await?.ok_or_else(|| {
-        Error::Refused(format!(
-            "{} has no OAuth app configured. Enter one under Settings → OAuth apps, or set PATCHBAY_{}_CLIENT_ID \
+    let app = crate::credentials::oauth_apps::resolve(platform, &actor.team_id, provider.id.as_str())
+        .await?
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "{} has no OAuth app configured. Enter one under Settings → OAuth apps, or set PATCHBAY_{}_CLIENT_ID \
              and _CLIENT_SECRET.",
-            provider.name,
-            env_name(provider.id.as_str())
-        ))
-    })?;
+                provider.name,
+                env_name(provider.id.as_str())
+            ))
+        })?;
     let mut conn = platform.db.pool().acquire().await?;
     let existing = crate::store::installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?;
     drop(conn);
@@ -321,7 +209,7 @@ pub enum Failure {
     /// A host the provider returned is not one its tokens may go to.
     HostNotAllowed { host: String },
     /// The user-info request failed.
-    NoAccount(whoami::Failure),
+    NoAccount(account::Failure),
     /// The app is not configured, or the provider cannot be connected.
     NotAvailable(String),
     /// Storing failed; logged.
@@ -423,68 +311,6 @@ fn issuer_matches(oauth: &OAuth2, iss: &str) -> bool {
     }
 }
 
-/// A transport failure of the token request, classified without its text
-/// (which names the URL).
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Transport {
-    #[error("the provider did not answer in time")]
-    Timeout,
-    #[error("the provider could not be reached")]
-    Unreachable,
-    /// A 429 or 5xx, with the wait the provider asked for, if any.
-    #[error("the provider answered HTTP {status}")]
-    Status { status: u16, retry_after: Option<Duration> },
-    /// A redirect, which is never followed (SECURITY A10).
-    #[error("the provider answered with a redirect")]
-    Redirected,
-}
-
-/// Sends one token-endpoint request through the console's client. A
-/// redirect, a 429 or a 5xx becomes a transport failure, which the library
-/// would otherwise try to read as an error body.
-async fn send(
-    http: &reqwest::Client,
-    request: oauth2::HttpRequest,
-) -> std::result::Result<oauth2::HttpResponse, Transport> {
-    let classify = |e: reqwest::Error| if e.is_timeout() { Transport::Timeout } else { Transport::Unreachable };
-    let request = reqwest::Request::try_from(request).map_err(|_| Transport::Unreachable)?;
-    let mut response = http.execute(request).await.map_err(classify)?;
-    let status = response.status();
-    if status.is_redirection() {
-        return Err(Transport::Redirected);
-    }
-    if status.is_server_error() || status.as_u16() == 429 {
-        let retry_after = connector_core::headers::retry_after(response.headers());
-        return Err(Transport::Status { status: status.as_u16(), retry_after });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
-        if body.len() + chunk.len() > 1 << 20 {
-            return Err(Transport::Status { status: status.as_u16(), retry_after: None });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let mut built = oauth2::http::Response::builder().status(status);
-    for (name, value) in response.headers() {
-        built = built.header(name, value);
-    }
-    built.body(body).map_err(|_| Transport::Unreachable)
-}
-
-/// The console's client as the OAuth library's HTTP client.
-pub(crate) struct Via<'a>(pub(crate) &'a reqwest::Client);
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Via<'_> {
-    type Error = Transport;
-    type Future = std::pin::Pin<
-        Box<dyn Future<Output = std::result::Result<oauth2::HttpResponse, Transport>> + Send + Sync + 'c>,
-    >;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(send(self.0, request))
-    }
-}
-
 /// Completes a connect from its callback. `signed_in` and `session_id`
 /// are this request's; the transaction must belong to both.
 #[tracing::instrument(skip_all, fields(provider))]
@@ -529,11 +355,10 @@ pub async fn finish(
         });
     }
     let Some(code) = callback.code else { return Err(Failure::BadRequest) };
-    let app =
-        crate::oauth_apps::resolve(platform, &signed_in.team_id, provider.id.as_str())
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| Failure::NotAvailable(format!("{} has no OAuth app configured any more.", provider.name)))?;
+    let app = crate::credentials::oauth_apps::resolve(platform, &signed_in.team_id, provider.id.as_str())
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| Failure::NotAvailable(format!("{} has no OAuth app configured any more.", provider.name)))?;
 
     // SECURITY A7: the same redirect URI as the authorize request.
     let client = client(oauth, &app, &transaction.redirect_uri).map_err(|e| Failure::NotAvailable(e.to_string()))?;
@@ -552,7 +377,7 @@ pub async fn finish(
             // The provider issued a grant nothing will use: give it back.
             let json = SecretString::from(serde_json::to_string(&stored).unwrap_or_default());
             let team = &signed_in.team_id;
-            if let Revoked::Later(why) = revoke(platform, team, provider, &json).await
+            if let Revoked::Later(why) = crate::credentials::revoke(platform, team, provider, &json).await
                 && let Err(error) =
                     crate::jobs::revoke_retry::schedule(platform, team, provider.id.as_str(), &json, &why).await
             {
@@ -600,11 +425,9 @@ async fn connect_with_token(
 
     let json = serde_json::to_string(stored).map_err(|_| Failure::MalformedToken)?;
     let secrets = BTreeMap::from([(TOKEN_KEY.to_owned(), SecretString::from(json))]);
-    crate::connections::establish(platform, signed_in, provider, &account, &settings, &secrets).await.map_err(|e| {
-        match e {
-            Error::Refused(message) => Failure::NotAvailable(message),
-            other => internal(other),
-        }
+    crate::connect::establish(platform, signed_in, provider, &account, &settings, &secrets).await.map_err(|e| match e {
+        Error::Refused(message) => Failure::NotAvailable(message),
+        other => internal(other),
     })
 }
 
@@ -618,33 +441,11 @@ pub(crate) async fn fetch_account(
     oauth: &OAuth2,
     access_token: SecretString,
     token_fields: Values,
-) -> std::result::Result<whoami::Account, whoami::Failure> {
+) -> std::result::Result<account::Account, account::Failure> {
     let mut values: Values = token_fields.into_iter().map(|(name, value)| (format!("token.{name}"), value)).collect();
     values.insert("access_token".into(), Value::plain(access_token));
     let to = Destination { allowed_hosts: &provider.api.allowed_hosts, entered_hosts: Vec::new() };
-    whoami::fetch(&platform.http, &oauth.user_info, &values, &to).await
-}
-
-/// The longest token life believed; a larger `expires_in` is clamped.
-const MAX_TOKEN_LIFE: Duration = Duration::from_secs(10 * 365 * 86_400);
-
-/// Reads a token endpoint's JSON body into what would be stored, or
-/// `None` when it is not a token: the same types and conversion the token
-/// exchange and refresh use (the OAuth library deserializes the body into
-/// `TokenResponse`). For the token-response fuzz target (SECURITY G4).
-pub fn read_token_response(body: &[u8]) -> Option<StoredToken> {
-    serde_json::from_slice::<TokenResponse>(body).ok().map(|token| stored_token(&token))
-}
-
-pub(crate) fn stored_token(token: &TokenResponse) -> StoredToken {
-    let life = token.expires_in().map(|d| d.min(MAX_TOKEN_LIFE));
-    StoredToken {
-        access_token: token.access_token().secret().clone(),
-        refresh_token: token.refresh_token().map(|r| r.secret().clone()),
-        expires_at: life.map(|d| now() + i64::try_from(d.as_secs()).unwrap_or(0)),
-        scope: token.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
-        grant: String::new(),
-    }
+    account::fetch(&platform.http, &oauth.user_info, &values, &to).await
 }
 
 fn token_failure(error: RequestTokenError<Transport, BasicErrorResponse>) -> Failure {
@@ -660,64 +461,6 @@ fn token_failure(error: RequestTokenError<Transport, BasicErrorResponse>) -> Fai
         // The body may hold a token: it is dropped unread.
         RequestTokenError::Parse(..) | RequestTokenError::Other(_) => Failure::MalformedToken,
     }
-}
-
-/// How a revoke request ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Revoked {
-    /// The provider confirmed it (RFC 7009 answers 200 also for a token it
-    /// no longer knows), or there was nothing to revoke.
-    Done,
-    /// Worth trying again later: a timeout, no answer, 429 or 5xx. Says why.
-    Later(String),
-    /// Refused for good (a 4xx): trying again will not help. Says why.
-    Refused(String),
-}
-
-/// Asks the provider to revoke the stored tokens (RFC 7009), where the
-/// catalog has a revoke URL: the refresh token when there is one, which
-/// ends the grant, else the access token.
-pub async fn revoke(platform: &Platform, team: &TeamId, provider: &Provider, token_json: &SecretString) -> Revoked {
-    let Auth::Oauth2(oauth) = &provider.auth else { return Revoked::Done };
-    let Some(revoke_url) = &oauth.revoke_url else { return Revoked::Done };
-    let app = match crate::oauth_apps::resolve(platform, team, provider.id.as_str()).await {
-        Ok(Some(app)) => app,
-        Ok(None) => return Revoked::Refused(format!("{} has no OAuth app configured to revoke with", provider.name)),
-        Err(_) => return Revoked::Later("the OAuth app could not be read".into()),
-    };
-    let Ok(stored) = serde_json::from_str::<StoredToken>(token_json.expose_secret()) else {
-        return Revoked::Refused("the stored token could not be read".into());
-    };
-    let (token, kind) = match stored.refresh_token {
-        Some(refresh) => (refresh, "refresh_token"),
-        None => (stored.access_token, "access_token"),
-    };
-    let build = |client: &reqwest::Client, _: Option<&str>| {
-        let mut form = vec![("token", token.as_str()), ("token_type_hint", kind)];
-        let request = match oauth.client_auth {
-            ClientAuth::Basic => {
-                client.post(revoke_url.as_str()).basic_auth(&app.client_id, Some(app.client_secret.expose_secret()))
-            }
-            ClientAuth::Post => {
-                form.push(("client_id", app.client_id.as_str()));
-                form.push(("client_secret", app.client_secret.expose_secret()));
-                client.post(revoke_url.as_str())
-            }
-        };
-        request.form(&form)
-    };
-    // A passing failure (timeout, unreachable, 429, 5xx) is tried again by
-    // the revocation queue; anything else will not pass.
-    let outcome = match platform.http.single_try().send(Call::default(), build).await {
-        Ok(_) => Revoked::Done,
-        Err(error) if error.class == Class::Transient => Revoked::Later(format!("{}: {error}", provider.name)),
-        Err(error) => Revoked::Refused(format!("{} refused to revoke the token: {error}", provider.name)),
-    };
-    match &outcome {
-        Revoked::Done => tracing::info!("token revoked at the provider"),
-        Revoked::Later(why) | Revoked::Refused(why) => tracing::warn!(reason = %why, "the token was not revoked"),
-    }
-    outcome
 }
 
 /// Which team and user a transaction belongs to; for tests.
@@ -748,16 +491,16 @@ mod send_checks {
         is_send(super::finish(p, u, "s", "x", c));
     }
     fn access_token_is_send(p: &crate::Platform, t: &crate::accounts::TeamId) {
-        is_send(crate::tokens::access_token(p, t, "x"));
+        is_send(crate::credentials::tokens::access_token(p, t, "x"));
     }
     fn establish_is_send(
         p: &crate::Platform,
         u: &crate::store::users::User,
         pr: &crate::catalog::Provider,
-        a: &crate::whoami::Account,
+        a: &crate::outbound::account::Account,
         m: &std::collections::BTreeMap<String, String>,
         s: &std::collections::BTreeMap<String, secrecy::SecretString>,
     ) {
-        is_send(crate::connections::establish(p, u, pr, a, m, s));
+        is_send(crate::connect::establish(p, u, pr, a, m, s));
     }
 }

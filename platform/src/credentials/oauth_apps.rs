@@ -15,7 +15,7 @@ use crate::{
     accounts::TeamId,
     catalog::{Auth, Availability, Provider},
     error::{Error, Result},
-    oauth::AppCredentials,
+    outbound::oauth2::AppCredentials,
     secrets::SecretPath,
     store::{self, users::User},
     util::now,
