@@ -22,7 +22,7 @@ use crate::{
     catalog::{Auth, Availability, Credentials, Field, FieldKind, Provider},
     credentials::tokens::TokenError,
     error::{Error, Result},
-    outbound::account::{self as account, Destination, Value, Values, is_loopback},
+    outbound::account::{self, Destination, Value, Values, is_loopback},
     secrets::SecretPath,
     store::installations::{self, Installation, Link},
     store::users::User,

@@ -36,7 +36,7 @@ use crate::{
     catalog::{Auth, FieldKind, Provider},
     credentials::tokens::{self, TokenError},
     error::{Error, Result},
-    outbound::account::{self as account, Value, Values},
+    outbound::account::{self, Value, Values},
     store::artifacts::{self, Progress},
     store::installations::{self, Installation},
     store::jobs::{self, ErrorClass, Job, Kind},
