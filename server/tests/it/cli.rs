@@ -13,17 +13,7 @@ use std::{
 
 use platform::{Readiness, testing::TestDatabase};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patchbay");
-
-/// The binary with an empty environment plus the given settings.
-fn patchbay(settings: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(BIN);
-    command.env_clear().stdin(Stdio::null());
-    for (name, value) in settings {
-        command.env(name, value);
-    }
-    command
-}
+use crate::common::patchbay;
 
 fn run(settings: &[(&str, &str)], args: &[&str]) -> Output {
     patchbay(settings).args(args).output().expect("run patchbay")

@@ -210,23 +210,22 @@ impl CountingConsole {
     fn start(app: &TestApp) -> Self {
         use std::io::BufRead as _;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .arg("serve")
-            .env_clear()
-            .envs([
-                ("DATABASE_URL", app.db.url_for_child()),
-                ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
-                ("PATCHBAY_BIND", format!("127.0.0.1:{port}")),
-                ("PATCHBAY_RUN_JOBS", "off".into()),
-                ("PATCHBAY_LOG_FORMAT", "json".into()),
-                ("PATCHBAY_LOG", "warn,sqlx::query=debug".into()),
-                ("LEPTOS_SITE_ROOT", common::SITE.into()),
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (database, data_dir, bind) =
+            (app.db.url_for_child(), app.data_dir().display().to_string(), format!("127.0.0.1:{port}"));
+        let mut child = common::patchbay(&[
+            ("DATABASE_URL", &database),
+            ("PATCHBAY_DATA_DIR", &data_dir),
+            ("PATCHBAY_BIND", &bind),
+            ("PATCHBAY_RUN_JOBS", "off"),
+            ("PATCHBAY_LOG_FORMAT", "json"),
+            ("PATCHBAY_LOG", "warn,sqlx::query=debug"),
+            ("LEPTOS_SITE_ROOT", common::SITE),
+        ])
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
         let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (stderr, counter) = (child.stderr.take().unwrap(), statements.clone());
         std::thread::spawn(move || {

@@ -415,23 +415,20 @@ async fn d6_patchbay_worker_alone_retries_a_revoke_that_failed_for_a_moment() {
     let providers = m._providers.path().display().to_string();
     let data_dir = m.app.data_dir().display().to_string();
     let database = m.app.db.url_for_child();
-    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"))
-        .arg("worker")
-        .env_clear()
-        .envs([
-            ("DATABASE_URL", database.as_str()),
-            ("PATCHBAY_DATA_DIR", data_dir.as_str()),
-            ("PATCHBAY_PROVIDERS_DIR", providers.as_str()),
-            ("PATCHBAY_ACME_OAUTH_CLIENT_ID", "acme-client"),
-            ("PATCHBAY_ACME_OAUTH_CLIENT_SECRET", "acme-secret"),
-            ("PATCHBAY_PROVIDER_TIMEOUT", "5"),
-            ("LEPTOS_SITE_ROOT", SITE),
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut worker = common::patchbay(&[
+        ("DATABASE_URL", &database),
+        ("PATCHBAY_DATA_DIR", &data_dir),
+        ("PATCHBAY_PROVIDERS_DIR", &providers),
+        ("PATCHBAY_ACME_OAUTH_CLIENT_ID", "acme-client"),
+        ("PATCHBAY_ACME_OAUTH_CLIENT_SECRET", "acme-secret"),
+        ("PATCHBAY_PROVIDER_TIMEOUT", "5"),
+        ("LEPTOS_SITE_ROOT", SITE),
+    ])
+    .arg("worker")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !pending(&m).await.is_empty() && std::time::Instant::now() < deadline {
         if worker.try_wait().unwrap().is_some() {

@@ -378,6 +378,18 @@ impl TestApp {
     }
 }
 
+/// The `patchbay` binary with an empty environment (so no `LEPTOS_*` or
+/// other variable of this process leaks in) plus the given settings, and no
+/// standard input.
+pub fn patchbay(settings: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    command.env_clear().stdin(std::process::Stdio::null());
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    command
+}
+
 /// The compiled site (`cargo leptos build`), for tests that render pages
 /// with their stylesheet and scripts.
 pub const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../public");
