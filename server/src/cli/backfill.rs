@@ -83,7 +83,8 @@ pub(super) async fn backfill(
     let worker = platform::jobs::worker_name("backfill");
     let state = loop {
         platform::jobs::interrupt_lapsed(&platform.db).await?;
-        let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), platform.job_lease).await?;
+        let lease = platform::jobs::handler(kind).lease(&platform);
+        let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), lease).await?;
         let Some(job) = job else {
             let current = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
             match current.map(|j| j.state) {
