@@ -15,7 +15,7 @@ use std::{
 };
 
 use platform::{
-    accounts::TeamId,
+    ids::TeamId,
     secrets::{
         Prefix, SecretPath, SecretStore, SecretString,
         local::{KeySource, LocalSettings, LocalStore},

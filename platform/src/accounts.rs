@@ -2,83 +2,10 @@
 //! IDs, names, emails, passwords and roles. Each `parse` says, in words a
 //! person can act on, what is wrong with a value and which field it was.
 
-use std::fmt;
-
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn new() -> Self {
-                Self(uuid::Uuid::new_v4().to_string())
-            }
-
-            /// Accepts only the canonical UUID form, so an ID can never carry
-            /// path or SQL metacharacters.
-            pub fn parse(s: &str) -> Result<Self> {
-                uuid::Uuid::parse_str(s)
-                    .ok()
-                    .filter(|u| u.hyphenated().to_string() == s)
-                    .map(|_| Self(s.to_owned()))
-                    .ok_or(Error::NotFound)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = Error;
-            fn try_from(s: String) -> Result<Self> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-id_type!(
-    /// A team: the tenant everything else belongs to.
-    TeamId
-);
-id_type!(
-    /// A person in a team.
-    UserId
-);
-id_type!(
-    /// An invite link's row (never its token).
-    InviteId
-);
-id_type!(
-    /// A team's connection to one provider.
-    InstallationId
-);
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     Error::Invalid { field: field.into(), message: message.into() }
@@ -278,14 +205,5 @@ mod tests {
         assert_eq!((field.as_str(), text.as_str()), ("team_name", "Team name must be at most 80 characters."));
         let (field, text) = message(PersonName::parse("   ").unwrap_err());
         assert_eq!((field.as_str(), text.as_str()), ("name", "Enter your name."));
-    }
-
-    #[test]
-    fn ids_accept_only_canonical_uuids() {
-        let id = TeamId::new();
-        assert_eq!(TeamId::parse(id.as_str()).unwrap(), id);
-        for bad in ["", "../etc", "not-a-uuid", &id.as_str().to_uppercase()] {
-            assert!(TeamId::parse(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -2,11 +2,12 @@
 //! A provider in the catalog without an entry here can be connected but
 //! not synced, and its card says so.
 
+use crate::ids::ProviderId;
 use connector_core::source::Source;
 
 /// The connector for a provider, if one is built.
-pub fn source_for(provider: &str) -> Option<Box<dyn Source>> {
-    match provider {
+pub fn source_for(provider: &ProviderId) -> Option<Box<dyn Source>> {
+    match provider.as_str() {
         "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
         "github" => Some(Box::new(connector_github::GithubSource)),
         "linear" => Some(Box::new(connector_linear::LinearSource)),

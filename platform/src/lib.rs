@@ -1,6 +1,8 @@
 //! Patchbay's server-only domain. Nothing here knows about Leptos or HTTP routes:
 //! the server and the `app` crate's server functions call into it.
 //!
+//! - `ids`: every id newtype (teams, users, invites, installations,
+//!   providers, jobs); signatures take these, not `&str`.
 //! - `store`: the only place with SQL. Repositories are plain functions that
 //!   take a [`Db`], a connection or a transaction, written once for both
 //!   backends.
@@ -8,7 +10,8 @@
 //!   files and the secret store.
 //! - `outbound`: what the console sends providers (the HTTP client, the
 //!   account request, the OAuth 2.0 protocol).
-//! - `credentials`: which OAuth app, the token lifecycle, revoking.
+//! - `credentials`: which OAuth app, the token lifecycle, the credentials
+//!   a connector is handed, revoking.
 //! - `connect`: the credential form, OAuth start and callback, establish,
 //!   check and disconnect; `login`: sign-in.
 //! - `jobs`: the one job registry, its handlers (the sync runner, revoke
@@ -23,6 +26,7 @@ pub mod connect;
 pub mod connectors;
 pub mod credentials;
 pub mod error;
+pub mod ids;
 pub mod jobs;
 pub mod login;
 pub mod outbound;
@@ -79,7 +83,7 @@ pub struct Platform {
     pub oauth_apps: std::sync::Arc<outbound::oauth2::Apps>,
     /// Providers whose app comes with the console (the sandbox): there is
     /// nothing for an admin to enter.
-    pub built_in_apps: std::sync::Arc<std::collections::BTreeSet<String>>,
+    pub built_in_apps: std::sync::Arc<std::collections::BTreeSet<ids::ProviderId>>,
     /// Each connection's rate budget and circuit breaker in this process.
     pub pacing: std::sync::Arc<jobs::sync::Pacing>,
     /// How long a worker's claim on a job lasts without a heartbeat: how

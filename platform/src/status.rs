@@ -2,13 +2,13 @@
 //! newest syncs, and the live view's fingerprint. Each answers in a
 //! bounded number of queries, whatever the number of connections.
 
+use crate::ids::ProviderId;
 use std::collections::HashMap;
 
 use crate::{
-    Platform,
-    accounts::{InstallationId, TeamId},
-    connectors,
+    Platform, connectors,
     error::{Error, Result},
+    ids::{InstallationId, TeamId},
     jobs::sync::{DEFAULT_SYNC_EVERY_MINUTES, SYNC_KINDS, interval_seconds},
     store::{
         artifacts,
@@ -41,7 +41,7 @@ const RECENT_ERRORS: i64 = 5;
 
 /// The sync status of `team`'s active connection to `provider`;
 /// `NotFound` when there is none.
-pub async fn connection(platform: &Platform, team: &TeamId, provider: &str) -> Result<Status> {
+pub async fn connection(platform: &Platform, team: &TeamId, provider: &ProviderId) -> Result<Status> {
     let installation = {
         let mut conn = platform.db.pool().acquire().await?;
         installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?
@@ -92,7 +92,7 @@ pub async fn newest_jobs(platform: &Platform, team: &TeamId) -> Result<HashMap<I
 /// whenever either moves (connection state; job state, progress, attempts):
 /// a live view reads this often and the whole [`connection`] only when it
 /// changes.
-pub async fn fingerprint(platform: &Platform, team: &TeamId, provider: &str) -> Result<String> {
+pub async fn fingerprint(platform: &Platform, team: &TeamId, provider: &ProviderId) -> Result<String> {
     let row = jobs::newest_sync_fingerprint(&platform.db, team, provider, SYNC_KINDS).await?;
     Ok(format!("{row:?}"))
 }

@@ -315,3 +315,103 @@ impl std::io::Write for LogWriter {
         Ok(())
     }
 }
+
+/// A secret store that passes every call to another and notes the paths
+/// whose values were read, so a test can prove that a request or a job
+/// read no secret it must not (SECURITY C1, C3).
+#[derive(Debug)]
+pub struct RecordingSecrets {
+    inner: std::sync::Arc<dyn crate::secrets::SecretStore>,
+    read: std::sync::Mutex<Vec<crate::secrets::SecretPath>>,
+}
+
+impl RecordingSecrets {
+    pub fn new(inner: std::sync::Arc<dyn crate::secrets::SecretStore>) -> Self {
+        Self { inner, read: std::sync::Mutex::default() }
+    }
+
+    /// Every path whose value was read so far (through `get`, `get_fresh`,
+    /// `get_many` or `get_all`), in order.
+    pub fn reads(&self) -> Vec<crate::secrets::SecretPath> {
+        self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The reads of values that belong to `team`.
+    pub fn reads_of(&self, team: &crate::ids::TeamId) -> usize {
+        self.reads().iter().filter(|path| path.team_id() == team).count()
+    }
+
+    fn note(&self, paths: impl IntoIterator<Item = crate::secrets::SecretPath>) {
+        self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(paths);
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::secrets::SecretStore for RecordingSecrets {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    fn name_of(&self, path: &crate::secrets::SecretPath) -> crate::Result<String> {
+        self.inner.name_of(path)
+    }
+
+    async fn put(
+        &self,
+        path: &crate::secrets::SecretPath,
+        value: &secrecy::SecretString,
+    ) -> crate::Result<crate::secrets::Version> {
+        self.inner.put(path, value).await
+    }
+
+    async fn put_if_version(
+        &self,
+        path: &crate::secrets::SecretPath,
+        expected: Option<crate::secrets::Version>,
+        value: &secrecy::SecretString,
+    ) -> crate::Result<crate::secrets::Version> {
+        self.inner.put_if_version(path, expected, value).await
+    }
+
+    async fn get(&self, path: &crate::secrets::SecretPath) -> crate::Result<Option<crate::secrets::Secret>> {
+        self.note([path.clone()]);
+        self.inner.get(path).await
+    }
+
+    async fn get_fresh(&self, path: &crate::secrets::SecretPath) -> crate::Result<Option<crate::secrets::Secret>> {
+        self.note([path.clone()]);
+        self.inner.get_fresh(path).await
+    }
+
+    async fn get_many(
+        &self,
+        paths: &[crate::secrets::SecretPath],
+    ) -> crate::Result<Vec<Option<crate::secrets::Secret>>> {
+        self.note(paths.iter().cloned());
+        self.inner.get_many(paths).await
+    }
+
+    async fn get_all(
+        &self,
+        under: &crate::secrets::SecretPath,
+    ) -> crate::Result<Vec<(crate::secrets::SecretPath, crate::secrets::Secret)>> {
+        self.note([under.clone()]);
+        self.inner.get_all(under).await
+    }
+
+    async fn list(&self, under: &crate::secrets::SecretPath) -> crate::Result<Vec<crate::secrets::SecretEntry>> {
+        self.inner.list(under).await
+    }
+
+    async fn delete(&self, path: &crate::secrets::SecretPath) -> crate::Result<bool> {
+        self.inner.delete(path).await
+    }
+
+    async fn delete_all(&self, under: &crate::secrets::SecretPath) -> crate::Result<usize> {
+        self.inner.delete_all(under).await
+    }
+
+    async fn check(&self) -> crate::Result<crate::secrets::StoreStatus> {
+        self.inner.check().await
+    }
+}

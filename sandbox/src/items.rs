@@ -91,6 +91,8 @@ struct ItemState {
     bucket: Bucket,
     faults_left: u64,
     requests: u64,
+    /// When the first item request came, in Unix milliseconds.
+    first_request_ms: Option<i64>,
     limited: u64,
 }
 
@@ -118,6 +120,7 @@ impl Items {
             bucket: Bucket { tokens, at: Instant::now() },
             faults_left: 0,
             requests: 0,
+            first_request_ms: None,
             limited: 0,
         };
         Self { settings, base_ms, state: Mutex::new(state) }
@@ -176,6 +179,11 @@ impl Items {
     pub(crate) fn stats(&self) -> (u64, u64) {
         let s = self.lock();
         (s.requests, s.limited)
+    }
+
+    /// When the first item request came (Unix milliseconds), if one did.
+    pub(crate) fn first_request_ms(&self) -> Option<i64> {
+        self.lock().first_request_ms
     }
 
     /// Live items, as a full listing returns them.
@@ -307,6 +315,7 @@ impl Items {
     fn admit(&self) -> Admission {
         let mut s = self.lock();
         s.requests += 1;
+        s.first_request_ms.get_or_insert_with(now_ms);
         let Some(limit) = self.settings.rate_limit else { return Admission::Unlimited };
         let rate = f64::from(limit);
         let elapsed = s.bucket.at.elapsed().as_secs_f64();

@@ -74,6 +74,9 @@ pub struct Settings {
 pub enum Fault {
     /// 400 `invalid_grant`: the grant is dead.
     InvalidGrant,
+    /// 400 `invalid_grant` after a second: a refresh that loses a race
+    /// with another process's, which rotated the token meanwhile.
+    InvalidGrantAfterASecond,
     /// 401 `invalid_client`.
     InvalidClient,
     /// 500 `server_error`.
@@ -210,6 +213,12 @@ impl Sandbox {
     /// Item requests answered, and how many were refused for the rate limit.
     pub fn item_requests(&self) -> (u64, u64) {
         self.items().stats()
+    }
+
+    /// When the first item request came, in Unix milliseconds: where a
+    /// sync's reading began.
+    pub fn first_item_request_ms(&self) -> Option<i64> {
+        self.items().first_request_ms()
     }
 
     /// Items a full listing returns.
@@ -602,6 +611,10 @@ async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, Form(form): F
 async fn answer_fault(fault: Fault) -> Response {
     match fault {
         Fault::InvalidGrant => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "injected: the grant is dead"),
+        Fault::InvalidGrantAfterASecond => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "injected: the token was rotated meanwhile")
+        }
         Fault::InvalidClient => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "injected: bad client"),
         Fault::ServerError => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "injected"),
         Fault::Unavailable => {

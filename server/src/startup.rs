@@ -94,13 +94,21 @@ pub async fn open_secret_store(
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with(config, |_| {}).await
+    }
+
+    /// [`Application::build`], with a last change to the platform before
+    /// anything is served: tests wrap the secret store to see what a
+    /// request reads.
+    pub async fn build_with(config: &Config, adjust: impl FnOnce(&mut Platform)) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("PATCHBAY_BIND: cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| PublicUrl::for_listen_addr(addr));
 
-        let (platform, sandbox) = build_platform(config, &public_url).await?;
+        let (mut platform, sandbox) = build_platform(config, &public_url).await?;
+        adjust(&mut platform);
         warn_if_site_missing(&config.site);
         let state = AppState {
             leptos: leptos_options(&config.site, addr),
@@ -229,7 +237,7 @@ pub async fn build_platform(
     let mut built_in = platform::outbound::oauth2::Apps::new();
     if sandbox.is_some() {
         built_in.insert(
-            "sandbox".into(),
+            platform::ids::ProviderId::parse("sandbox").expect("`sandbox` is a provider id"),
             platform::outbound::oauth2::AppCredentials {
                 client_id: sandbox::CLIENT_ID.into(),
                 client_secret: sandbox::CLIENT_SECRET.to_owned().into(),

@@ -35,6 +35,7 @@ pub async fn list_integrations() -> Result<Vec<IntegrationCard>, AppError> {
 #[server(prefix = "/api", endpoint = "provider")]
 pub async fn get_provider(id: String) -> Result<ProviderDetail, AppError> {
     crate::ssr::member(|viewer, platform| async move {
+        let id = platform::ids::ProviderId::parse(&id)?;
         let provider = platform.catalog.get(&id).ok_or(AppError::NotFound)?;
         let connection = platform::connect::describe(&platform, &viewer.user.team_id, &id).await?;
         let app_configured =
@@ -57,6 +58,7 @@ pub async fn connect_provider(
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let installation = platform::connect::connect(&platform, &viewer.user, &provider, &values).await?;
         Ok(Saved { message: format!("Connected as {}.", installation.display_name) })
     })
@@ -70,6 +72,7 @@ pub async fn replace_credentials(
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let edited = platform::connect::replace_credentials(&platform, &viewer.user, &provider, &values).await?;
         Ok(crate::views::integrations::saved("The new credentials are saved.", &edited))
     })
@@ -83,6 +86,7 @@ pub async fn edit_settings(
     #[server(default)] values: BTreeMap<String, String>,
 ) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let edited = platform::connect::edit_settings(&platform, &viewer.user, &provider, &values).await?;
         Ok(crate::views::integrations::saved("The settings are saved.", &edited))
     })
@@ -93,6 +97,7 @@ pub async fn edit_settings(
 #[server(prefix = "/api", endpoint = "check_connection")]
 pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let account = platform::connect::check(&platform, &viewer.user, &provider).await?;
         Ok(Saved { message: format!("The connection works: the provider answers as {}.", account.name) })
     })
@@ -103,6 +108,7 @@ pub async fn check_connection(provider: String) -> Result<Saved, AppError> {
 #[server(prefix = "/api", endpoint = "disconnect_provider")]
 pub async fn disconnect_provider(provider: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let wiped = platform::connect::disconnect(&platform, &viewer.user, &provider).await?;
         let keys = if wiped.secrets == 1 { "key".to_owned() } else { "keys".to_owned() };
         let mut message = format!("Disconnected. {} stored {keys} deleted.", wiped.secrets);

@@ -30,7 +30,7 @@ pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
                 }),
                 client_id: row.app.map(|(_, client_id)| client_id),
                 environment_too: row.environment_too,
-                provider: row.provider,
+                provider: row.provider.to_string(),
                 name: row.name,
             })
             .collect();
@@ -43,9 +43,10 @@ pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
 #[server(prefix = "/api", endpoint = "save_oauth_app")]
 pub async fn save_oauth_app(provider: String, client_id: String, client_secret: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let secret = secrecy::SecretString::from(client_secret);
         platform::credentials::oauth_apps::save(&platform, &viewer.user, &provider, &client_id, &secret).await?;
-        let name = platform.catalog.get(&provider).map_or(provider.clone(), |p| p.name.clone());
+        let name = platform.catalog.get(&provider).map_or_else(|| provider.to_string(), |p| p.name.clone());
         Ok(Saved { message: format!("The OAuth app for {name} is saved. Admins can connect {name} now.") })
     })
     .await
@@ -55,8 +56,9 @@ pub async fn save_oauth_app(provider: String, client_id: String, client_secret: 
 #[server(prefix = "/api", endpoint = "remove_oauth_app")]
 pub async fn remove_oauth_app(provider: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let removed = platform::credentials::oauth_apps::remove(&platform, &viewer.user, &provider).await?;
-        let name = platform.catalog.get(&provider).map_or(provider.clone(), |p| p.name.clone());
+        let name = platform.catalog.get(&provider).map_or_else(|| provider.to_string(), |p| p.name.clone());
         let message = if removed {
             format!("The OAuth app saved for {name} is removed.")
         } else {

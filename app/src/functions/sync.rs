@@ -18,9 +18,10 @@ pub const ITEMS_PER_PAGE: u32 = 50;
 /// The sync panel of a provider page.
 #[server(prefix = "/api", endpoint = "sync_status")]
 pub async fn get_sync_status(provider: String) -> Result<SyncStatus, AppError> {
-    crate::ssr::member(
-        |viewer, platform| async move { crate::views::sync::status(&platform, &viewer, &provider).await },
-    )
+    crate::ssr::member(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
+        crate::views::sync::status(&platform, &viewer, &provider).await
+    })
     .await
 }
 
@@ -31,6 +32,7 @@ pub async fn get_sync_status(provider: String) -> Result<SyncStatus, AppError> {
 pub async fn start_sync(provider: String, kind: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
         use platform::jobs::{Enqueued, Kind};
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         let kind = match kind.as_str() {
             "incremental" => Kind::Incremental,
             "full_backfill" => Kind::FullBackfill,
@@ -73,6 +75,7 @@ pub async fn list_activity(
 #[server(prefix = "/api", endpoint = "items")]
 pub async fn list_items(provider: String, #[server(default)] page: u32) -> Result<ItemsPage, AppError> {
     crate::ssr::member(|viewer, platform| async move {
+        let provider = platform::ids::ProviderId::parse(&provider)?;
         crate::views::sync::items(&platform, &viewer, &provider, page).await
     })
     .await

@@ -61,7 +61,7 @@ pub async fn create_invite(role: String) -> Result<CreatedInvite, AppError> {
 #[server(prefix = "/api", endpoint = "revoke_invite")]
 pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let invite = platform::accounts::InviteId::parse(&invite_id)?;
+        let invite = platform::ids::InviteId::parse(&invite_id)?;
         platform::store::invites::revoke(&platform.db, &viewer.user.team_id, &invite).await?;
         Ok(())
     })
@@ -71,7 +71,7 @@ pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "change_role")]
 pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let user = platform::accounts::UserId::parse(&user_id)?;
+        let user = platform::ids::UserId::parse(&user_id)?;
         let role = platform::accounts::Role::parse(&role)?;
         platform::store::users::change_role(&platform.db, &viewer.user.team_id, &user, role).await?;
         Ok(())
@@ -82,7 +82,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
 #[server(prefix = "/api", endpoint = "remove_member")]
 pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        let user = platform::accounts::UserId::parse(&user_id)?;
+        let user = platform::ids::UserId::parse(&user_id)?;
         platform::store::users::remove(&platform.db, &viewer.user.team_id, &user).await?;
         Ok(())
     })

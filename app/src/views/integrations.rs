@@ -62,11 +62,11 @@ fn status(
 pub fn cards(
     platform: &platform::Platform,
     connections: &[(Installation, Option<Job>)],
-    apps: &std::collections::BTreeSet<String>,
+    apps: &std::collections::BTreeSet<platform::ids::ProviderId>,
 ) -> Vec<IntegrationCard> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let card_status = |provider: &Provider| {
-        let (installation, newest) = match connections.iter().find(|(i, _)| i.provider == provider.id.as_str()) {
+        let (installation, newest) = match connections.iter().find(|(i, _)| i.provider == provider.id) {
             Some((installation, newest)) => (Some(installation), newest.as_ref()),
             None => (None, None),
         };
@@ -88,7 +88,7 @@ pub fn cards(
             status: card_status(provider),
             note: (matches!(provider.auth, Auth::Oauth2(_))
                 && provider.availability != Availability::ComingSoon
-                && !apps.contains(provider.id.as_str()))
+                && !apps.contains(&provider.id))
             .then(|| "OAuth app not configured".to_owned()),
         })
         .collect();
@@ -121,7 +121,7 @@ pub fn detail(
         (Auth::Oauth2(_), _) => ConnectMethod::OAuth {
             redirect_uri: format!("{public_base}/oauth/{}/callback", provider.id),
             app_configured,
-            env_prefix: format!("PATCHBAY_{}", platform::connect::oauth::env_name(provider.id.as_str())),
+            env_prefix: format!("PATCHBAY_{}", platform::connect::oauth::env_name(&provider.id)),
         },
         (Auth::ApiKey(credentials) | Auth::Basic(credentials), _) => ConnectMethod::Form {
             fields: credentials

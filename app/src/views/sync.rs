@@ -2,6 +2,7 @@
 //! from jobs and artifacts to what the pages show. Public for the server's
 //! live-update stream, which sends the same status.
 
+use platform::ids::ProviderId;
 use platform::{
     Platform,
     jobs::{self, Job, Kind},
@@ -85,9 +86,9 @@ pub fn job_view(platform: &Platform, job: &Job, now: i64) -> JobView {
     let state = state(job);
     let running_for = job.started_at.map_or(0, |started| now - started);
     JobView {
-        id: job.id.clone(),
-        provider: job.provider.clone(),
-        provider_name: platform.catalog.get(&job.provider).map_or_else(|| job.provider.clone(), |p| p.name.clone()),
+        id: job.id.to_string(),
+        provider: job.provider.to_string(),
+        provider_name: platform.catalog.get(&job.provider).map_or_else(|| job.provider.to_string(), |p| p.name.clone()),
         kind: job.kind.as_str().to_owned(),
         state,
         done: job.progress_done,
@@ -103,8 +104,8 @@ pub fn job_view(platform: &Platform, job: &Job, now: i64) -> JobView {
     }
 }
 
-pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &str) -> Result<SyncStatus, AppError> {
-    let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?.id.to_string();
+pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &ProviderId) -> Result<SyncStatus, AppError> {
+    let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?.id.clone();
     let status = platform::status::connection(platform, &viewer.user.team_id, &provider).await?;
     let now = now();
     Ok(SyncStatus {
@@ -119,7 +120,7 @@ pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &str) -> R
             .collect(),
         errors: status.errors.iter().map(|job| job_view(platform, job, now)).collect(),
         can_manage: viewer.user.role == platform::accounts::Role::Admin,
-        provider,
+        provider: provider.to_string(),
     })
 }
 
@@ -135,8 +136,10 @@ pub async fn activity(
 ) -> Result<Activity, AppError> {
     let team = &viewer.user.team_id;
     let state = (!state.is_empty()).then(|| JobState::from_key(state)).flatten();
+    // A provider filter that names no provider lists nothing, as before.
+    let provider = if provider.is_empty() { None } else { Some(ProviderId::parse(provider)?) };
     let mut filter = jobs::Filter {
-        provider: (!provider.is_empty()).then(|| provider.to_owned()),
+        provider,
         kinds: (!kind.is_empty()).then(|| Kind::parse(kind).ok()).flatten().into_iter().collect(),
         ..jobs::Filter::default()
     };
@@ -163,9 +166,7 @@ pub async fn activity(
     let mut providers: Vec<(String, String)> = platform
         .catalog
         .iter()
-        .filter(|p| {
-            connected.iter().any(|i| i.provider == p.id.as_str()) || jobs.iter().any(|j| j.provider == p.id.as_str())
-        })
+        .filter(|p| connected.iter().any(|i| i.provider == p.id) || jobs.iter().any(|j| j.provider == p.id.as_str()))
         .map(|p| (p.id.to_string(), p.name.clone()))
         .collect();
     providers.sort_by(|a, b| a.1.cmp(&b.1));
@@ -180,19 +181,21 @@ pub fn safe_link(url: &str) -> Option<String> {
     (web && !url.chars().any(|c| c.is_control() || c.is_whitespace())).then(|| url.to_owned())
 }
 
-pub async fn items(platform: &Platform, viewer: &SignedIn, provider: &str, page: u32) -> Result<ItemsPage, AppError> {
+pub async fn items(
+    platform: &Platform,
+    viewer: &SignedIn,
+    provider: &ProviderId,
+    page: u32,
+) -> Result<ItemsPage, AppError> {
     let team = &viewer.user.team_id;
     let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?;
-    let total: i64 = platform::store::artifacts::counts(&platform.db, team, provider.id.as_str())
-        .await?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let total: i64 =
+        platform::store::artifacts::counts(&platform.db, team, &provider.id).await?.iter().map(|(_, n)| n).sum();
     let per_page = i64::from(ITEMS_PER_PAGE);
     let pages = u32::try_from(((total + per_page - 1) / per_page).max(1)).unwrap_or(u32::MAX);
     let page = page.clamp(1, pages);
     let offset = i64::from(page - 1) * per_page;
-    let items = platform::store::artifacts::list(&platform.db, team, provider.id.as_str(), per_page, offset)
+    let items = platform::store::artifacts::list(&platform.db, team, &provider.id, per_page, offset)
         .await?
         .into_iter()
         .map(|a| ItemView {

@@ -12,6 +12,7 @@
 mod schema;
 mod validate;
 
+use crate::ids::ProviderId;
 use std::{
     collections::BTreeMap,
     fmt,
@@ -116,8 +117,8 @@ impl Catalog {
         read_dir(dir)
     }
 
-    pub fn get(&self, id: &str) -> Option<&Provider> {
-        self.providers.get(id)
+    pub fn get(&self, id: &ProviderId) -> Option<&Provider> {
+        self.providers.get(id.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Provider> {

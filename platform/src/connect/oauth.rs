@@ -11,6 +11,7 @@
 //! URI the authorize request used (A7), through the console's HTTP client,
 //! which never follows redirects (A10).
 
+use crate::ids::ProviderId;
 use std::collections::BTreeMap;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -24,9 +25,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{
     Platform,
-    accounts::{TeamId, UserId},
     catalog::{Auth, Availability, OAuth2, Pkce, Provider},
     error::{Error, Result},
+    ids::{TeamId, UserId},
     outbound::{
         account::{self, Destination, Value, Values},
         oauth2::{Revoked, StoredToken, TOKEN_KEY, TokenResponse, Transport, Via, client, stored_token},
@@ -46,7 +47,7 @@ fn digest(value: &str) -> String {
 }
 
 /// The OAuth description of a provider that can be connected now.
-fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<(&'a Provider, &'a OAuth2)> {
+fn oauth_provider<'a>(platform: &'a Platform, provider: &ProviderId) -> Result<(&'a Provider, &'a OAuth2)> {
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     let Auth::Oauth2(oauth) = &found.auth else {
         return Err(Error::Refused(format!("{} connects with a form, not with OAuth.", found.name)));
@@ -65,24 +66,23 @@ pub async fn start(
     platform: &Platform,
     actor: &User,
     session_id: &str,
-    provider: &str,
+    provider: &ProviderId,
     redirect_uri: &str,
     return_to: &str,
 ) -> Result<url::Url> {
     let (provider, oauth) = oauth_provider(platform, provider)?;
     tracing::Span::current().record("provider", provider.id.as_str());
-    let app = crate::credentials::oauth_apps::resolve(platform, &actor.team_id, provider.id.as_str())
-        .await?
-        .ok_or_else(|| {
+    let app =
+        crate::credentials::oauth_apps::resolve(platform, &actor.team_id, &provider.id).await?.ok_or_else(|| {
             Error::Refused(format!(
                 "{} has no OAuth app configured. Enter one under Settings → OAuth apps, or set PATCHBAY_{}_CLIENT_ID \
              and _CLIENT_SECRET.",
                 provider.name,
-                env_name(provider.id.as_str())
+                env_name(&provider.id)
             ))
         })?;
     let mut conn = platform.db.pool().acquire().await?;
-    let existing = crate::store::installations::find(&mut conn, &actor.team_id, provider.id.as_str()).await?;
+    let existing = crate::store::installations::find(&mut conn, &actor.team_id, &provider.id).await?;
     drop(conn);
     if existing.is_some_and(|i| i.is_active() && i.state != crate::store::installations::State::NeedsReauth) {
         return Err(Error::Refused(format!(
@@ -131,8 +131,8 @@ pub async fn start(
 }
 
 /// `PATCHBAY_<THIS>_CLIENT_ID`: the provider id in capitals, `-` as `_`.
-pub fn env_name(provider: &str) -> String {
-    provider.to_ascii_uppercase().replace('-', "_")
+pub fn env_name(provider: &ProviderId) -> String {
+    provider.as_str().to_ascii_uppercase().replace('-', "_")
 }
 
 /// The parameters of a callback, checked for size and duplicates.
@@ -318,7 +318,7 @@ pub async fn finish(
     platform: &Platform,
     signed_in: &User,
     session_id: &str,
-    provider_id: &str,
+    provider_id: &ProviderId,
     callback: Callback,
 ) -> std::result::Result<Finished, Failure> {
     let internal = |error: Error| {
@@ -355,7 +355,7 @@ pub async fn finish(
         });
     }
     let Some(code) = callback.code else { return Err(Failure::BadRequest) };
-    let app = crate::credentials::oauth_apps::resolve(platform, &signed_in.team_id, provider.id.as_str())
+    let app = crate::credentials::oauth_apps::resolve(platform, &signed_in.team_id, &provider.id)
         .await
         .map_err(internal)?
         .ok_or_else(|| Failure::NotAvailable(format!("{} has no OAuth app configured any more.", provider.name)))?;
@@ -378,8 +378,7 @@ pub async fn finish(
             let json = SecretString::from(serde_json::to_string(&stored).unwrap_or_default());
             let team = &signed_in.team_id;
             if let Revoked::Later(why) = crate::credentials::revoke(platform, team, provider, &json).await
-                && let Err(error) =
-                    crate::jobs::revoke_retry::schedule(platform, team, provider.id.as_str(), &json, &why).await
+                && let Err(error) = crate::jobs::revoke_retry::schedule(platform, team, &provider.id, &json, &why).await
             {
                 tracing::error!(%error, "could not schedule the revoke of an unused grant");
             }
@@ -488,10 +487,10 @@ mod tests {
 mod send_checks {
     fn is_send<T: Send>(_: T) {}
     fn finish_is_send(p: &crate::Platform, u: &crate::store::users::User, c: super::Callback) {
-        is_send(super::finish(p, u, "s", "x", c));
+        is_send(super::finish(p, u, "s", &crate::ids::ProviderId::parse("x").unwrap(), c));
     }
-    fn access_token_is_send(p: &crate::Platform, t: &crate::accounts::TeamId) {
-        is_send(crate::credentials::tokens::access_token(p, t, "x"));
+    fn access_token_is_send(p: &crate::Platform, t: &crate::ids::TeamId) {
+        is_send(crate::credentials::tokens::access_token(p, t, &crate::ids::ProviderId::parse("x").unwrap()));
     }
     fn establish_is_send(
         p: &crate::Platform,

@@ -6,15 +6,16 @@
 //! Every use reads it afresh (SECURITY E3), so a saved change applies to
 //! the next connect, refresh or revoke without a restart.
 
+use crate::ids::ProviderId;
 use std::collections::BTreeSet;
 
 use secrecy::SecretString;
 
 use crate::{
     Platform,
-    accounts::TeamId,
     catalog::{Auth, Availability, Provider},
     error::{Error, Result},
+    ids::TeamId,
     outbound::oauth2::AppCredentials,
     secrets::SecretPath,
     store::{self, users::User},
@@ -38,7 +39,7 @@ pub enum Source {
 /// An OAuth provider and the app the team would use for it, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
-    pub provider: String,
+    pub provider: ProviderId,
     pub name: String,
     /// The app in use, and its client id (not a secret).
     pub app: Option<(Source, String)>,
@@ -46,12 +47,12 @@ pub struct Summary {
     pub environment_too: bool,
 }
 
-fn secret_path(team: &TeamId, provider: &str) -> Result<SecretPath> {
-    SecretPath::of(team, &[FOLDER, provider, SECRET_KEY])
+fn secret_path(team: &TeamId, provider: &ProviderId) -> Result<SecretPath> {
+    SecretPath::of(team, &[FOLDER, provider.as_str(), SECRET_KEY])
 }
 
 /// The app `team` connects `provider` with: its own, else the environment's.
-pub async fn resolve(platform: &Platform, team: &TeamId, provider: &str) -> Result<Option<AppCredentials>> {
+pub async fn resolve(platform: &Platform, team: &TeamId, provider: &ProviderId) -> Result<Option<AppCredentials>> {
     if let Some(client_id) = store::oauth_apps::client_id(&platform.db, team, provider).await?
         && let Some(secret) = platform.secrets.get_fresh(&secret_path(team, provider)?).await?
     {
@@ -61,13 +62,13 @@ pub async fn resolve(platform: &Platform, team: &TeamId, provider: &str) -> Resu
 }
 
 /// The providers `team` has an app for, from either source.
-pub async fn configured(platform: &Platform, team: &TeamId) -> Result<BTreeSet<String>> {
+pub async fn configured(platform: &Platform, team: &TeamId) -> Result<BTreeSet<ProviderId>> {
     let saved = store::oauth_apps::list(&platform.db, team).await?;
     Ok(saved.into_iter().map(|(provider, _)| provider).chain(platform.oauth_apps.keys().cloned()).collect())
 }
 
 /// A provider a team may enter an app for.
-fn oauth_provider<'a>(platform: &'a Platform, provider: &str) -> Result<&'a Provider> {
+fn oauth_provider<'a>(platform: &'a Platform, provider: &ProviderId) -> Result<&'a Provider> {
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     if !matches!(found.auth, Auth::Oauth2(_)) {
         return Err(Error::Refused(format!("{} connects with a form, not with an OAuth app.", found.name)));
@@ -86,9 +87,9 @@ pub async fn list(platform: &Platform, team: &TeamId) -> Result<Vec<Summary>> {
         .catalog
         .iter()
         .filter(|p| matches!(p.auth, Auth::Oauth2(_)) && p.availability != Availability::ComingSoon)
-        .filter(|p| !platform.built_in_apps.contains(p.id.as_str()))
+        .filter(|p| !platform.built_in_apps.contains(&p.id))
         .map(|p| {
-            let id = p.id.as_str();
+            let id = &p.id;
             let from_env = platform.oauth_apps.get(id);
             let own = saved.iter().find(|(provider, _)| provider == id).map(|(_, client)| client.clone());
             let app = match (own, from_env) {
@@ -96,7 +97,7 @@ pub async fn list(platform: &Platform, team: &TeamId) -> Result<Vec<Summary>> {
                 (None, Some(env)) => Some((Source::Environment, env.client_id.clone())),
                 (None, None) => None,
             };
-            Summary { provider: id.to_owned(), name: p.name.clone(), app, environment_too: from_env.is_some() }
+            Summary { provider: id.clone(), name: p.name.clone(), app, environment_too: from_env.is_some() }
         })
         .collect();
     summaries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -121,7 +122,7 @@ fn checked(field: &'static str, label: &str, value: &str) -> Result<String> {
 pub async fn save(
     platform: &Platform,
     actor: &User,
-    provider: &str,
+    provider: &ProviderId,
     client_id: &str,
     client_secret: &SecretString,
 ) -> Result<()> {
@@ -129,9 +130,9 @@ pub async fn save(
     let found = oauth_provider(platform, provider)?;
     let client_id = checked("client_id", "client id", client_id)?;
     let secret = SecretString::from(checked("client_secret", "client secret", client_secret.expose_secret())?);
-    platform.secrets.put(&secret_path(&actor.team_id, found.id.as_str())?, &secret).await?;
+    platform.secrets.put(&secret_path(&actor.team_id, &found.id)?, &secret).await?;
     let mut tx = platform.db.begin_write().await?;
-    store::oauth_apps::save(&mut tx, &actor.team_id, found.id.as_str(), &client_id, &actor.id, now()).await?;
+    store::oauth_apps::save(&mut tx, &actor.team_id, &found.id, &client_id, &actor.id, now()).await?;
     crate::store::audit::record(
         &mut tx,
         &actor.team_id,
@@ -148,10 +149,10 @@ pub async fn save(
 /// Forgets the team's app for `provider`; the environment's, if any, is
 /// used again. Returns whether there was one.
 #[tracing::instrument(skip_all, fields(team = %actor.team_id, provider))]
-pub async fn remove(platform: &Platform, actor: &User, provider: &str) -> Result<bool> {
+pub async fn remove(platform: &Platform, actor: &User, provider: &ProviderId) -> Result<bool> {
     let found = oauth_provider(platform, provider)?;
     let mut tx = platform.db.begin_write().await?;
-    let removed = store::oauth_apps::delete(&mut tx, &actor.team_id, found.id.as_str()).await?;
+    let removed = store::oauth_apps::delete(&mut tx, &actor.team_id, &found.id).await?;
     if removed {
         crate::store::audit::record(
             &mut tx,
@@ -164,6 +165,6 @@ pub async fn remove(platform: &Platform, actor: &User, provider: &str) -> Result
         .await?;
     }
     tx.commit().await?;
-    platform.secrets.delete(&secret_path(&actor.team_id, found.id.as_str())?).await?;
+    platform.secrets.delete(&secret_path(&actor.team_id, &found.id)?).await?;
     Ok(removed)
 }

@@ -16,6 +16,7 @@
 //! - Timeouts and 5xx are retried a few times, and never mark the
 //!   connection broken (E5, CONNECTOR-RULES 25).
 
+use crate::ids::ProviderId;
 use std::time::Duration;
 
 use oauth2::{RefreshToken, RequestTokenError, TokenResponse as _, basic::BasicErrorResponseType};
@@ -24,9 +25,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::{
     Platform,
-    accounts::{InstallationId, TeamId},
     catalog::{Auth, Provider},
     error::{Error, Result},
+    ids::{InstallationId, TeamId},
     outbound::oauth2::{StoredToken, TOKEN_KEY, Transport},
     secrets::{SecretPath, Version},
     store::{
@@ -39,8 +40,12 @@ use crate::{
 /// Refresh when less than this is left of a token's life.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(60);
 /// Attempts at a refresh whose request never reached the provider, or was
-/// answered 429 or 5xx. A timeout is not retried: the provider may have
-/// rotated the token already, and a second use would look like theft.
+/// answered 429 or 5xx. A timeout ends the attempt at once as
+/// "unavailable", so no caller holds the lease past the provider timeout;
+/// the caller's own retry (a connector's page retry, the job's) tries
+/// again after its backoff (SECURITY E5). A provider that did rotate the
+/// token before timing out answers that retry `invalid_grant`, and the
+/// re-read of the store (E4) is all that can tell the two apart.
 const ATTEMPTS: u32 = 3;
 /// The longest `Retry-After` a refresh waits out while holding the lease;
 /// a provider asking for more is left alone until a later call.
@@ -94,7 +99,7 @@ async fn read(platform: &Platform, path: &SecretPath) -> Result<Option<Stored>> 
 pub async fn access_token(
     platform: &Platform,
     team: &TeamId,
-    provider: &str,
+    provider: &ProviderId,
 ) -> std::result::Result<SecretString, TokenError> {
     token(platform, team, provider, None).await
 }
@@ -105,7 +110,7 @@ pub async fn access_token(
 pub async fn access_token_after_refusal(
     platform: &Platform,
     team: &TeamId,
-    provider: &str,
+    provider: &ProviderId,
     refused: &SecretString,
 ) -> std::result::Result<SecretString, TokenError> {
     token(platform, team, provider, Some(refused)).await
@@ -115,14 +120,14 @@ pub async fn access_token_after_refusal(
 async fn token(
     platform: &Platform,
     team: &TeamId,
-    provider: &str,
+    provider: &ProviderId,
     refused: Option<&SecretString>,
 ) -> std::result::Result<SecretString, TokenError> {
     let found = platform.catalog.get(provider).ok_or(TokenError::NotConnected)?;
     tracing::Span::current().record("provider", found.id.as_str());
     // SECURITY C3: the installation is this team's, and connected.
     let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
-    let installation = installations::find(&mut conn, team, found.id.as_str())
+    let installation = installations::find(&mut conn, team, &found.id)
         .await?
         .filter(Installation::is_active)
         .ok_or(TokenError::NotConnected)?;
@@ -170,7 +175,7 @@ async fn token(
             return Ok(SecretString::from(now_stored.token.access_token));
         }
         let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
-        let state = installations::find(&mut conn, team, found.id.as_str()).await?.map(|i| i.state);
+        let state = installations::find(&mut conn, team, &found.id).await?.map(|i| i.state);
         if state == Some(installations::State::NeedsReauth) {
             return Err(TokenError::NeedsReauth);
         }
@@ -211,7 +216,7 @@ async fn refresh(
         return Ok(SecretString::from(stored.token.access_token));
     }
     let Auth::Oauth2(oauth) = &provider.auth else { return Err(TokenError::NotConnected) };
-    let app = crate::credentials::oauth_apps::resolve(platform, &installation.team_id, provider.id.as_str())
+    let app = crate::credentials::oauth_apps::resolve(platform, &installation.team_id, &provider.id)
         .await?
         .ok_or(TokenError::Unavailable)?;
     let client = crate::outbound::oauth2::refresh_client(oauth, &app)?;
@@ -339,7 +344,7 @@ async fn grant_refused(
         &installation.team_id,
         None,
         "installation.needs_reauth",
-        &installation.provider,
+        installation.provider.as_str(),
         "The provider refused to refresh the token; an admin must connect again",
     )
     .await?;

@@ -10,6 +10,7 @@
 pub mod revoke_retry;
 pub mod sync;
 
+use crate::ids::JobId;
 use std::time::Duration;
 
 pub use crate::store::jobs::*;
@@ -71,7 +72,7 @@ pub async fn run_claimed(platform: &Platform, job: &Job, worker: &str) -> Result
 /// Claims and runs the next due job of `kinds`, if any, and ends it.
 /// Returns the job's id and how it ended. Jobs whose worker died are
 /// handed out again first (their lease lapsed).
-pub async fn work_one_of(platform: &Platform, worker: &str, kinds: &[Kind]) -> Result<Option<(String, State)>> {
+pub async fn work_one_of(platform: &Platform, worker: &str, kinds: &[Kind]) -> Result<Option<(JobId, State)>> {
     interrupt_lapsed(&platform.db).await?;
     for handler in REGISTRY {
         let mine: Vec<Kind> = handler.kinds().iter().copied().filter(|kind| kinds.contains(kind)).collect();
@@ -85,12 +86,12 @@ pub async fn work_one_of(platform: &Platform, worker: &str, kinds: &[Kind]) -> R
 }
 
 /// [`work_one_of`] every kind.
-pub async fn work_one(platform: &Platform, worker: &str) -> Result<Option<(String, State)>> {
+pub async fn work_one(platform: &Platform, worker: &str) -> Result<Option<(JobId, State)>> {
     work_one_of(platform, worker, &all_kinds()).await
 }
 
 /// Runs due jobs of `kinds` until none is left.
-pub async fn drain_of(platform: &Platform, worker: &str, kinds: &[Kind]) -> Result<Vec<(String, State)>> {
+pub async fn drain_of(platform: &Platform, worker: &str, kinds: &[Kind]) -> Result<Vec<(JobId, State)>> {
     let mut ran = Vec::new();
     while let Some(done) = work_one_of(platform, worker, kinds).await? {
         ran.push(done);
@@ -99,7 +100,7 @@ pub async fn drain_of(platform: &Platform, worker: &str, kinds: &[Kind]) -> Resu
 }
 
 /// Runs due jobs of every kind until none is left: the tests' drain.
-pub async fn drain(platform: &Platform, worker: &str) -> Result<Vec<(String, State)>> {
+pub async fn drain(platform: &Platform, worker: &str) -> Result<Vec<(JobId, State)>> {
     drain_of(platform, worker, &all_kinds()).await
 }
 

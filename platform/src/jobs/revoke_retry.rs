@@ -6,14 +6,15 @@
 //! pauses, until the provider confirms it, refuses it for good, or the
 //! attempts run out; each end is recorded in the audit log.
 
+use crate::ids::ProviderId;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
 use crate::{
     Platform,
-    accounts::TeamId,
     error::Result,
+    ids::TeamId,
     outbound::oauth2::Revoked,
     secrets::SecretPath,
     store::jobs::{self, ErrorClass, Job, Kind, NewJob, State},
@@ -45,7 +46,7 @@ fn secret_path(team: &TeamId, id: &str) -> Result<SecretPath> {
 pub(crate) async fn schedule(
     platform: &Platform,
     team: &TeamId,
-    provider: &str,
+    provider: &ProviderId,
     token_json: &SecretString,
     why: &str,
 ) -> Result<()> {
@@ -69,7 +70,7 @@ pub(crate) async fn schedule(
         team,
         None,
         "revocation.pending",
-        provider,
+        provider.as_str(),
         &format!("The token was not revoked at the provider yet ({why}); Patchbay will try again"),
     )
     .await?;
@@ -173,7 +174,7 @@ async fn attempt(platform: &Platform, worker: &str, job: &Job) -> Result<State> 
     };
     platform.secrets.delete(&path).await?;
     let mut tx = platform.db.begin_write().await?;
-    crate::store::audit::record(&mut tx, &job.team_id, None, action, &job.provider, &detail).await?;
+    crate::store::audit::record(&mut tx, &job.team_id, None, action, job.provider.as_str(), &detail).await?;
     tx.commit().await?;
     Ok(state)
 }

@@ -13,6 +13,7 @@
 //! - `run`: the position inside the current run, tagged with its job, so
 //!   only that job resumes from it and a new full re-sync starts over.
 
+use crate::ids::{JobId, ProviderId};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -26,16 +27,15 @@ use connector_core::{
     paging::{LoopGuard, parse_instant, utc_rfc3339},
     source::{Change, Context, Mode, Source},
 };
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
     Platform,
-    accounts::{InstallationId, TeamId},
     catalog::{Auth, FieldKind, Provider},
-    credentials::tokens::{self, TokenError},
     error::{Error, Result},
+    ids::{InstallationId, TeamId},
     outbound::account::{self, Value, Values},
     store::artifacts::{self, Progress},
     store::installations::{self, Installation},
@@ -84,7 +84,7 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// Where a run is, as stored in the `run` cursor.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 struct Position {
-    job: String,
+    job: JobId,
     /// `None` for a full pass; the `since` a changes pass asks with.
     since: Option<String>,
     /// Where the next `since` goes when this pass ends.
@@ -172,127 +172,6 @@ impl From<Error> for Failure {
     }
 }
 
-/// How long a token read from the token service or the secret store is
-/// used before asking again; well inside an OAuth token's refresh-ahead
-/// minute.
-const TOKEN_REUSE: Duration = Duration::from_secs(20);
-
-/// The credential a run sent last, reused for [`TOKEN_REUSE`], so a long
-/// run neither reads the secret store for every page (an SSM call each)
-/// nor outlives a refresh, a replaced key or a disconnect by more.
-#[derive(Default)]
-struct Reused(Mutex<Option<(SecretString, std::time::Instant)>>);
-
-impl Reused {
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(SecretString, std::time::Instant)>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The last one, while it may still be reused.
-    fn current(&self) -> Option<String> {
-        self.slot().as_ref().filter(|(_, at)| at.elapsed() < TOKEN_REUSE).map(|(s, _)| s.expose_secret().to_owned())
-    }
-
-    fn remember(&self, secret: SecretString) -> String {
-        let text = secret.expose_secret().to_owned();
-        *self.slot() = Some((secret, std::time::Instant::now()));
-        text
-    }
-
-    /// The last one, which the provider refused: not to be reused.
-    fn take_refused(&self) -> Option<SecretString> {
-        self.slot().take().map(|(secret, _)| secret)
-    }
-}
-
-/// An OAuth connection's tokens, from the token service (which refreshes
-/// them ahead of expiry).
-struct OauthCredentials<'a> {
-    platform: &'a Platform,
-    team: &'a TeamId,
-    provider: &'a str,
-    last: Reused,
-}
-
-fn token_failure(error: TokenError) -> FetchError {
-    match error {
-        TokenError::NeedsReauth => {
-            FetchError::permanent(Some(401), "the provider no longer accepts the authorization; reconnect")
-        }
-        TokenError::Unavailable => FetchError::transient(None, "the provider's token endpoint is unavailable"),
-        TokenError::NotConnected => FetchError::permanent(None, "the connection is gone"),
-        TokenError::Platform(error) => {
-            tracing::error!(%error, "reading a token failed");
-            FetchError::transient(None, "the console could not read the token")
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Credentials for OauthCredentials<'_> {
-    async fn token(&self) -> std::result::Result<String, FetchError> {
-        if let Some(token) = self.last.current() {
-            return Ok(token);
-        }
-        let token = tokens::access_token(self.platform, self.team, self.provider).await.map_err(token_failure)?;
-        Ok(self.last.remember(token))
-    }
-
-    async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
-        let Some(refused) = self.last.take_refused() else { return Ok(None) };
-        let fresh = tokens::access_token_after_refusal(self.platform, self.team, self.provider, &refused)
-            .await
-            .map_err(token_failure)?;
-        if fresh.expose_secret() == refused.expose_secret() {
-            return Ok(None);
-        }
-        Ok(Some(self.last.remember(fresh)))
-    }
-}
-
-/// The key of an `api_key` connection (its one secret field), read from
-/// the secret store when it is used (SECURITY E3). A key cannot be
-/// refreshed: after a 401 the store is read past its cache once, so a key
-/// an admin replaced meanwhile is picked up; the same key again means the
-/// provider refuses it.
-struct StoredKey<'a> {
-    platform: &'a Platform,
-    path: crate::secrets::SecretPath,
-    last: Reused,
-}
-
-impl StoredKey<'_> {
-    fn missing() -> FetchError {
-        FetchError::permanent(None, "the stored key is missing; replace the credentials")
-    }
-
-    fn unreadable(error: &Error) -> FetchError {
-        tracing::error!(%error, "reading a stored key failed");
-        FetchError::transient(None, "the console could not read the stored key")
-    }
-}
-
-#[async_trait::async_trait]
-impl Credentials for StoredKey<'_> {
-    async fn token(&self) -> std::result::Result<String, FetchError> {
-        if let Some(key) = self.last.current() {
-            return Ok(key);
-        }
-        let secret = self.platform.secrets.get(&self.path).await.map_err(|e| Self::unreadable(&e))?;
-        Ok(self.last.remember(secret.ok_or_else(Self::missing)?.value))
-    }
-
-    async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
-        let refused = self.last.take_refused();
-        let secret = self.platform.secrets.get_fresh(&self.path).await.map_err(|e| Self::unreadable(&e))?;
-        let fresh = secret.ok_or_else(Self::missing)?.value;
-        if refused.is_some_and(|refused| refused.expose_secret() == fresh.expose_secret()) {
-            return Ok(None);
-        }
-        Ok(Some(self.last.remember(fresh)))
-    }
-}
-
 /// What a finished run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ran {
@@ -336,7 +215,7 @@ async fn open<'a>(
 ) -> std::result::Result<Opened<'a>, Failure> {
     let installation = {
         let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
-        installations::find(&mut conn, team, provider.id.as_str()).await?
+        installations::find(&mut conn, team, &provider.id).await?
     };
     let installation = installation
         .filter(|i| installation_id.is_none_or(|id| *id == i.id) && i.is_active())
@@ -345,19 +224,8 @@ async fn open<'a>(
         return Err(Failure::permanent("the connection needs to be authorized again; reconnect"));
     }
     let cannot = || Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name));
-    let source = crate::connectors::source_for(provider.id.as_str()).ok_or_else(cannot)?;
-    let credentials: Box<dyn Credentials + 'a> = match &provider.auth {
-        Auth::Oauth2(_) => {
-            Box::new(OauthCredentials { platform, team, provider: provider.id.as_str(), last: Reused::default() })
-        }
-        Auth::ApiKey(fields) => {
-            let mut secrets = fields.fields.iter().filter(|f| f.kind == FieldKind::Secret);
-            let (Some(key), None) = (secrets.next(), secrets.next()) else { return Err(cannot()) };
-            let path = crate::secrets::SecretPath::of(team, &[provider.id.as_str(), &key.name])?;
-            Box::new(StoredKey { platform, path, last: Reused::default() })
-        }
-        Auth::Basic(_) => return Err(cannot()),
-    };
+    let source = crate::connectors::source_for(&provider.id).ok_or_else(cannot)?;
+    let credentials = crate::credentials::connector::for_connection(platform, team, provider)?.ok_or_else(cannot)?;
     Ok(Opened {
         base_url: base_url(provider, &installation.settings),
         installation,
@@ -409,7 +277,7 @@ pub async fn run(
 pub async fn read_only(
     platform: &Platform,
     team: &TeamId,
-    provider: &str,
+    provider: &ProviderId,
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<i64, Failure> {
     let provider = platform.catalog.get(provider).ok_or_else(|| Failure::permanent("no such provider"))?;
@@ -716,7 +584,7 @@ pub async fn finish(
 /// live at a time: asking again while one is queued or running returns
 /// that one, so two clicks make one job (SECURITY F6) and two runs never
 /// move the same cursors.
-pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &str, kind: Kind) -> Result<jobs::Enqueued> {
+pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &ProviderId, kind: Kind) -> Result<jobs::Enqueued> {
     let mut conn = platform.db.pool().acquire().await?;
     let installation =
         installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?;
@@ -745,7 +613,7 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
     let mut queued = 0;
     for (id, team, provider) in connections {
         let Some(found) = platform.catalog.get(&provider) else { continue };
-        if crate::connectors::source_for(found.id.as_str()).is_none() {
+        if crate::connectors::source_for(&found.id).is_none() {
             continue;
         }
         let since = now() - interval_seconds(found);
@@ -754,7 +622,7 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
         if recent == 0 {
             let prune_due = last_full.is_none_or(|at| at < now() - i64::try_from(PRUNE_EVERY.as_secs()).unwrap_or(0));
             let kind = if prune_due { Kind::Prune } else { Kind::Incremental };
-            let job = new_job(&team, found.id.as_str(), &id, kind);
+            let job = new_job(&team, &found.id, &id, kind);
             if let jobs::Enqueued::Created(_) = jobs::enqueue(&mut tx, &job).await? {
                 queued += 1;
             }
@@ -765,7 +633,7 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
 }
 
 /// A sync job of a connection, keyed so that one is live at a time.
-pub fn new_job(team: &TeamId, provider: &str, installation: &InstallationId, kind: Kind) -> jobs::NewJob {
+pub fn new_job(team: &TeamId, provider: &ProviderId, installation: &InstallationId, kind: Kind) -> jobs::NewJob {
     jobs::NewJob {
         team: team.clone(),
         provider: provider.to_owned(),
@@ -789,7 +657,7 @@ mod tests {
     #[test]
     fn settings_fill_the_base_url_encoded_like_the_verification_request() {
         let catalog = crate::catalog::Catalog::load(None, Path::new("/nonexistent")).unwrap();
-        let chatwoot = catalog.get("chatwoot").unwrap();
+        let chatwoot = catalog.get(&ProviderId::parse("chatwoot").unwrap()).unwrap();
         let settings = BTreeMap::from([
             ("base_url".to_owned(), "https://chat.example/app".to_owned()),
             ("account_id".to_owned(), "1/../2?x=y".to_owned()),

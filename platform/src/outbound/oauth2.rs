@@ -37,7 +37,7 @@ pub struct AppCredentials {
 
 /// The OAuth apps the console knows, by provider id: from
 /// `PATCHBAY_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET`, and the sandbox's.
-pub type Apps = BTreeMap<String, AppCredentials>;
+pub type Apps = BTreeMap<crate::ids::ProviderId, AppCredentials>;
 
 /// The token response's fields beyond the standard ones (`instance_url`,
 /// `api_domain`): user-info requests may name them as `{token.…}`.

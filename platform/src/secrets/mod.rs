@@ -23,8 +23,8 @@ pub use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     Db,
-    accounts::TeamId,
     error::{Error, Result},
+    ids::TeamId,
 };
 
 /// SSM's limits on a parameter name (SECURITY D2).

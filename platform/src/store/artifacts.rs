@@ -2,6 +2,7 @@
 //! page: its records and the cursor that follows them, in one transaction
 //! (SECURITY F1, F2; CONNECTOR-RULES 6, 18).
 
+use crate::ids::{JobId, ProviderId};
 use std::collections::HashMap;
 
 use connector_core::source::Change;
@@ -9,8 +10,8 @@ use sqlx::{Arguments as _, any::AnyArguments, error::BoxDynError};
 
 use crate::{
     Backend, Db,
-    accounts::{InstallationId, TeamId},
     error::{Error, Result},
+    ids::{InstallationId, TeamId},
     store::installations,
     store::jobs,
     util::now,
@@ -26,7 +27,7 @@ pub struct Applied {
 /// A job's progress, written with the page it counts.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress<'a> {
-    pub job: &'a str,
+    pub job: &'a JobId,
     pub worker: &'a str,
     pub done: i64,
     pub total: Option<i64>,
@@ -47,7 +48,7 @@ const ROWS_PER_STATEMENT: usize = 100;
 pub struct Target {
     pub team: TeamId,
     pub installation: InstallationId,
-    pub provider: String,
+    pub provider: ProviderId,
 }
 
 /// A page's changes made ready to write: its statements with their values
@@ -117,7 +118,7 @@ impl Rows {
             args.reserve(4 + chunk.len() * 6, 0);
             let count = chunk.len() as u64;
             args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
-            args.add(target.provider.clone()).map_err(bind_error)?;
+            args.add(target.provider.as_str().to_owned()).map_err(bind_error)?;
             args.add(target.installation.as_str().to_owned()).map_err(bind_error)?;
             args.add(synced_at).map_err(bind_error)?;
             for record in chunk {
@@ -139,7 +140,7 @@ impl Rows {
             );
             let mut args = AnyArguments::default();
             args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
-            args.add(target.provider.clone()).map_err(bind_error)?;
+            args.add(target.provider.as_str().to_owned()).map_err(bind_error)?;
             for (entity_type, entity_id) in chunk {
                 args.add(entity_type).map_err(bind_error)?;
                 args.add(entity_id).map_err(bind_error)?;
@@ -176,7 +177,7 @@ pub async fn commit_page(
     db: &Db,
     team: &TeamId,
     installation: &InstallationId,
-    provider: &str,
+    provider: &ProviderId,
     changes: &[Change],
     cursors: &[(&str, &str)],
     progress: Option<Progress<'_>>,
@@ -273,10 +274,10 @@ fn placeholder(backend: Backend, n: usize) -> String {
 
 /// Deletes every record of a connection: after a disconnect, nothing it
 /// synced stays searchable. Returns how many.
-pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider: &str) -> Result<u64> {
+pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider: &ProviderId) -> Result<u64> {
     let done = sqlx::query("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2")
         .bind(team.as_str())
-        .bind(provider)
+        .bind(provider.as_str())
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
@@ -294,13 +295,13 @@ pub struct Artifact {
 }
 
 /// Records of `team` from `provider`, most recently changed first.
-pub async fn list(db: &Db, team: &TeamId, provider: &str, limit: i64, offset: i64) -> Result<Vec<Artifact>> {
+pub async fn list(db: &Db, team: &TeamId, provider: &ProviderId, limit: i64, offset: i64) -> Result<Vec<Artifact>> {
     let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT entity_type, entity_id, title, url, source_updated_at, synced_at FROM artifacts \
          WHERE team_id = $1 AND provider = $2 ORDER BY source_updated_at DESC, entity_id LIMIT $3 OFFSET $4",
     )
     .bind(team.as_str())
-    .bind(provider)
+    .bind(provider.as_str())
     .bind(limit)
     .bind(offset)
     .fetch_all(db.pool())
@@ -320,22 +321,22 @@ pub async fn list(db: &Db, team: &TeamId, provider: &str, limit: i64, offset: i6
 
 /// The entity ids of a team's records from a provider, sorted; for tests
 /// and checks that compare with the source.
-pub async fn ids(db: &Db, team: &TeamId, provider: &str) -> Result<Vec<String>> {
+pub async fn ids(db: &Db, team: &TeamId, provider: &ProviderId) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar("SELECT entity_id FROM artifacts WHERE team_id = $1 AND provider = $2 ORDER BY entity_id")
         .bind(team.as_str())
-        .bind(provider)
+        .bind(provider.as_str())
         .fetch_all(db.pool())
         .await?)
 }
 
 /// How many records of each entity type a team holds from a provider.
-pub async fn counts(db: &Db, team: &TeamId, provider: &str) -> Result<Vec<(String, i64)>> {
+pub async fn counts(db: &Db, team: &TeamId, provider: &ProviderId) -> Result<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT entity_type, COUNT(*) FROM artifacts WHERE team_id = $1 AND provider = $2 \
          GROUP BY entity_type ORDER BY entity_type",
     )
     .bind(team.as_str())
-    .bind(provider)
+    .bind(provider.as_str())
     .fetch_all(db.pool())
     .await?)
 }

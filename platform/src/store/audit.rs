@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::{
     Db,
-    accounts::{TeamId, UserId},
     error::Result,
+    ids::{TeamId, UserId},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! reaches, its non-secret settings and its sync cursors. Every query names
 //! the team (SECURITY C1, C3); the secrets live in the secret store.
 
+use crate::ids::ProviderId;
 use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
@@ -9,8 +10,8 @@ use time::OffsetDateTime;
 
 use crate::{
     Db,
-    accounts::{InstallationId, TeamId, UserId},
     error::{Error, Result},
+    ids::{InstallationId, TeamId, UserId},
     util::{now, random_id},
 };
 
@@ -56,7 +57,7 @@ impl State {
 pub struct Installation {
     pub id: InstallationId,
     pub team_id: TeamId,
-    pub provider: String,
+    pub provider: ProviderId,
     pub state: State,
     pub account_id: String,
     pub display_name: String,
@@ -103,7 +104,8 @@ fn from_row(row: Row) -> Result<Installation> {
     Ok(Installation {
         id: InstallationId::parse(&id)?,
         team_id: TeamId::parse(&team)?,
-        provider,
+        provider: ProviderId::parse(&provider)
+            .map_err(|_| Error::Corrupt { what: "an installation's provider".into() })?,
         state: State::parse(&state)?,
         account_id,
         display_name,
@@ -115,10 +117,10 @@ fn from_row(row: Row) -> Result<Installation> {
 }
 
 /// This team's installation of a provider, in any state.
-pub async fn find(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<Option<Installation>> {
+pub async fn find(conn: &mut AnyConnection, team: &TeamId, provider: &ProviderId) -> Result<Option<Installation>> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE i.team_id = $1 AND i.provider = $2"))
         .bind(team.as_str())
-        .bind(provider)
+        .bind(provider.as_str())
         .fetch_optional(conn)
         .await?;
     row.map(from_row).transpose()
@@ -126,7 +128,7 @@ pub async fn find(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Re
 
 /// Every team's connections that a schedule may sync (connected, syncing
 /// or in error), as (installation, team, provider).
-pub async fn syncing_everywhere(db: &Db) -> Result<Vec<(InstallationId, TeamId, String)>> {
+pub async fn syncing_everywhere(db: &Db) -> Result<Vec<(InstallationId, TeamId, ProviderId)>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT id, team_id, provider FROM installations WHERE state IN ('connected', 'syncing', 'error')",
     )
@@ -138,7 +140,7 @@ pub async fn syncing_everywhere(db: &Db) -> Result<Vec<(InstallationId, TeamId, 
             Ok((
                 InstallationId::parse(&id).map_err(|_| corrupt("id"))?,
                 TeamId::parse(&team).map_err(|_| corrupt("team"))?,
-                provider,
+                ProviderId::parse(&provider).map_err(|_| corrupt("provider"))?,
             ))
         })
         .collect()
@@ -170,7 +172,7 @@ pub struct Claim {
 /// disconnected one or one that needs re-auth (a reconnect keeps the row),
 /// in the `connecting` state. Only one connect holds the claim; another,
 /// concurrent one is refused before it stores anything.
-pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> Result<Claim> {
+pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &ProviderId) -> Result<Claim> {
     let now = now();
     let token = random_id();
     let taken: Option<(String, String)> = sqlx::query_as(
@@ -184,7 +186,7 @@ pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> R
     .bind(&token)
     .bind(now)
     .bind(team.as_str())
-    .bind(provider)
+    .bind(provider.as_str())
     .bind(now - CLAIM_SECONDS)
     .fetch_optional(&mut *conn)
     .await?;
@@ -200,7 +202,7 @@ pub async fn claim(conn: &mut AnyConnection, team: &TeamId, provider: &str) -> R
     )
     .bind(id.as_str())
     .bind(team.as_str())
-    .bind(provider)
+    .bind(provider.as_str())
     .bind(&token)
     .bind(now)
     .execute(conn)

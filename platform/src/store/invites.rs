@@ -9,8 +9,9 @@ use time::OffsetDateTime;
 
 use crate::{
     Db,
-    accounts::{Email, InviteId, NewPassword, PersonName, Role, TeamId, UserId},
+    accounts::{Email, NewPassword, PersonName, Role},
     error::{Error, Result},
+    ids::{InviteId, TeamId, UserId},
     passwords,
     store::teams,
     store::users,

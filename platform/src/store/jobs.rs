@@ -15,16 +15,17 @@
 //!   lease owner, so a worker that lost its lease cannot end a job another
 //!   worker has taken.
 
+use crate::ids::{JobId, ProviderId};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
 
 use crate::{
     Db,
-    accounts::{InstallationId, TeamId},
     error::{Error, Result},
+    ids::{InstallationId, TeamId},
     store::db::Backend,
-    util::{now, random_id},
+    util::now,
 };
 
 /// What a job does.
@@ -119,7 +120,7 @@ impl ErrorClass {
 #[derive(Clone, Debug)]
 pub struct NewJob {
     pub team: TeamId,
-    pub provider: String,
+    pub provider: ProviderId,
     pub installation: Option<InstallationId>,
     pub kind: Kind,
     /// Jobs with one key do not pile up: see [`enqueue`].
@@ -134,9 +135,9 @@ pub struct NewJob {
 /// A job as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
-    pub id: String,
+    pub id: JobId,
     pub team_id: TeamId,
-    pub provider: String,
+    pub provider: ProviderId,
     pub installation_id: Option<InstallationId>,
     pub kind: Kind,
     pub state: State,
@@ -196,8 +197,8 @@ impl TryFrom<Row> for Job {
             kind: Kind::parse(&row.kind)?,
             state: State::parse(&row.state)?,
             payload: serde_json::from_str(&row.payload).map_err(|_| corrupt("payload"))?,
-            id: row.id,
-            provider: row.provider,
+            id: JobId::parse(&row.id).map_err(|_| corrupt("id"))?,
+            provider: ProviderId::parse(&row.provider).map_err(|_| corrupt("provider"))?,
             attempts: row.attempts,
             max_attempts: row.max_attempts,
             run_after: row.run_after,
@@ -216,13 +217,13 @@ impl TryFrom<Row> for Job {
 /// What [`enqueue`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Enqueued {
-    Created(String),
+    Created(JobId),
     /// A job with the same dedupe key was queued, running or interrupted.
-    AlreadyThere(String),
+    AlreadyThere(JobId),
 }
 
 impl Enqueued {
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &JobId {
         match self {
             Enqueued::Created(id) | Enqueued::AlreadyThere(id) => id,
         }
@@ -232,7 +233,7 @@ impl Enqueued {
 /// Adds a job, or returns the live one with the same dedupe key (F6). On a
 /// connection, so that it can join the caller's transaction.
 pub async fn enqueue(conn: &mut AnyConnection, job: &NewJob) -> Result<Enqueued> {
-    let id = random_id();
+    let id = JobId::new();
     let at = now();
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, team_id, provider, installation_id, kind, state, dedupe_key, payload, attempts, \
@@ -240,9 +241,9 @@ pub async fn enqueue(conn: &mut AnyConnection, job: &NewJob) -> Result<Enqueued>
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, 0, $8, $9, 0, 0, $10, $10) \
          ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running', 'interrupted') DO NOTHING",
     )
-    .bind(&id)
+    .bind(id.as_str())
     .bind(job.team.as_str())
-    .bind(&job.provider)
+    .bind(job.provider.as_str())
     .bind(job.installation.as_ref().map(InstallationId::as_str))
     .bind(job.kind.as_str())
     .bind(job.dedupe_key.as_deref())
@@ -261,7 +262,7 @@ pub async fn enqueue(conn: &mut AnyConnection, job: &NewJob) -> Result<Enqueued>
     .bind(job.dedupe_key.as_deref())
     .fetch_one(&mut *conn)
     .await?;
-    Ok(Enqueued::AlreadyThere(existing))
+    Ok(Enqueued::AlreadyThere(JobId::parse(&existing).map_err(|_| Error::Corrupt { what: "a job's id".into() })?))
 }
 
 fn lease_seconds(lease: Duration) -> i64 {
@@ -299,7 +300,7 @@ pub async fn claim(db: &Db, worker: &str, kinds: &[Kind], lease: Duration) -> Re
 }
 
 /// Gives `worker` the job `id` if it is due and free, with a lease.
-pub async fn claim_one(db: &Db, worker: &str, id: &str, lease: Duration) -> Result<Option<Job>> {
+pub async fn claim_one(db: &Db, worker: &str, id: &JobId, lease: Duration) -> Result<Option<Job>> {
     let at = now();
     let sql = format!(
         "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
@@ -311,7 +312,7 @@ pub async fn claim_one(db: &Db, worker: &str, id: &str, lease: Duration) -> Resu
         .bind(worker)
         .bind(at + lease_seconds(lease))
         .bind(at)
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -334,7 +335,7 @@ pub async fn interrupt_lapsed(db: &Db) -> Result<u64> {
 
 /// Extends `worker`'s lease on a running job. `false`: the lease is lost
 /// (it lapsed and another worker may have the job); stop working on it.
-pub async fn heartbeat(db: &Db, id: &str, worker: &str, lease: Duration) -> Result<bool> {
+pub async fn heartbeat(db: &Db, id: &JobId, worker: &str, lease: Duration) -> Result<bool> {
     let at = now();
     let kept = sqlx::query(
         "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 \
@@ -342,7 +343,7 @@ pub async fn heartbeat(db: &Db, id: &str, worker: &str, lease: Duration) -> Resu
     )
     .bind(at + lease_seconds(lease))
     .bind(at)
-    .bind(id)
+    .bind(id.as_str())
     .bind(worker)
     .execute(db.pool())
     .await?;
@@ -353,7 +354,7 @@ pub async fn heartbeat(db: &Db, id: &str, worker: &str, lease: Duration) -> Resu
 /// that it commits with the page it counts. `false`: the lease is lost.
 pub async fn record_progress(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &JobId,
     worker: &str,
     done: i64,
     total: Option<i64>,
@@ -367,7 +368,7 @@ pub async fn record_progress(
     .bind(total)
     .bind(items)
     .bind(now())
-    .bind(id)
+    .bind(id.as_str())
     .bind(worker)
     .execute(&mut *conn)
     .await?;
@@ -375,14 +376,14 @@ pub async fn record_progress(
 }
 
 /// Ends a run that succeeded. `false`: the lease was lost first.
-pub async fn complete(db: &Db, id: &str, worker: &str) -> Result<bool> {
+pub async fn complete(db: &Db, id: &JobId, worker: &str) -> Result<bool> {
     let at = now();
     let done = sqlx::query(
         "UPDATE jobs SET state = 'completed', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
          updated_at = $1 WHERE id = $2 AND state = 'running' AND lease_owner = $3",
     )
     .bind(at)
-    .bind(id)
+    .bind(id.as_str())
     .bind(worker)
     .execute(db.pool())
     .await?;
@@ -400,7 +401,7 @@ pub const LONGEST_PAUSE: Duration = Duration::from_secs(7 * 86_400);
 /// job's state after, or `None` when the lease was lost first.
 pub async fn fail(
     db: &Db,
-    id: &str,
+    id: &JobId,
     worker: &str,
     class: ErrorClass,
     message: &str,
@@ -412,7 +413,7 @@ pub async fn fail(
     let attempts: Option<(i64, i64)> = sqlx::query_as(
         "SELECT attempts, max_attempts FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2",
     )
-    .bind(id)
+    .bind(id.as_str())
     .bind(worker)
     .fetch_optional(&mut *tx)
     .await?;
@@ -428,7 +429,7 @@ pub async fn fail(
     .bind(if state == State::Queued { retry_at } else { at })
     .bind((state == State::Failed).then_some(at))
     .bind(at)
-    .bind(id)
+    .bind(id.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -436,10 +437,10 @@ pub async fn fail(
 }
 
 /// One job of `team`.
-pub async fn get(db: &Db, team: &TeamId, id: &str) -> Result<Option<Job>> {
+pub async fn get(db: &Db, team: &TeamId, id: &JobId) -> Result<Option<Job>> {
     let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE team_id = $1 AND id = $2"))
         .bind(team.as_str())
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(db.pool())
         .await?;
     row.map(Job::try_from).transpose()
@@ -453,7 +454,7 @@ pub(crate) const NEWEST_FIRST: &str =
 /// Which jobs [`list`] returns; `None` is any.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub provider: Option<String>,
+    pub provider: Option<ProviderId>,
     pub installation: Option<InstallationId>,
     pub kinds: Vec<Kind>,
     pub state: Option<State>,
@@ -488,7 +489,7 @@ pub async fn list(db: &Db, team: &TeamId, filter: &Filter, limit: i64) -> Result
     sql.push_str(&format!(" ORDER BY {NEWEST_FIRST} LIMIT {}", next()));
     let mut query = sqlx::query_as::<_, Row>(&sql).bind(team.as_str());
     if let Some(provider) = &filter.provider {
-        query = query.bind(provider);
+        query = query.bind(provider.as_str());
     }
     if let Some(installation) = &filter.installation {
         query = query.bind(installation.as_str());
@@ -537,7 +538,12 @@ pub type Fingerprint =
     Option<(String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
 
 /// The [`Fingerprint`] of `team`'s connection to `provider`.
-pub async fn newest_sync_fingerprint(db: &Db, team: &TeamId, provider: &str, kinds: &[Kind]) -> Result<Fingerprint> {
+pub async fn newest_sync_fingerprint(
+    db: &Db,
+    team: &TeamId,
+    provider: &ProviderId,
+    kinds: &[Kind],
+) -> Result<Fingerprint> {
     Ok(sqlx::query_as(&format!(
         "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at \
          FROM installations i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs \
@@ -546,7 +552,7 @@ pub async fn newest_sync_fingerprint(db: &Db, team: &TeamId, provider: &str, kin
         kinds_sql(kinds)
     ))
     .bind(team.as_str())
-    .bind(provider)
+    .bind(provider.as_str())
     .fetch_optional(db.pool())
     .await?)
 }

@@ -6,8 +6,8 @@ use sqlx::AnyConnection;
 
 use crate::{
     Db,
-    accounts::{TeamId, UserId},
     error::Result,
+    ids::{TeamId, UserId},
 };
 
 /// A connect under way, as stored.

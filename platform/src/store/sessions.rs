@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use crate::{Db, accounts::UserId};
+use crate::{Db, ids::UserId};
 
 /// The session key under which a signed-in user is recorded.
 pub const AUTH_KEY: &str = "auth";

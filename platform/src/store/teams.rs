@@ -4,8 +4,9 @@ use time::OffsetDateTime;
 
 use crate::{
     Db,
-    accounts::{Email, NewPassword, PersonName, Role, TeamId, TeamName, UserId},
+    accounts::{Email, NewPassword, PersonName, Role, TeamName},
     error::{Error, Result},
+    ids::{TeamId, UserId},
     passwords,
     store::users,
 };

@@ -1,7 +1,7 @@
 //! The `token_leases` table: which process may refresh a connection's
 //! OAuth token right now, across replicas (SECURITY E1).
 
-use crate::{Db, accounts::InstallationId, error::Result};
+use crate::{Db, error::Result, ids::InstallationId};
 
 /// Takes the connection's lease for `holder` until `expires_at`, if it is
 /// free or lapsed at `now`. `false`: another holder has it.

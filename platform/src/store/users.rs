@@ -5,8 +5,9 @@ use sqlx::{Any, Transaction};
 
 use crate::{
     Db,
-    accounts::{Email, PersonName, Role, TeamId, UserId},
+    accounts::{Email, PersonName, Role},
     error::{Error, Result},
+    ids::{TeamId, UserId},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]

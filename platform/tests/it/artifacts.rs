@@ -3,10 +3,11 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
+use crate::pid;
 use connector_core::source::{Change, Record};
 use platform::{
     Db, Error,
-    accounts::{InstallationId, TeamId},
+    ids::{InstallationId, TeamId},
     store::artifacts::{self, Applied},
     store::installations,
     test_on_both_backends,
@@ -63,11 +64,12 @@ async fn replaying_a_page_changes_nothing_and_removals_delete(test_db: TestDatab
     let page = [record("1", "One"), record("2", "Two")];
     for _ in 0..2 {
         let applied =
-            artifacts::commit_page(&db, &team, &installation, "sandbox", &page, &[("backfill", "p2")], None).await;
+            artifacts::commit_page(&db, &team, &installation, &pid("sandbox"), &page, &[("backfill", "p2")], None)
+                .await;
         assert_eq!(applied.unwrap(), Applied { upserted: 2, removed: 0 });
     }
     assert_eq!(titles(&db, &team).await, [("1".into(), "One".into()), ("2".into(), "Two".into())]);
-    assert_eq!(artifacts::counts(&db, &team, "sandbox").await.unwrap(), [("item".to_owned(), 2)]);
+    assert_eq!(artifacts::counts(&db, &team, &pid("sandbox")).await.unwrap(), [("item".to_owned(), 2)]);
 
     let next = [
         record("1", "One, renamed"),
@@ -75,7 +77,7 @@ async fn replaying_a_page_changes_nothing_and_removals_delete(test_db: TestDatab
         Change::Remove { entity_type: "item".into(), entity_id: "never-seen".into() },
     ];
     let applied =
-        artifacts::commit_page(&db, &team, &installation, "sandbox", &next, &[("backfill", "p3")], None).await;
+        artifacts::commit_page(&db, &team, &installation, &pid("sandbox"), &next, &[("backfill", "p3")], None).await;
     assert_eq!(applied.unwrap(), Applied { upserted: 1, removed: 1 });
     assert_eq!(titles(&db, &team).await, [("1".into(), "One, renamed".into())]);
     assert_eq!(cursor(&db, &team, &installation).await.as_deref(), Some("p3"));
@@ -89,15 +91,23 @@ async fn records_and_cursor_commit_together_or_not_at_all(test_db: TestDatabase)
     let db = test_db.migrated().await;
     let (team, installation) = team_with_installation(&db).await;
     let (other_team, _) = team_with_installation(&db).await;
-    artifacts::commit_page(&db, &team, &installation, "sandbox", &[record("1", "One")], &[("backfill", "p1")], None)
-        .await
-        .unwrap();
+    artifacts::commit_page(
+        &db,
+        &team,
+        &installation,
+        &pid("sandbox"),
+        &[record("1", "One")],
+        &[("backfill", "p1")],
+        None,
+    )
+    .await
+    .unwrap();
 
     let refused = artifacts::commit_page(
         &db,
         &other_team,
         &installation,
-        "sandbox",
+        &pid("sandbox"),
         &[record("9", "Nine")],
         &[("backfill", "p9")],
         None,
@@ -146,7 +156,9 @@ async fn batches_are_copied_from_the_log_into_the_database_in_the_background() {
     let before = size();
     for batch in 0..8 {
         let page: Vec<Change> = (0..200).map(|n| record(&format!("{batch}-{n}"), &"x".repeat(200))).collect();
-        artifacts::commit_page(&db, &team, &installation, "sandbox", &page, &[("backfill", "p")], None).await.unwrap();
+        artifacts::commit_page(&db, &team, &installation, &pid("sandbox"), &page, &[("backfill", "p")], None)
+            .await
+            .unwrap();
     }
     // 1,600 records of more than 200 bytes each.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -164,9 +176,8 @@ async fn rows_commit_only_for_their_connection_and_in_page_order(test_db: TestDa
     let db = test_db.migrated().await;
     let (team, installation) = team_with_installation(&db).await;
     let (other_team, other_installation) = team_with_installation(&db).await;
-    let target =
-        artifacts::Target { team: team.clone(), installation: installation.clone(), provider: "sandbox".into() };
-    let other = artifacts::Target { team: other_team, installation: other_installation, provider: "sandbox".into() };
+    let target = artifacts::Target { team: team.clone(), installation: installation.clone(), provider: pid("sandbox") };
+    let other = artifacts::Target { team: other_team, installation: other_installation, provider: pid("sandbox") };
 
     let rows = artifacts::Rows::new(db.backend(), &target, vec![record("1", "One")]).unwrap();
     let refused = artifacts::commit_rows(&db, &other, vec![rows], &[("backfill", "p1")], None).await;
@@ -200,7 +211,7 @@ async fn each_column_holds_its_own_value(test_db: TestDatabase) {
     let (team, installation) = team_with_installation(&db).await;
     let before = time::OffsetDateTime::now_utc().unix_timestamp();
     let page: Vec<Change> = (1..=101).map(|n| record(&format!("r{n}"), &format!("Record {n}"))).collect();
-    artifacts::commit_page(&db, &team, &installation, "sandbox", &page, &[], None).await.unwrap();
+    artifacts::commit_page(&db, &team, &installation, &pid("sandbox"), &page, &[], None).await.unwrap();
     let after = time::OffsetDateTime::now_utc().unix_timestamp();
 
     type Row = (String, String, String, String, String, String, String, String, i64, i64);

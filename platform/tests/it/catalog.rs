@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
+use crate::pid;
 use std::path::{Path, PathBuf};
 
 use platform::catalog::{Auth, BUILT_IN, Catalog, Problems, host_allowed};
@@ -290,8 +291,8 @@ fn operator_files_override_built_ins_and_add_providers() {
 
     let catalog = Catalog::load(Some(dir.path()), site_logos.path()).unwrap();
     assert_eq!(catalog.len(), BUILT_IN.len() + 1);
-    assert!(catalog.get(id).unwrap().name.starts_with("Self-hosted "));
-    assert!(matches!(catalog.get("acme").unwrap().auth, Auth::ApiKey(_)));
+    assert!(catalog.get(&pid(id)).unwrap().name.starts_with("Self-hosted "));
+    assert!(matches!(catalog.get(&pid("acme")).unwrap().auth, Auth::ApiKey(_)));
 
     // A broken operator file stops loading, naming its path.
     std::fs::write(dir.path().join("broken.toml"), VALID.replace("id = \"acme\"", "id = \"broken\"\nextra = 1"))

@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
+use crate::pid;
 use std::{collections::HashSet, time::Duration};
 
 use platform::{
     Db,
-    accounts::TeamId,
+    ids::TeamId,
     jobs::{self, Enqueued, ErrorClass, Kind, NewJob, State},
     test_on_both_backends,
     testing::TestDatabase,
@@ -29,7 +30,7 @@ async fn team(db: &Db) -> TeamId {
 fn new_job(team: &TeamId, key: Option<&str>) -> NewJob {
     NewJob {
         team: team.clone(),
-        provider: "sandbox".into(),
+        provider: pid("sandbox"),
         installation: None,
         kind: Kind::Incremental,
         dedupe_key: key.map(str::to_owned),
@@ -116,7 +117,11 @@ async fn a_lapsed_lease_interrupts_the_job_and_another_worker_resumes_it(test_db
     drop(conn);
     assert_eq!(jobs::interrupt_lapsed(&db).await.unwrap(), 0, "a live lease was interrupted");
 
-    sqlx::query("UPDATE jobs SET lease_expires_at = 0 WHERE id = $1").bind(&job.id).execute(db.pool()).await.unwrap();
+    sqlx::query("UPDATE jobs SET lease_expires_at = 0 WHERE id = $1")
+        .bind(job.id.as_str())
+        .execute(db.pool())
+        .await
+        .unwrap();
     assert_eq!(jobs::interrupt_lapsed(&db).await.unwrap(), 1);
     assert_eq!(jobs::get(&db, &team, &id).await.unwrap().unwrap().state, State::Interrupted);
     let resumed = jobs::claim(&db, "alive", &[Kind::Incremental], LEASE).await.unwrap().unwrap();

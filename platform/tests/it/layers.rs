@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "util",
     "error",
+    "ids",
     "accounts",
     "passwords",
     "catalog",

@@ -13,3 +13,8 @@ mod repositories;
 mod secrets;
 mod secrets_local;
 mod secrets_ssm;
+
+/// A provider id the test names; it must be in the id's form.
+fn pid(id: &str) -> platform::ids::ProviderId {
+    platform::ids::ProviderId::parse(id).expect("a provider id")
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use platform::{
     Error,
-    accounts::TeamId,
+    ids::TeamId,
     secrets::{
         ExposeSecret as _, Prefix, SecretPath, SecretStore, SecretString, Version,
         local::{KeySource, LocalSettings, LocalStore},

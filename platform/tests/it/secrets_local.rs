@@ -7,7 +7,7 @@ use std::path::Path;
 
 use platform::{
     Db, Error,
-    accounts::TeamId,
+    ids::TeamId,
     secrets::{
         ExposeSecret as _, Prefix, SecretPath, SecretStore as _, SecretString,
         local::{KEY_FILE, KeySource, LocalSettings, LocalStore, generate_key},

@@ -18,7 +18,7 @@ use axum::{
 };
 use platform::{
     Error,
-    accounts::TeamId,
+    ids::TeamId,
     secrets::{
         ExposeSecret as _, SecretPath, SecretStore as _, SecretString,
         ssm::{RetryPolicy, SsmSettings, SsmStore},

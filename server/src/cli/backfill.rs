@@ -8,8 +8,8 @@ use super::say;
 /// Shows a job's committed progress as it moves, until dropped.
 pub(super) async fn follow_progress(
     platform: platform::Platform,
-    team: platform::accounts::TeamId,
-    job: String,
+    team: platform::ids::TeamId,
+    job: platform::ids::JobId,
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::convert::Infallible {
     let mut every = tokio::time::interval(std::time::Duration::from_millis(250));
@@ -48,6 +48,9 @@ pub(super) async fn backfill(
 ) -> anyhow::Result<()> {
     use platform::jobs::{Kind, State};
 
+    let provider = &platform::ids::ProviderId::parse(provider).map_err(|_| {
+        anyhow::anyhow!("`{provider}` is not a provider id: use the id of the catalog's file, as `linear`")
+    })?;
     let (platform, _) = startup::build_platform(config, &startup::configured_public_url(config)).await?;
     let found = platform::store::teams::find(&platform.db, team).await.map_err(|e| match e {
         platform::Error::NotFound => anyhow::anyhow!("--team: no team has the id or name `{team}`"),

@@ -25,7 +25,8 @@ pub(super) fn apps_from_env(env: &HashMap<String, String>) -> Result<Apps, Strin
         if id.trim().is_empty() {
             continue;
         }
-        let provider = middle.to_ascii_lowercase().replace('_', "-");
+        let provider = platform::ids::ProviderId::parse(&middle.to_ascii_lowercase().replace('_', "-"))
+            .map_err(|_| format!("{name} does not name a provider: use PATCHBAY_<PROVIDER ID>_CLIENT_ID"))?;
         apps.insert(
             provider,
             AppCredentials { client_id: id.trim().to_owned(), client_secret: SecretString::from(secret.clone()) },
@@ -46,7 +47,7 @@ mod tests {
             ("PATCHBAY_GOOGLE_CALENDAR_CLIENT_SECRET", "s-1"),
         ]))
         .unwrap();
-        assert_eq!(apps["google-calendar"].client_id, "id-1");
+        assert_eq!(apps[&platform::ids::ProviderId::parse("google-calendar").unwrap()].client_id, "id-1");
         let error = apps_from_env(&env(&[("PATCHBAY_LINEAR_CLIENT_ID", "id")])).unwrap_err();
         assert!(error.contains("PATCHBAY_LINEAR_CLIENT_SECRET"), "{error}");
     }

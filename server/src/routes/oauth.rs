@@ -58,7 +58,7 @@ async fn session_id(session: &Session) -> Option<String> {
 }
 
 fn provider_page(provider: &str) -> String {
-    if platform::catalog::ProviderId::parse(provider).is_ok() {
+    if platform::ids::ProviderId::parse(provider).is_ok() {
         format!("/integrations/{provider}")
     } else {
         "/integrations".to_owned()
@@ -98,6 +98,9 @@ pub async fn start(
         }
         None => back.clone(),
     };
+    let Ok(provider) = platform::ids::ProviderId::parse(&provider) else {
+        return page(404, "No such integration", "There is no integration at this address.", "/integrations");
+    };
     let redirect_uri = format!("{}/oauth/{provider}/callback", state.public_url);
     match platform::connect::oauth::start(
         &state.platform,
@@ -131,7 +134,9 @@ pub async fn callback(
     RawQuery(query): RawQuery,
 ) -> Response {
     let back = provider_page(&provider);
-    let name = state.platform.catalog.get(&provider).map_or_else(|| "The provider".to_owned(), |p| p.name.clone());
+    let provider = platform::ids::ProviderId::parse(&provider);
+    let found = provider.as_ref().ok().and_then(|id| state.platform.catalog.get(id));
+    let name = found.map_or_else(|| "The provider".to_owned(), |p| p.name.clone());
     let fail = |failure: Failure| {
         tracing::info!(?failure, "an OAuth connect did not complete");
         page(failure.status(), failure.title(), &failure.explain(&name), &back)
@@ -147,6 +152,9 @@ pub async fn callback(
             "You were signed out before the provider sent you back, so nothing was connected. Sign in, then start again.",
             "/login",
         );
+    };
+    let Ok(provider) = provider else {
+        return fail(Failure::NotAvailable("There is no integration at this address.".to_owned()));
     };
     match platform::connect::oauth::finish(&state.platform, &signed_in.user, &session_id, &provider, callback).await {
         // Rule 23: the page it lands on shows what is stored, not a flag in the URL.

@@ -35,7 +35,7 @@ const LIFETIME: Duration = Duration::from_secs(300);
 struct Follow {
     platform: Platform,
     viewer: SignedIn,
-    provider: String,
+    provider: platform::ids::ProviderId,
     sent: Option<String>,
     fingerprint: String,
     built: tokio::time::Instant,
@@ -87,6 +87,10 @@ pub async fn events(
     signed_in: Option<Extension<SignedIn>>,
 ) -> Response {
     let Some(Extension(viewer)) = signed_in else { return StatusCode::UNAUTHORIZED.into_response() };
+    // No such provider: 204, as for a connection that is gone.
+    let Ok(provider) = platform::ids::ProviderId::parse(&provider) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
     let platform = state.platform;
     let team = viewer.user.team_id.clone();
     let fingerprint = platform::status::fingerprint(&platform, &team, &provider).await.unwrap_or_default();

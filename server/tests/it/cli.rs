@@ -433,7 +433,7 @@ async fn rotate_key_re_encrypts_the_local_store_and_every_value_stays_readable()
     let config = server::Config::load([("PATCHBAY_DATA_DIR".to_owned(), data_dir.to_owned())].into()).unwrap();
     let db = server::startup::connect_and_migrate(&config).await.unwrap();
     let store = server::startup::open_secret_store(&config, &db).await.unwrap();
-    let team = platform::accounts::TeamId::parse(&team_id).unwrap();
+    let team = platform::ids::TeamId::parse(&team_id).unwrap();
     let at = platform::secrets::SecretPath::of(&team, &["linear", "ACCESS_TOKEN"]).unwrap();
     use platform::secrets::ExposeSecret as _;
     assert_eq!(store.get(&at).await.unwrap().unwrap().value.expose_secret(), canary);

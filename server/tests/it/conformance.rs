@@ -11,14 +11,15 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use std::time::Duration;
 
 use common::{TestApp, expire_token_soon, join_all, location, oidc::OidcPeer, stored_token};
 use http::StatusCode;
 use platform::{
-    accounts::TeamId,
     credentials::tokens::{self, TokenError},
+    ids::TeamId,
     outbound::oauth2::StoredToken,
     store::installations::{self, State},
     testing::TestDatabase,
@@ -45,8 +46,8 @@ fn free_port() -> u16 {
 
 /// The settings a console (or a replica of it) needs to use the peer.
 fn console_settings(providers: &std::path::Path) -> Vec<(String, String)> {
-    let id = |p: &str| format!("PATCHBAY_{}_CLIENT_ID", platform::connect::oauth::env_name(p));
-    let secret = |p: &str| format!("PATCHBAY_{}_CLIENT_SECRET", platform::connect::oauth::env_name(p));
+    let id = |p: &str| format!("PATCHBAY_{}_CLIENT_ID", platform::connect::oauth::env_name(&pid(p)));
+    let secret = |p: &str| format!("PATCHBAY_{}_CLIENT_SECRET", platform::connect::oauth::env_name(&pid(p)));
     let mut settings = vec![
         ("PATCHBAY_PROVIDERS_DIR".to_owned(), providers.display().to_string()),
         ("LEPTOS_SITE_ROOT".to_owned(), SITE.to_owned()),
@@ -116,7 +117,7 @@ impl Conformance {
 
     async fn state(&self, team: &TeamId) -> Option<State> {
         let mut conn = self.app.platform.db.pool().acquire().await.unwrap();
-        installations::find(&mut conn, team, PROVIDER).await.unwrap().map(|i| i.state)
+        installations::find(&mut conn, team, &pid(PROVIDER)).await.unwrap().map(|i| i.state)
     }
 
     async fn stop(self) {
@@ -164,7 +165,7 @@ async fn a3_a6_a7_a9_a_full_code_flow_connects_and_stores_what_the_provider_issu
     let left = token.expires_at.unwrap() - time::OffsetDateTime::now_utc().unix_timestamp();
     assert!((290..=300).contains(&left), "expires in {left} s, not the issued 300");
     let mut conn = c.app.platform.db.pool().acquire().await.unwrap();
-    let installation = installations::find(&mut conn, &team, PROVIDER).await.unwrap().unwrap();
+    let installation = installations::find(&mut conn, &team, &pid(PROVIDER)).await.unwrap().unwrap();
     assert_eq!(installation.state, State::Connected);
     assert_eq!((installation.account_id.as_str(), installation.display_name.as_str()), ("ada", "Ada Lovelace"));
     // Rule 23: the page says what is stored.
@@ -299,7 +300,7 @@ async fn a10_a_redirecting_token_endpoint_is_not_followed() {
     assert!(page.contains("token endpoint answered with a redirect"), "{page}");
     assert_eq!(c.peer.stats().await.token_requests, 0, "the redirect was followed to the real token endpoint");
     let mut conn = c.app.platform.db.pool().acquire().await.unwrap();
-    assert!(installations::find(&mut conn, &team, REDIRECTING).await.unwrap().is_none_or(|i| !i.is_active()));
+    assert!(installations::find(&mut conn, &team, &pid(REDIRECTING)).await.unwrap().is_none_or(|i| !i.is_active()));
     c.stop().await;
 }
 
@@ -328,12 +329,12 @@ async fn e6_a_token_is_refreshed_ahead_of_its_expiry_not_after_a_401() {
     let c = Conformance::start(TestDatabase::sqlite(), 62).await;
     let team = c.connect().await;
     let first = c.stored(&team).await.unwrap();
-    let same = tokens::access_token(&c.app.platform, &team, PROVIDER).await.unwrap();
+    let same = tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.unwrap();
     assert_eq!(same.expose_secret(), first.access_token);
     assert_eq!(c.peer.stats().await.refresh_grants, 0, "a token with a minute left was refreshed");
 
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let renewed = tokens::access_token(&c.app.platform, &team, PROVIDER).await.unwrap();
+    let renewed = tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.unwrap();
     assert_ne!(renewed.expose_secret(), first.access_token);
     assert_eq!(c.peer.stats().await.refresh_grants, 1);
     assert!(c.peer.accepts(&first.access_token).await, "the old token had expired: the refresh came too late");
@@ -350,13 +351,13 @@ async fn e2_the_rotated_refresh_token_is_stored_before_the_new_access_token_is_u
     let team = c.connect().await;
     let first = c.stored(&team).await.unwrap();
     c.expire_soon(&team).await;
-    let renewed = tokens::access_token(&c.app.platform, &team, PROVIDER).await.unwrap();
+    let renewed = tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.unwrap();
     let stored = c.stored(&team).await.unwrap();
     assert_eq!(stored.access_token, renewed.expose_secret());
     assert_ne!(stored.refresh_token, first.refresh_token, "the rotated refresh token was not stored");
     // The stored one is the live one: refreshing with it works.
     c.expire_soon(&team).await;
-    assert!(tokens::access_token(&c.app.platform, &team, PROVIDER).await.is_ok());
+    assert!(tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.is_ok());
     let stats = c.peer.stats().await;
     assert_eq!((stats.refresh_grants, stats.refresh_errors.len()), (2, 0));
     c.stop().await;
@@ -373,24 +374,24 @@ async fn e4_a_grant_revoked_by_reuse_detection_needs_reauth_and_a_reconnect_reco
     let team = c.connect().await;
     let first = c.stored(&team).await.unwrap();
     c.expire_soon(&team).await;
-    tokens::access_token(&c.app.platform, &team, PROVIDER).await.unwrap();
+    tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.unwrap();
     // An attacker (or a confused replica) replays the first refresh token.
     let old = first.refresh_token.unwrap();
     let (status, body) = c.peer.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &old)]).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 
     c.expire_soon(&team).await;
-    let error = tokens::access_token(&c.app.platform, &team, PROVIDER).await.unwrap_err();
+    let error = tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.unwrap_err();
     assert!(matches!(error, TokenError::NeedsReauth), "{error:?}");
     assert_eq!(c.state(&team).await, Some(State::NeedsReauth));
-    assert!(matches!(tokens::access_token(&c.app.platform, &team, PROVIDER).await, Err(TokenError::NeedsReauth)));
+    assert!(matches!(tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await, Err(TokenError::NeedsReauth)));
     assert_eq!(c.peer.stats().await.refresh_grants, 1, "a dead grant was refreshed again");
     let page = c.app.get(&format!("/integrations/{PROVIDER}")).await.text().await.unwrap();
     assert!(page.contains("Reconnect") && page.contains("no longer accepts"), "{page}");
 
     c.connect().await;
     assert_eq!(c.state(&team).await, Some(State::Connected));
-    assert!(tokens::access_token(&c.app.platform, &team, PROVIDER).await.is_ok());
+    assert!(tokens::access_token(&c.app.platform, &team, &pid(PROVIDER)).await.is_ok());
     c.stop().await;
 }
 
@@ -421,7 +422,7 @@ async fn e1_fifty_concurrent_callers_make_one_refresh(db: TestDatabase) {
     c.expire_soon(&team).await;
     let calls = (0..50).map(|_| {
         let (platform, team) = (c.app.platform.clone(), team.clone());
-        tokio::spawn(async move { tokens::access_token(&platform, &team, PROVIDER).await })
+        tokio::spawn(async move { tokens::access_token(&platform, &team, &pid(PROVIDER)).await })
     });
     let tokens: Vec<String> =
         join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap().expose_secret().to_owned()).collect();
@@ -529,7 +530,7 @@ async fn e1_replica_process() {
     tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
     let calls = (0..25).map(|_| {
         let (platform, team) = (platform.clone(), team.clone());
-        tokio::spawn(async move { tokens::access_token(&platform, &team, PROVIDER).await })
+        tokio::spawn(async move { tokens::access_token(&platform, &team, &pid(PROVIDER)).await })
     });
     let results: Vec<Result<String, String>> = join_all(calls)
         .await

@@ -10,13 +10,14 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use std::time::Duration;
 
 use common::{Browser, TestApp};
 use http::StatusCode;
 use platform::{
-    accounts::TeamId,
+    ids::TeamId,
     secrets::SecretPath,
     store::installations::{self, Installation, State},
     testing::TestDatabase,
@@ -113,7 +114,7 @@ async fn secret(app: &TestApp, team: &TeamId, provider: &str, key: &str) -> Opti
 
 async fn installation(app: &TestApp, team: &TeamId, provider: &str) -> Option<Installation> {
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
-    installations::find(&mut conn, team, provider).await.unwrap()
+    installations::find(&mut conn, team, &pid(provider)).await.unwrap()
 }
 
 async fn put_cursor(app: &TestApp, team: &TeamId, installation: &Installation, name: &str, value: &str) {
@@ -315,7 +316,7 @@ async fn a_connect_left_unfinished_by_a_crash_is_taken_over_and_its_keys_replace
     let team = app.admin_team().await;
     let desk = fake_desk(TOKEN, ("acct_1", "Acme Support")).await;
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
-    let claimed = installations::claim(&mut conn, &team, "acme-desk").await.unwrap();
+    let claimed = installations::claim(&mut conn, &team, &pid("acme-desk")).await.unwrap();
     let leftover = SecretPath::of(&team, &["acme-desk", "stale_key"]).unwrap();
     app.platform.secrets.put(&leftover, &SecretString::from("stale".to_owned())).await.unwrap();
     let values = [("base_url", desk.uri()), ("api_token", TOKEN.to_owned())];
@@ -631,7 +632,7 @@ async fn d1_a_canary_key_never_appears_in_pages_responses_headers_or_logs() {
     }
     seen.push(keep(app.browser.post_form("/api/provider", &[("id", "acme-desk")]).await).await);
     seen.push(keep(app.browser.post_form("/api/integrations", &[]).await).await);
-    let connection = platform::connect::describe(&app.platform, &app.admin_team().await, "acme-desk").await;
+    let connection = platform::connect::describe(&app.platform, &app.admin_team().await, &pid("acme-desk")).await;
     seen.push(format!("{connection:?} {:?}", app.platform));
     // A form posted without JavaScript is answered with a redirect that
     // carries its error: the key must not ride along in that URL.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use common::{Browser, TestApp, location, stored_token};
 use http::StatusCode;
@@ -63,7 +64,7 @@ async fn a_full_code_flow_connects_the_sandbox_and_stores_its_tokens(app: TestAp
     assert!(token.access_token.starts_with("sba_") && token.refresh_token.is_some());
     assert!(token.expires_at.unwrap() > time::OffsetDateTime::now_utc().unix_timestamp() + 200);
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
-    let installation = installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap();
+    let installation = installations::find(&mut conn, &team, &pid("sandbox")).await.unwrap().unwrap();
     assert_eq!((installation.state, installation.account_id.as_str()), (State::Connected, sandbox::USER_ID));
     // Rule 23: the page shows what is stored.
     let page = app.get("/integrations/sandbox").await.text().await.unwrap();
@@ -310,7 +311,7 @@ async fn token_endpoint_failures_are_explained_and_leave_no_installation() {
         assert!(page.contains(words), "{fault:?}: {page}");
         assert!(stored_token(&app.platform, &team, "sandbox").await.is_none(), "{fault:?} left a token");
         let mut conn = app.platform.db.pool().acquire().await.unwrap();
-        let left = installations::find(&mut conn, &team, "sandbox").await.unwrap();
+        let left = installations::find(&mut conn, &team, &pid("sandbox")).await.unwrap();
         assert!(left.is_none_or(|i| !i.is_active()), "{fault:?} left an installation");
     }
     app.stop().await;
@@ -349,5 +350,123 @@ async fn start_is_for_signed_in_admins_only() {
     assert!(linear.text().await.unwrap().contains("PATCHBAY_LINEAR_CLIENT_ID"));
     let cards = app.get("/integrations").await.text().await.unwrap();
     assert!(cards.contains("OAuth app not configured"));
+    app.stop().await;
+}
+
+/// SECURITY C4: a member who opens the connect link is refused before
+/// anything is recorded, and an admin demoted between start and callback
+/// cannot complete the connect: no token is asked for, nothing is stored.
+#[tokio::test]
+async fn c4_a_member_can_neither_start_nor_complete_an_oauth_connect() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let member = app.member("Mo Member", "mo@example.com").await;
+    let refused = member.get("/oauth/sandbox/start").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("Only admins can connect"));
+    assert_eq!(sandbox_rows(&app, "oauth_transactions").await, 0, "a member's start recorded a transaction");
+
+    let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
+    sqlx::query("UPDATE users SET role = 'member' WHERE email = $1")
+        .bind(common::ADMIN_EMAIL)
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    let response = app.get(&callback_path(&app, &back)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(sandbox(&app).token_requests(), 0, "a member's callback asked for a token");
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let found = installations::find(&mut conn, &team, &pid("sandbox")).await.unwrap();
+    assert!(found.is_none_or(|i| i.state != State::Connected), "a member's callback connected");
+    drop(conn);
+    app.stop().await;
+}
+
+async fn sandbox_rows(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(app.platform.db.pool()).await.unwrap()
+}
+
+/// SECURITY C1, C3, counted at the secret store: team B's admin naming the
+/// sandbox, which only team A connected, is told it is not connected on
+/// every page, server function and stream; and a job row that names team
+/// A's installation under team B fails as "gone". Neither reads one of team
+/// A's secrets.
+#[tokio::test]
+async fn c1_c3_another_teams_requests_and_jobs_read_none_of_its_secrets() {
+    let (app, recording) = TestApp::spawn_recording_secrets(
+        platform::testing::TestDatabase::sqlite(),
+        &[("LEPTOS_SITE_ROOT", common::SITE)],
+    )
+    .await;
+    app.setup_team().await;
+    app.connect_sandbox().await;
+    let team_a = app.admin_team().await;
+    app.drain().await;
+    assert!(recording.reads_of(&team_a) > 0, "the recording store saw none of team A's own reads");
+
+    let db = app.db().await;
+    let (team_b, _) = platform::store::teams::create_with_admin(
+        &db,
+        NewTeam {
+            team_name: TeamName::parse("Beta").unwrap(),
+            admin_name: PersonName::parse("Bea").unwrap(),
+            admin_email: Email::parse("bea@beta.example").unwrap(),
+            admin_password: NewPassword::parse(common::PASSWORD).unwrap(),
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    db.close().await;
+    let bea = app.new_browser();
+    assert!(bea.login("bea@beta.example", common::PASSWORD).await.status().is_success());
+    let before = recording.reads_of(&team_a);
+
+    let page = bea.get("/integrations/sandbox").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(!page.text().await.unwrap().contains(sandbox::USER_NAME), "team B's page shows team A's account");
+    let detail = bea.post_form("/api/provider", &[("id", "sandbox")]).await;
+    let (status, detail) = (detail.status(), detail.text().await.unwrap());
+    let detail: serde_json::Value =
+        serde_json::from_str(&detail).unwrap_or_else(|_| panic!("/api/provider answered {status}: {detail}"));
+    assert!(detail["connection"].is_null(), "team B sees a connection: {detail}");
+    for (endpoint, fields, status) in [
+        ("/api/check_connection", vec![("provider", "sandbox")], StatusCode::BAD_REQUEST),
+        ("/api/disconnect_provider", vec![("provider", "sandbox")], StatusCode::BAD_REQUEST),
+        ("/api/start_sync", vec![("provider", "sandbox"), ("kind", "incremental")], StatusCode::NOT_FOUND),
+    ] {
+        let response = bea.post_form(endpoint, &fields).await;
+        let code = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(code, status, "{endpoint}: {body}");
+    }
+    let items = bea.post_form("/api/items", &[("provider", "sandbox"), ("page", "1")]).await;
+    let (status, items) = (items.status(), items.text().await.unwrap());
+    let items: serde_json::Value =
+        serde_json::from_str(&items).unwrap_or_else(|_| panic!("/api/items answered {status}: {items}"));
+    assert_eq!(items["total"], 0, "team B lists team A's records: {items}");
+    let status = bea.post_form("/api/sync_status", &[("provider", "sandbox")]).await;
+    let (code, status) = (status.status(), status.text().await.unwrap());
+    assert_eq!(code, StatusCode::NOT_FOUND, "team B sees a sync of the sandbox: {status}");
+    let events = bea.events("/api/sync/sandbox/events").await;
+    assert!(!events.text().await.unwrap_or_default().contains(sandbox::USER_NAME));
+
+    let installation_a = {
+        let mut conn = app.platform.db.pool().acquire().await.unwrap();
+        installations::find(&mut conn, &team_a, &pid("sandbox")).await.unwrap().unwrap().id
+    };
+    let forged =
+        platform::jobs::sync::new_job(&team_b.id, &pid("sandbox"), &installation_a, platform::jobs::Kind::Incremental);
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    platform::jobs::enqueue(&mut conn, &forged).await.unwrap();
+    drop(conn);
+    let ran = app.drain().await;
+    assert_eq!(ran.len(), 1);
+    let job = platform::jobs::get(&app.platform.db, &team_b.id, &ran[0].0).await.unwrap().unwrap();
+    assert_eq!(job.state, platform::jobs::State::Failed);
+    assert!(job.last_error.as_deref().unwrap_or_default().contains("gone"), "{:?}", job.last_error);
+    assert_eq!(recording.reads_of(&team_a), before, "team B's requests or job read team A's secrets");
+    app.leave_jobs("the forged job's failure is what this test checks");
     app.stop().await;
 }

@@ -210,5 +210,5 @@ async fn a_test_app_stopped_with_a_job_left_queued_fails_naming_the_job() {
     let stopped = std::panic::AssertUnwindSafe(app.stop()).catch_unwind().await;
     let message = stopped.expect_err("the app stopped with a queued job and the test passed");
     let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(message.contains(&job.id) && message.contains("full_backfill queued"), "{message}");
+    assert!(message.contains(job.id.as_str()) && message.contains("full_backfill queued"), "{message}");
 }

@@ -265,7 +265,7 @@ impl Drop for CountingConsole {
 
 /// Adds `team`'s connections to the first `n` providers of the catalog,
 /// each with a completed sync job, straight into the tables.
-async fn connections(app: &TestApp, team: &platform::accounts::TeamId, n: usize) {
+async fn connections(app: &TestApp, team: &platform::ids::TeamId, n: usize) {
     let db = app.platform.db.pool();
     let providers: Vec<String> = app.platform.catalog.iter().map(|p| p.id.as_str().to_owned()).take(n).collect();
     assert_eq!(providers.len(), n, "the catalog has fewer than {n} providers");

@@ -6,12 +6,13 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use std::time::Duration;
 
 use common::TestApp;
 use platform::{
-    accounts::TeamId,
+    ids::TeamId,
     jobs::sync,
     jobs::{self, Kind, State},
     store::artifacts,
@@ -26,7 +27,7 @@ fn sandbox(app: &TestApp) -> &sandbox::Sandbox {
 }
 
 async fn stored_ids(app: &TestApp, team: &TeamId) -> Vec<String> {
-    artifacts::ids(&app.platform.db, team, "sandbox").await.unwrap()
+    artifacts::ids(&app.platform.db, team, &pid("sandbox")).await.unwrap()
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -36,12 +37,12 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 
 async fn cursors(app: &TestApp, team: &TeamId) -> std::collections::BTreeMap<String, String> {
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
-    let installation = installations::find(&mut conn, team, "sandbox").await.unwrap().unwrap();
+    let installation = installations::find(&mut conn, team, &pid("sandbox")).await.unwrap().unwrap();
     installations::cursors(&app.platform.db, team, &installation.id).await.unwrap()
 }
 
 async fn sync_once(app: &TestApp, team: &TeamId, kind: Kind) -> jobs::Job {
-    let id = sync::enqueue(&app.platform, team, "sandbox", kind).await.unwrap().id().to_owned();
+    let id = sync::enqueue(&app.platform, team, &pid("sandbox"), kind).await.unwrap().id().to_owned();
     let ran = jobs::drain(&app.platform, "test-worker").await.unwrap();
     assert_eq!(ran, vec![(id.clone(), State::Completed)], "{:?}", jobs::get(&app.platform.db, team, &id).await);
     jobs::get(&app.platform.db, team, &id).await.unwrap().unwrap()
@@ -62,13 +63,22 @@ async fn a_full_backfill_stores_exactly_the_public_items(db: TestDatabase) {
     assert_eq!(expected.len(), 1233);
     assert_eq!(stored_ids(&app, &team).await, expected);
     assert_eq!((job.progress_done, job.progress_total, job.items), (1234, Some(1234), 1233));
-    let counts = artifacts::counts(&app.platform.db, &team, "sandbox").await.unwrap();
+    let counts = artifacts::counts(&app.platform.db, &team, &pid("sandbox")).await.unwrap();
     assert_eq!(counts, vec![("item".to_owned(), 1233)]);
     let cursors = cursors(&app, &team).await;
+    // The run's start: after the job was claimed, and no later than its
+    // first read of the provider, to the millisecond.
     let since = time::OffsetDateTime::parse(&cursors["since"], &time::format_description::well_known::Rfc3339)
         .unwrap()
-        .unix_timestamp();
-    assert!(since >= before - 1 && since <= job.finished_at.unwrap(), "since {since} is not the run's start");
+        .unix_timestamp_nanos()
+        / 1_000_000;
+    let claimed_ms = i128::from(job.started_at.unwrap()) * 1000;
+    let first_read_ms = i128::from(sandbox(&app).first_item_request_ms().unwrap());
+    assert!(before <= job.started_at.unwrap(), "the job was claimed before the test queued it");
+    assert!(
+        claimed_ms <= since && since <= first_read_ms,
+        "since {since} ms is not the run's start: claimed at {claimed_ms} ms, first read at {first_read_ms} ms"
+    );
     assert_eq!(cursors["run"], "", "the finished run left its position");
     // 13 pages of 100, and nothing read twice.
     assert_eq!(sandbox(&app).item_requests().0, 13);
@@ -93,7 +103,7 @@ async fn a_changes_run_reads_only_changes_and_removes_deleted_and_private_items(
     let stored = stored_ids(&app, &team).await;
     assert_eq!(stored, sorted(s.public_item_ids()));
     assert!(!stored.contains(&"itm_20".to_owned()) && !stored.contains(&"itm_30".to_owned()));
-    let listed = artifacts::list(&app.platform.db, &team, "sandbox", 1, 0).await.unwrap();
+    let listed = artifacts::list(&app.platform.db, &team, &pid("sandbox"), 1, 0).await.unwrap();
     assert_eq!(listed[0].entity_id, "itm_10");
     assert_eq!(listed[0].title, "Item 10 (edited 1×)");
     assert!(listed[0].url.ends_with("/sandbox/items/itm_10"), "{}", listed[0].url);
@@ -114,7 +124,7 @@ async fn connecting_queues_one_backfill_and_asking_again_returns_it(db: TestData
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].kind, queued[0].state), (Kind::FullBackfill, State::Queued));
     for kind in [Kind::Incremental, Kind::FullBackfill] {
-        let again = sync::enqueue(&app.platform, &team, "sandbox", kind).await.unwrap();
+        let again = sync::enqueue(&app.platform, &team, &pid("sandbox"), kind).await.unwrap();
         assert!(matches!(again, jobs::Enqueued::AlreadyThere(ref id) if *id == queued[0].id), "{again:?}");
     }
     assert_eq!(jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap().len(), 1);
@@ -135,7 +145,7 @@ async fn a_dead_workers_job_resumes_from_its_last_page() {
     .await;
     let mut platform = app.platform.clone();
     platform.job_lease = Duration::from_secs(3);
-    let id = sync::enqueue(&platform, &team, "sandbox", Kind::FullBackfill).await.unwrap().id().to_owned();
+    let id = sync::enqueue(&platform, &team, &pid("sandbox"), Kind::FullBackfill).await.unwrap().id().to_owned();
     let job = jobs::claim(&platform.db, "doomed", sync::SYNC_KINDS, platform.job_lease).await.unwrap().unwrap();
     let (pages_tx, mut pages) = tokio::sync::mpsc::unbounded_channel();
     let doomed = {
@@ -261,7 +271,7 @@ async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDataba
     assert_eq!(stored_ids(&app, &team).await.len(), 150);
     let installation = {
         let mut conn = app.platform.db.pool().acquire().await.unwrap();
-        installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap().id
+        installations::find(&mut conn, &team, &pid("sandbox")).await.unwrap().unwrap().id
     };
     let response = app.browser.post_form("/api/disconnect_provider", &[("provider", "sandbox")]).await;
     let said = response.text().await.unwrap();
@@ -275,7 +285,8 @@ async fn disconnecting_deletes_the_records_and_refuses_late_pages(db: TestDataba
         content: serde_json::Value::Null,
         updated_at: time::OffsetDateTime::now_utc(),
     });
-    let refused = artifacts::commit_page(&app.platform.db, &team, &installation, "sandbox", &[late], &[], None).await;
+    let refused =
+        artifacts::commit_page(&app.platform.db, &team, &installation, &pid("sandbox"), &[late], &[], None).await;
     assert!(matches!(refused, Err(platform::Error::NotFound)), "{refused:?}");
     assert!(stored_ids(&app, &team).await.is_empty());
     app.stop().await;
@@ -306,13 +317,21 @@ async fn a_prune_deletes_the_records_the_source_no_longer_has(db: TestDatabase) 
     // removes nothing: only what a run reads, or a full pass misses, goes.
     let installation = {
         let mut conn = app.platform.db.pool().acquire().await.unwrap();
-        installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap().id
+        installations::find(&mut conn, &team, &pid("sandbox")).await.unwrap().unwrap().id
     };
     let later = time::OffsetDateTime::now_utc() + Duration::from_secs(600);
     let since = connector_core::paging::utc_rfc3339(later);
-    artifacts::commit_page(&app.platform.db, &team, &installation, "sandbox", &[], &[("since", since.as_str())], None)
-        .await
-        .unwrap();
+    artifacts::commit_page(
+        &app.platform.db,
+        &team,
+        &installation,
+        &pid("sandbox"),
+        &[],
+        &[("since", since.as_str())],
+        None,
+    )
+    .await
+    .unwrap();
     sync_once(&app, &team, Kind::Incremental).await;
     assert_eq!(stored_ids(&app, &team).await, before_changes, "a changes run removed what it did not read");
 

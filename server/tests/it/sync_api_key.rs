@@ -5,12 +5,13 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use std::collections::BTreeMap;
 
 use common::TestApp;
 use platform::{
-    accounts::{TeamId, UserId},
+    ids::{TeamId, UserId},
     jobs::sync,
     jobs::{self, Kind, State},
     secrets::SecretPath,
@@ -66,13 +67,13 @@ async fn connect(app: &TestApp, team: &TeamId, server: &MockServer, key: &str) {
     app.platform.secrets.put(&key_path(team), &SecretString::from(key.to_owned())).await.unwrap();
     let settings = BTreeMap::from([("base_url".to_owned(), server.uri()), ("account_id".to_owned(), "7".to_owned())]);
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
-    let claim = installations::claim(&mut conn, team, "chatwoot").await.unwrap();
+    let claim = installations::claim(&mut conn, team, &pid("chatwoot")).await.unwrap();
     let link = installations::Link { account_id: "1", display_name: "Ana Agent", settings: &settings };
     installations::complete(&mut conn, team, &claim, &link, &UserId::parse(&admin).unwrap()).await.unwrap();
 }
 
 async fn sync_once(app: &TestApp, team: &TeamId) -> jobs::Job {
-    let id = sync::enqueue(&app.platform, team, "chatwoot", Kind::FullBackfill).await.unwrap().id().to_owned();
+    let id = sync::enqueue(&app.platform, team, &pid("chatwoot"), Kind::FullBackfill).await.unwrap().id().to_owned();
     jobs::drain(&app.platform, "test-worker").await.unwrap();
     jobs::get(&app.platform.db, team, &id).await.unwrap().unwrap()
 }
@@ -87,8 +88,8 @@ async fn an_api_key_connection_backfills_with_its_stored_key(db: TestDatabase) {
     connect(&app, &team, &server, "cw_live_key_1").await;
     let job = sync_once(&app, &team).await;
     assert_eq!((job.state, job.progress_done, job.progress_total, job.items), (State::Completed, 3, Some(3), 3));
-    assert_eq!(artifacts::ids(&app.platform.db, &team, "chatwoot").await.unwrap(), ["1", "2", "3"]);
-    let listed = artifacts::list(&app.platform.db, &team, "chatwoot", 10, 0).await.unwrap();
+    assert_eq!(artifacts::ids(&app.platform.db, &team, &pid("chatwoot")).await.unwrap(), ["1", "2", "3"]);
+    let listed = artifacts::list(&app.platform.db, &team, &pid("chatwoot"), 10, 0).await.unwrap();
     let first = listed.iter().find(|a| a.entity_id == "1").unwrap();
     assert_eq!(first.url, format!("{}/app/accounts/7/conversations/1", server.uri()));
     app.stop().await;
@@ -110,12 +111,45 @@ async fn a_refused_key_fails_plainly_and_a_replaced_one_is_used_next() {
     let message = failed.last_error.unwrap();
     assert!(message.contains("refused the credentials (HTTP 401): replace the credentials"), "{message}");
     assert!(!message.contains("cw_revoked_key"), "the key is in the error");
-    assert!(artifacts::ids(&app.platform.db, &team, "chatwoot").await.unwrap().is_empty());
+    assert!(artifacts::ids(&app.platform.db, &team, &pid("chatwoot")).await.unwrap().is_empty());
 
     app.platform.secrets.put(&key_path(&team), &SecretString::from("cw_live_key_2".to_owned())).await.unwrap();
     let job = sync_once(&app, &team).await;
     assert_eq!((job.state, job.items), (State::Completed, 3));
     app.leave_jobs("the failed backfill is what this test checks");
+    app.stop().await;
+}
+
+/// SECURITY E3: a job reads the key when it runs, not when it is queued.
+/// The job is queued while the old key is stored; an admin replaces the
+/// key before a worker takes the job; every request it sends carries the
+/// new key, and the sync completes. A copy taken at enqueue time would
+/// send the old key and be refused.
+#[tokio::test]
+async fn e3_a_job_queued_before_its_key_is_replaced_runs_with_the_new_key() {
+    let app = TestApp::spawn_with(TestDatabase::sqlite(), &[]).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let server = chatwoot("cw_live_key_4").await;
+    connect(&app, &team, &server, "cw_replaced_key_4").await;
+    let id = sync::enqueue(&app.platform, &team, &pid("chatwoot"), Kind::FullBackfill).await.unwrap().id().to_owned();
+    let queued = jobs::get(&app.platform.db, &team, &id).await.unwrap().unwrap();
+    assert_eq!(queued.state, State::Queued);
+    assert!(!queued.payload.to_string().contains("cw_replaced_key_4"), "the key was copied into the job");
+
+    app.platform.secrets.put(&key_path(&team), &SecretString::from("cw_live_key_4".to_owned())).await.unwrap();
+    jobs::drain(&app.platform, "test-worker").await.unwrap();
+    let job = jobs::get(&app.platform.db, &team, &id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.items), (State::Completed, 3), "{:?}", job.last_error);
+    let sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers.get("api_access_token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+        .collect();
+    assert!(!sent.is_empty());
+    assert!(sent.iter().all(|key| key == "cw_live_key_4"), "a request carried another key: {sent:?}");
     app.stop().await;
 }
 

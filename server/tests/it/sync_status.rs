@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use common::{Browser, TestApp};
 use connector_core::source::{Change, Record};
 use http::StatusCode;
 use platform::{
-    accounts::TeamId,
+    ids::TeamId,
     jobs::sync,
     jobs::{self, ErrorClass, Kind, State},
     store::artifacts,
@@ -49,8 +50,8 @@ async fn drain(app: &TestApp) {
 }
 
 /// A job of the connection that ended for good with `message`.
-async fn failed_job(app: &TestApp, team: &TeamId, kind: Kind, message: &str) -> String {
-    let id = sync::enqueue(&app.platform, team, "sandbox", kind).await.unwrap().id().to_owned();
+async fn failed_job(app: &TestApp, team: &TeamId, kind: Kind, message: &str) -> platform::ids::JobId {
+    let id = sync::enqueue(&app.platform, team, &pid("sandbox"), kind).await.unwrap().id().to_owned();
     let job = jobs::claim(&app.platform.db, "test-worker", sync::SYNC_KINDS, Duration::from_secs(60)).await.unwrap();
     assert_eq!(job.map(|j| j.id), Some(id.clone()));
     let ended = jobs::fail(&app.platform.db, &id, "test-worker", ErrorClass::Permanent, message, Duration::ZERO);
@@ -309,11 +310,11 @@ async fn cards_show_what_the_newest_sync_of_a_connection_is_doing(db: TestDataba
 
     // The backfill ran a minute ago; the sync that follows is the newest.
     sqlx::query("UPDATE jobs SET created_at = created_at - 60, finished_at = finished_at - 60 WHERE id = $1")
-        .bind(&job.id)
+        .bind(job.id.as_str())
         .execute(db.pool())
         .await
         .unwrap();
-    let id = sync::enqueue(&app.platform, &team, "sandbox", Kind::Incremental).await.unwrap().id().to_owned();
+    let id = sync::enqueue(&app.platform, &team, &pid("sandbox"), Kind::Incremental).await.unwrap().id().to_owned();
     for (class, after) in [(ErrorClass::Transient, State::Queued), (ErrorClass::Permanent, State::Failed)] {
         let claimed = jobs::claim(db, "test-worker", sync::SYNC_KINDS, Duration::from_secs(60)).await.unwrap();
         assert_eq!(claimed.map(|j| j.id), Some(id.clone()));
@@ -347,11 +348,13 @@ async fn the_items_view_pages_records_and_links_only_web_urls() {
     drain(&app).await;
     let installation = {
         let mut conn = app.platform.db.pool().acquire().await.unwrap();
-        installations::find(&mut conn, &team, "sandbox").await.unwrap().unwrap()
+        installations::find(&mut conn, &team, &pid("sandbox")).await.unwrap().unwrap()
     };
     let mut changes: Vec<Change> = (1..=60).map(|n| record(n, &format!("https://sandbox.example/items/{n}"))).collect();
     changes.push(record(61, "javascript:alert(document.cookie)"));
-    artifacts::commit_page(&app.platform.db, &team, &installation.id, "sandbox", &changes, &[], None).await.unwrap();
+    artifacts::commit_page(&app.platform.db, &team, &installation.id, &pid("sandbox"), &changes, &[], None)
+        .await
+        .unwrap();
 
     let page = |n: &'static str| {
         let browser = &app.browser;

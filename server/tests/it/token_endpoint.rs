@@ -7,13 +7,14 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use crate::common;
+use crate::common::pid;
 
 use std::time::Duration;
 
 use common::{TestApp, expire_token_soon, location, stored_token};
 use platform::{
-    accounts::TeamId,
     credentials::tokens::{self, TokenError},
+    ids::TeamId,
     outbound::oauth2::StoredToken,
     secrets::SecretPath,
     store::installations::{self, State},
@@ -88,9 +89,14 @@ impl Matrix {
 
     /// `env_app`: whether the environment configures the OAuth app.
     async fn start_with(env_app: bool) -> Self {
+        Self::start_from(env_app, provider_file).await
+    }
+
+    /// The same, with the provider file `file` writes for the fake's address.
+    async fn start_from(env_app: bool, file: impl Fn(&str) -> String) -> Self {
         let provider = MockServer::start().await;
         let providers = tempfile::tempdir().unwrap();
-        std::fs::write(providers.path().join("acme-oauth.toml"), provider_file(&provider.uri())).unwrap();
+        std::fs::write(providers.path().join("acme-oauth.toml"), file(&provider.uri())).unwrap();
         let dir = providers.path().display().to_string();
         let mut settings = vec![
             ("PATCHBAY_PROVIDERS_DIR", dir.as_str()),
@@ -147,7 +153,7 @@ impl Matrix {
 
     async fn state(&self) -> Option<State> {
         let mut conn = self.app.platform.db.pool().acquire().await.unwrap();
-        let found = installations::find(&mut conn, &self.team, PROVIDER).await.unwrap();
+        let found = installations::find(&mut conn, &self.team, &pid(PROVIDER)).await.unwrap();
         found.filter(|i| i.is_active()).map(|i| i.state)
     }
 
@@ -160,7 +166,7 @@ impl Matrix {
     }
 
     async fn refresh(&self) -> Result<String, TokenError> {
-        tokens::access_token(&self.app.platform, &self.team, PROVIDER).await.map(|t| t.expose_secret().to_owned())
+        tokens::access_token(&self.app.platform, &self.team, &pid(PROVIDER)).await.map(|t| t.expose_secret().to_owned())
     }
 }
 
@@ -617,5 +623,44 @@ async fn saving_an_app_checks_its_fields_and_is_for_admins_only() {
     assert_eq!(remove.status(), 403);
     let page = member.get("/settings").await.text().await.unwrap();
     assert!(page.contains("No OAuth app yet") && !page.contains("Enter an app"), "{page}");
+    m.app.stop().await;
+}
+
+/// SECURITY A10, CONNECTOR-RULES 26: a token response that names an API
+/// host (`api_domain`, as Pipedrive's does) outside the provider's allowed
+/// hosts is refused: the account request that would carry the token there
+/// is never made, nothing is stored and no installation is left. The same
+/// field on an allowed host connects, and is kept for the connector.
+#[tokio::test]
+async fn a10_a_token_response_naming_a_host_outside_the_allow_list_sends_no_token_there() {
+    let with_api_domain =
+        |base: &str| provider_file(base).replace(&format!("url = \"{base}/me\""), "url = \"{token.api_domain}/me\"");
+    let m = Matrix::start_from(true, with_api_domain).await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "u-7", "name": "Grace Hopper" })))
+        .mount(&elsewhere)
+        .await;
+    // The same port under another name: `localhost` is not on the list.
+    let outside = elsewhere.uri().replace("127.0.0.1", "localhost");
+    let mut answer = token("a10-access", Some("a10-refresh"));
+    answer["api_domain"] = json!(outside);
+    m.answer("authorization_code", json_answer(200, answer)).await;
+    let refused = m.callback().await;
+    assert_eq!(refused.status(), 400, "the console accepted a token response naming {outside}");
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("localhost, which is not one of its known hosts, so no token was sent there"), "{page}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty(), "a request went to the disallowed host");
+    assert!(m.stored().await.is_none(), "a token was stored");
+    assert_eq!(m.state().await, None, "an installation was left");
+
+    let mut answer = token("a10-access", Some("a10-refresh"));
+    answer["api_domain"] = json!(elsewhere.uri());
+    m.answer("authorization_code", json_answer(200, answer)).await;
+    let connected = m.callback().await;
+    assert_eq!(connected.status(), 303, "{}", connected.text().await.unwrap());
+    assert_eq!(elsewhere.received_requests().await.unwrap().len(), 1, "the allowed host was not asked for the account");
+    assert_eq!(m.state().await, Some(State::Connected));
     m.app.stop().await;
 }

@@ -147,6 +147,36 @@ impl TestApp {
         settings: &[(&str, &str)],
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::spawn_adjusted(db, settings, adjust, |_| {}).await
+    }
+
+    /// A console whose secret store notes every read (SECURITY C1, C3),
+    /// with the store's record.
+    pub async fn spawn_recording_secrets(
+        db: TestDatabase,
+        settings: &[(&str, &str)],
+    ) -> (Self, std::sync::Arc<platform::testing::RecordingSecrets>) {
+        let recording = std::sync::OnceLock::new();
+        let app = Self::spawn_adjusted(
+            db,
+            settings,
+            |_| {},
+            |platform| {
+                let store = std::sync::Arc::new(platform::testing::RecordingSecrets::new(platform.secrets.clone()));
+                platform.secrets = store.clone();
+                recording.set(store).expect("adjusted once");
+            },
+        )
+        .await;
+        (app, recording.into_inner().expect("the platform was adjusted"))
+    }
+
+    async fn spawn_adjusted(
+        db: TestDatabase,
+        settings: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Config),
+        adjust_platform: impl FnOnce(&mut platform::Platform),
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let mut env: HashMap<String, String> = HashMap::from([
             ("PATCHBAY_BIND".into(), "127.0.0.1:0".into()),
@@ -160,7 +190,7 @@ impl TestApp {
         config.database_url = db.url().clone();
         adjust(&mut config);
 
-        let app = Application::build(&config).await.expect("application starts");
+        let app = Application::build_with(&config, adjust_platform).await.expect("application starts");
         let base = format!("http://{}", app.local_addr());
         let platform = app.platform().clone();
         let sandbox = app.sandbox().cloned();
@@ -232,7 +262,7 @@ impl TestApp {
 
     /// Runs every due job of every kind through the job registry until
     /// none is left, as a worker would.
-    pub async fn drain(&self) -> Vec<(String, platform::jobs::State)> {
+    pub async fn drain(&self) -> Vec<(platform::ids::JobId, platform::jobs::State)> {
         platform::jobs::drain(&self.platform, "test-worker").await.expect("the jobs ran")
     }
 
@@ -325,7 +355,7 @@ impl TestApp {
     }
 
     /// The team of the admin `setup_team` created.
-    pub async fn admin_team(&self) -> platform::accounts::TeamId {
+    pub async fn admin_team(&self) -> platform::ids::TeamId {
         let db = self.db().await;
         let team: String = sqlx::query_scalar("SELECT team_id FROM users WHERE email = $1")
             .bind(ADMIN_EMAIL)
@@ -333,15 +363,12 @@ impl TestApp {
             .await
             .expect("the admin exists");
         db.close().await;
-        platform::accounts::TeamId::parse(&team).expect("a team id")
+        platform::ids::TeamId::parse(&team).expect("a team id")
     }
 
     /// A console on `db` (with `settings` on top of the compiled site) whose
     /// admin has set up the team and connected the sandbox.
-    pub async fn with_sandbox_connected(
-        db: TestDatabase,
-        settings: &[(&str, &str)],
-    ) -> (Self, platform::accounts::TeamId) {
+    pub async fn with_sandbox_connected(db: TestDatabase, settings: &[(&str, &str)]) -> (Self, platform::ids::TeamId) {
         let mut all = vec![("LEPTOS_SITE_ROOT", SITE)];
         all.extend_from_slice(settings);
         let app = Self::spawn_with(db, &all).await;
@@ -420,7 +447,7 @@ macro_rules! app_test_on_both_backends {
 /// The OAuth token stored for a team's connection, read past any cache.
 pub async fn stored_token(
     platform: &platform::Platform,
-    team: &platform::accounts::TeamId,
+    team: &platform::ids::TeamId,
     provider: &str,
 ) -> Option<platform::outbound::oauth2::StoredToken> {
     use secrecy::ExposeSecret as _;
@@ -430,13 +457,23 @@ pub async fn stored_token(
 
 /// Makes a connection's stored OAuth token look as if it expires in five
 /// seconds, so that the next use refreshes it.
-pub async fn expire_token_soon(platform: &platform::Platform, team: &platform::accounts::TeamId, provider: &str) {
+pub async fn expire_token_soon(platform: &platform::Platform, team: &platform::ids::TeamId, provider: &str) {
     let mut token = stored_token(platform, team, provider).await.expect("a stored token");
     token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
     let json = secrecy::SecretString::from(serde_json::to_string(&token).unwrap());
     platform.secrets.put(&token_path(team, provider), &json).await.unwrap();
 }
 
-fn token_path(team: &platform::accounts::TeamId, provider: &str) -> platform::secrets::SecretPath {
+fn token_path(team: &platform::ids::TeamId, provider: &str) -> platform::secrets::SecretPath {
     platform::secrets::SecretPath::of(team, &[provider, platform::outbound::oauth2::TOKEN_KEY]).unwrap()
+}
+
+/// A provider id the test names; it must be in the id's form.
+pub fn pid(id: &str) -> platform::ids::ProviderId {
+    platform::ids::ProviderId::parse(id).expect("a provider id")
+}
+
+/// A job id the test read back (from a page, a response or the database).
+pub fn jid(id: &str) -> platform::ids::JobId {
+    platform::ids::JobId::parse(id).expect("a job id")
 }
