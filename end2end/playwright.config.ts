@@ -54,6 +54,10 @@ export default defineConfig({
         // Sandbox tokens that are due for a refresh a second after they are
         // issued, so a test can make the refresh meet invalid_grant.
         PATCHBAY_SANDBOX_TOKEN_LIFE: "61",
+        // The sandbox answers as another site (localhost beside the
+        // console's 127.0.0.1), so the OAuth round trip crosses sites as
+        // with a real provider and SameSite is exercised (SECURITY B2).
+        PATCHBAY_SANDBOX_HOST: "localhost",
         // scripts/test.sh runs the release build against a fresh Postgres
         // database; otherwise SQLite in the data dir.
         ...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {}),

@@ -10,11 +10,15 @@ test("the sandbox connects through its authorize page and keeps the session acro
   await page.getByRole("link", { name: "Sandbox (demo)", exact: true }).click();
   await expect(badge(page)).toHaveText("Not connected");
 
-  await page.getByRole("link", { name: "Connect with Sandbox (demo)" }).click();
+  await page.getByRole("button", { name: "Connect with Sandbox (demo)" }).click();
+  // The provider is another site: the console is 127.0.0.1, the sandbox localhost.
+  await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/sandbox\/oauth\/authorize\?/);
   await expect(page.getByRole("heading", { name: "Connect to the sandbox?" })).toBeVisible();
   await page.getByRole("button", { name: "Approve" }).click();
 
-  await expect(page).toHaveURL(/\/integrations\/sandbox$/);
+  // Back on the console's own site, still signed in: the cross-site
+  // redirect carried the session cookie (SameSite=Lax, not Strict).
+  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\/integrations\/sandbox$/);
   await expect(badge(page)).toHaveText("Connected as Sandbox Demo User");
   await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
 
@@ -26,7 +30,7 @@ test("the sandbox connects through its authorize page and keeps the session acro
 test("Deny at the provider says so in plain words and connects nothing", async ({ page }) => {
   await signIn(page);
   await page.goto("/integrations/sandbox");
-  await page.getByRole("link", { name: "Connect with Sandbox (demo)" }).click();
+  await page.getByRole("button", { name: "Connect with Sandbox (demo)" }).click();
   await page.getByRole("button", { name: "Deny" }).click();
   await expect(page.getByRole("heading", { name: "You cancelled at the provider" })).toBeVisible();
   expect(page.url()).not.toContain("code=");
@@ -48,7 +52,7 @@ async function startDisconnected(page) {
 test("a grant the provider stopped honouring shows Needs re-auth, and Reconnect restores it (SECURITY E4)", async ({ page }) => {
   await signIn(page);
   await startDisconnected(page);
-  await page.getByRole("link", { name: "Connect with Sandbox (demo)" }).click();
+  await page.getByRole("button", { name: "Connect with Sandbox (demo)" }).click();
   await page.getByRole("button", { name: "Approve" }).click();
   await expect(badge(page)).toHaveText("Connected as Sandbox Demo User");
   await hydrated(page);
@@ -67,7 +71,7 @@ test("a grant the provider stopped honouring shows Needs re-auth, and Reconnect 
   await expect(card.getByText("Needs re-auth")).toBeVisible();
 
   await page.goto("/integrations/sandbox");
-  await page.getByRole("link", { name: "Reconnect" }).click();
+  await page.getByRole("button", { name: "Reconnect" }).click();
   await page.getByRole("button", { name: "Approve" }).click();
   await expect(badge(page)).toHaveText("Connected as Sandbox Demo User");
   await hydrated(page);
@@ -99,10 +103,12 @@ test("an admin enters an OAuth app under Settings, and the provider can then be 
   await expect(linear.getByLabel("Client secret")).toHaveValue("");
 
   await page.goto("/integrations/linear");
-  const connect = page.getByRole("link", { name: "Connect with Linear" });
-  await expect(connect).toHaveAttribute("href", "/oauth/linear/start");
+  const connect = page.getByRole("button", { name: "Connect with Linear" });
+  await expect(connect).toBeVisible();
+  // The button posts the start (SECURITY B5).
+  await expect(page.locator("form", { has: connect })).toHaveAttribute("action", "/oauth/linear/start");
   // Start the connect without following it to Linear (nothing outside is reachable).
-  const start = await page.request.get("/oauth/linear/start", { maxRedirects: 0 });
+  const start = await page.request.post("/oauth/linear/start", { maxRedirects: 0 });
   expect(start.status()).toBe(303);
   expect(start.headers()["location"]).toContain("client_id=e2e-linear-client");
 

@@ -9,7 +9,7 @@ test("a newcomer connects the sandbox and watches its backfill complete live, th
   await signIn(page);
   await page.goto("/integrations/sandbox");
   await hydrated(page);
-  await page.getByRole("link", { name: "Connect with Sandbox (demo)" }).click();
+  await page.getByRole("button", { name: "Connect with Sandbox (demo)" }).click();
   await page.getByRole("button", { name: "Approve" }).click();
   await expect(page).toHaveURL(/\/integrations\/sandbox$/);
   await hydrated(page);

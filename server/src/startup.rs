@@ -116,7 +116,11 @@ impl Application {
             public_url: public_url.clone(),
             metrics: Arc::new(HttpMetrics::new().context("registering metrics")?),
         };
-        let headers = SecurityHeaders { hsts: public_url.is_https(), reload_port: config.site.reload_port };
+        let headers = SecurityHeaders {
+            hsts: public_url.is_https(),
+            reload_port: config.site.reload_port,
+            form_origins: SecurityHeaders::form_origins(&platform.catalog, &public_url),
+        };
         let router = router(state, headers, config, &public_url, sandbox.as_ref())?;
         Ok(Self {
             listener,
@@ -271,8 +275,12 @@ fn sandbox_for(config: &Config, public_url: &PublicUrl) -> anyhow::Result<Option
             "PATCHBAY_SANDBOX: the sandbox needs PATCHBAY_PUBLIC_URL to be https or loopback, not {public_url}"
         );
     }
+    let mut base = url::Url::parse(public_url.as_str()).context("the public URL")?;
+    if let Some(host) = &config.sandbox_host {
+        base.set_host(Some(host)).map_err(|e| anyhow::anyhow!("PATCHBAY_SANDBOX_HOST: {e}"))?;
+    }
     Ok(Some(sandbox::Sandbox::new(sandbox::Settings {
-        issuer: format!("{public_url}/sandbox"),
+        issuer: format!("{}/sandbox", base.as_str().trim_end_matches('/')),
         redirect_uris: vec![format!("{public_url}/oauth/sandbox/callback")],
         access_token_life: config.sandbox_token_life,
         items: config.sandbox_items.clone(),
@@ -337,7 +345,7 @@ fn router(
     }
     Ok(router
         .route("/", get(|| async { axum::response::Redirect::to("/integrations") }))
-        .route("/oauth/{provider}/start", get(crate::routes::oauth::start))
+        .route("/oauth/{provider}/start", get(crate::routes::oauth::confirm).post(crate::routes::oauth::start))
         .route("/oauth/{provider}/callback", get(crate::routes::oauth::callback))
         .route("/api/sync/{provider}/events", get(crate::routes::sync::events))
         .route("/healthz", get(ops::healthz))

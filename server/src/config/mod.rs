@@ -95,6 +95,10 @@ pub struct Config {
     /// The demo provider under `/sandbox`: `Some(on)` when set, `None` for
     /// the default (on when the public URL is loopback).
     pub sandbox: Option<bool>,
+    /// Another loopback name the sandbox is served under, on the console's
+    /// own port (`localhost` beside a `127.0.0.1` console): its OAuth round
+    /// trip is then cross-site, as with a real provider (SECURITY B2).
+    pub sandbox_host: Option<String>,
     /// How long the sandbox's access tokens live.
     pub sandbox_token_life: Duration,
     /// The sandbox's item API: how many items, the rate limit, the faults.
@@ -167,6 +171,14 @@ impl Config {
             message,
         })?;
         let sandbox = src.parse(SANDBOX, parse_switch)?;
+        let sandbox_host = src.parse(SANDBOX_HOST, |s| {
+            let host = s.trim().to_ascii_lowercase();
+            if platform::outbound::account::is_loopback(&host) {
+                Ok(host)
+            } else {
+                Err(format!("`{s}` is not a loopback name: use localhost, 127.0.0.1 or another 127.x address"))
+            }
+        })?;
         let sandbox_token_life =
             src.parse(SANDBOX_TOKEN_LIFE, parse_bounded_u32(1, 86_400))?.map_or(Duration::from_secs(300), seconds);
         let sandbox_items = sandbox::ItemSettings {
@@ -207,6 +219,7 @@ impl Config {
             provider_timeout,
             oauth_apps,
             sandbox,
+            sandbox_host,
             sandbox_token_life,
             sandbox_items,
             job_lease,

@@ -33,6 +33,7 @@ pub(super) const SECRET_KEY: Setting = Setting { env: "PATCHBAY_SECRET_KEY", key
 pub(super) const PROVIDERS_DIR: Setting = setting("PATCHBAY_PROVIDERS_DIR", "providers_dir");
 pub(super) const PROVIDER_TIMEOUT: Setting = setting("PATCHBAY_PROVIDER_TIMEOUT", "provider_timeout");
 pub(super) const SANDBOX: Setting = setting("PATCHBAY_SANDBOX", "sandbox");
+pub(super) const SANDBOX_HOST: Setting = setting("PATCHBAY_SANDBOX_HOST", "sandbox_host");
 pub(super) const SANDBOX_TOKEN_LIFE: Setting = setting("PATCHBAY_SANDBOX_TOKEN_LIFE", "sandbox_token_life");
 pub(super) const SANDBOX_ITEMS: Setting = setting("PATCHBAY_SANDBOX_ITEMS", "sandbox_items");
 pub(super) const SANDBOX_RATE_LIMIT: Setting = setting("PATCHBAY_SANDBOX_RATE_LIMIT", "sandbox_rate_limit");
@@ -65,6 +66,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     PROVIDERS_DIR,
     PROVIDER_TIMEOUT,
     SANDBOX,
+    SANDBOX_HOST,
     SANDBOX_TOKEN_LIFE,
     SANDBOX_ITEMS,
     SANDBOX_RATE_LIMIT,

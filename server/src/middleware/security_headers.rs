@@ -20,6 +20,30 @@ pub struct SecurityHeaders {
     pub hsts: bool,
     /// `cargo leptos watch` reloads the page through a websocket on this port.
     pub reload_port: Option<u16>,
+    /// Where a form may lead besides `'self'`: the console's public origin
+    /// (a page served under another name, such as the sandbox's, posts
+    /// back to it) and the catalog's OAuth authorize pages, because the
+    /// connect button posts to this console, which redirects there, and
+    /// browsers hold a form's redirects to `form-action` too (SECURITY B5).
+    pub form_origins: Vec<String>,
+}
+
+impl SecurityHeaders {
+    /// The public origin, then the authorize origins of every OAuth
+    /// provider in `catalog`, sorted, each once.
+    pub fn form_origins(catalog: &platform::catalog::Catalog, public_url: &crate::config::PublicUrl) -> Vec<String> {
+        let public = url::Url::parse(public_url.as_str()).map(|u| u.origin().ascii_serialization()).ok();
+        let authorize: std::collections::BTreeSet<String> = catalog
+            .iter()
+            .filter_map(|provider| match &provider.auth {
+                platform::catalog::Auth::Oauth2(oauth) => url::Url::parse(&oauth.authorize_url).ok(),
+                _ => None,
+            })
+            .map(|url| url.origin().ascii_serialization())
+            .filter(|origin| origin != "null" && Some(origin) != public.as_ref())
+            .collect();
+        public.into_iter().chain(authorize).collect()
+    }
 }
 
 impl SecurityHeaders {
@@ -28,11 +52,16 @@ impl SecurityHeaders {
             Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
             None => "'self'".to_owned(),
         };
+        let mut form = "'self'".to_owned();
+        for origin in &self.form_origins {
+            form.push(' ');
+            form.push_str(origin);
+        }
         // 'wasm-unsafe-eval' allows compiling the app's WASM, not JS eval.
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
              style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src {connect}; \
-             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {form}"
         )
     }
 }
@@ -86,11 +115,27 @@ mod tests {
 
     #[test]
     fn the_policy_allows_only_nonced_scripts_and_no_plugins_or_framing() {
-        let policy = SecurityHeaders { hsts: false, reload_port: None }.content_security_policy("abc");
+        let policy =
+            SecurityHeaders { hsts: false, reload_port: None, form_origins: Vec::new() }.content_security_policy("abc");
         assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"));
+        assert!(policy.ends_with("form-action 'self'"), "{policy}");
         assert!(!policy.contains("unsafe-inline"));
         for directive in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
             assert!(policy.contains(directive), "{policy}");
         }
+    }
+
+    #[test]
+    fn forms_may_lead_only_here_and_to_the_catalogs_authorize_pages() {
+        let site = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../public"));
+        let catalog = platform::catalog::Catalog::load(None, &site.join(platform::catalog::LOGO_DIR)).unwrap();
+        let public: crate::config::PublicUrl = "https://patchbay.example.com".parse().unwrap();
+        let origins = SecurityHeaders::form_origins(&catalog, &public);
+        assert_eq!(origins[0], "https://patchbay.example.com");
+        assert!(origins.contains(&"https://linear.app".to_owned()), "{origins:?}");
+        assert!(origins.iter().all(|o| o.starts_with("https://")), "{origins:?}");
+        let policy =
+            SecurityHeaders { hsts: true, reload_port: None, form_origins: origins }.content_security_policy("abc");
+        assert!(policy.contains("form-action 'self' https://patchbay.example.com https://"), "{policy}");
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /oauth/{provider}/start` and `GET /oauth/{provider}/callback`.
+//! `POST /oauth/{provider}/start` (with `GET` showing the button that
+//! posts it) and `GET /oauth/{provider}/callback`.
 //!
 //! Both answer in plain server-rendered HTML or redirects: the callback is
 //! reached by a provider's redirect, and must work and fail clearly with or
@@ -35,15 +36,20 @@ fn escape(text: &str) -> String {
 
 /// A page of its own: what happened, and a way back.
 fn page(status: u16, title: &str, message: &str, back: &str) -> Response {
+    let body = format!("<p role=\"alert\">{}</p>", escape(message));
+    framed(status, title, &body, back)
+}
+
+/// `body` (already escaped HTML) in the console's plain page frame.
+fn framed(status: u16, title: &str, body: &str, back: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Patchbay</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/pkg/patchbay.css\"></head>\
          <body class=\"auth-page\"><main class=\"auth-card\"><p class=\"brand\">Patchbay</p>\
-         <h1>{title}</h1><p role=\"alert\">{message}</p><p><a href=\"{back}\">Back to the integration</a></p>\
+         <h1>{title}</h1>{body}<p><a href=\"{back}\">Back to the integration</a></p>\
          </main></body></html>",
         title = escape(title),
-        message = escape(message),
         back = escape(back),
     );
     private((StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Html(html)).into_response())
@@ -70,7 +76,52 @@ pub struct StartQuery {
     return_to: Option<String>,
 }
 
-/// Records a connect and sends the admin to the provider.
+/// `GET /oauth/{provider}/start` changes nothing (SECURITY B5): a link,
+/// a bookmark or the sign-in page's `next` lands on a page whose button
+/// posts the start. A GET that started a connect could be sent by any
+/// other site: with a provider that approves an app it knows without
+/// asking, the admin's browser would come back connected, or reconnected
+/// as another account (which clears the synced records), without the
+/// admin ever choosing to.
+#[tracing::instrument(skip_all, fields(provider = %provider))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    signed_in: Option<Extension<SignedIn>>,
+    Query(query): Query<StartQuery>,
+) -> Response {
+    let back = provider_page(&provider);
+    let Some(Extension(signed_in)) = signed_in else { return to_sign_in(&back) };
+    let found = platform::ids::ProviderId::parse(&provider).ok().and_then(|id| state.platform.catalog.get(&id));
+    let Some(found) = found else {
+        return page(404, "No such integration", "There is no integration at this address.", "/integrations");
+    };
+    if signed_in.user.role != Role::Admin {
+        return page(403, "Only admins can connect", "Ask an admin of your team to connect this integration.", &back);
+    }
+    let mut action = format!("/oauth/{}/start", found.id);
+    if let Some(return_to) = &query.return_to {
+        let encoded = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", return_to).finish();
+        action = format!("{action}?{encoded}");
+    }
+    let body = format!(
+        "<p>You will approve access at {name}, then come back here.</p>\
+         <form method=\"post\" action=\"{action}\"><button class=\"button primary\" type=\"submit\">\
+         Continue to {name}</button></form>",
+        name = escape(&found.name),
+        action = escape(&action),
+    );
+    framed(200, &format!("Connect {}", found.name), &body, &back)
+}
+
+fn to_sign_in(back: &str) -> Response {
+    let next = url::form_urlencoded::Serializer::new(String::new()).append_pair("next", back).finish();
+    Redirect::to(&format!("/login?{next}")).into_response()
+}
+
+/// `POST /oauth/{provider}/start`, from this site only (the cross-site
+/// guard answers any other): records a connect and sends the admin to
+/// the provider.
 #[tracing::instrument(skip_all, fields(provider = %provider))]
 pub async fn start(
     State(state): State<AppState>,
@@ -80,10 +131,7 @@ pub async fn start(
     Query(query): Query<StartQuery>,
 ) -> Response {
     let back = provider_page(&provider);
-    let Some(Extension(signed_in)) = signed_in else {
-        let next = url::form_urlencoded::Serializer::new(String::new()).append_pair("next", &back).finish();
-        return Redirect::to(&format!("/login?{next}")).into_response();
-    };
+    let Some(Extension(signed_in)) = signed_in else { return to_sign_in(&back) };
     if signed_in.user.role != Role::Admin {
         return page(403, "Only admins can connect", "Ask an admin of your team to connect this integration.", &back);
     }

@@ -85,7 +85,7 @@ impl Conformance {
 
     /// Starts a connect in the admin's browser; returns the authorize URL.
     async fn start_connect(&self, provider: &str, query: &str) -> String {
-        let response = self.app.get(&format!("/oauth/{provider}/start{query}")).await;
+        let response = self.app.browser.post_form(&format!("/oauth/{provider}/start{query}"), &[]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
         let to = location(&response);
         assert!(to.starts_with(&self.peer.url("/auth?")), "{to}");

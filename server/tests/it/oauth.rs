@@ -22,7 +22,7 @@ fn param(url: &str, name: &str) -> Option<String> {
 
 /// Starts a connect in `browser` and returns the provider's authorize URL.
 async fn start(browser: &Browser, query: &str) -> String {
-    let response = browser.get(&format!("/oauth/sandbox/start{query}")).await;
+    let response = browser.post_form(&format!("/oauth/sandbox/start{query}"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
     let to = location(&response);
     assert!(to.contains("/sandbox/oauth/authorize?"), "{to}");
@@ -345,7 +345,7 @@ async fn start_is_for_signed_in_admins_only() {
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
     assert!(location(&anonymous).starts_with("/login?next="));
     // An OAuth provider without an app says so instead of failing at the provider.
-    let linear = app.get("/oauth/linear/start").await;
+    let linear = app.browser.post_form("/oauth/linear/start", &[]).await;
     assert_eq!(linear.status(), StatusCode::BAD_REQUEST);
     assert!(linear.text().await.unwrap().contains("PATCHBAY_LINEAR_CLIENT_ID"));
     let cards = app.get("/integrations").await.text().await.unwrap();
@@ -362,9 +362,10 @@ async fn c4_a_member_can_neither_start_nor_complete_an_oauth_connect() {
     app.setup_team().await;
     let team = app.admin_team().await;
     let member = app.member("Mo Member", "mo@example.com").await;
-    let refused = member.get("/oauth/sandbox/start").await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(refused.text().await.unwrap().contains("Only admins can connect"));
+    for refused in [member.get("/oauth/sandbox/start").await, member.post_form("/oauth/sandbox/start", &[]).await] {
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("Only admins can connect"));
+    }
     assert_eq!(sandbox_rows(&app, "oauth_transactions").await, 0, "a member's start recorded a transaction");
 
     let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
@@ -469,4 +470,103 @@ async fn c1_c3_another_teams_requests_and_jobs_read_none_of_its_secrets() {
     assert_eq!(recording.reads_of(&team_a), before, "team B's requests or job read team A's secrets");
     app.leave_jobs("the forged job's failure is what this test checks");
     app.stop().await;
+}
+
+/// SECURITY B5: no GET starts a connect. `GET /oauth/sandbox/start` (a
+/// link another site could send the admin to) shows a button that posts
+/// the start, records nothing and never reaches the provider; the same
+/// start posted from another site is refused; posted from this site, it
+/// goes to the provider.
+#[tokio::test]
+async fn b5_only_a_same_site_post_starts_a_connect_and_a_get_records_nothing() {
+    let app = TestApp::sqlite().await;
+    app.setup_team().await;
+    let shown = app.get("/oauth/sandbox/start?return_to=%2Fintegrations").await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let html = shown.text().await.unwrap();
+    assert!(
+        html.contains("<form method=\"post\" action=\"/oauth/sandbox/start?return_to=%2Fintegrations\">"),
+        "{html}"
+    );
+    assert!(html.contains("Continue to Sandbox"), "{html}");
+    let cookie = app.browser.cookie().unwrap();
+    let cross_site = app
+        .client
+        .post(app.url("/oauth/sandbox/start"))
+        .header("cookie", format!("patchbay_session={cookie}"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert_eq!(sandbox_rows(&app, "oauth_transactions").await, 0, "a GET or a cross-site POST recorded a connect");
+    assert_eq!(sandbox(&app).token_requests(), 0);
+
+    let authorize = start(&app.browser, "").await;
+    assert!(param(&authorize, "state").is_some());
+    assert_eq!(sandbox_rows(&app, "oauth_transactions").await, 1);
+    app.stop().await;
+}
+
+/// SECURITY D1 for OAuth tokens: once the sandbox is connected, synced and
+/// refreshed, neither its access token nor its refresh token (old or new)
+/// appears in a page, its hydration data, a server function's answer, a
+/// header, a log line, the `Debug` output of what holds them, or the
+/// message of a panic that formats them.
+#[tokio::test]
+async fn d1_oauth_tokens_never_appear_in_pages_responses_logs_debug_or_panics() {
+    let logs = platform::testing::capture_logs();
+    let (app, team) =
+        TestApp::with_sandbox_connected(platform::testing::TestDatabase::sqlite(), &[("PATCHBAY_SANDBOX_ITEMS", "20")])
+            .await;
+    let first = stored_token(&app.platform, &team, "sandbox").await.unwrap();
+    app.drain().await;
+    common::expire_token_soon(&app.platform, &team, "sandbox").await;
+    let checked = app.browser.post_form("/api/check_connection", &[("provider", "sandbox")]).await;
+    assert_eq!(checked.status(), StatusCode::OK, "the check (and its refresh) failed");
+    let second = stored_token(&app.platform, &team, "sandbox").await.unwrap();
+    assert_ne!(second.access_token, first.access_token, "the token was not refreshed, so half is unproven");
+    let tokens = [
+        first.access_token.clone(),
+        first.refresh_token.clone().unwrap(),
+        second.access_token.clone(),
+        second.refresh_token.clone().unwrap(),
+    ];
+
+    let mut seen: Vec<String> = Vec::new();
+    let keep = |response: reqwest::Response| async move {
+        let headers = format!("{:?}", response.headers());
+        format!("{headers}\n{}", response.text().await.unwrap())
+    };
+    for page in ["/integrations", "/integrations/sandbox", "/integrations/sandbox/items", "/activity", "/settings"] {
+        seen.push(keep(app.get(page).await).await);
+    }
+    for (function, fields) in [
+        ("/api/integrations", vec![]),
+        ("/api/provider", vec![("id", "sandbox")]),
+        ("/api/sync_status", vec![("provider", "sandbox")]),
+        ("/api/items", vec![("provider", "sandbox"), ("page", "1")]),
+        ("/api/activity", vec![]),
+        ("/api/oauth_apps", vec![]),
+    ] {
+        seen.push(keep(app.browser.post_form(function, &fields).await).await);
+    }
+    seen.push(format!("{second:?} {:?}", app.platform));
+    let panicked = std::panic::catch_unwind(|| panic!("a refresh went wrong with {second:?}")).unwrap_err();
+    seen.push(panicked.downcast_ref::<String>().cloned().unwrap_or_default());
+    app.stop().await;
+
+    assert!(seen[1].contains(sandbox::USER_NAME), "the provider page does not show the connection");
+    assert!(seen.last().unwrap().contains("StoredToken"), "the panic message was not captured");
+    for (i, text) in seen.iter().enumerate() {
+        for token in &tokens {
+            assert!(!text.contains(token.as_str()), "a token leaked in capture {i}: {text}");
+        }
+    }
+    let logged = logs.text();
+    assert!(logged.contains("connected"), "nothing was captured, so nothing was proven");
+    for token in &tokens {
+        assert!(!logged.contains(token.as_str()), "a token was logged");
+    }
 }

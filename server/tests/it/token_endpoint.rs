@@ -141,7 +141,7 @@ impl Matrix {
     /// Starts a connect and comes back with a code, as the provider would
     /// send the browser; returns the console's answer.
     async fn callback(&self) -> reqwest::Response {
-        let started = self.app.get(&format!("/oauth/{PROVIDER}/start")).await;
+        let started = self.app.browser.post_form(&format!("/oauth/{PROVIDER}/start"), &[]).await;
         let authorize = url::Url::parse(&location(&started)).unwrap();
         let state = authorize.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
         self.app.get(&format!("/oauth/{PROVIDER}/callback?code=the-code&state={state}")).await
@@ -529,7 +529,7 @@ async fn an_app_saved_in_settings_is_used_to_connect_refresh_and_revoke() {
         cards.into_iter().find(|c| c.id == PROVIDER).unwrap().note
     };
     assert_eq!(note().await.as_deref(), Some("OAuth app not configured"));
-    let refused = m.app.get(&format!("/oauth/{PROVIDER}/start")).await;
+    let refused = m.app.browser.post_form(&format!("/oauth/{PROVIDER}/start"), &[]).await;
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("Settings → OAuth apps"));
 
@@ -571,7 +571,7 @@ async fn an_app_saved_in_settings_is_used_to_connect_refresh_and_revoke() {
     let removed = m.app.browser.post_form("/api/remove_oauth_app", &[("provider", PROVIDER)]).await;
     assert_eq!(removed.status(), 200);
     assert!(m.app.platform.secrets.get_fresh(&stored).await.unwrap().is_none());
-    assert_eq!(m.app.get(&format!("/oauth/{PROVIDER}/start")).await.status(), 400);
+    assert_eq!(m.app.browser.post_form(&format!("/oauth/{PROVIDER}/start"), &[]).await.status(), 400);
     m.app.stop().await;
 }
 

@@ -67,10 +67,10 @@ pub(super) fn Connected(
             needs_reauth
                 .then(|| {
                     view! {
-                        <p class="flow">
-                            <a class="button primary" rel="external" href=format!("/oauth/{id}/start")>"Reconnect"</a>
+                        <form class="flow" method="post" action=format!("/oauth/{id}/start")>
+                            <button class="button primary" type="submit">"Reconnect"</button>
                             <span class="muted">" and approve access again."</span>
-                        </p>
+                        </form>
                     }
                 })
                 .into_any()

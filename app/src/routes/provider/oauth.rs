@@ -12,9 +12,12 @@ pub(super) fn OAuthPanel(
     can_manage: bool,
 ) -> impl IntoView {
     let action = match (app_configured, can_manage) {
-        // A plain link: the connect starts with a GET and works without JavaScript.
+        // A plain form: the connect starts with a POST from this site
+        // (SECURITY B5) and works without JavaScript.
         (true, true) => view! {
-            <p><a class="button primary" rel="external" href=format!("/oauth/{id}/start")>{format!("Connect with {name}")}</a></p>
+            <form method="post" action=format!("/oauth/{id}/start")>
+                <button class="button primary" type="submit">{format!("Connect with {name}")}</button>
+            </form>
             <p class="hint">{format!("You will approve access at {name}, then come back here.")}</p>
         }
         .into_any(),

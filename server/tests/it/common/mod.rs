@@ -398,7 +398,7 @@ impl TestApp {
 
     /// Connects the sandbox in the admin's browser, start to callback.
     pub async fn connect_sandbox(&self) {
-        let started = self.get("/oauth/sandbox/start").await;
+        let started = self.browser.post_form("/oauth/sandbox/start", &[]).await;
         let back = self.at_sandbox(&location(&started), "approve").await;
         let done = self.get(back.strip_prefix(&self.base).expect("back to this console")).await;
         assert_eq!(location(&done), "/integrations/sandbox", "the sandbox did not connect");
