@@ -4,7 +4,11 @@
 #   (/login: rendering alone) and of a signed-in one (/integrations: rendering
 #   plus reading the session and the user), each page's ratio to /healthz,
 #   and the gzipped size of the release WASM.
-# Settings: BENCH_DURATION (default 10s), BENCH_CONNECTIONS (default 32).
+# The team has BENCH_INSTALLATIONS connections (default 25), each with a
+# finished sync, so /integrations renders that many live cards: the page
+# must not cost a query per connection (issue 20's N+1).
+# Settings: BENCH_DURATION (default 10s), BENCH_CONNECTIONS (default 32),
+# BENCH_INSTALLATIONS (default 25).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -13,6 +17,7 @@ ensure_bench
 
 duration=${BENCH_DURATION:-10s}
 connections=${BENCH_CONNECTIONS:-32}
+installations=${BENCH_INSTALLATIONS:-25}
 page=/integrations
 
 log "building the release"
@@ -33,6 +38,23 @@ curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 password="bench-$(date +%s)-passphrase"
 echo "$password" | PATCHBAY_DATA_DIR="$data" target/release/patchbay admin create-team \
   --name Bench --email bench@example.com --password-stdin 2>/dev/null
+# The team's connections: the first providers of the catalog, as connected
+# by an admin, each with a completed sync (straight into the tables).
+team=$(sqlite3 "$data/patchbay.db" "SELECT id FROM teams WHERE name = 'Bench'")
+providers=$(for f in providers/*.toml; do basename "$f" .toml; done | head -n "$installations")
+i=0
+for provider in $providers; do
+  i=$((i + 1))
+  installation=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  sqlite3 "$data/patchbay.db" "
+    INSERT INTO installations (id, team_id, provider, state, account_id, display_name, settings, updated_at)
+      VALUES ('$installation', '$team', '$provider', 'connected', 'acct-$i', 'Bench account', '{}', 0);
+    INSERT INTO jobs (id, team_id, provider, installation_id, kind, state, payload, attempts, max_attempts,
+      run_after, progress_done, items, created_at, updated_at, finished_at)
+      SELECT lower(hex(randomblob(16))), team_id, provider, id, 'incremental', 'completed', 'null', 1, 8, 0,
+        10, 10, 0, 0, 1 FROM installations WHERE team_id = '$team' AND provider = '$provider';"
+done
+log "the team has $i connections"
 cookie=$(curl -fsS -o /dev/null -D - "http://127.0.0.1:$port/api/login" \
   --data-urlencode email=bench@example.com --data-urlencode "password=$password" \
   | tr -d '\r' | sed -n 's/^set-cookie: \(patchbay_session=[^;]*\).*/\1/ip')
@@ -63,7 +85,7 @@ wasm="target/site/pkg/patchbay.wasm"
 wasm_gz=$(gzip -9 -c "$wasm" | wc -c)
 wasm_raw=$(wc -c <"$wasm")
 
-python3 - "$health_rps" "$health_p99" "$login_rps" "$login_p99" "$page_rps" "$page_p99" "$wasm_raw" "$wasm_gz" "$connections" <<'PY'
+python3 - "$health_rps" "$health_p99" "$login_rps" "$login_p99" "$page_rps" "$page_p99" "$wasm_raw" "$wasm_gz" "$connections" "$i" <<'PY'
 import sys
 health_rps, health_p99, login_rps, login_p99, page_rps, page_p99 = map(float, sys.argv[1:7])
 wasm_raw, wasm_gz = int(sys.argv[7]), int(sys.argv[8])
@@ -79,7 +101,8 @@ for name, rps, p99 in [("/login (signed out)", login_rps, login_p99), ("/integra
         (f"{name} / healthz", f"{rps / health_rps:.1%}", ">= 30%", rps / health_rps >= 0.30),
     ]
 rows.append(("release WASM gzipped", f"{wasm_gz / 1000:.1f} KB ({wasm_raw / 1000:.1f} KB raw)", "<= 300 KB", wasm_gz <= 300_000))
-print(f"\nPatchbay benchmark: one release server, {connections} connections, loopback, signed-in session")
+print(f"\nPatchbay benchmark: one release server, {connections} connections, loopback, signed-in session, "
+      f"{sys.argv[10]} integrations connected")
 for row in rows:
     name, value, target = row[:3]
     verdict = "" if len(row) == 3 else ("  ok" if row[3] else "  MISSED")

@@ -82,6 +82,18 @@ pub(crate) struct Items {
     state: Mutex<ItemState>,
 }
 
+/// Paging that a buggy provider gets wrong, for the loop guard to catch
+/// (SECURITY F7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BrokenPaging {
+    #[default]
+    No,
+    /// Every page after the first names the same next cursor.
+    RepeatCursor,
+    /// Every page is empty and names a new next cursor, without end.
+    EmptyForever,
+}
+
 #[derive(Debug)]
 struct ItemState {
     edits: HashMap<u64, Edit>,
@@ -93,6 +105,9 @@ struct ItemState {
     requests: u64,
     /// When the first item request came, in Unix milliseconds.
     first_request_ms: Option<i64>,
+    paging: BrokenPaging,
+    /// Empty pages answered in [`BrokenPaging::EmptyForever`].
+    empty_pages: u64,
     limited: u64,
 }
 
@@ -121,6 +136,8 @@ impl Items {
             faults_left: 0,
             requests: 0,
             first_request_ms: None,
+            paging: BrokenPaging::No,
+            empty_pages: 0,
             limited: 0,
         };
         Self { settings, base_ms, state: Mutex::new(state) }
@@ -141,6 +158,19 @@ impl Items {
         let mut s = self.lock();
         let updated_ms = now_ms().max(s.last_edit_ms + 1);
         s.last_edit_ms = updated_ms;
+        Self::edit_at(&mut s, n, updated_ms, change)
+    }
+
+    /// Edits every item of `ns` at one instant, as a bulk update does: they
+    /// all share one `updated_at`. Returns how many were edited.
+    pub(crate) fn touch_together(&self, ns: &[u64]) -> usize {
+        let mut s = self.lock();
+        let updated_ms = now_ms().max(s.last_edit_ms + 1);
+        s.last_edit_ms = updated_ms;
+        ns.iter().filter(|&&n| n < self.settings.count && Self::edit_at(&mut s, n, updated_ms, |_| {})).count()
+    }
+
+    fn edit_at(s: &mut ItemState, n: u64, updated_ms: i64, change: impl FnOnce(&mut Edit)) -> bool {
         let mut edit =
             s.edits.get(&n).copied().unwrap_or(Edit { updated_ms: 0, revision: 0, deleted: false, private: false });
         if edit.deleted {
@@ -168,6 +198,29 @@ impl Items {
 
     pub(crate) fn set_private(&self, n: u64, private: bool) -> bool {
         self.edit(n, |e| e.private = private)
+    }
+
+    pub(crate) fn break_paging(&self, paging: BrokenPaging) {
+        self.lock().paging = paging;
+    }
+
+    /// The listing as the broken paging answers it.
+    fn broken(&self, mut listing: Listing, after: Option<(i64, u64)>) -> Listing {
+        let mut s = self.lock();
+        match s.paging {
+            BrokenPaging::No => {}
+            BrokenPaging::RepeatCursor => {
+                if after.is_some() {
+                    listing.next = after;
+                }
+            }
+            BrokenPaging::EmptyForever => {
+                s.empty_pages += 1;
+                listing.items.clear();
+                listing.next = Some((0, s.empty_pages));
+            }
+        }
+        listing
     }
 
     /// Makes the next `n` item requests meet a fault, whatever the rate.
@@ -390,7 +443,7 @@ pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Que
             Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_updated_since", "updated_since must be RFC 3339"),
         },
     };
-    let listing = items.list(after, since, limit, &sandbox.settings().issuer);
+    let listing = items.broken(items.list(after, since, limit, &sandbox.settings().issuer), after);
     let body = json!({
         "items": listing.items,
         "next_cursor": listing.next.map(encode_cursor),

@@ -196,6 +196,12 @@ impl Sandbox {
     }
 
     /// Deletes item `n`; later change listings report it deleted.
+    /// Edits all of `ns` at one instant (a bulk update): they share one
+    /// `updated_at`. Returns how many were edited.
+    pub fn touch_items_together(&self, ns: &[u64]) -> usize {
+        self.items().touch_together(ns)
+    }
+
     pub fn delete_item(&self, n: u64) -> bool {
         self.items().delete(n)
     }
@@ -203,6 +209,11 @@ impl Sandbox {
     /// Makes item `n` private (or public again), as an edit.
     pub fn set_item_private(&self, n: u64, private: bool) -> bool {
         self.items().set_private(n, private)
+    }
+
+    /// Makes the item listing page wrongly from now on (SECURITY F7).
+    pub fn break_paging(&self, paging: items::BrokenPaging) {
+        self.items().break_paging(paging);
     }
 
     /// Makes the next `n` item requests meet a fault.

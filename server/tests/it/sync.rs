@@ -116,6 +116,66 @@ async fn a_changes_run_reads_only_changes_and_removes_deleted_and_private_items(
 }
 platform::test_on_both_backends!(changes_run, a_changes_run_reads_only_changes_and_removes_deleted_and_private_items);
 
+/// SECURITY F3: 250 items edited in one bulk update share one `updated_at`,
+/// so they straddle two page boundaries of the changes listing (100 a
+/// page). The changes run reads every one, none twice, and stores each
+/// edit: the listing's cursor is an `(updated_at, id)` pair, and the runner
+/// keeps it between pages rather than restarting from a timestamp.
+async fn records_sharing_a_timestamp_across_page_boundaries_are_all_read(db: TestDatabase) {
+    let (app, team) =
+        TestApp::with_sandbox_connected(db, &[("PATCHBAY_SANDBOX_ITEMS", "600"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")])
+            .await;
+    sync_once(&app, &team, Kind::FullBackfill).await;
+    let s = sandbox(&app);
+    let bulk: Vec<u64> = (100..350).collect();
+    assert_eq!(s.touch_items_together(&bulk), 250);
+    let requests = s.item_requests().0;
+    let job = sync_once(&app, &team, Kind::Incremental).await;
+    assert_eq!(job.progress_done, 250, "the changes run read {} of the 250", job.progress_done);
+    assert_eq!(s.item_requests().0 - requests, 3, "three pages of 100, 100 and 50");
+    let listed = artifacts::list(&app.platform.db, &team, &pid("sandbox"), 600, 0).await.unwrap();
+    let edited: Vec<&str> =
+        listed.iter().filter(|a| a.title.ends_with("(edited 1×)")).map(|a| a.entity_id.as_str()).collect();
+    assert_eq!(edited.len(), 250, "not every bulk-edited item was stored edited");
+    assert_eq!(stored_ids(&app, &team).await, sorted(s.public_item_ids()));
+    app.stop().await;
+}
+platform::test_on_both_backends!(shared_timestamps, records_sharing_a_timestamp_across_page_boundaries_are_all_read);
+
+/// SECURITY F7 through the runner: a listing whose next cursor repeats, or
+/// whose pages stay empty while promising more, stops the job for good
+/// with words that say why, after a bounded number of requests, and
+/// deletes nothing it stored before.
+#[tokio::test]
+async fn f7_a_repeating_cursor_or_endless_empty_pages_stop_the_sync() {
+    use sandbox::items::BrokenPaging;
+    for (paging, words, most) in [
+        (BrokenPaging::RepeatCursor, "returned a page cursor it had returned before", 3),
+        (BrokenPaging::EmptyForever, "empty pages in a row", 30),
+    ] {
+        let (app, team) = TestApp::with_sandbox_connected(
+            TestDatabase::sqlite(),
+            &[("PATCHBAY_SANDBOX_ITEMS", "300"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")],
+        )
+        .await;
+        sync_once(&app, &team, Kind::FullBackfill).await;
+        let before = stored_ids(&app, &team).await;
+        sandbox(&app).break_paging(paging);
+        let requests = sandbox(&app).item_requests().0;
+        let id = sync::enqueue(&app.platform, &team, &pid("sandbox"), Kind::FullBackfill).await.unwrap().id().clone();
+        jobs::drain(&app.platform, "test-worker").await.unwrap();
+        let job = jobs::get(&app.platform.db, &team, &id).await.unwrap().unwrap();
+        assert_eq!((job.state, job.error_class.as_deref()), (State::Failed, Some("permanent")), "{paging:?}");
+        let message = job.last_error.clone().unwrap_or_default();
+        assert!(message.contains(words), "{paging:?}: {message}");
+        let asked = sandbox(&app).item_requests().0 - requests;
+        assert!(asked <= most, "{paging:?}: {asked} requests before stopping");
+        assert_eq!(stored_ids(&app, &team).await, before, "{paging:?}: a stopped pass changed the stored records");
+        app.leave_jobs("the stopped sync is what this test checks");
+        app.stop().await;
+    }
+}
+
 /// CONNECTOR-RULES 22, SECURITY F6: connecting queues the first backfill;
 /// asking again (twice, of either kind) returns that job.
 async fn connecting_queues_one_backfill_and_asking_again_returns_it(db: TestDatabase) {
