@@ -41,7 +41,7 @@ echo "$password" | PATCHBAY_DATA_DIR="$data" target/release/patchbay admin creat
 # The team's connections: the first providers of the catalog, as connected
 # by an admin, each with a completed sync (straight into the tables).
 team=$(sqlite3 "$data/patchbay.db" "SELECT id FROM teams WHERE name = 'Bench'")
-providers=$(for f in providers/*.toml; do basename "$f" .toml; done | head -n "$installations")
+providers=$(for f in providers/*.toml; do basename "$f" .toml; done | awk -v n="$installations" 'NR <= n')
 i=0
 for provider in $providers; do
   i=$((i + 1))

@@ -2,8 +2,9 @@
 //! A provider in the catalog without an entry here can be connected but
 //! not synced, and its card says so.
 
-use crate::ids::ProviderId;
 use connector_core::source::Source;
+
+use crate::ids::ProviderId;
 
 /// The connector for a provider, if one is built.
 pub fn source_for(provider: &ProviderId) -> Option<Box<dyn Source>> {

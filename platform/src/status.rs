@@ -2,13 +2,12 @@
 //! newest syncs, and the live view's fingerprint. Each answers in a
 //! bounded number of queries, whatever the number of connections.
 
-use crate::ids::ProviderId;
 use std::collections::HashMap;
 
 use crate::{
     Platform, connectors,
     error::{Error, Result},
-    ids::{InstallationId, TeamId},
+    ids::{InstallationId, ProviderId, TeamId},
     jobs::sync::{DEFAULT_SYNC_EVERY_MINUTES, SYNC_KINDS, interval_seconds},
     store::{
         artifacts,

@@ -12,12 +12,13 @@
 mod schema;
 mod validate;
 
-use crate::ids::ProviderId;
 use std::{
     collections::BTreeMap,
     fmt,
     path::{Path, PathBuf},
 };
+
+use crate::ids::ProviderId;
 
 pub use schema::*;
 pub use validate::host_allowed;

@@ -11,7 +11,6 @@
 //! URI the authorize request used (A7), through the console's HTTP client,
 //! which never follows redirects (A10).
 
-use crate::ids::ProviderId;
 use std::collections::BTreeMap;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -27,7 +26,7 @@ use crate::{
     Platform,
     catalog::{Auth, Availability, OAuth2, Pkce, Provider},
     error::{Error, Result},
-    ids::{TeamId, UserId},
+    ids::{ProviderId, TeamId, UserId},
     outbound::{
         account::{self, Destination, Value, Values},
         oauth2::{Revoked, StoredToken, TOKEN_KEY, TokenResponse, Transport, Via, client, stored_token},

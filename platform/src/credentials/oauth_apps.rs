@@ -6,7 +6,6 @@
 //! Every use reads it afresh (SECURITY E3), so a saved change applies to
 //! the next connect, refresh or revoke without a restart.
 
-use crate::ids::ProviderId;
 use std::collections::BTreeSet;
 
 use secrecy::SecretString;
@@ -15,7 +14,7 @@ use crate::{
     Platform,
     catalog::{Auth, Availability, Provider},
     error::{Error, Result},
-    ids::TeamId,
+    ids::{ProviderId, TeamId},
     outbound::oauth2::AppCredentials,
     secrets::SecretPath,
     store::{self, users::User},

@@ -16,7 +16,6 @@
 //! - Timeouts and 5xx are retried a few times, and never mark the
 //!   connection broken (E5, CONNECTOR-RULES 25).
 
-use crate::ids::ProviderId;
 use std::time::Duration;
 
 use oauth2::{RefreshToken, RequestTokenError, TokenResponse as _, basic::BasicErrorResponseType};
@@ -27,7 +26,7 @@ use crate::{
     Platform,
     catalog::{Auth, Provider},
     error::{Error, Result},
-    ids::{InstallationId, TeamId},
+    ids::{InstallationId, ProviderId, TeamId},
     outbound::oauth2::{StoredToken, TOKEN_KEY, Transport},
     secrets::{SecretPath, Version},
     store::{

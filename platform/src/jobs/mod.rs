@@ -10,11 +10,10 @@
 pub mod revoke_retry;
 pub mod sync;
 
-use crate::ids::JobId;
 use std::time::Duration;
 
 pub use crate::store::jobs::*;
-use crate::{Platform, error::Result};
+use crate::{Platform, error::Result, ids::JobId};
 
 /// One kind of background work, or a family of kinds that share a runner.
 ///

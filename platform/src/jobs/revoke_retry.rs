@@ -6,7 +6,6 @@
 //! pauses, until the provider confirms it, refuses it for good, or the
 //! attempts run out; each end is recorded in the audit log.
 
-use crate::ids::ProviderId;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -14,7 +13,7 @@ use secrecy::SecretString;
 use crate::{
     Platform,
     error::Result,
-    ids::TeamId,
+    ids::{ProviderId, TeamId},
     outbound::oauth2::Revoked,
     secrets::SecretPath,
     store::jobs::{self, ErrorClass, Job, Kind, NewJob, State},

@@ -13,7 +13,6 @@
 //! - `run`: the position inside the current run, tagged with its job, so
 //!   only that job resumes from it and a new full re-sync starts over.
 
-use crate::ids::{JobId, ProviderId};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -35,7 +34,7 @@ use crate::{
     Platform,
     catalog::{Auth, FieldKind, Provider},
     error::{Error, Result},
-    ids::{InstallationId, TeamId},
+    ids::{InstallationId, JobId, ProviderId, TeamId},
     outbound::account::{self, Value, Values},
     store::artifacts::{self, Progress},
     store::installations::{self, Installation},

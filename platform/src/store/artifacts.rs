@@ -2,7 +2,6 @@
 //! page: its records and the cursor that follows them, in one transaction
 //! (SECURITY F1, F2; CONNECTOR-RULES 6, 18).
 
-use crate::ids::{JobId, ProviderId};
 use std::collections::HashMap;
 
 use connector_core::source::Change;
@@ -11,7 +10,7 @@ use sqlx::{Arguments as _, any::AnyArguments, error::BoxDynError};
 use crate::{
     Backend, Db,
     error::{Error, Result},
-    ids::{InstallationId, TeamId},
+    ids::{InstallationId, JobId, ProviderId, TeamId},
     store::installations,
     store::jobs,
     util::now,

@@ -2,7 +2,6 @@
 //! reaches, its non-secret settings and its sync cursors. Every query names
 //! the team (SECURITY C1, C3); the secrets live in the secret store.
 
-use crate::ids::ProviderId;
 use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
@@ -11,7 +10,7 @@ use time::OffsetDateTime;
 use crate::{
     Db,
     error::{Error, Result},
-    ids::{InstallationId, TeamId, UserId},
+    ids::{InstallationId, ProviderId, TeamId, UserId},
     util::{now, random_id},
 };
 

@@ -15,7 +15,6 @@
 //!   lease owner, so a worker that lost its lease cannot end a job another
 //!   worker has taken.
 
-use crate::ids::{JobId, ProviderId};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
@@ -23,7 +22,7 @@ use sqlx::AnyConnection;
 use crate::{
     Db,
     error::{Error, Result},
-    ids::{InstallationId, TeamId},
+    ids::{InstallationId, JobId, ProviderId, TeamId},
     store::db::Backend,
     util::now,
 };

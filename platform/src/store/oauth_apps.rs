@@ -1,13 +1,12 @@
 //! The `oauth_apps` table: the OAuth apps teams saved for themselves. Only
 //! the client id is here; the secret is in the secret store.
 
-use crate::ids::ProviderId;
 use sqlx::AnyConnection;
 
 use crate::{
     Db,
     error::{Error, Result},
-    ids::{TeamId, UserId},
+    ids::{ProviderId, TeamId, UserId},
 };
 
 /// The client id `team` saved for `provider`.

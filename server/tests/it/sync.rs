@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use crate::common;
-use crate::common::pid;
+use crate::common::{self, pid};
 
 use std::time::Duration;
 

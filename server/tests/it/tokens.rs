@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use crate::common;
-use crate::common::pid;
+use crate::common::{self, pid};
 
 use common::{TestApp, expire_token_soon, join_all, stored_token};
 use platform::{
