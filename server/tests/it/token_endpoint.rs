@@ -434,8 +434,13 @@ async fn d6_patchbay_worker_alone_retries_a_revoke_that_failed_for_a_moment() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
+    // Done means the job ended *and* its audit line is written: the
+    // handler ends the job, deletes the token, then audits, in that order.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !pending(&m).await.is_empty() && std::time::Instant::now() < deadline {
+    while !(pending(&m).await.is_empty()
+        && audit_actions(&m).await.iter().any(|(action, _)| action.starts_with("revocation.")))
+        && std::time::Instant::now() < deadline
+    {
         if worker.try_wait().unwrap().is_some() {
             break;
         }
