@@ -119,7 +119,7 @@ impl Application {
         let headers = SecurityHeaders {
             hsts: public_url.is_https(),
             reload_port: config.site.reload_port,
-            form_origins: SecurityHeaders::form_origins(&platform.catalog, &public_url),
+            form_action: SecurityHeaders::form_action(&SecurityHeaders::form_origins(&platform.catalog, &public_url)),
         };
         let router = router(state, headers, config, &public_url, sandbox.as_ref())?;
         Ok(Self {

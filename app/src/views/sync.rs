@@ -105,8 +105,8 @@ pub fn job_view(platform: &Platform, job: &Job, now: i64) -> JobView {
 }
 
 pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &ProviderId) -> Result<SyncStatus, AppError> {
-    let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?.id.clone();
-    let status = platform::status::connection(platform, &viewer.user.team_id, &provider).await?;
+    platform.catalog.get(provider).ok_or(AppError::NotFound)?;
+    let status = platform::status::connection(platform, &viewer.user.team_id, provider).await?;
     let now = now();
     Ok(SyncStatus {
         syncs: status.syncs,

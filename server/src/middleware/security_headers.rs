@@ -25,7 +25,8 @@ pub struct SecurityHeaders {
     /// back to it) and the catalog's OAuth authorize pages, because the
     /// connect button posts to this console, which redirects there, and
     /// browsers hold a form's redirects to `form-action` too (SECURITY B5).
-    pub form_origins: Vec<String>,
+    /// The directive's sources, made once by [`SecurityHeaders::form_action`].
+    pub form_action: String,
 }
 
 impl SecurityHeaders {
@@ -44,19 +45,18 @@ impl SecurityHeaders {
             .collect();
         public.into_iter().chain(authorize).collect()
     }
-}
 
-impl SecurityHeaders {
+    /// The sources of `form-action`: `'self'`, then `origins`.
+    pub fn form_action(origins: &[String]) -> String {
+        std::iter::once("'self'").chain(origins.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+
     fn content_security_policy(&self, nonce: &str) -> String {
         let connect = match self.reload_port {
             Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
             None => "'self'".to_owned(),
         };
-        let mut form = "'self'".to_owned();
-        for origin in &self.form_origins {
-            form.push(' ');
-            form.push_str(origin);
-        }
+        let form = &self.form_action;
         // 'wasm-unsafe-eval' allows compiling the app's WASM, not JS eval.
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
@@ -115,8 +115,8 @@ mod tests {
 
     #[test]
     fn the_policy_allows_only_nonced_scripts_and_no_plugins_or_framing() {
-        let policy =
-            SecurityHeaders { hsts: false, reload_port: None, form_origins: Vec::new() }.content_security_policy("abc");
+        let policy = SecurityHeaders { hsts: false, reload_port: None, form_action: SecurityHeaders::form_action(&[]) }
+            .content_security_policy("abc");
         assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"));
         assert!(policy.ends_with("form-action 'self'"), "{policy}");
         assert!(!policy.contains("unsafe-inline"));
@@ -134,8 +134,8 @@ mod tests {
         assert_eq!(origins[0], "https://patchbay.example.com");
         assert!(origins.contains(&"https://linear.app".to_owned()), "{origins:?}");
         assert!(origins.iter().all(|o| o.starts_with("https://")), "{origins:?}");
-        let policy =
-            SecurityHeaders { hsts: true, reload_port: None, form_origins: origins }.content_security_policy("abc");
+        let form_action = SecurityHeaders::form_action(&origins);
+        let policy = SecurityHeaders { hsts: true, reload_port: None, form_action }.content_security_policy("abc");
         assert!(policy.contains("form-action 'self' https://patchbay.example.com https://"), "{policy}");
     }
 }

@@ -94,7 +94,7 @@ pub async fn confirm(
     let Some(Extension(signed_in)) = signed_in else { return to_sign_in(&back) };
     let found = platform::ids::ProviderId::parse(&provider).ok().and_then(|id| state.platform.catalog.get(&id));
     let Some(found) = found else {
-        return page(404, "No such integration", "There is no integration at this address.", "/integrations");
+        return no_such_integration();
     };
     if signed_in.user.role != Role::Admin {
         return page(403, "Only admins can connect", "Ask an admin of your team to connect this integration.", &back);
@@ -112,6 +112,10 @@ pub async fn confirm(
         action = escape(&action),
     );
     framed(200, &format!("Connect {}", found.name), &body, &back)
+}
+
+fn no_such_integration() -> Response {
+    page(404, "No such integration", "There is no integration at this address.", "/integrations")
 }
 
 fn to_sign_in(back: &str) -> Response {
@@ -147,7 +151,7 @@ pub async fn start(
         None => back.clone(),
     };
     let Ok(provider) = platform::ids::ProviderId::parse(&provider) else {
-        return page(404, "No such integration", "There is no integration at this address.", "/integrations");
+        return no_such_integration();
     };
     let redirect_uri = format!("{}/oauth/{provider}/callback", state.public_url);
     match platform::connect::oauth::start(
@@ -161,9 +165,7 @@ pub async fn start(
     .await
     {
         Ok(url) => private(Redirect::to(url.as_str()).into_response()),
-        Err(platform::Error::NotFound) => {
-            page(404, "No such integration", "There is no integration at this address.", "/integrations")
-        }
+        Err(platform::Error::NotFound) => no_such_integration(),
         Err(platform::Error::Refused(message)) => page(400, "This integration cannot be connected", &message, &back),
         Err(error) => {
             tracing::error!(%error, "starting an OAuth connect failed");

@@ -7,12 +7,9 @@
 
 use crate::common;
 
-use common::{ADMIN_EMAIL, ADMIN_NAME, Browser, PASSWORD, TEAM, TestApp};
+use common::{ADMIN_EMAIL, ADMIN_NAME, BETA_EMAIL, Browser, PASSWORD, TEAM, TestApp};
 use http::StatusCode;
-use platform::{
-    accounts::{Email, NewPassword, PersonName, Role, TeamName},
-    store::teams::NewTeam,
-};
+use platform::accounts::Role;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     let db = app.db().await;
@@ -390,23 +387,12 @@ app_test_on_both_backends!(roles_and_last_admin, roles_change_and_the_last_admin
 async fn c1_a_user_of_one_team_cannot_read_or_touch_another_teams_objects(app: TestApp) {
     app.setup_team().await;
     // Team B, made beside A as `patchbay admin create-team` would.
+    let (team_b, b_admin) = app.beta_team().await;
     let db = app.db().await;
-    let (team_b, b_admin) = platform::store::teams::create_with_admin(
-        &db,
-        NewTeam {
-            team_name: TeamName::parse("Beta").unwrap(),
-            admin_name: PersonName::parse("Bea").unwrap(),
-            admin_email: Email::parse("bea@beta.example").unwrap(),
-            admin_password: NewPassword::parse(PASSWORD).unwrap(),
-        },
-        false,
-    )
-    .await
-    .unwrap();
     let b_invite = platform::store::invites::create(&db, &team_b.id, &b_admin.id, Role::Member).await.unwrap();
 
     let team: app::models::account::TeamOverview = app.browser.post_form("/api/team", &[]).await.json().await.unwrap();
-    assert!(team.members.iter().all(|m| m.email != "bea@beta.example"), "team B's member is listed in team A");
+    assert!(team.members.iter().all(|m| m.email != BETA_EMAIL), "team B's member is listed in team A");
     assert!(team.invites.is_empty());
 
     let b_user = b_admin.id.to_string();
@@ -424,7 +410,7 @@ async fn c1_a_user_of_one_team_cannot_read_or_touch_another_teams_objects(app: T
 
     // Team B's admin sees only team B.
     let bea = app.new_browser();
-    bea.login("bea@beta.example", PASSWORD).await;
+    bea.login(BETA_EMAIL, PASSWORD).await;
     let team: app::models::account::TeamOverview = bea.post_form("/api/team", &[]).await.json().await.unwrap();
     assert_eq!(team.team_name, "Beta");
     assert_eq!(team.members.len(), 1);

@@ -8,11 +8,7 @@ use crate::common::{self, pid};
 
 use common::{Browser, TestApp, location, stored_token};
 use http::StatusCode;
-use platform::{
-    accounts::{Email, NewPassword, PersonName, TeamName},
-    store::installations::{self, State},
-    store::teams::NewTeam,
-};
+use platform::store::installations::{self, State};
 use sandbox::Fault;
 
 fn param(url: &str, name: &str) -> Option<String> {
@@ -264,22 +260,10 @@ async fn g1_duplicated_or_oversized_callback_parameters_are_refused() {
 async fn c2_a_connect_started_in_one_team_cannot_be_completed_in_another() {
     let app = TestApp::sqlite().await;
     app.setup_team().await;
-    let db = app.db().await;
-    platform::store::teams::create_with_admin(
-        &db,
-        NewTeam {
-            team_name: TeamName::parse("Beta").unwrap(),
-            admin_name: PersonName::parse("Bea").unwrap(),
-            admin_email: Email::parse("bea@beta.example").unwrap(),
-            admin_password: NewPassword::parse(common::PASSWORD).unwrap(),
-        },
-        false,
-    )
-    .await
-    .unwrap();
+    app.beta_team().await;
     let back = app.at_sandbox(&start(&app.browser, "").await, "approve").await;
     let beta = app.new_browser();
-    assert!(beta.login("bea@beta.example", common::PASSWORD).await.status().is_success());
+    assert!(beta.login(common::BETA_EMAIL, common::PASSWORD).await.status().is_success());
     // Even with team A's session cookie copied into it, team B's browser
     // has its own session: nothing of A's connect is completed there.
     let response = beta.get(&callback_path(&app, &back)).await;
@@ -405,22 +389,9 @@ async fn c1_c3_another_teams_requests_and_jobs_read_none_of_its_secrets() {
     app.drain().await;
     assert!(recording.reads_of(&team_a) > 0, "the recording store saw none of team A's own reads");
 
-    let db = app.db().await;
-    let (team_b, _) = platform::store::teams::create_with_admin(
-        &db,
-        NewTeam {
-            team_name: TeamName::parse("Beta").unwrap(),
-            admin_name: PersonName::parse("Bea").unwrap(),
-            admin_email: Email::parse("bea@beta.example").unwrap(),
-            admin_password: NewPassword::parse(common::PASSWORD).unwrap(),
-        },
-        false,
-    )
-    .await
-    .unwrap();
-    db.close().await;
+    let (team_b, _) = app.beta_team().await;
     let bea = app.new_browser();
-    assert!(bea.login("bea@beta.example", common::PASSWORD).await.status().is_success());
+    assert!(bea.login(common::BETA_EMAIL, common::PASSWORD).await.status().is_success());
     let before = recording.reads_of(&team_a);
 
     let page = bea.get("/integrations/sandbox").await;

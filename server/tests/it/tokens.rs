@@ -295,8 +295,7 @@ async fn e4_a_refresh_refused_after_another_process_rotated_the_token_uses_the_n
     let mut newer = stored(&app, &team).await;
     newer.access_token = "rotated-by-another-process".into();
     newer.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 3600);
-    let json = SecretString::from(serde_json::to_string(&newer).unwrap());
-    app.platform.secrets.put(&token_path(&team), &json).await.unwrap();
+    common::store_token(&app.platform, &team, "sandbox", &newer).await;
 
     let got = refreshing.await.unwrap().unwrap();
     assert_eq!(got.expose_secret(), "rotated-by-another-process");
@@ -354,8 +353,7 @@ async fn e5_a_token_endpoint_timeout_is_retried_and_breaks_nothing() {
     // Expired, not only due: there is no token left to fall back on.
     let mut expired = kept.clone();
     expired.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() - 1);
-    let json = SecretString::from(serde_json::to_string(&expired).unwrap());
-    app.platform.secrets.put(&token_path(&team), &json).await.unwrap();
+    common::store_token(&app.platform, &team, "sandbox", &expired).await;
     let started = std::time::Instant::now();
     let job = sync_now(&app, &team).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "the refresh waited out the provider");

@@ -378,6 +378,27 @@ impl TestApp {
         (app, team)
     }
 
+    /// Team B ("Beta", its admin Bea at [`BETA_EMAIL`]), made beside the
+    /// admin's team as `patchbay admin create-team` would.
+    pub async fn beta_team(&self) -> (platform::store::teams::Team, platform::store::users::User) {
+        use platform::accounts::{Email, NewPassword, PersonName, TeamName};
+        let db = self.db().await;
+        let made = platform::store::teams::create_with_admin(
+            &db,
+            platform::store::teams::NewTeam {
+                team_name: TeamName::parse("Beta").unwrap(),
+                admin_name: PersonName::parse("Bea").unwrap(),
+                admin_email: Email::parse(BETA_EMAIL).unwrap(),
+                admin_password: NewPassword::parse(PASSWORD).unwrap(),
+            },
+            false,
+        )
+        .await
+        .expect("team B is made");
+        db.close().await;
+        made
+    }
+
     /// A browser signed in as a new member of the admin's team, invited
     /// by the admin.
     pub async fn member(&self, name: &str, email: &str) -> Browser {
@@ -424,6 +445,8 @@ pub const TEAM: &str = "Acme";
 pub const ADMIN_NAME: &str = "Ada Admin";
 pub const ADMIN_EMAIL: &str = "ada@example.com";
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The admin of [`TestApp::beta_team`].
+pub const BETA_EMAIL: &str = "bea@beta.example";
 
 /// Declares one `#[tokio::test]` per backend that runs `$body(TestApp)`.
 #[macro_export]
@@ -460,7 +483,17 @@ pub async fn stored_token(
 pub async fn expire_token_soon(platform: &platform::Platform, team: &platform::ids::TeamId, provider: &str) {
     let mut token = stored_token(platform, team, provider).await.expect("a stored token");
     token.expires_at = Some(time::OffsetDateTime::now_utc().unix_timestamp() + 5);
-    let json = secrecy::SecretString::from(serde_json::to_string(&token).unwrap());
+    store_token(platform, team, provider, &token).await;
+}
+
+/// Stores `token` as the connection's OAuth token, as a refresh would.
+pub async fn store_token(
+    platform: &platform::Platform,
+    team: &platform::ids::TeamId,
+    provider: &str,
+    token: &platform::outbound::oauth2::StoredToken,
+) {
+    let json = secrecy::SecretString::from(serde_json::to_string(token).unwrap());
     platform.secrets.put(&token_path(team, provider), &json).await.unwrap();
 }
 
