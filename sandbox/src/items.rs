@@ -4,6 +4,10 @@
 //! `GET /api/items?limit=L&cursor=C&updated_since=T` (bearer token):
 //! - items ordered by `(updated_at, id)`; `cursor` is the opaque
 //!   `next_cursor` of the page before; `limit` is 1–200, 50 by default;
+//! - in page-number mode ([`Paging::Pages`]) the answer names
+//!   `next_page` instead, asked for with `page=P&per_page=N` (N 1–200):
+//!   an offset into the same order, which shifts when items are edited or
+//!   deleted between pages, as page-numbered listings do;
 //! - without `updated_since`: every live item, and `total_count`;
 //! - with `updated_since` (RFC 3339): items changed at or after it,
 //!   deleted ones included as `{"id", "deleted": true, "updated_at"}`,
@@ -13,6 +17,18 @@
 //! - `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
 //!   (seconds until the bucket is full) on every answer when a limit is
 //!   set; past it, 429 with `Retry-After: 1`.
+//!
+//! `GET /api/items/{id}`: one item, private ones included, or 404 once it
+//! is deleted.
+//!
+//! With stream tokens on ([`Items::set_stream_tokens`]), the last page of
+//! a listing carries a `sync_token`, and `sync_token=` asks for the
+//! changes after it instead of `updated_since`. Expiring the tokens
+//! ([`Items::expire_stream_tokens`]) makes every older one answer 410
+//! `sync_token_expired`, as Google's and Microsoft Graph's do.
+//!
+//! [`Mutations`] edit, delete, create and make private random items each
+//! time a listing page is answered: the source changing under a pass.
 //!
 //! Items are generated, not stored: item `n` exists from the start with a
 //! timestamp `n` seconds after a base time, so a million of them cost
@@ -50,11 +66,77 @@ pub struct ItemSettings {
     /// The share of item requests that meet a fault (0–1): a 429, a 500,
     /// a delay, or a connection reset mid-answer, in equal parts.
     pub fault_rate: f64,
+    pub paging: Paging,
+    /// What changes each time a listing page is answered.
+    pub mutations: Mutations,
 }
 
 impl Default for ItemSettings {
     fn default() -> Self {
-        Self { count: 1_000, rate_limit: Some(DEFAULT_RATE_LIMIT), fault_rate: 0.0 }
+        Self {
+            count: 1_000,
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+            fault_rate: 0.0,
+            paging: Paging::Cursor,
+            mutations: Mutations::default(),
+        }
+    }
+}
+
+/// How a listing names the page after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paging {
+    /// An opaque `(updated_at, id)` cursor: a keyset that nothing shifts.
+    #[default]
+    Cursor,
+    /// A page number: an offset that edits and deletes shift.
+    Pages,
+}
+
+impl std::str::FromStr for Paging {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "cursor" => Ok(Self::Cursor),
+            "pages" => Ok(Self::Pages),
+            other => Err(format!("`{other}` is not `cursor` or `pages`")),
+        }
+    }
+}
+
+/// Changes made to random items each time a listing page is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mutations {
+    pub edits: u32,
+    pub deletes: u32,
+    pub creates: u32,
+    /// Public items made private.
+    pub privacy_flips: u32,
+}
+
+impl Mutations {
+    /// `edits=5,deletes=1,creates=0,privacy_flips=0`; names left out are 0.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut mutations = Self::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not name=count"))?;
+            let value: u32 = value.trim().parse().map_err(|_| format!("`{value}` is not a count"))?;
+            match name.trim() {
+                "edits" => mutations.edits = value,
+                "deletes" => mutations.deletes = value,
+                "creates" => mutations.creates = value,
+                "privacy_flips" => mutations.privacy_flips = value,
+                other => return Err(format!("`{other}` is not edits, deletes, creates or privacy_flips")),
+            }
+        }
+        Ok(mutations)
+    }
+
+    fn is_none(self) -> bool {
+        self == Self::default()
     }
 }
 
@@ -109,6 +191,18 @@ struct ItemState {
     /// Empty pages answered in [`BrokenPaging::EmptyForever`].
     empty_pages: u64,
     limited: u64,
+    listing: Paging,
+    mutations: Mutations,
+    /// Items created after the start: numbered from the generated count.
+    created: u64,
+    /// Item lookups by id answered, and how many found a live item.
+    lookups: u64,
+    lookups_found: u64,
+    stream_tokens: bool,
+    /// Tokens of an older generation are expired.
+    stream_generation: u64,
+    /// Listings asked for with a sync token.
+    token_listings: u64,
 }
 
 #[derive(Debug)]
@@ -139,6 +233,14 @@ impl Items {
             paging: BrokenPaging::No,
             empty_pages: 0,
             limited: 0,
+            listing: settings.paging,
+            mutations: settings.mutations,
+            created: 0,
+            lookups: 0,
+            lookups_found: 0,
+            stream_tokens: false,
+            stream_generation: 1,
+            token_listings: 0,
         };
         Self { settings, base_ms, state: Mutex::new(state) }
     }
@@ -152,13 +254,112 @@ impl Items {
     }
 
     fn edit(&self, n: u64, change: impl FnOnce(&mut Edit)) -> bool {
-        if n >= self.settings.count {
+        let mut s = self.lock();
+        self.edit_locked(&mut s, n, change)
+    }
+
+    fn edit_locked(&self, s: &mut ItemState, n: u64, change: impl FnOnce(&mut Edit)) -> bool {
+        if n >= self.settings.count + s.created {
             return false;
         }
-        let mut s = self.lock();
         let updated_ms = now_ms().max(s.last_edit_ms + 1);
         s.last_edit_ms = updated_ms;
-        Self::edit_at(&mut s, n, updated_ms, change)
+        Self::edit_at(s, n, updated_ms, change)
+    }
+
+    /// A new public item, after every other; returns its number.
+    pub(crate) fn create(&self) -> u64 {
+        let mut s = self.lock();
+        self.create_locked(&mut s)
+    }
+
+    fn create_locked(&self, s: &mut ItemState) -> u64 {
+        let n = self.settings.count + s.created;
+        s.created += 1;
+        self.edit_locked(s, n, |_| {});
+        n
+    }
+
+    pub(crate) fn mutations(&self) -> Mutations {
+        self.lock().mutations
+    }
+
+    /// Turns stream tokens on or off.
+    pub(crate) fn set_stream_tokens(&self, on: bool) {
+        self.lock().stream_tokens = on;
+    }
+
+    /// Makes every token given so far answer 410.
+    pub(crate) fn expire_stream_tokens(&self) {
+        self.lock().stream_generation += 1;
+    }
+
+    /// Listings asked for with a sync token.
+    pub(crate) fn token_listings(&self) -> u64 {
+        self.lock().token_listings
+    }
+
+    /// A token for the changes after now, of the current generation.
+    fn stream_token(&self) -> Option<String> {
+        let s = self.lock();
+        s.stream_tokens.then(|| URL_SAFE_NO_PAD.encode(format!("{}:{}", s.stream_generation, now_ms())))
+    }
+
+    /// What a token asks for: the changes from its time, or `Err` when it
+    /// is not one this API gave (`Ok(None)`: expired).
+    fn read_stream_token(&self, text: &str) -> Result<Option<i64>, ()> {
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).map_err(|_| ())?).map_err(|_| ())?;
+        let (generation, ms) = raw.split_once(':').ok_or(())?;
+        let (generation, ms): (u64, i64) = (generation.parse().map_err(|_| ())?, ms.parse().map_err(|_| ())?);
+        let mut s = self.lock();
+        s.token_listings += 1;
+        Ok((generation == s.stream_generation).then_some(ms))
+    }
+
+    /// Sets what changes each time a listing page is answered.
+    pub(crate) fn set_mutations(&self, mutations: Mutations) {
+        self.lock().mutations = mutations;
+    }
+
+    pub(crate) fn set_listing(&self, paging: Paging) {
+        self.lock().listing = paging;
+    }
+
+    /// Makes the changes [`Mutations`] asks for, to random items that are
+    /// not deleted (and, for a privacy flip, public).
+    fn mutate(&self, s: &mut ItemState) {
+        let m = s.mutations;
+        if m.is_none() {
+            return;
+        }
+        let pick = |s: &ItemState, public_only: bool| {
+            let all = self.settings.count + s.created;
+            (all > 0)
+                .then(|| {
+                    (0..32)
+                        .map(|_| rand::random_range(0..all))
+                        .find(|n| s.edits.get(n).is_none_or(|e| !e.deleted && (!public_only || !e.private)))
+                })
+                .flatten()
+        };
+        for _ in 0..m.edits {
+            if let Some(n) = pick(s, false) {
+                self.edit_locked(s, n, |_| {});
+            }
+        }
+        for _ in 0..m.deletes {
+            if let Some(n) = pick(s, false) {
+                self.edit_locked(s, n, |e| e.deleted = true);
+            }
+        }
+        for _ in 0..m.privacy_flips {
+            if let Some(n) = pick(s, true) {
+                self.edit_locked(s, n, |e| e.private = true);
+            }
+        }
+        for _ in 0..m.creates {
+            self.create_locked(s);
+        }
     }
 
     /// Edits every item of `ns` at one instant, as a bulk update does: they
@@ -167,7 +368,8 @@ impl Items {
         let mut s = self.lock();
         let updated_ms = now_ms().max(s.last_edit_ms + 1);
         s.last_edit_ms = updated_ms;
-        ns.iter().filter(|&&n| n < self.settings.count && Self::edit_at(&mut s, n, updated_ms, |_| {})).count()
+        let all = self.settings.count + s.created;
+        ns.iter().filter(|&&n| n < all && Self::edit_at(&mut s, n, updated_ms, |_| {})).count()
     }
 
     fn edit_at(s: &mut ItemState, n: u64, updated_ms: i64, change: impl FnOnce(&mut Edit)) -> bool {
@@ -234,6 +436,12 @@ impl Items {
         (s.requests, s.limited)
     }
 
+    /// Item lookups by id answered, and how many of them found a live item.
+    pub(crate) fn lookups(&self) -> (u64, u64) {
+        let s = self.lock();
+        (s.lookups, s.lookups_found)
+    }
+
     /// When the first item request came (Unix milliseconds), if one did.
     pub(crate) fn first_request_ms(&self) -> Option<i64> {
         self.lock().first_request_ms
@@ -242,13 +450,17 @@ impl Items {
     /// Live items, as a full listing returns them.
     pub(crate) fn live_count(&self) -> u64 {
         let s = self.lock();
-        self.settings.count - s.edits.values().filter(|e| e.deleted).count() as u64
+        self.live_locked(&s)
+    }
+
+    fn live_locked(&self, s: &ItemState) -> u64 {
+        self.settings.count + s.created - s.edits.values().filter(|e| e.deleted).count() as u64
     }
 
     /// The ids a full listing would return that a public-only client keeps.
     pub(crate) fn public_ids(&self) -> Vec<String> {
         let s = self.lock();
-        (0..self.settings.count)
+        (0..self.settings.count + s.created)
             .filter(|n| s.edits.get(n).is_none_or(|e| !e.deleted && !e.private))
             .map(item_id)
             .collect()
@@ -313,9 +525,37 @@ impl Items {
         let more = keys.len() > limit;
         keys.truncate(limit);
         let items = keys.iter().map(|&(_, k)| self.item(k, s.edits.get(&k), issuer)).collect();
-        let total =
-            (!with_deleted).then(|| self.settings.count - s.edits.values().filter(|e| e.deleted).count() as u64);
+        let total = (!with_deleted).then(|| self.live_locked(&s));
         Listing { items, next: if more { keys.last().copied() } else { None }, total }
+    }
+
+    /// The `page`th page (from 1) of `per_page` items in `(updated_ms, n)`
+    /// order, at or after `since`: an offset, so it shifts as items move.
+    fn list_page(&self, page: u64, per_page: usize, since: Option<i64>, issuer: &str) -> (Listing, bool) {
+        let s = self.lock();
+        let with_deleted = since.is_some();
+        let since = since.unwrap_or(i64::MIN);
+        let generated = (0..self.settings.count)
+            .filter(|n| !s.edits.contains_key(n))
+            .map(|n| (self.generated_ms(n), n))
+            .filter(|&(ms, _)| ms >= since);
+        let edited = s.edited.iter().copied().filter(|&(ms, k)| ms >= since && (with_deleted || !s.edits[&k].deleted));
+        let skip = usize::try_from(page.saturating_sub(1)).unwrap_or(usize::MAX).saturating_mul(per_page);
+        let keys: Vec<(i64, u64)> = generated.chain(edited).skip(skip).take(per_page + 1).collect();
+        let more = keys.len() > per_page;
+        let items = keys.iter().take(per_page).map(|&(_, k)| self.item(k, s.edits.get(&k), issuer)).collect();
+        let total = (!with_deleted).then(|| self.live_locked(&s));
+        (Listing { items, next: None, total }, more)
+    }
+
+    /// The item numbered `n` as a lookup answers it: `None` once deleted.
+    fn lookup(&self, n: u64, issuer: &str) -> Option<serde_json::Value> {
+        let mut s = self.lock();
+        s.lookups += 1;
+        let edit = s.edits.get(&n).copied();
+        let live = n < self.settings.count + s.created && edit.is_none_or(|e| !e.deleted);
+        s.lookups_found += u64::from(live);
+        live.then(|| self.item(n, edit.as_ref(), issuer))
     }
 }
 
@@ -350,6 +590,9 @@ pub(crate) struct ListQuery {
     limit: Option<String>,
     cursor: Option<String>,
     updated_since: Option<String>,
+    sync_token: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -394,36 +637,77 @@ impl Items {
     }
 }
 
-pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    if !sandbox.token_is_valid(&headers) {
-        return crate::invalid_token();
+/// Admits a request to the item API: its token, the rate limit and the
+/// injected faults. `Err` is the answer when it goes no further.
+async fn admit(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(Admission, Option<u8>), Response> {
+    if !sandbox.token_is_valid(headers) {
+        return Err(crate::invalid_token());
     }
     let items = sandbox.items();
     let admitted = items.admit();
-    let limit_headers = |response: &mut Response, remaining: u32, reset: u64| {
-        let h = response.headers_mut();
-        let limit = items.settings.rate_limit.unwrap_or(0);
-        h.insert("x-ratelimit-limit", HeaderValue::from(limit));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
-        h.insert("x-ratelimit-reset", HeaderValue::from(reset));
-    };
     if let Admission::Limited = admitted {
         let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; slow down.");
-        limit_headers(&mut response, 0, 1);
+        limit_headers(items, &mut response, 0, 1);
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return Err(response);
     }
     let fault = items.fault();
     match fault {
         Some(0) => {
             let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Injected: slow down.");
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return response;
+            return Err(response);
         }
-        Some(1) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Injected: something broke."),
+        Some(1) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Injected: something broke.")),
         Some(2) => tokio::time::sleep(Duration::from_millis(300)).await,
         _ => {}
     }
+    Ok((admitted, fault))
+}
+
+fn limit_headers(items: &Items, response: &mut Response, remaining: u32, reset: u64) {
+    let h = response.headers_mut();
+    let limit = items.settings.rate_limit.unwrap_or(0);
+    h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+}
+
+/// `GET /api/items/{id}`.
+pub(crate) async fn get(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let (admitted, _) = match admit(&sandbox, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let items = sandbox.items();
+    let found = id
+        .strip_prefix("itm_")
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|n| (item_id(n) == id).then(|| items.lookup(n, &sandbox.settings().issuer)).flatten());
+    let mut response = match found {
+        Some(item) => Json(item).into_response(),
+        None => error(StatusCode::NOT_FOUND, "not_found", "No such item."),
+    };
+    if let Admission::Go { remaining, reset } = admitted {
+        limit_headers(items, &mut response, remaining, reset);
+    }
+    response
+}
+
+fn page_number(text: &str) -> Option<u64> {
+    text.parse::<u64>().ok().filter(|n| (1..=10_000_000).contains(n))
+}
+
+pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    let (admitted, fault) = match admit(&sandbox, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let items = sandbox.items();
     let limit = match q.limit.as_deref().map(str::parse::<usize>) {
         None => DEFAULT_PAGE,
         Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
@@ -436,19 +720,59 @@ pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Que
             None => return error(StatusCode::BAD_REQUEST, "invalid_cursor", "cursor is not one this API gave"),
         },
     };
-    let since = match q.updated_since.as_deref() {
-        None => None,
-        Some(text) => match time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+    let since = match (q.sync_token.as_deref(), q.updated_since.as_deref()) {
+        (Some(token), _) => match items.read_stream_token(token) {
+            Ok(Some(ms)) => Some(ms),
+            Ok(None) => {
+                return error(StatusCode::GONE, "sync_token_expired", "The sync token expired; list everything again.");
+            }
+            Err(()) => {
+                return error(StatusCode::BAD_REQUEST, "invalid_sync_token", "sync_token is not one this API gave");
+            }
+        },
+        (None, None) => None,
+        (None, Some(text)) => match time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
             Ok(at) => Some(i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MIN)),
             Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_updated_since", "updated_since must be RFC 3339"),
         },
     };
-    let listing = items.broken(items.list(after, since, limit, &sandbox.settings().issuer), after);
-    let body = json!({
-        "items": listing.items,
-        "next_cursor": listing.next.map(encode_cursor),
-        "total_count": listing.total,
-    });
+    let issuer = &sandbox.settings().issuer;
+    let paged = items.lock().listing == Paging::Pages;
+    let body = if paged {
+        let page = match q.page.as_deref().map(page_number) {
+            None => 1,
+            Some(Some(page)) => page,
+            Some(None) => return error(StatusCode::BAD_REQUEST, "invalid_page", "page must be a number from 1"),
+        };
+        let per_page = match q.per_page.as_deref().map(str::parse::<usize>) {
+            None => limit,
+            Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+            Some(_) => return error(StatusCode::BAD_REQUEST, "invalid_per_page", "per_page must be between 1 and 200"),
+        };
+        let (listing, more) = items.list_page(page, per_page, since, issuer);
+        json!({
+            "items": listing.items,
+            "page": page,
+            "per_page": per_page,
+            "next_page": more.then_some(page + 1),
+            "total_count": listing.total,
+            "sync_token": if more { None } else { items.stream_token() },
+        })
+    } else {
+        let listing = items.broken(items.list(after, since, limit, issuer), after);
+        let last = listing.next.is_none();
+        json!({
+            "items": listing.items,
+            "next_cursor": listing.next.map(encode_cursor),
+            "total_count": listing.total,
+            "sync_token": if last { items.stream_token() } else { None },
+        })
+    };
+    // The source changes between this page and the next.
+    {
+        let mut s = items.lock();
+        items.mutate(&mut s);
+    }
     let mut response = if fault == Some(3) {
         // A connection reset mid-answer: half the body, then an error.
         let text = body.to_string();
@@ -461,7 +785,7 @@ pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Que
         Json(body).into_response()
     };
     if let Admission::Go { remaining, reset } = admitted {
-        limit_headers(&mut response, remaining, reset);
+        limit_headers(items, &mut response, remaining, reset);
     }
     response
 }
@@ -489,7 +813,7 @@ mod tests {
 
     #[test]
     fn a_full_listing_pages_through_every_item_once_in_order() {
-        let items = Items::new(ItemSettings { count: 250, rate_limit: None, fault_rate: 0.0 });
+        let items = Items::new(ItemSettings { count: 250, rate_limit: None, ..ItemSettings::default() });
         let all = walk(&items, None, 100);
         assert_eq!(all, (0..250).map(item_id).collect::<Vec<_>>());
         assert_eq!(items.list(None, None, 10, "http://x").total, Some(250));
@@ -497,7 +821,7 @@ mod tests {
 
     #[test]
     fn edited_items_move_to_the_end_and_deleted_ones_show_only_as_changes() {
-        let items = Items::new(ItemSettings { count: 30, rate_limit: None, fault_rate: 0.0 });
+        let items = Items::new(ItemSettings { count: 30, rate_limit: None, ..ItemSettings::default() });
         assert!(items.touch(3));
         assert!(items.delete(7));
         assert!(items.set_private(9, true));
@@ -513,9 +837,58 @@ mod tests {
 
     #[test]
     fn updated_since_skips_older_generated_items() {
-        let items = Items::new(ItemSettings { count: 100, rate_limit: None, fault_rate: 0.0 });
+        let items = Items::new(ItemSettings { count: 100, rate_limit: None, ..ItemSettings::default() });
         let since = items.generated_ms(90);
         assert_eq!(walk(&items, Some(since), 3), (90..100).map(item_id).collect::<Vec<_>>());
+    }
+
+    fn walk_pages(items: &Items, per_page: usize) -> Vec<String> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let (listing, more) = items.list_page(page, per_page, None, "http://x");
+            all.extend(ids(&listing));
+            if !more {
+                break;
+            }
+        }
+        all
+    }
+
+    /// CONNECTOR-RULES 36: page numbers are offsets, so a delete before the
+    /// reader's page moves an item past it, while the cursor listing over
+    /// the same change misses nothing.
+    #[test]
+    fn a_delete_between_numbered_pages_makes_the_next_page_skip_an_item() {
+        let items = Items::new(ItemSettings { count: 20, rate_limit: None, ..ItemSettings::default() });
+        assert_eq!(walk_pages(&items, 7), (0..20).map(item_id).collect::<Vec<_>>());
+        let (first, _) = items.list_page(1, 10, None, "http://x");
+        assert!(items.delete(0));
+        let (second, more) = items.list_page(2, 10, None, "http://x");
+        assert!(!more);
+        let mut read = ids(&first);
+        read.extend(ids(&second));
+        assert!(!read.contains(&item_id(10)), "item 10 moved up to page 1 and was not read");
+        assert_eq!(read.len(), 19);
+        assert!(items.lookup(10, "http://x").is_some() && items.lookup(0, "http://x").is_none());
+        assert!(items.lookup(20, "http://x").is_none(), "no such item");
+    }
+
+    #[test]
+    fn mutations_edit_delete_create_and_hide_items() {
+        let items = Items::new(ItemSettings { count: 100, rate_limit: None, ..ItemSettings::default() });
+        items.set_mutations(Mutations { edits: 3, deletes: 2, creates: 4, privacy_flips: 1 });
+        {
+            let mut s = items.lock();
+            items.mutate(&mut s);
+        }
+        assert_eq!(items.live_count(), 102);
+        assert_eq!(items.public_ids().len(), 101);
+        assert!(items.public_ids().contains(&item_id(103)));
+        assert_eq!(
+            Mutations::parse("edits=5, deletes=1"),
+            Ok(Mutations { edits: 5, deletes: 1, ..Mutations::default() })
+        );
+        assert!(Mutations::parse("edits=x").is_err() && Mutations::parse("moves=1").is_err());
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //!   whole grant, as reuse detection does at strict providers;
 //! - revocation (RFC 7009) and a user-info API;
 //! - fault switches that make the next token requests fail in a chosen way;
-//! - a paginated, rate-limited item API with `updated_since` and injected
-//!   faults, for syncs ([`items`]).
+//! - a paginated, rate-limited item API with `updated_since`, page-number
+//!   or cursor paging, lookups by id, injected faults, and mutations made
+//!   while a pass reads it, for syncs ([`items`]).
 //!
 //! Every route here is relative: the server serves the router under
 //! `/sandbox`, and [`Settings::issuer`] is that full base URL.
@@ -42,7 +43,7 @@ use sha2::{Digest as _, Sha256};
 
 pub mod items;
 
-pub use items::ItemSettings;
+pub use items::{ItemSettings, Mutations, Paging};
 
 /// The one client the sandbox knows, as the catalog registers it.
 pub const CLIENT_ID: &str = "patchbay-sandbox";
@@ -212,6 +213,43 @@ impl Sandbox {
     }
 
     /// Makes the item listing page wrongly from now on (SECURITY F7).
+    /// Makes every listing page answered from now on change the source
+    /// before the next: the source changing under a pass.
+    pub fn mutate_while_listing(&self, mutations: Mutations) {
+        self.items().set_mutations(mutations);
+    }
+
+    /// Switches the listing between opaque cursors and page numbers.
+    pub fn set_paging(&self, paging: Paging) {
+        self.items().set_listing(paging);
+    }
+
+    /// Turns stream tokens on: the last page of a listing carries a
+    /// `sync_token` for the changes after it.
+    pub fn use_stream_tokens(&self, on: bool) {
+        self.items().set_stream_tokens(on);
+    }
+
+    /// Expires every stream token given so far: they answer 410.
+    pub fn expire_stream_tokens(&self) {
+        self.items().expire_stream_tokens();
+    }
+
+    /// Listings asked for with a sync token.
+    pub fn token_listings(&self) -> u64 {
+        self.items().token_listings()
+    }
+
+    /// Creates a public item after every other; returns its number.
+    pub fn create_item(&self) -> u64 {
+        self.items().create()
+    }
+
+    /// Lookups of one item by id answered, and how many found a live item.
+    pub fn item_lookups(&self) -> (u64, u64) {
+        self.items().lookups()
+    }
+
     pub fn break_paging(&self, paging: items::BrokenPaging) {
         self.items().break_paging(paging);
     }
@@ -266,6 +304,9 @@ impl Sandbox {
             .route("/oauth/revoke", post(revoke))
             .route("/api/me", get(me))
             .route("/api/items", get(items::list))
+            .route("/api/items/{id}", get(items::get))
+            .route("/mutations", get(list_mutations).post(set_mutations))
+            .route("/stream", post(set_stream))
             .route("/items/{id}", get(item_page))
             .route("/faults", get(list_faults).post(set_faults))
             .route("/stats", get(stats))
@@ -314,7 +355,7 @@ pagination = "cursor"
             rate_limit = match self.inner.settings.items.rate_limit {
                 Some(requests) => format!(
                     "\n[rate_limit]\nrequests = {requests}\nper_seconds = 1\nremaining_header = \"X-RateLimit-Remaining\"\n\
-                     reset_header = \"X-RateLimit-Reset\"\nretry_after = true\n"
+                     reset_header = \"X-RateLimit-Reset\"\nreset_format = \"delta_seconds\"\nretry_after = true\n"
                 ),
                 None => String::new(),
             }
@@ -706,6 +747,38 @@ async fn set_faults(State(sandbox): State<Sandbox>, Json(faults): Json<Faults>) 
     let mut s = sandbox.lock();
     s.faults.clear();
     s.faults.extend(faults.token);
+    StatusCode::NO_CONTENT
+}
+
+async fn list_mutations(State(sandbox): State<Sandbox>) -> Json<Mutations> {
+    Json(sandbox.items().mutations())
+}
+
+/// Sets the changes each listing page answered makes (`{"edits": 5,
+/// "deletes": 1, "creates": 0, "privacy_flips": 0}`; all 0 stops them).
+async fn set_mutations(State(sandbox): State<Sandbox>, Json(mutations): Json<Mutations>) -> StatusCode {
+    sandbox.mutate_while_listing(mutations);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamSwitch {
+    #[serde(default)]
+    tokens: Option<bool>,
+    #[serde(default)]
+    expire: bool,
+}
+
+/// `{"tokens": true}` turns stream tokens on; `{"expire": true}` expires
+/// every token given so far.
+async fn set_stream(State(sandbox): State<Sandbox>, Json(switch): Json<StreamSwitch>) -> StatusCode {
+    if let Some(on) = switch.tokens {
+        sandbox.use_stream_tokens(on);
+    }
+    if switch.expire {
+        sandbox.expire_stream_tokens();
+    }
     StatusCode::NO_CONTENT
 }
 

@@ -190,6 +190,8 @@ impl Config {
             fault_rate: src
                 .parse(SANDBOX_FAULT_PERCENT, parse_bounded_u32(0, 100))?
                 .map_or(0.0, |p| f64::from(p) / 100.0),
+            paging: src.parse(SANDBOX_PAGING, |s| s.parse::<sandbox::Paging>())?.unwrap_or_default(),
+            mutations: src.parse(SANDBOX_MUTATIONS, sandbox::Mutations::parse)?.unwrap_or_default(),
         };
         let job_lease =
             src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);

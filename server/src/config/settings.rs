@@ -38,6 +38,8 @@ pub(super) const SANDBOX_TOKEN_LIFE: Setting = setting("PATCHBAY_SANDBOX_TOKEN_L
 pub(super) const SANDBOX_ITEMS: Setting = setting("PATCHBAY_SANDBOX_ITEMS", "sandbox_items");
 pub(super) const SANDBOX_RATE_LIMIT: Setting = setting("PATCHBAY_SANDBOX_RATE_LIMIT", "sandbox_rate_limit");
 pub(super) const SANDBOX_FAULT_PERCENT: Setting = setting("PATCHBAY_SANDBOX_FAULT_PERCENT", "sandbox_fault_percent");
+pub(super) const SANDBOX_PAGING: Setting = setting("PATCHBAY_SANDBOX_PAGING", "sandbox_paging");
+pub(super) const SANDBOX_MUTATIONS: Setting = setting("PATCHBAY_SANDBOX_MUTATIONS", "sandbox_mutations");
 pub(super) const JOB_LEASE: Setting = setting("PATCHBAY_JOB_LEASE", "job_lease");
 pub(super) const RUN_JOBS: Setting = setting("PATCHBAY_RUN_JOBS", "run_jobs");
 pub(super) const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
@@ -71,6 +73,8 @@ pub(super) const SETTINGS: &[Setting] = &[
     SANDBOX_ITEMS,
     SANDBOX_RATE_LIMIT,
     SANDBOX_FAULT_PERCENT,
+    SANDBOX_PAGING,
+    SANDBOX_MUTATIONS,
     JOB_LEASE,
     RUN_JOBS,
     SITE_ROOT,
