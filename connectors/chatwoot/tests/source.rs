@@ -16,7 +16,7 @@ use connector_core::{
 use time::macros::datetime;
 use wiremock::{
     Mock, ResponseTemplate,
-    matchers::{header, method, path, query_param},
+    matchers::{header, method, path, query_param, query_param_is_missing},
 };
 
 const LISTING: &str = "/api/v1/accounts/7/conversations";
@@ -28,7 +28,9 @@ fn fixture(name: &str) -> serde_json::Value {
 type Fixture = Harness<ChatwootSource>;
 
 async fn start() -> Fixture {
-    Harness::start(ChatwootSource, "/api/v1/accounts/7").await
+    Harness::start(ChatwootSource, "/api/v1/accounts/7")
+        .await
+        .with_auth(connector_core::auth::Placement::Header { name: "api_access_token".into(), prefix: String::new() })
 }
 
 fn json(body: serde_json::Value) -> ResponseTemplate {
@@ -44,7 +46,7 @@ async fn serve_full_listing(f: &Fixture) {
             .and(path(LISTING))
             .and(query_param("status", "all"))
             .and(query_param("assignee_type", "all"))
-            .and(query_param("sort_by", "created_at_asc"))
+            .and(query_param_is_missing("sort_by"))
             .and(query_param("page", page))
             .and(header("api_access_token", "new-token"))
             .respond_with(json(fixture(name)))
@@ -243,4 +245,110 @@ async fn a_malformed_answer_is_permanent_and_quiet() {
     let error = f.page(Mode::Full, None).await.unwrap_err();
     assert_eq!(error.class, Class::Permanent);
     assert!(!error.message.contains("secret-echo") && !error.message.contains("http"), "{}", error.message);
+}
+
+/// Issue 21: the changes run's early stop trusts the order only when the
+/// page shows it: a page that is not newest first (the server ignored
+/// `sort_by`) is read whole, and the run goes on to the next page.
+#[tokio::test]
+async fn a_changes_run_reads_on_when_the_order_was_not_applied() {
+    let f = start().await;
+    let mut shuffled = fixture("conversations-changes.json");
+    shuffled["data"]["payload"].as_array_mut().unwrap().reverse();
+    Mock::given(path(LISTING)).and(query_param("page", "1")).respond_with(json(shuffled)).mount(&f.server).await;
+    let page = f.page(Mode::Changes { since: datetime!(2025-11-24 16:00:00 UTC) }, None).await.unwrap();
+    assert_eq!(ids(&page), ["2", "1", "3"], "the older conversation was read, not taken for the end");
+    assert_eq!(page.next.as_deref(), Some("2"));
+}
+
+/// Conversations numbered 1 to `count`, 25 a page by page number (as
+/// Chatwoot pages), where each page served deletes the lowest-numbered
+/// remaining one (on a page already read): every later page shifts up by
+/// one, past the reader. A lookup of a deleted one answers 404.
+struct ShiftingConversations {
+    template: serde_json::Value,
+    live: std::sync::Mutex<std::collections::BTreeSet<u64>>,
+    deleting: std::sync::atomic::AtomicBool,
+    found: std::sync::atomic::AtomicU32,
+    sorted: std::sync::atomic::AtomicU32,
+}
+
+impl ShiftingConversations {
+    fn conversation(&self, n: u64) -> serde_json::Value {
+        let mut c = self.template.clone();
+        let at = 1_763_800_000 + i64::try_from(n).unwrap() * 60;
+        c["id"] = n.into();
+        c["created_at"] = at.into();
+        c["last_activity_at"] = at.into();
+        c["updated_at"] = at.into();
+        c
+    }
+}
+
+impl wiremock::Respond for ShiftingConversations {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        use std::sync::atomic::Ordering;
+        let mut live = self.live.lock().unwrap();
+        if let Some(n) = request.url.path().strip_prefix(&format!("{LISTING}/")) {
+            let n: u64 = n.parse().unwrap();
+            if !live.contains(&n) {
+                return ResponseTemplate::new(404)
+                    .set_body_json(serde_json::json!({ "error": "Resource could not be found" }));
+            }
+            self.found.fetch_add(1, Ordering::SeqCst);
+            return json(self.conversation(n));
+        }
+        if request.url.query_pairs().any(|(k, _)| k == "sort_by") {
+            self.sorted.fetch_add(1, Ordering::SeqCst);
+        }
+        let page: usize = request.url.query_pairs().find(|(k, _)| k == "page").map_or(1, |(_, v)| v.parse().unwrap());
+        let payload: Vec<serde_json::Value> =
+            live.iter().skip((page - 1) * 25).take(25).map(|&n| self.conversation(n)).collect();
+        if self.deleting.load(Ordering::SeqCst) && !payload.is_empty() {
+            let lowest = *live.iter().next().unwrap();
+            live.remove(&lowest);
+        }
+        json(serde_json::json!({ "data": { "meta": { "all_count": live.len() }, "payload": payload } }))
+    }
+}
+
+/// CONNECTOR-RULES 36, SECURITY F8: a full pass over numbered pages that
+/// shift under it misses live conversations; the prune looks up each one
+/// it did not see, keeps the live ones and removes only those Chatwoot
+/// answers 404 for. The full pass sends no `sort_by`.
+#[tokio::test]
+async fn a_full_pass_over_shifting_pages_removes_only_deleted_conversations() {
+    use std::sync::{Arc, atomic::Ordering};
+    let f = start().await;
+    let template = fixture("conversations-page-1.json")["data"]["payload"][0].clone();
+    let listing = Arc::new(ShiftingConversations {
+        template,
+        live: std::sync::Mutex::new((1..=100).collect()),
+        deleting: false.into(),
+        found: 0.into(),
+        sorted: 0.into(),
+    });
+    Mock::given(wiremock::matchers::path_regex(format!("^{LISTING}")))
+        .respond_with(testing::Shared(listing.clone()))
+        .mount(&f.server)
+        .await;
+    let stored: Vec<_> = f.full_pass_with_prune(Vec::new()).await.into_values().collect();
+    assert_eq!(stored.len(), 100);
+
+    // Two are deleted before the pass; one more after each page it reads.
+    listing.live.lock().unwrap().retain(|n| !matches!(n, 90 | 91));
+    listing.deleting.store(true, Ordering::SeqCst);
+    let after = f.full_pass_with_prune(stored).await;
+    let live = listing.live.lock().unwrap().clone();
+    assert_eq!(live.len(), 94);
+    let kept: std::collections::BTreeSet<u64> = after.keys().map(|(_, id)| id.parse().unwrap()).collect();
+    // Every live conversation is kept; the two deleted before the pass are
+    // removed, and the four deleted after the pass read them wait for the
+    // next changes run, as a pass cannot know of them.
+    let mut expected = live.clone();
+    expected.extend(1..=4);
+    assert_eq!(kept, expected, "the store is not the account's conversations");
+    // 26, 52 and 78 slipped past the reader and were found live.
+    assert_eq!(listing.found.load(Ordering::SeqCst), 3, "the pages did not shift as the test means");
+    assert_eq!(listing.sorted.load(Ordering::SeqCst), 0, "a full pass sent sort_by");
 }

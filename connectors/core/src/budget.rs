@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use tokio::{sync::Mutex, time::Instant};
 
-use crate::headers;
+use crate::headers::Signals;
 
 #[derive(Debug)]
 struct Pace {
@@ -25,13 +25,29 @@ struct Pace {
 #[derive(Debug)]
 pub struct RateBudget {
     pace: Mutex<Pace>,
+    signals: Signals,
 }
 
 impl RateBudget {
     /// `requests` per `per`, evenly spaced.
     pub fn new(requests: u32, per: Duration) -> Self {
         let documented = per / requests.max(1);
-        Self { pace: Mutex::new(Pace { documented, interval: documented, next: Instant::now() }) }
+        Self {
+            pace: Mutex::new(Pace { documented, interval: documented, next: Instant::now() }),
+            signals: Signals::default(),
+        }
+    }
+
+    /// Reads the provider's own rate-limit headers (CONNECTOR-RULES 38).
+    #[must_use]
+    pub fn with_signals(mut self, signals: Signals) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    /// Where the provider's headers say what is left and when it resets.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
     }
 
     /// Waits for this connection's next slot.
@@ -49,8 +65,8 @@ impl RateBudget {
     /// request until the reset; a little left is spread over the time to
     /// the reset; plenty left (or no headers) keeps the documented pace.
     pub async fn observe(&self, headers: &HeaderMap) {
-        let Some(reset) = headers::reset_after(headers) else { return };
-        let Some(remaining) = headers::remaining(headers) else { return };
+        let Some(reset) = self.signals.reset_after(headers) else { return };
+        let Some(remaining) = self.signals.remaining(headers) else { return };
         let remaining = u32::try_from(remaining).unwrap_or(u32::MAX);
         let mut pace = self.pace.lock().await;
         if remaining == 0 {

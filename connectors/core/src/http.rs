@@ -24,7 +24,11 @@ use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
-use crate::{breaker::CircuitBreaker, budget::RateBudget, headers};
+use crate::{
+    breaker::CircuitBreaker,
+    budget::RateBudget,
+    headers::{self, Signals},
+};
 
 /// How a failure is classed (DESIGN: Vocabulary).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +39,10 @@ pub enum Class {
     Permanent,
     /// Some of a batch failed; the rest was kept.
     Partial,
+    /// The stream token a changes run asked with has expired at the
+    /// provider (410 Gone, `syncStateNotFound`, 412): the next run must be
+    /// a full pass (CONNECTOR-RULES 37).
+    StreamExpired,
 }
 
 /// A request that did not succeed.
@@ -57,6 +65,23 @@ impl FetchError {
 
     pub fn permanent(status: Option<u16>, message: impl Into<String>) -> Self {
         Self { class: Class::Permanent, status, message: message.into(), retry_after: None }
+    }
+
+    /// The provider says the stored stream token expired.
+    pub fn stream_expired(status: Option<u16>, message: impl Into<String>) -> Self {
+        Self { class: Class::StreamExpired, status, message: message.into(), retry_after: None }
+    }
+
+    /// A lookup's failure read for an expired stream token: 410 Gone, and
+    /// 412 Precondition Failed, as Google and Microsoft Graph answer one.
+    #[must_use]
+    pub fn or_stream_expired(self) -> Self {
+        match self.status {
+            Some(status @ (410 | 412)) => {
+                Self::stream_expired(Some(status), format!("the provider's change token expired (HTTP {status})"))
+            }
+            _ => self,
+        }
     }
 }
 
@@ -100,13 +125,46 @@ pub trait Credentials: Send + Sync {
     async fn refresh(&self) -> Result<Option<String>, FetchError>;
 }
 
+/// What a provider says about its rate limit in an error's body rather
+/// than (or beside) its headers (CONNECTOR-RULES 38): GitHub's secondary
+/// limit, Google's 403 `rateLimitExceeded`, Salesforce's
+/// `REQUEST_LIMIT_EXCEEDED`. A connector gives one for its calls.
+pub trait BodySignals: Send + Sync {
+    /// Given a failed answer (not 401, not 5xx) and up to
+    /// [`BODY_SIGNAL_BYTES`] of its body: whether it is a rate limit.
+    fn rate_limited(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Option<RateLimited>;
+}
+
+/// A rate limit read from an answer's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimited {
+    /// What the answer asked for (`Retry-After`, `retry_after` in the body),
+    /// if anything.
+    pub wait: Option<Duration>,
+    /// The least the provider documents waiting (GitHub: a minute).
+    pub at_least: Duration,
+}
+
+/// How much of a failed answer's body a [`BodySignals`] is shown.
+pub const BODY_SIGNAL_BYTES: usize = 16 * 1024;
+
 /// What a call goes with: the connection's credentials, rate budget and
-/// circuit breaker, each optional.
+/// circuit breaker, and the provider's body-level rate-limit signals, each
+/// optional.
 #[derive(Clone, Copy, Default)]
 pub struct Call<'a> {
     pub credentials: Option<&'a dyn Credentials>,
     pub budget: Option<&'a RateBudget>,
     pub breaker: Option<&'a CircuitBreaker>,
+    pub body_signals: Option<&'a dyn BodySignals>,
+}
+
+impl<'a> Call<'a> {
+    /// The same call, reading `signals` from failed answers' bodies.
+    #[must_use]
+    pub fn with_body_signals(self, signals: &'a dyn BodySignals) -> Self {
+        Self { body_signals: Some(signals), ..self }
+    }
 }
 
 impl std::fmt::Debug for Call<'_> {
@@ -115,6 +173,7 @@ impl std::fmt::Debug for Call<'_> {
             .field("credentials", &self.credentials.is_some())
             .field("budget", &self.budget)
             .field("breaker", &self.breaker)
+            .field("body_signals", &self.body_signals.is_some())
             .finish()
     }
 }
@@ -158,7 +217,7 @@ impl Http {
     where
         F: Fn(&Client, Option<&str>) -> RequestBuilder + Send + Sync,
     {
-        let Call { credentials, budget, breaker } = call;
+        let Call { credentials, budget, breaker, body_signals } = call;
         let mut token = match credentials {
             Some(credentials) => Some(credentials.token().await?),
             None => None,
@@ -182,7 +241,7 @@ impl Http {
                 budget.observe(response.headers()).await;
             }
             let failure = match sent {
-                Ok(response) => match verdict(&response) {
+                Ok(response) => match verdict(&response, budget.map_or(&DEFAULT_SIGNALS, RateBudget::signals)) {
                     Verdict::Success => {
                         if let Some(breaker) = breaker {
                             breaker.succeeded();
@@ -208,11 +267,28 @@ impl Http {
                         attempt -= 1;
                         continue;
                     }
-                    Verdict::Permanent(status) => {
-                        return Err(FetchError::permanent(
-                            Some(status),
-                            format!("the provider answered HTTP {status}"),
-                        ));
+                    Verdict::Permanent(status) => match body_signals {
+                        Some(signals) => match read_signal(signals, response).await {
+                            Some(limited) => limited_error(status, limited),
+                            None => return Err(permanent_status(status)),
+                        },
+                        None => return Err(permanent_status(status)),
+                    },
+                    Verdict::Transient { status, wait } if status != 408 && status < 500 && body_signals.is_some() => {
+                        let limited = match body_signals {
+                            Some(signals) => read_signal(signals, response).await,
+                            None => None,
+                        };
+                        match limited {
+                            Some(limited) => {
+                                limited_error(status, RateLimited { wait: limited.wait.or(wait), ..limited })
+                            }
+                            None => {
+                                let mut error = FetchError::transient(Some(status), describe(status));
+                                error.retry_after = wait;
+                                error
+                            }
+                        }
                     }
                     Verdict::Transient { status, wait } => {
                         let mut error = FetchError::transient(Some(status), describe(status));
@@ -271,10 +347,43 @@ enum Verdict {
     },
 }
 
-fn verdict(response: &Response) -> Verdict {
+fn permanent_status(status: u16) -> FetchError {
+    FetchError::permanent(Some(status), format!("the provider answered HTTP {status}"))
+}
+
+/// A rate limit a body said: transient, waiting what it asked for and at
+/// least what the provider documents.
+fn limited_error(status: u16, limited: RateLimited) -> FetchError {
+    let mut error =
+        FetchError::transient(Some(status), format!("the provider's rate limit was reached (HTTP {status})"));
+    error.retry_after = Some(limited.wait.unwrap_or_default().max(limited.at_least).min(headers::LONGEST_WAIT));
+    error
+}
+
+/// Shows the start of a failed answer's body to the provider's signals.
+async fn read_signal(signals: &dyn BodySignals, response: Response) -> Option<RateLimited> {
+    let status = response.status().as_u16();
+    let head = response.headers().clone();
+    let mut body = Vec::new();
+    let mut response = response;
+    while body.len() < BODY_SIGNAL_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(BODY_SIGNAL_BYTES);
+    signals.rate_limited(status, &head, &body)
+}
+
+/// The common rate-limit headers, for a call without a budget.
+static DEFAULT_SIGNALS: Signals =
+    Signals { remaining_header: None, reset_header: None, reset_format: headers::ResetFormat::Auto };
+
+fn verdict(response: &Response, signals: &Signals) -> Verdict {
     let status = response.status();
     let code = status.as_u16();
-    let asked = || headers::retry_after(response.headers()).or_else(|| headers::reset_after(response.headers()));
+    let asked = || headers::retry_after(response.headers()).or_else(|| signals.reset_after(response.headers()));
     match status {
         s if s.is_success() => Verdict::Success,
         StatusCode::UNAUTHORIZED => Verdict::Unauthorized,
@@ -284,7 +393,7 @@ fn verdict(response: &Response) -> Verdict {
         // GitHub's secondary and primary rate limits answer 403; Linear's
         // answers 400 with its remaining count at zero.
         StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
-            if headers::limit_spent(response.headers()) || headers::retry_after(response.headers()).is_some() =>
+            if signals.limit_spent(response.headers()) || headers::retry_after(response.headers()).is_some() =>
         {
             Verdict::Transient { status: code, wait: asked() }
         }

@@ -10,13 +10,18 @@
 //!   time from the documented limit and the provider's headers.
 //! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
 //! - [`headers`]: reading `Retry-After` and reset headers.
-//! - [`source`]: the records and removals a page carries.
+//! - [`source`]: the records and removals a page carries, and how a full
+//!   pass over a listing that may shift confirms what it did not see.
+//! - [`auth`]: where a request carries the connection's secret.
+//! - [`graphql`]: GraphQL calls, their errors classed, partial data kept.
 //! - `testing` (feature): what the connectors' fixture suites share.
 //! - [`paging`]: `Link` headers, ids that may be objects, `(updated_at, id)`
 //!   watermarks, time windows, and the guard against endless runs (F7).
 
+pub mod auth;
 pub mod breaker;
 pub mod budget;
+pub mod graphql;
 pub mod headers;
 pub mod http;
 pub mod paging;

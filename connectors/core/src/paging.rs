@@ -35,6 +35,49 @@ pub fn read_id(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// Whether `host` is one of `allowed`; an entry `*.example.com` allows the
+/// subdomains of example.com, not example.com itself (SECURITY A10).
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.to_ascii_lowercase();
+    allowed.iter().any(|entry| match entry.strip_prefix("*.") {
+        Some(domain) => host.ends_with(&format!(".{}", domain.to_ascii_lowercase())),
+        None => host == entry.to_ascii_lowercase(),
+    })
+}
+
+/// A next-page URL as a provider hands it (`nextRecordsUrl`,
+/// `next_page_uri`, `_links.next`, `@odata.nextLink`, a `Link` header):
+/// absolute, or relative to the API's base URL. It is followed only to the
+/// base URL's own origin or, over https, to a host the catalog allows, so
+/// the token goes nowhere else (SECURITY A10, CONNECTOR-RULES 44).
+pub fn next_url(cx: &crate::source::Context<'_>, next: &str) -> Result<String, crate::http::FetchError> {
+    let away = || crate::http::FetchError::permanent(None, "the provider's next page points away from its API");
+    let base = url::Url::parse(cx.base_url).map_err(|_| away())?;
+    // A relative reference resolves against the base URL with its path
+    // kept as a directory.
+    let mut directory = base.clone();
+    if !directory.path().ends_with('/') {
+        directory.set_path(&format!("{}/", directory.path()));
+    }
+    let next = if next.starts_with('/') { base.join(next) } else { directory.join(next) }.map_err(|_| away())?;
+    let same_origin = next.origin() == base.origin();
+    let allowed = next.scheme() == "https" && next.host_str().is_some_and(|host| host_allowed(host, cx.allowed_hosts));
+    if !(same_origin || allowed) || !next.username().is_empty() || next.password().is_some() {
+        return Err(away());
+    }
+    Ok(next.into())
+}
+
+/// How the admin is told which record a problem is about: its entity type
+/// and id (`conversation 42`), or that its id could not be read.
+pub fn record_name(entity_type: &str, id: &serde_json::Value) -> String {
+    let kind = entity_type.replace('_', " ");
+    match read_id(id) {
+        Some(id) => format!("{kind} {id}"),
+        None => format!("a {kind} without a readable id"),
+    }
+}
+
 /// An RFC 3339 timestamp as a provider sends it, as a parsed instant:
 /// `Z` and `+00:00` are the same time (CONNECTOR-RULES 14).
 pub fn parse_instant(text: &str) -> Option<OffsetDateTime> {
@@ -192,6 +235,42 @@ mod tests {
         assert_eq!(windows[2], (floor, datetime!(2026-10-01 00:00 UTC)));
         assert!(windows.windows(2).all(|w| w[0].0 == w[1].1), "a gap between windows");
         assert!(windows_back(floor, floor, Duration::from_secs(60)).is_empty());
+    }
+
+    /// SECURITY A10, CONNECTOR-RULES 44: next-page URLs, absolute or
+    /// relative, are followed on the API's own origin and, over https, on
+    /// the hosts the catalog allows; anywhere else is refused.
+    #[test]
+    fn next_urls_stay_on_the_apis_hosts() {
+        let http = crate::http::Http::new(Duration::from_secs(1), crate::http::RetryPolicy::default()).unwrap();
+        let (settings, allowed) = (std::collections::BTreeMap::new(), vec!["*.my.salesforce.com".to_owned()]);
+        let cx = crate::source::Context {
+            http: &http,
+            call: crate::http::Call::default(),
+            base_url: "https://acme.my.salesforce.com/services/data/v62.0",
+            settings: &settings,
+            stream: None,
+            auth: &crate::auth::Placement::Bearer,
+            allowed_hosts: &allowed,
+        };
+        let next = |n: &str| next_url(&cx, n);
+        assert_eq!(
+            next("/services/data/v62.0/query/01gD-2000").unwrap(),
+            "https://acme.my.salesforce.com/services/data/v62.0/query/01gD-2000"
+        );
+        assert_eq!(next("query/x?y=1").unwrap(), "https://acme.my.salesforce.com/services/data/v62.0/query/x?y=1");
+        assert!(next("https://eu2.my.salesforce.com/services/data/v62.0/q").is_ok(), "an allowed host");
+        for away in [
+            "https://evil.example/q",
+            "http://eu2.my.salesforce.com/q",
+            "https://my.salesforce.com.evil.example/q",
+            "https://user:pw@acme.my.salesforce.com/q",
+            "//evil.example/q",
+        ] {
+            let error = next(away).unwrap_err();
+            assert!(error.message.contains("points away"), "{away}: {}", error.message);
+        }
+        assert!(host_allowed("EU2.My.Salesforce.com", &allowed) && !host_allowed("my.salesforce.com", &allowed));
     }
 
     /// SECURITY F7: a repeated cursor, or too many empty pages that promise

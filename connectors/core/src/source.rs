@@ -2,6 +2,13 @@
 //! records and removals, each with the cursor that follows it. The runner
 //! (in `platform`) stores a page's changes and its cursor together, so the
 //! cursor is all a source needs to resume (SECURITY F2, CONNECTOR-RULES 6).
+//!
+//! A full pass ends by removing the stored records it did not see. A
+//! listing that can shift while it is read (page numbers, offsets, a sort
+//! by a field that changes) lets a live record slip past a page boundary,
+//! so a source says which kind it has ([`Listing`]), and what a pass over
+//! a shifting one did not see is looked up by id ([`Source::confirm`])
+//! before anything is deleted (SECURITY F8, CONNECTOR-RULES 36).
 
 use std::collections::BTreeMap;
 
@@ -62,6 +69,48 @@ pub struct Page {
     pub next: Option<String>,
     /// Records in the whole run, when the provider says.
     pub total: Option<u64>,
+    /// Records of this page that could not be read: kept out, while the
+    /// rest of the page is stored (CONNECTOR-RULES 39).
+    pub skipped: Vec<Skipped>,
+    /// A stream token for the changes after this run (a delta link, a sync
+    /// token, an offset): stored when the run ends, and handed to the next
+    /// changes run in [`Context::stream`].
+    pub stream: Option<String>,
+}
+
+/// A record a page could not read, and why: a partial error the admin is
+/// told of, naming the record (CONNECTOR-RULES 32, 39).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The record, as the admin would find it: `item itm_7`, or what is
+    /// known of it when its id is unreadable.
+    pub record: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.record, self.reason)
+    }
+}
+
+/// Maps a page's records one by one (CONNECTOR-RULES 39): a record that
+/// cannot be mapped is skipped with its name and the reason, and the rest
+/// are kept. `name` says which record it is (`issue 42`).
+pub fn map_each<T>(
+    records: &[T],
+    name: impl Fn(&T) -> String,
+    map: impl Fn(&T) -> Result<Change, FetchError>,
+) -> (Vec<Change>, Vec<Skipped>) {
+    let mut changes = Vec::with_capacity(records.len());
+    let mut skipped = Vec::new();
+    for record in records {
+        match map(record) {
+            Ok(change) => changes.push(change),
+            Err(error) => skipped.push(Skipped { record: name(record), reason: error.message }),
+        }
+    }
+    (changes, skipped)
 }
 
 /// What a source calls the provider with: the shared client, the
@@ -75,11 +124,92 @@ pub struct Context<'a> {
     /// connection's settings (a self-hosted base URL) where it names one.
     pub base_url: &'a str,
     pub settings: &'a BTreeMap<String, String>,
+    /// Hosts besides the base URL's that the catalog lets a next-page URL
+    /// lead to (`*.` allows subdomains; [`crate::paging::next_url`]).
+    pub allowed_hosts: &'a [String],
+    /// Where requests carry the connection's secret, as the catalog says.
+    pub auth: &'a crate::auth::Placement,
+    /// The stream token the last run's end handed back
+    /// ([`Page::stream`]), for a changes run to resume the stream from;
+    /// `None` in a full pass.
+    pub stream: Option<&'a str>,
 }
+
+/// Whether a full listing can lose a live record while it is read
+/// (CONNECTOR-RULES 36).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// Keyset or opaque cursors over a key that does not change: every
+    /// record that exists for the whole pass is on some page, so what the
+    /// pass did not see is gone and is deleted at its end.
+    Stable,
+    /// Page numbers, offsets, or a sort by a field that changes: an edit
+    /// or a delete mid-pass moves later records up a page, past the
+    /// reader. What the pass did not see is looked up by id
+    /// ([`Source::confirm`]) and deleted only when the provider says it is
+    /// gone or no longer public.
+    MayShift,
+}
+
+/// A stored record that a full pass did not see: what [`Source::confirm`]
+/// is asked about, with the content the connector stored for it (which
+/// holds whatever the lookup needs, such as a repository and a number).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unseen {
+    pub entity_type: String,
+    pub entity_id: String,
+    pub content: serde_json::Value,
+}
+
+/// How many unseen records the runner asks [`Source::confirm`] about at
+/// once.
+pub const CONFIRM_BATCH: usize = 50;
 
 /// A provider's records, page by page.
 #[async_trait::async_trait]
 pub trait Source: Send + Sync {
     /// The page of `mode` at `cursor` (`None`: the first page).
     async fn page(&self, cx: &Context<'_>, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError>;
+
+    /// What kind of full listing [`Source::page`] reads. Unless a source
+    /// says otherwise, its listing may shift.
+    fn listing(&self) -> Listing {
+        Listing::MayShift
+    }
+
+    /// The change each of `unseen` makes, read from the provider by id: an
+    /// upsert for a record that is still there and public, a removal for
+    /// one the provider says is gone (404, 410) or no longer public. A
+    /// record left out of the answer is kept. The default confirms
+    /// nothing, so a shifting listing without a lookup never deletes a
+    /// record by its absence (CONNECTOR-RULES 36).
+    async fn confirm(&self, cx: &Context<'_>, unseen: &[Unseen]) -> Result<Vec<Change>, FetchError> {
+        let _ = (cx, unseen);
+        Ok(Vec::new())
+    }
+}
+
+/// A lookup by id as [`Source::confirm`] reads it: 404 and 410 say the
+/// record is gone (`None`); every other failure stays a failure.
+pub fn found<T>(looked_up: Result<T, FetchError>) -> Result<Option<T>, FetchError> {
+    match looked_up {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if matches!(error.status, Some(404 | 410)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Runs one lookup a record, at most `concurrency` at once, for
+/// providers without a lookup of many ids: each answers its record's
+/// change, or `None` to keep it. The first failure fails the whole batch,
+/// which the runner tries again. (The lookups come made, not as a closure,
+/// so that a source's `confirm` stays `Send`.)
+pub async fn confirm_each<Fut>(lookups: Vec<Fut>, concurrency: usize) -> Result<Vec<Change>, FetchError>
+where
+    Fut: std::future::Future<Output = Result<Option<Change>, FetchError>>,
+{
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    let changes: Vec<Option<Change>> =
+        futures_util::stream::iter(lookups).buffered(concurrency.max(1)).try_collect().await?;
+    Ok(changes.into_iter().flatten().collect())
 }

@@ -12,7 +12,7 @@ use wiremock::MockServer;
 
 use crate::{
     http::{Call, Credentials, FetchError, Http, RetryPolicy},
-    source::{Context, Mode, Page, Source},
+    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Page, Record, Source, Unseen},
 };
 
 /// A JSON fixture from a crate's `tests/fixtures/`.
@@ -70,6 +70,12 @@ pub struct Harness<S> {
     /// The API's base URL: the server's address and `base_path`.
     pub base: String,
     pub settings: BTreeMap<String, String>,
+    /// The stream token a changes run resumes from.
+    pub stream: Option<String>,
+    /// Where requests carry the token: a bearer token unless set.
+    pub auth: crate::auth::Placement,
+    /// Hosts besides the fake's that next-page URLs may lead to.
+    pub allowed_hosts: Vec<String>,
     source: S,
 }
 
@@ -85,7 +91,24 @@ impl<S: Source> Harness<S> {
             RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(5) };
         let http = Http::new(Duration::from_secs(5), policy).expect("the HTTP client starts");
         let base = format!("{}{base_path}", server.uri());
-        Self { server, http, tokens: TestTokens::fresh(), base, settings: BTreeMap::new(), source }
+        Self {
+            server,
+            http,
+            tokens: TestTokens::fresh(),
+            base,
+            settings: BTreeMap::new(),
+            stream: None,
+            auth: crate::auth::Placement::Bearer,
+            allowed_hosts: Vec::new(),
+            source,
+        }
+    }
+
+    /// The same, with the token placed as `auth` says.
+    #[must_use]
+    pub fn with_auth(mut self, auth: crate::auth::Placement) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// The same, with credentials that must be refreshed once.
@@ -94,15 +117,77 @@ impl<S: Source> Harness<S> {
         self
     }
 
-    /// The source's page of `mode` at `cursor`.
-    pub async fn page(&self, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
-        let cx = Context {
+    fn context(&self) -> Context<'_> {
+        Context {
             http: &self.http,
             call: Call { credentials: Some(&self.tokens), ..Call::default() },
             base_url: &self.base,
             settings: &self.settings,
-        };
-        self.source.page(&cx, mode, cursor).await
+            stream: self.stream.as_deref(),
+            auth: &self.auth,
+            allowed_hosts: &self.allowed_hosts,
+        }
+    }
+
+    /// The source's page of `mode` at `cursor`.
+    pub async fn page(&self, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
+        self.source.page(&self.context(), mode, cursor).await
+    }
+
+    /// The source's answer about records a full pass did not see.
+    pub async fn confirm(&self, unseen: &[Unseen]) -> Result<Vec<Change>, FetchError> {
+        self.source.confirm(&self.context(), unseen).await
+    }
+
+    /// A full pass with its prune, as the runner makes it (CONNECTOR-RULES
+    /// 36) over a store that holds `stored`: every page to the end, then
+    /// the stored records the pass did not see are confirmed in batches
+    /// over a listing that may shift, or removed over a stable one.
+    /// Returns the store after the pass.
+    ///
+    /// # Panics
+    /// When a page or a confirmation fails.
+    pub async fn full_pass_with_prune(&self, stored: Vec<Record>) -> BTreeMap<(String, String), Record> {
+        let mut store: BTreeMap<(String, String), Record> =
+            stored.into_iter().map(|r| ((r.entity_type.clone(), r.entity_id.clone()), r)).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = None;
+        loop {
+            let page = self.page(Mode::Full, cursor.as_deref()).await.expect("a page of the full pass");
+            for change in page.changes {
+                let key = (change.key().0.to_owned(), change.key().1.to_owned());
+                seen.insert(key.clone());
+                apply(&mut store, key, change);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let unseen: Vec<Unseen> = store
+            .iter()
+            .filter(|(key, _)| !seen.contains(*key))
+            .map(|((entity_type, entity_id), r)| Unseen {
+                entity_type: entity_type.clone(),
+                entity_id: entity_id.clone(),
+                content: r.content.clone(),
+            })
+            .collect();
+        if self.source.listing() == Listing::Stable {
+            for u in unseen {
+                store.remove(&(u.entity_type, u.entity_id));
+            }
+            return store;
+        }
+        for batch in unseen.chunks(CONFIRM_BATCH) {
+            for change in self.confirm(batch).await.expect("the unseen records confirmed") {
+                let key = (change.key().0.to_owned(), change.key().1.to_owned());
+                if batch.iter().any(|u| (&u.entity_type, &u.entity_id) == (&key.0, &key.1)) {
+                    apply(&mut store, key, change);
+                }
+            }
+        }
+        store
     }
 
     /// The requests the fake provider received, in order.
@@ -111,5 +196,27 @@ impl<S: Source> Harness<S> {
     /// When the server does not record requests (it always does here).
     pub async fn requests(&self) -> Vec<wiremock::Request> {
         self.server.received_requests().await.expect("requests are recorded")
+    }
+}
+
+fn apply(store: &mut BTreeMap<(String, String), Record>, key: (String, String), change: Change) {
+    match change {
+        Change::Upsert(record) => {
+            store.insert(key, record);
+        }
+        Change::Remove { .. } => {
+            store.remove(&key);
+        }
+    }
+}
+
+/// Serves a mock from a responder the test keeps a handle on, to change
+/// what it answers (a listing that shifts) or read what it saw.
+#[derive(Debug)]
+pub struct Shared<T>(pub std::sync::Arc<T>);
+
+impl<T: wiremock::Respond + Send + Sync + 'static> wiremock::Respond for Shared<T> {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        self.0.respond(request)
     }
 }

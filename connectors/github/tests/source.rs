@@ -58,7 +58,6 @@ async fn serve_account(f: &Fixture) {
     Mock::given(path("/repos/acme/web/issues"))
         .and(query_param_is_missing("page"))
         .and(query_param("state", "all"))
-        .and(query_param("sort", "updated"))
         .and(query_param("direction", "asc"))
         .respond_with(
             json(fixture("web-issues-1.json"))
@@ -182,6 +181,23 @@ async fn a_changes_run_asks_with_since() {
     assert!(asked.iter().all(|r| r.contains("since=2026-11-20T07:00:00Z")), "{asked:?}");
 }
 
+/// CONNECTOR-RULES 36: a full pass lists issues by creation, which edits
+/// do not change, and a changes run by last change.
+#[tokio::test]
+async fn a_full_pass_sorts_by_creation_and_a_changes_run_by_change() {
+    let f = start().await;
+    serve_account(&f).await;
+    walk(&f, Mode::Full, None).await;
+    let full: Vec<_> = request_lines(&f).await.into_iter().filter(|r| r.contains("/issues?")).collect();
+    assert!(full.iter().filter(|r| !r.contains("page=2")).all(|r| r.contains("sort=created")), "{full:?}");
+    f.server.reset().await;
+    serve_account(&f).await;
+    walk(&f, Mode::Changes { since: datetime!(2026-11-20 08:00 UTC) }, None).await;
+    let changes: Vec<_> = request_lines(&f).await.into_iter().filter(|r| r.contains("/issues?")).collect();
+    let firsts: Vec<_> = changes.iter().filter(|r| !r.contains("page=2")).collect();
+    assert!(!firsts.is_empty() && firsts.iter().all(|r| r.contains("sort=updated")), "{changes:?}");
+}
+
 /// CONNECTOR-RULES 31: a 429 from the secondary limit is waited out for its
 /// `Retry-After`.
 #[tokio::test]
@@ -240,6 +256,38 @@ async fn a_403_without_a_rate_limit_is_permanent() {
     assert_eq!(request_lines(&f).await.len(), 1);
 }
 
+/// Issue 21, CONNECTOR-RULES 38: a secondary-limit 403 (its message says
+/// so) or a 429, with requests still left and no `retry-after`, is a rate
+/// limit: transient, waiting at least the minute GitHub documents, where a
+/// 403 that says nothing of a limit stays a refusal.
+#[tokio::test]
+async fn a_secondary_limit_without_retry_after_waits_at_least_a_minute() {
+    for (status, message) in [
+        (403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."),
+        (429, "Too many requests"),
+    ] {
+        let f = start().await;
+        Mock::given(path("/user/repos"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .insert_header("x-ratelimit-remaining", "4999")
+                    .set_body_json(serde_json::json!({ "message": message })),
+            )
+            .mount(&f.server)
+            .await;
+        let error = f.page(Mode::Full, None).await.unwrap_err();
+        assert_eq!((error.class, error.status), (Class::Transient, Some(status)), "{message}");
+        assert!(
+            error.retry_after.is_some_and(|w| w >= connector_github::client::SECONDARY_WAIT),
+            "{:?}",
+            error.retry_after
+        );
+        // The minute is longer than the client waits in-process: it hands
+        // the wait to the job instead of sleeping through it.
+        assert_eq!(request_lines(&f).await.len(), 1);
+    }
+}
+
 /// CONNECTOR-RULES 31: 5xx answers are retried.
 #[tokio::test]
 async fn server_errors_are_retried() {
@@ -277,4 +325,104 @@ async fn a_next_link_to_another_host_is_refused() {
     let error = f.page(Mode::Full, None).await.unwrap_err();
     assert_eq!(error.class, Class::Permanent);
     assert!(error.message.contains("points away"), "{}", error.message);
+}
+
+/// A repository's issues, numbered 1 to `count`, listed 100 a page by page
+/// number, where each page served deletes the oldest remaining issue (one
+/// on a page already read): every later page shifts up by one, past the
+/// reader. Lookups answer 410 Gone for a deleted issue.
+struct ShiftingIssues {
+    base: String,
+    live: std::sync::Mutex<std::collections::BTreeSet<u64>>,
+    deleting: std::sync::atomic::AtomicBool,
+    found: std::sync::atomic::AtomicU32,
+}
+
+fn issue_json(base: &str, n: u64) -> serde_json::Value {
+    serde_json::json!({
+        "id": 10_000 + n, "number": n, "title": format!("Issue {n}"), "body": null, "state": "open",
+        "html_url": format!("{base}/acme/web/issues/{n}"),
+        "created_at": "2026-11-01T09:00:00Z", "updated_at": "2026-11-02T10:00:00Z",
+        "user": { "login": "octocat" }, "labels": [],
+    })
+}
+
+impl wiremock::Respond for ShiftingIssues {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        use std::sync::atomic::Ordering;
+        let mut live = self.live.lock().unwrap();
+        let path = request.url.path();
+        if let Some(n) = path.strip_prefix("/repos/acme/web/issues/") {
+            let n: u64 = n.parse().unwrap();
+            if !live.contains(&n) {
+                return ResponseTemplate::new(410)
+                    .set_body_json(serde_json::json!({ "message": "This issue was deleted" }));
+            }
+            self.found.fetch_add(1, Ordering::SeqCst);
+            return json(issue_json(&self.base, n));
+        }
+        let page: usize = request.url.query_pairs().find(|(k, _)| k == "page").map_or(1, |(_, v)| v.parse().unwrap());
+        let all: Vec<u64> = live.iter().copied().collect();
+        let rows: Vec<serde_json::Value> =
+            all.iter().skip((page - 1) * 100).take(100).map(|&n| issue_json(&self.base, n)).collect();
+        let more = all.len() > page * 100;
+        if self.deleting.load(Ordering::SeqCst) {
+            let oldest = *live.iter().next().unwrap();
+            live.remove(&oldest);
+        }
+        let mut response = json(serde_json::Value::Array(rows));
+        if more {
+            let next = format!(
+                "{}/repos/acme/web/issues?state=all&sort=created&direction=asc&per_page=100&page={}",
+                self.base,
+                page + 1
+            );
+            response = response.insert_header("link", format!("<{next}>; rel=\"next\""));
+        }
+        response
+    }
+}
+
+/// CONNECTOR-RULES 36, SECURITY F8: a full pass over issue pages that
+/// shift under it (an issue deleted after each page) misses live issues;
+/// the prune looks each unseen one up, keeps the live ones and removes
+/// only those GitHub says are gone, so the store ends equal to the
+/// repository.
+#[tokio::test]
+async fn a_full_pass_over_shifting_pages_removes_only_deleted_issues() {
+    use std::sync::{Arc, atomic::Ordering};
+    let f = start().await;
+    let repo = serde_json::json!({ "full_name": "acme/web", "private": false, "visibility": "public" });
+    Mock::given(path("/user/repos")).respond_with(json(serde_json::json!([repo.clone()]))).mount(&f.server).await;
+    Mock::given(path("/repos/acme/web")).respond_with(json(repo)).mount(&f.server).await;
+    let issues = Arc::new(ShiftingIssues {
+        base: f.server.uri(),
+        live: std::sync::Mutex::new((1..=250).collect()),
+        deleting: false.into(),
+        found: 0.into(),
+    });
+    Mock::given(wiremock::matchers::path_regex("^/repos/acme/web/issues"))
+        .respond_with(testing::Shared(issues.clone()))
+        .mount(&f.server)
+        .await;
+    let stored: Vec<_> = f.full_pass_with_prune(Vec::new()).await.into_values().collect();
+    assert_eq!(stored.len(), 250);
+
+    // Two are deleted before the pass; one more after each page it reads.
+    issues.live.lock().unwrap().retain(|n| !matches!(n, 240 | 241));
+    issues.deleting.store(true, Ordering::SeqCst);
+    let after = f.full_pass_with_prune(stored).await;
+    let live = issues.live.lock().unwrap().clone();
+    assert_eq!(live.len(), 245);
+    let kept: std::collections::BTreeSet<u64> =
+        after.keys().map(|(_, id)| id.parse::<u64>().unwrap() - 10_000).collect();
+    // Every live issue is kept; the two deleted before the pass are
+    // removed (410), and the three deleted after the pass read them wait
+    // for the next changes run, as a pass cannot know of them.
+    let mut expected = live.clone();
+    expected.extend(1..=3);
+    assert_eq!(kept, expected, "the store is not the repository's issues");
+    // Issues 101 and 202 slipped past the reader and were found live: a
+    // prune without the lookup would have deleted them.
+    assert_eq!(issues.found.load(Ordering::SeqCst), 2, "the pages did not shift as the test means");
 }

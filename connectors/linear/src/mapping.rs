@@ -22,10 +22,12 @@ pub fn change(issue: &Issue) -> Result<Change, FetchError> {
     let updated_at = parse_instant(&issue.updated_at).ok_or_else(|| {
         FetchError::permanent(None, format!("issue {} has an unreadable updatedAt", issue.identifier))
     })?;
-    let comments: Vec<_> = issue
-        .comments
-        .iter()
-        .flat_map(|c| &c.nodes)
+    // Newest first, whatever order the answer came in: the query asks by
+    // creation, and the order is made explicit here.
+    let mut nodes: Vec<_> = issue.comments.iter().flat_map(|c| &c.nodes).collect();
+    nodes.sort_by_cached_key(|c| std::cmp::Reverse(c.created_at.as_deref().and_then(parse_instant)));
+    let comments: Vec<_> = nodes
+        .into_iter()
         .map(|c| {
             serde_json::json!({
                 "id": c.id,

@@ -2,29 +2,7 @@
 
 use serde::Deserialize;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Answer {
-    pub data: Option<Data>,
-    #[serde(default)]
-    pub errors: Vec<GraphqlError>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct GraphqlError {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub extensions: Option<Extensions>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Extensions {
-    #[serde(default)]
-    pub code: Option<String>,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-}
-
+/// `data` of the issues query (errors are read by the GraphQL helper).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct Data {
     pub issues: Connection<Issue>,
@@ -106,6 +84,8 @@ pub struct Comment {
     pub id: String,
     #[serde(default)]
     pub body: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
     /// Null for comments by integrations and bots.

@@ -246,3 +246,63 @@ async fn a_401_refreshes_once_and_graphql_refusals_are_permanent() {
     assert_eq!(error.class, Class::Permanent);
     assert!(error.message.contains("Query too complex"), "{}", error.message);
 }
+
+/// Issue 21: comments are carried newest first whatever order they come
+/// in, and the query asks for them in an explicit order.
+#[tokio::test]
+async fn comments_are_carried_newest_first() {
+    let f = start().await;
+    let mut answer = fixture("issues-1.json");
+    answer["data"]["issues"]["nodes"][0]["comments"]["nodes"].as_array_mut().unwrap().reverse();
+    Mock::given(path("/graphql")).respond_with(ResponseTemplate::new(200).set_body_json(answer)).mount(&f.server).await;
+    let page = f.page(Mode::Full, None).await.unwrap();
+    let Change::Upsert(issue) = &page.changes[0] else { panic!("{:?}", page.changes[0]) };
+    let texts: Vec<&str> =
+        issue.content["comments"].as_array().unwrap().iter().map(|c| c["body"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["Reproduced with 12k issues.", "Linked from GitHub."]);
+    let query = bodies(&f).await[0]["query"].as_str().unwrap().to_owned();
+    assert!(query.contains("comments(first: 10, orderBy: createdAt)"), "{query}");
+}
+
+/// Issue 21, CONNECTOR-RULES 39: an answer with data and errors keeps the
+/// data and reports each error, naming where it happened; an internal
+/// error, a lock timeout or a network error without data is transient.
+#[tokio::test]
+async fn partial_data_is_kept_and_internal_errors_are_transient() {
+    let f = start().await;
+    let mut answer = fixture("issues-1.json");
+    answer["errors"] = serde_json::json!([{ "message": "Comment author could not be loaded",
+        "path": ["issues", "nodes", 0, "comments", "nodes", 1, "user"], "extensions": { "type": "internal error" } }]);
+    Mock::given(path("/graphql")).respond_with(ResponseTemplate::new(200).set_body_json(answer)).mount(&f.server).await;
+    let page = f.page(Mode::Full, None).await.unwrap();
+    assert_eq!(page.changes.len(), 2, "the data was dropped");
+    assert_eq!(page.skipped.len(), 1);
+    assert_eq!(page.skipped[0].to_string(), "issues.nodes.0.comments.nodes.1.user: Comment author could not be loaded");
+
+    for kind in ["internal error", "lock timeout", "network error"] {
+        let g = start().await;
+        Mock::given(path("/graphql"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "data": null, "errors": [{ "message": "Something went wrong", "extensions": { "type": kind } }]
+            })))
+            .mount(&g.server)
+            .await;
+        let error = g.page(Mode::Full, None).await.unwrap_err();
+        assert_eq!(error.class, Class::Transient, "{kind}");
+    }
+}
+
+/// CONNECTOR-RULES 39: an issue that cannot be mapped is kept out and
+/// named, and the rest of its page is stored.
+#[tokio::test]
+async fn an_unmappable_issue_is_skipped_and_named() {
+    let f = start().await;
+    let mut answer = fixture("issues-1.json");
+    answer["data"]["issues"]["nodes"][0]["updatedAt"] = "last week".into();
+    Mock::given(path("/graphql")).respond_with(ResponseTemplate::new(200).set_body_json(answer)).mount(&f.server).await;
+    let page = f.page(Mode::Full, None).await.unwrap();
+    assert_eq!(page.changes.len(), 1);
+    assert_eq!(page.skipped.len(), 1);
+    assert_eq!(page.skipped[0].record, "issue ENG-123");
+    assert!(page.skipped[0].reason.contains("unreadable updatedAt"), "{}", page.skipped[0].reason);
+}

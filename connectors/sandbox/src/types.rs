@@ -6,7 +6,15 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct ItemsPage {
     pub items: Vec<Item>,
+    #[serde(default)]
     pub next_cursor: Option<String>,
+    /// In page-number mode, instead of `next_cursor`.
+    #[serde(default)]
+    pub next_page: Option<u64>,
+    /// On a listing's last page, with stream tokens on: where the next
+    /// changes run resumes.
+    #[serde(default)]
+    pub sync_token: Option<String>,
     /// Only on a full listing.
     #[serde(default)]
     pub total_count: Option<u64>,

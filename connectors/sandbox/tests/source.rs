@@ -232,3 +232,66 @@ async fn a_malformed_answer_is_permanent() {
     assert_eq!(error.class, Class::Permanent);
     assert!(error.message.contains("documented shape"), "{}", error.message);
 }
+
+/// CONNECTOR-RULES 7, 36: a listing that pages by number names
+/// `next_page`; the connector asks for it with `page` and `per_page`.
+#[tokio::test]
+async fn a_numbered_listing_is_followed_by_page() {
+    let f = start().await;
+    let mut first = fixture("items-page-1.json");
+    first["next_cursor"] = serde_json::Value::Null;
+    first["next_page"] = 2.into();
+    Mock::given(path("/sandbox/api/items"))
+        .and(query_param_is_missing("page"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first))
+        .mount(&f.server)
+        .await;
+    Mock::given(path("/sandbox/api/items"))
+        .and(query_param("page", "2"))
+        .and(query_param("per_page", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-page-2.json")))
+        .mount(&f.server)
+        .await;
+    let page = f.page(Mode::Full, None).await.unwrap();
+    assert_eq!(page.next.as_deref(), Some("page:2"));
+    let last = f.page(Mode::Full, page.next.as_deref()).await.unwrap();
+    assert_eq!(ids(&last), vec![("upsert", "itm_2".to_owned())]);
+    assert_eq!(last.next, None);
+}
+
+/// CONNECTOR-RULES 17, 18, 36: an unseen item is looked up by id: a live
+/// public one is stored again, a private one and a deleted one (404) are
+/// removed, and a failure other than 404 fails the confirmation rather
+/// than deleting anything.
+#[tokio::test]
+async fn unseen_items_are_confirmed_by_lookup() {
+    use connector_core::source::Unseen;
+    let f = start().await;
+    let item = |id: &str, visibility: &str| {
+        let mut item = fixture("items-page-2.json")["items"][0].clone();
+        item["id"] = id.into();
+        item["visibility"] = visibility.into();
+        item
+    };
+    for (id, answer) in [
+        ("itm_1", ResponseTemplate::new(200).set_body_json(item("itm_1", "public"))),
+        ("itm_2", ResponseTemplate::new(200).set_body_json(item("itm_2", "private"))),
+        ("itm_3", ResponseTemplate::new(404).set_body_json(serde_json::json!({ "error": "not_found" }))),
+        ("itm_4", ResponseTemplate::new(403)),
+    ] {
+        Mock::given(path(format!("/sandbox/api/items/{id}")))
+            .and(header("authorization", "Bearer new-token"))
+            .respond_with(answer)
+            .mount(&f.server)
+            .await;
+    }
+    let unseen = |id: &str| Unseen { entity_type: "item".into(), entity_id: id.into(), content: serde_json::json!({}) };
+    let changes = f.confirm(&[unseen("itm_1"), unseen("itm_2"), unseen("itm_3")]).await.unwrap();
+    let page = Page { changes, ..Page::default() };
+    assert_eq!(
+        ids(&page),
+        vec![("upsert", "itm_1".to_owned()), ("remove", "itm_2".to_owned()), ("remove", "itm_3".to_owned())]
+    );
+    let error = f.confirm(&[unseen("itm_1"), unseen("itm_4")]).await.unwrap_err();
+    assert_eq!((error.class, error.status), (Class::Permanent, Some(403)));
+}

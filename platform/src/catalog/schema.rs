@@ -308,6 +308,10 @@ pub struct Api {
     /// Minutes between incremental syncs; 30 when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_every_minutes: Option<u32>,
+    /// Where sync requests carry the secret (`{ in = "header", name =
+    /// "api_access_token" }`); see [`Provider::placement`] for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<connector_core::auth::Placement>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,6 +326,18 @@ pub enum Pagination {
     None,
 }
 
+impl Provider {
+    /// Where sync requests carry the secret: as `api.auth` declares, or
+    /// HTTP Basic for a `basic` provider and a bearer token otherwise.
+    pub fn placement(&self) -> connector_core::auth::Placement {
+        match (&self.api.auth, &self.auth) {
+            (Some(placement), _) => placement.clone(),
+            (None, Auth::Basic(_)) => connector_core::auth::Placement::Basic,
+            (None, _) => connector_core::auth::Placement::Bearer,
+        }
+    }
+}
+
 /// The documented limit, so the runner can pace itself ahead of 429s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -332,6 +348,10 @@ pub struct RateLimit {
     pub scope: Option<String>,
     pub remaining_header: Option<String>,
     pub reset_header: Option<String>,
+    /// How `reset_header` counts: `delta_seconds`, `epoch_seconds`,
+    /// `epoch_millis` or `iso8601`; told apart by size when left out.
+    #[serde(default)]
+    pub reset_format: connector_core::headers::ResetFormat,
     /// Whether 429 answers carry `Retry-After`.
     #[serde(default)]
     pub retry_after: bool,

@@ -222,11 +222,7 @@ fn fixed_host(url: &str) -> Option<String> {
 
 /// Whether `host` is one of `allowed` (exactly, or under a `*.` entry).
 pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    let host = host.to_ascii_lowercase();
-    allowed.iter().any(|entry| match entry.strip_prefix("*.") {
-        Some(domain) => host.ends_with(&format!(".{domain}")),
-        None => host == entry.to_ascii_lowercase(),
-    })
+    connector_core::paging::host_allowed(host, allowed)
 }
 
 fn is_loopback(host: &str) -> bool {

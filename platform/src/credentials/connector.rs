@@ -4,27 +4,30 @@
 //! needs them, never copied when a job is queued (SECURITY E3), and reused
 //! only briefly.
 
-use std::{sync::Mutex, time::Duration};
+use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 use connector_core::http::{Credentials, FetchError};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::{
     Platform,
-    catalog::{Auth, FieldKind, Provider},
+    catalog::{Auth, BasicAuth, FieldKind, Provider},
     credentials::tokens::{self, TokenError},
     error::{Error, Result},
     ids::{ProviderId, TeamId},
+    outbound::account::{self, Value, Values},
     secrets::SecretPath,
 };
 
 /// The credentials a connector of `provider` uses for `team`'s
-/// connection; `None` where its kind of auth cannot be handed to a
-/// connector (a `basic` form, or a key form with more than one secret).
+/// connection, whose non-secret settings are `settings`; `None` where its
+/// kind of auth cannot be handed to a connector (a key form with more than
+/// one secret, or a `basic` form whose check names no user and password).
 pub fn for_connection<'a>(
     platform: &'a Platform,
     team: &'a TeamId,
     provider: &'a Provider,
+    settings: &BTreeMap<String, String>,
 ) -> Result<Option<Box<dyn Credentials + 'a>>> {
     Ok(match &provider.auth {
         Auth::Oauth2(_) => {
@@ -36,7 +39,16 @@ pub fn for_connection<'a>(
             let path = SecretPath::of(team, &[provider.id.as_str(), &key.name])?;
             Some(Box::new(StoredKey { platform, path, last: Reused::default() }))
         }
-        Auth::Basic(_) => None,
+        Auth::Basic(credentials) => {
+            let Some(basic) = &credentials.verify.basic_auth else { return Ok(None) };
+            let secrets = credentials
+                .fields
+                .iter()
+                .filter(|f| f.kind == FieldKind::Secret)
+                .map(|f| Ok((f.name.clone(), SecretPath::of(team, &[provider.id.as_str(), &f.name])?)))
+                .collect::<Result<Vec<_>>>()?;
+            Some(Box::new(BasicPair { platform, basic, settings: settings.clone(), secrets, last: Reused::default() }))
+        }
     })
 }
 
@@ -154,6 +166,57 @@ impl Credentials for StoredKey<'_> {
         let refused = self.last.take_refused();
         let secret = self.platform.secrets.get_fresh(&self.path).await.map_err(|e| Self::unreadable(&e))?;
         let fresh = secret.ok_or_else(Self::missing)?.value;
+        if refused.is_some_and(|refused| refused.expose_secret() == fresh.expose_secret()) {
+            return Ok(None);
+        }
+        Ok(Some(self.last.remember(fresh)))
+    }
+}
+
+/// An HTTP Basic pair, filled in at run time from the connection's
+/// settings and its secrets as the form's check fills it (the user from a
+/// setting, the password from the secret store), and handed over as
+/// `user:password` for [`connector_core::auth::Placement::Basic`]. A
+/// password replaced meanwhile is read at the next run (SECURITY E3).
+struct BasicPair<'a> {
+    platform: &'a Platform,
+    basic: &'a BasicAuth,
+    settings: BTreeMap<String, String>,
+    secrets: Vec<(String, SecretPath)>,
+    last: Reused,
+}
+
+impl BasicPair<'_> {
+    async fn read(&self, fresh: bool) -> std::result::Result<SecretString, FetchError> {
+        let mut values: Values = self
+            .settings
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::plain(SecretString::from(value.clone()))))
+            .collect();
+        for (name, path) in &self.secrets {
+            let read =
+                if fresh { self.platform.secrets.get_fresh(path).await } else { self.platform.secrets.get(path).await };
+            let secret = read.map_err(|e| StoredKey::unreadable(&e))?.ok_or_else(StoredKey::missing)?;
+            values.insert(name.clone(), Value::plain(secret.value));
+        }
+        let user = account::fill(&self.basic.username, &values, false);
+        let password = account::fill(&self.basic.password, &values, false);
+        Ok(SecretString::from(format!("{user}:{password}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Credentials for BasicPair<'_> {
+    async fn token(&self) -> std::result::Result<String, FetchError> {
+        if let Some(pair) = self.last.current() {
+            return Ok(pair);
+        }
+        Ok(self.last.remember(self.read(false).await?))
+    }
+
+    async fn refresh(&self) -> std::result::Result<Option<String>, FetchError> {
+        let refused = self.last.take_refused();
+        let fresh = self.read(true).await?;
         if refused.is_some_and(|refused| refused.expose_secret() == fresh.expose_secret()) {
             return Ok(None);
         }

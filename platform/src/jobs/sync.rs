@@ -12,6 +12,14 @@
 //!   ends, and starts [`OVERLAP`] before it.
 //! - `run`: the position inside the current run, tagged with its job, so
 //!   only that job resumes from it and a new full re-sync starts over.
+//!
+//! A full pass ends by removing the records it did not see. Over a
+//! listing that cannot shift ([`Listing::Stable`]) they are deleted in its
+//! last commit. Over one that can, a live record may have slipped past a
+//! page boundary, so the pass goes on to confirm each unseen record by id
+//! ([`Source::confirm`]) and deletes only what the provider says is gone
+//! or private; this phase is in the `run` cursor too, and resumes
+//! (SECURITY F8, CONNECTOR-RULES 36).
 
 use std::{
     collections::HashMap,
@@ -22,9 +30,10 @@ use std::{
 use connector_core::{
     breaker::CircuitBreaker,
     budget::RateBudget,
+    headers::Signals,
     http::{Call, Class, Credentials, FetchError, RetryPolicy},
     paging::{LoopGuard, parse_instant, utc_rfc3339},
-    source::{Change, Context, Mode, Source},
+    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Skipped, Source},
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -69,6 +78,8 @@ const PAGES_AHEAD: usize = 16;
 
 const SINCE: &str = "since";
 const RUN: &str = "run";
+/// The stream token the provider handed back at the end of the last run.
+const STREAM: &str = "stream";
 
 /// The kinds of job the runner takes. A prune is a full pass queued by the
 /// schedule to find records deleted at the source: like every full pass,
@@ -91,6 +102,40 @@ struct Position {
     cursor: Option<String>,
     done: i64,
     items: i64,
+    /// Every page is stored, and the records the pass did not see are
+    /// being confirmed at the source, in key order after `confirmed_to`.
+    #[serde(default)]
+    confirming: bool,
+    #[serde(default)]
+    confirmed_to: Option<(String, String)>,
+    /// Records the run could not read and left out (CONNECTOR-RULES 39),
+    /// and the first of them, for the admin.
+    #[serde(default)]
+    skipped: i64,
+    #[serde(default)]
+    first_skipped: Option<String>,
+    /// The stream token a page handed back, stored when the run ends.
+    #[serde(default)]
+    stream: Option<String>,
+}
+
+impl Position {
+    fn ran(&self) -> Ran {
+        Ran {
+            pages: 0,
+            done: self.done,
+            items: self.items,
+            skipped: self.skipped,
+            first_skipped: self.first_skipped.clone(),
+        }
+    }
+
+    /// Records written before this (Unix seconds) were not seen by this
+    /// full pass. The margin keeps a record written by a replica whose
+    /// clock runs a little behind the one that started the pass.
+    fn unseen_before(&self) -> Option<i64> {
+        parse_instant(&self.next_since).map(|at| (at - OVERLAP).unix_timestamp())
+    }
 }
 
 /// A page read and made ready to write.
@@ -100,6 +145,8 @@ struct Read {
     upserts: usize,
     next: Option<String>,
     total: Option<u64>,
+    skipped: Vec<Skipped>,
+    stream: Option<String>,
 }
 
 /// Each connection's rate budget and circuit breaker, shared by every job
@@ -120,10 +167,15 @@ impl Pacing {
         let mut map = self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry((team.clone(), provider.id.as_str().to_owned()))
             .or_insert_with(|| {
-                let budget = provider
-                    .rate_limit
-                    .as_ref()
-                    .map(|l| RateBudget::new(l.requests, Duration::from_secs(u64::from(l.per_seconds.max(1)))));
+                let budget = provider.rate_limit.as_ref().map(|l| {
+                    RateBudget::new(l.requests, Duration::from_secs(u64::from(l.per_seconds.max(1)))).with_signals(
+                        Signals {
+                            remaining_header: l.remaining_header.as_deref().map(str::to_ascii_lowercase),
+                            reset_header: l.reset_header.as_deref().map(str::to_ascii_lowercase),
+                            reset_format: l.reset_format,
+                        },
+                    )
+                });
                 Arc::new(Limits { budget, breaker: CircuitBreaker::new(5, Duration::from_secs(30)) })
             })
             .clone()
@@ -136,11 +188,13 @@ pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
     pub retry_in: Duration,
+    /// The provider said the stream token expired (CONNECTOR-RULES 37).
+    pub stream_expired: bool,
 }
 
 impl Failure {
     fn permanent(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Permanent, message: message.into(), retry_in: Duration::ZERO }
+        Self { class: ErrorClass::Permanent, message: message.into(), retry_in: Duration::ZERO, stream_expired: false }
     }
 
     fn fetch(error: FetchError, attempts: i64) -> Self {
@@ -148,6 +202,8 @@ impl Failure {
             Class::Transient => ErrorClass::Transient,
             Class::Permanent => ErrorClass::Permanent,
             Class::Partial => ErrorClass::Partial,
+            // The runner starts over with a full pass (`pull`).
+            Class::StreamExpired => ErrorClass::Transient,
         };
         let backoff = JOB_RETRY.backoff(u32::try_from(attempts).unwrap_or(1));
         let mut message = error.message;
@@ -156,7 +212,8 @@ impl Failure {
             message.push_str(": replace the credentials, or reconnect, on this page");
         }
         // At least the backoff, and at least what the provider asked for.
-        Self { class, message, retry_in: error.retry_after.unwrap_or_default().max(backoff) }
+        let stream_expired = error.class == Class::StreamExpired;
+        Self { class, message, retry_in: error.retry_after.unwrap_or_default().max(backoff), stream_expired }
     }
 }
 
@@ -167,16 +224,33 @@ impl From<Error> for Failure {
             class: ErrorClass::Transient,
             message: "the console could not store the records; it tries again".into(),
             retry_in: Duration::from_secs(30),
+            stream_expired: false,
         }
     }
 }
 
 /// What a finished run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ran {
     pub pages: u64,
     pub done: i64,
     pub items: i64,
+    /// Records left out because they could not be read, and the first.
+    pub skipped: i64,
+    pub first_skipped: Option<String>,
+}
+
+impl Ran {
+    /// What the admin is told of the records left out, if any.
+    pub fn partial_note(&self) -> Option<String> {
+        (self.skipped > 0).then(|| {
+            let first = self.first_skipped.as_deref().unwrap_or("unknown");
+            match self.skipped {
+                1 => format!("1 record could not be read and was left out ({first})"),
+                n => format!("{n} records could not be read and were left out; the first: {first}"),
+            }
+        })
+    }
 }
 
 /// A connection opened for reading: its installation (checked to be the
@@ -189,6 +263,9 @@ struct Opened<'a> {
     limits: Arc<Limits>,
     http: connector_core::http::Http,
     base_url: String,
+    placement: connector_core::auth::Placement,
+    /// The catalog's allowed API hosts that are names, not templates.
+    allowed_hosts: Vec<String>,
 }
 
 impl Opened<'_> {
@@ -199,9 +276,14 @@ impl Opened<'_> {
                 credentials: Some(self.credentials.as_ref()),
                 budget: self.limits.budget.as_ref(),
                 breaker: Some(&self.limits.breaker),
+                // A connector adds its provider's body-level signals.
+                body_signals: None,
             },
             base_url: &self.base_url,
             settings: &self.installation.settings,
+            stream: None,
+            auth: &self.placement,
+            allowed_hosts: &self.allowed_hosts,
         }
     }
 }
@@ -224,9 +306,12 @@ async fn open<'a>(
     }
     let cannot = || Failure::permanent(format!("Patchbay cannot sync {} yet", provider.name));
     let source = crate::connectors::source_for(&provider.id).ok_or_else(cannot)?;
-    let credentials = crate::credentials::connector::for_connection(platform, team, provider)?.ok_or_else(cannot)?;
+    let credentials = crate::credentials::connector::for_connection(platform, team, provider, &installation.settings)?
+        .ok_or_else(cannot)?;
     Ok(Opened {
         base_url: base_url(provider, &installation.settings),
+        placement: provider.placement(),
+        allowed_hosts: provider.api.allowed_hosts.iter().filter(|h| !h.contains('{')).cloned().collect(),
         installation,
         source,
         credentials,
@@ -358,6 +443,11 @@ async fn pull(
                 cursor: None,
                 done: 0,
                 items: 0,
+                confirming: false,
+                confirmed_to: None,
+                skipped: 0,
+                first_skipped: None,
+                stream: None,
             };
             let run = serde_json::to_string(&position).unwrap_or_default();
             // CONNECTOR-RULES 11: a full pass moves `since` to its start
@@ -375,6 +465,16 @@ async fn pull(
         Some(since) => Mode::Changes { since },
         None => Mode::Full,
     };
+    // A changes run resumes the provider's stream where the last run's
+    // end left it; a full pass asks for a new one.
+    let stored_stream = cursors.get(STREAM).filter(|t| !t.is_empty() && mode != Mode::Full).cloned();
+    let cx = &Context { stream: stored_stream.as_deref(), ..*cx };
+    let confirm = mode == Mode::Full && source.listing() == Listing::MayShift;
+    if position.confirming {
+        let total = job.progress_total;
+        confirm_unseen(platform, job, worker, &target, source, cx, &mut position, total).await?;
+        return Ok(position.ran());
+    }
     // The reader reads pages ahead into a short queue while the writer
     // commits them, so reading and storing overlap. Batches are committed
     // one after another in the order of their pages, each with the cursor
@@ -391,7 +491,15 @@ async fn pull(
                     let upserts = page.changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
                     let changes = page.changes.len();
                     let rows = artifacts::Rows::new(backend, &target, std::mem::take(&mut page.changes))?;
-                    Ok(Read { rows, changes, upserts, next: page.next, total: page.total })
+                    Ok(Read {
+                        rows,
+                        changes,
+                        upserts,
+                        next: page.next,
+                        total: page.total,
+                        skipped: page.skipped,
+                        stream: page.stream,
+                    })
                 });
                 cursor = read.as_ref().ok().and_then(|read| read.next.clone());
                 // The writer stops the reader by returning; a send fails
@@ -416,6 +524,13 @@ async fn pull(
                     position.done += i64::try_from(page.changes).unwrap_or(i64::MAX);
                     position.items += i64::try_from(page.upserts).unwrap_or(i64::MAX);
                     position.cursor = page.next;
+                    position.skipped += i64::try_from(page.skipped.len()).unwrap_or(i64::MAX);
+                    if position.first_skipped.is_none() {
+                        position.first_skipped = page.skipped.first().map(ToString::to_string);
+                    }
+                    if page.stream.is_some() {
+                        position.stream = page.stream;
+                    }
                     total = page.total.and_then(|t| i64::try_from(t).ok()).or(total);
                     batch.push(page.rows);
                     batched += page.changes;
@@ -431,19 +546,26 @@ async fn pull(
             // kept.
             let full = batched >= BATCH_RECORDS || queue.is_empty();
             if finished || (!batch.is_empty() && (full || failure.is_some())) {
-                let run = if finished { String::new() } else { serde_json::to_string(&position).unwrap_or_default() };
+                // A full pass over a listing that may shift goes on to
+                // confirm what it did not see, and says so in its position.
+                position.confirming = finished && confirm;
+                let run = if finished && !confirm {
+                    String::new()
+                } else {
+                    serde_json::to_string(&position).unwrap_or_default()
+                };
                 let mut cursors = vec![(RUN, run.as_str())];
                 if finished && position.since.is_some() {
                     cursors.push((SINCE, position.next_since.as_str()));
                 }
-                // A full pass that reached its end has written every
-                // record the source still has since it started: the rest
-                // are gone there. The margin keeps a record written by a
-                // replica whose clock runs a little behind the one that
-                // started the pass.
-                let prune_before = (finished && position.since.is_none())
-                    .then(|| parse_instant(&position.next_since).map(|at| (at - OVERLAP).unix_timestamp()))
-                    .flatten();
+                if finished && let Some(stream) = &position.stream {
+                    cursors.push((STREAM, stream.as_str()));
+                }
+                // A full pass over a stable listing that reached its end
+                // has written every record the source still has since it
+                // started: the rest are gone there.
+                let prune_before =
+                    (finished && position.since.is_none() && !confirm).then(|| position.unseen_before()).flatten();
                 let progress =
                     Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before };
                 commit(platform, &target, std::mem::take(&mut batch), &cursors, progress).await?;
@@ -451,19 +573,96 @@ async fn pull(
                 on_page(position.done, total);
             }
             if let Some(failure) = failure {
+                if failure.stream_expired && mode != Mode::Full {
+                    return Err(start_over(platform, job, worker, &target, &position, total).await);
+                }
                 return Err(failure);
             }
             if finished {
-                ran.done = position.done;
-                ran.items = position.items;
-                return Ok(ran);
+                return Ok((ran, total));
             }
         }
     };
-    tokio::select! {
-        ran = write => ran,
+    let (ran, total) = tokio::select! {
+        ran = write => ran?,
         never = read => match never {},
+    };
+    if position.confirming {
+        confirm_unseen(platform, job, worker, &target, source, cx, &mut position, total).await?;
     }
+    Ok(Ran { pages: ran.pages, ..position.ran() })
+}
+
+/// A changes run whose stream token expired at the provider
+/// (CONNECTOR-RULES 37): what it read is kept; its position, `since` and
+/// the token are cleared, so the job's next attempt, at once, is a full
+/// pass, and the job says why.
+async fn start_over(
+    platform: &Platform,
+    job: &Job,
+    worker: &str,
+    target: &artifacts::Target,
+    position: &Position,
+    total: Option<i64>,
+) -> Failure {
+    let progress =
+        Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before: None };
+    if let Err(failure) = commit(platform, target, Vec::new(), &[(RUN, ""), (SINCE, ""), (STREAM, "")], progress).await
+    {
+        return failure;
+    }
+    Failure {
+        class: ErrorClass::Transient,
+        message: "the provider's change token expired, so the next run reads everything again (a full pass)".into(),
+        retry_in: Duration::ZERO,
+        stream_expired: true,
+    }
+}
+
+/// The end of a full pass over a listing that may shift (SECURITY F8,
+/// CONNECTOR-RULES 36): the records it did not see are looked up at the
+/// source, a batch at a time in key order, and each batch's answers are
+/// committed with the position after it, so a run stopped here resumes
+/// here. A record the source still has is stored again as it is now; one
+/// it says is gone or private is deleted; one it says nothing of is kept.
+#[allow(clippy::too_many_arguments, reason = "the run's parts, as `pull` holds them")]
+async fn confirm_unseen(
+    platform: &Platform,
+    job: &Job,
+    worker: &str,
+    target: &artifacts::Target,
+    source: &dyn Source,
+    cx: &Context<'_>,
+    position: &mut Position,
+    total: Option<i64>,
+) -> std::result::Result<(), Failure> {
+    let before = position.unseen_before().ok_or_else(|| Failure::permanent("the run's start cannot be read"))?;
+    let (mut asked, mut kept, mut removed) = (0usize, 0usize, 0u64);
+    loop {
+        let unseen =
+            artifacts::unseen(&platform.db, target, before, position.confirmed_to.as_ref(), CONFIRM_BATCH).await?;
+        let Some(last) = unseen.last() else { break };
+        let answered = retrying(cx, job.attempts, || source.confirm(cx, &unseen)).await?;
+        // A source speaks only of what it was asked about.
+        let keys: std::collections::HashSet<(&str, &str)> =
+            unseen.iter().map(|u| (u.entity_type.as_str(), u.entity_id.as_str())).collect();
+        let changes: Vec<Change> = answered.into_iter().filter(|c| keys.contains(&c.key())).collect();
+        kept += changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
+        asked += unseen.len();
+        position.confirmed_to = Some((last.entity_type.clone(), last.entity_id.clone()));
+        let rows = artifacts::Rows::new(platform.db.backend(), target, changes)?;
+        let run = serde_json::to_string(&position).unwrap_or_default();
+        let progress =
+            Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before: None };
+        removed += commit(platform, target, vec![rows], &[(RUN, run.as_str())], progress).await?.removed;
+    }
+    let progress =
+        Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before: None };
+    commit(platform, target, Vec::new(), &[(RUN, "")], progress).await?;
+    if asked > 0 {
+        tracing::info!(job = %job.id, asked, still_there = kept, removed, "confirmed the records the pass did not see");
+    }
+    Ok(())
 }
 
 /// Commits a batch as a task of its own, so that the connection's work
@@ -494,14 +693,14 @@ async fn commit(
             class: ErrorClass::Transient,
             message: "another worker took this job over".into(),
             retry_in: Duration::ZERO,
+            stream_expired: false,
         }),
         Err(Error::NotFound) => Err(Failure::permanent("the connection this job was for is gone")),
         Err(error) => Err(error.into()),
     }
 }
 
-/// One page, tried again when the answer was cut off or the provider kept
-/// failing for a moment.
+/// One page, through [`retrying`].
 async fn fetch(
     source: &dyn Source,
     cx: &Context<'_>,
@@ -509,11 +708,21 @@ async fn fetch(
     cursor: Option<&str>,
     attempts: i64,
 ) -> std::result::Result<connector_core::source::Page, Failure> {
+    retrying(cx, attempts, || source.page(cx, mode, cursor)).await
+}
+
+/// A call to the provider, tried again when the answer was cut off or the
+/// provider kept failing for a moment.
+async fn retrying<T, F, Fut>(cx: &Context<'_>, attempts: i64, call: F) -> std::result::Result<T, Failure>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = std::result::Result<T, FetchError>>,
+{
     let mut tries = 0;
     loop {
         tries += 1;
-        match source.page(cx, mode, cursor).await {
-            Ok(page) => return Ok(page),
+        match call().await {
+            Ok(answer) => return Ok(answer),
             Err(error) if error.class == Class::Transient && tries < PAGE_TRIES => {
                 let wait = error.retry_after.unwrap_or_else(|| cx.http.policy().backoff(tries));
                 if wait > cx.http.policy().max_delay {
@@ -566,8 +775,11 @@ pub async fn finish(
 ) -> Result<jobs::State> {
     match outcome {
         Ok(ran) => {
-            tracing::info!(job = %job.id, pages = ran.pages, records = ran.done, "sync finished");
-            jobs::complete(&platform.db, &job.id, worker).await?;
+            tracing::info!(job = %job.id, pages = ran.pages, records = ran.done, skipped = ran.skipped, "sync finished");
+            match ran.partial_note() {
+                Some(note) => jobs::complete_partly(&platform.db, &job.id, worker, &note).await?,
+                None => jobs::complete(&platform.db, &job.id, worker).await?,
+            };
             Ok(jobs::State::Completed)
         }
         Err(failure) => {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use connector_core::source::Change;
+use connector_core::source::{Change, Unseen};
 use sqlx::{Arguments as _, any::AnyArguments, error::BoxDynError};
 
 use crate::{
@@ -280,6 +280,56 @@ pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider:
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Up to `limit` of a connection's records last written before `before`
+/// (Unix seconds), in key order after `after`: what a full pass over a
+/// listing that may shift did not see, to be confirmed at the source
+/// before anything is deleted (CONNECTOR-RULES 36). The walk follows the
+/// primary key, so a batch costs the same however many records there are.
+pub async fn unseen(
+    db: &Db,
+    target: &Target,
+    before: i64,
+    after: Option<&(String, String)>,
+    limit: usize,
+) -> Result<Vec<Unseen>> {
+    const COLUMNS: &str = "SELECT entity_type, entity_id, content FROM artifacts \
+                           WHERE team_id = $1 AND provider = $2 AND synced_at < $3";
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows: Vec<(String, String, String)> = match after {
+        None => {
+            sqlx::query_as(&format!("{COLUMNS} ORDER BY entity_type, entity_id LIMIT $4"))
+                .bind(target.team.as_str())
+                .bind(target.provider.as_str())
+                .bind(before)
+                .bind(limit)
+                .fetch_all(db.pool())
+                .await?
+        }
+        Some((entity_type, entity_id)) => {
+            sqlx::query_as(&format!(
+                "{COLUMNS} AND (entity_type > $4 OR (entity_type = $4 AND entity_id > $5)) \
+                 ORDER BY entity_type, entity_id LIMIT $6"
+            ))
+            .bind(target.team.as_str())
+            .bind(target.provider.as_str())
+            .bind(before)
+            .bind(entity_type.as_str())
+            .bind(entity_id.as_str())
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(entity_type, entity_id, content)| Unseen {
+            entity_type,
+            entity_id,
+            content: serde_json::from_str(&content).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
 }
 
 /// A page of a team's records from a provider, newest first.

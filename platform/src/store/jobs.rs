@@ -389,6 +389,24 @@ pub async fn complete(db: &Db, id: &JobId, worker: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Ends a run that finished but left records out: completed, with the
+/// partial error the admin is shown (CONNECTOR-RULES 39).
+pub async fn complete_partly(db: &Db, id: &JobId, worker: &str, note: &str) -> Result<bool> {
+    let at = now();
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'completed', lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
+         updated_at = $1, error_class = $2, last_error = $3 WHERE id = $4 AND state = 'running' AND lease_owner = $5",
+    )
+    .bind(at)
+    .bind(ErrorClass::Partial.as_str())
+    .bind(note)
+    .bind(id.as_str())
+    .bind(worker)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The longest a failed job waits before it is tried again, whatever its
 /// handler asked (SECURITY G2: a pause read from a provider's header can be
 /// anything).

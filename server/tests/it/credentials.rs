@@ -369,6 +369,32 @@ async fn a_basic_auth_provider_sends_the_user_name_and_password_and_stores_only_
     let connected = installation(&app, &team, "acme-erp").await.unwrap();
     assert_eq!(connected.display_name, metadata);
     assert_eq!(connected.settings.get("username").map(String::as_str), Some("ivan"));
+
+    // Issue 21: a sync's credentials are the same pair, read at run time
+    // from the setting and the secret store, and the kit places them as
+    // HTTP Basic: the fake infobase accepts the request a connector makes.
+    let provider = app.platform.catalog.get(&pid("acme-erp")).unwrap();
+    assert_eq!(provider.placement(), connector_core::auth::Placement::Basic);
+    let credentials =
+        platform::credentials::connector::for_connection(&app.platform, &team, provider, &connected.settings)
+            .unwrap()
+            .expect("a basic connection hands its credentials to a connector");
+    let http = app.platform.http.connector();
+    let url = format!("{base}/odata/standard.odata/");
+    let call = connector_core::http::Call { credentials: Some(credentials.as_ref()), ..Default::default() };
+    let sent = http.send(call, |client, token| provider.placement().apply(client.get(&url), token)).await;
+    assert_eq!(sent.map(|r| r.status().as_u16()), Ok(200));
+    // A password replaced meanwhile is read when the provider refuses the
+    // old one (SECURITY E3), and nothing else is refreshed.
+    app.platform
+        .secrets
+        .put(&SecretPath::of(&team, &["acme-erp", "password"]).unwrap(), &SecretString::from("new-pass".to_owned()))
+        .await
+        .unwrap();
+    let fresh = credentials.refresh().await.unwrap();
+    assert_eq!(fresh.as_deref(), Some("ivan:new-pass"));
+    assert_eq!(credentials.refresh().await.unwrap(), None, "the same pair is not a refresh");
+    drop(credentials);
     app.stop().await;
 }
 

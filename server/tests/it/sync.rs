@@ -34,6 +34,16 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
+/// Makes the team's records look written an hour ago, as a scheduled sync
+/// finds them, so that a full pass may remove what it does not see.
+async fn stored_an_hour_ago(app: &TestApp, team: &TeamId) {
+    sqlx::query("UPDATE artifacts SET synced_at = synced_at - 3600 WHERE team_id = $1")
+        .bind(team.as_str().to_owned())
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+}
+
 async fn cursors(app: &TestApp, team: &TeamId) -> std::collections::BTreeMap<String, String> {
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
     let installation = installations::find(&mut conn, team, &pid("sandbox")).await.unwrap().unwrap();
@@ -366,11 +376,7 @@ async fn a_prune_deletes_the_records_the_source_no_longer_has(db: TestDatabase) 
     assert_eq!(stored_ids(&app, &team).await.len(), 300);
     // The records were written an hour ago, and item 5 is deleted in a way
     // no changes listing reports (as GitHub and Linear do not).
-    sqlx::query("UPDATE artifacts SET synced_at = synced_at - 3600 WHERE team_id = $1")
-        .bind(team.as_str().to_owned())
-        .execute(app.platform.db.pool())
-        .await
-        .unwrap();
+    stored_an_hour_ago(&app, &team).await;
     let s = sandbox(&app);
     assert!(s.delete_item(5));
     let before_changes = stored_ids(&app, &team).await;
@@ -404,6 +410,143 @@ async fn a_prune_deletes_the_records_the_source_no_longer_has(db: TestDatabase) 
     app.stop().await;
 }
 platform::test_on_both_backends!(prune, a_prune_deletes_the_records_the_source_no_longer_has);
+
+/// SECURITY F8, CONNECTOR-RULES 36: a full pass with prune over 20,000
+/// items listed by page number, while every page read edits five random
+/// items, deletes one, creates one and makes one private (over the pass,
+/// 5% edited and 1% deleted). The edits and deletes shift the pages, so
+/// live items slip past the reader; the pass looks each unseen record up
+/// and deletes none that still exists and is public. A changes run after
+/// it brings the store to exactly the source's public set.
+#[tokio::test]
+async fn f8_a_full_pass_over_shifting_pages_deletes_no_live_record() {
+    let (app, team) = TestApp::with_sandbox_connected(
+        TestDatabase::sqlite(),
+        &[
+            ("PATCHBAY_SANDBOX_ITEMS", "20000"),
+            ("PATCHBAY_SANDBOX_RATE_LIMIT", "0"),
+            ("PATCHBAY_SANDBOX_PAGING", "pages"),
+        ],
+    )
+    .await;
+    sync_once(&app, &team, Kind::FullBackfill).await;
+    let s = sandbox(&app);
+    let before = sorted(s.public_item_ids());
+    assert_eq!(before.len(), 20_000);
+    assert_eq!(stored_ids(&app, &team).await, before);
+    // Stored an hour ago, so that the prune may delete what it does not see.
+    stored_an_hour_ago(&app, &team).await;
+
+    s.mutate_while_listing(sandbox::Mutations { edits: 5, deletes: 1, creates: 1, privacy_flips: 1 });
+    let pages = s.item_requests().0;
+    sync_once(&app, &team, Kind::Prune).await;
+    s.mutate_while_listing(sandbox::Mutations::default());
+    let pages = s.item_requests().0 - pages - s.item_lookups().0;
+    assert!(pages >= 200, "the pass read {pages} pages");
+
+    let stored: std::collections::BTreeSet<String> = stored_ids(&app, &team).await.into_iter().collect();
+    let before: std::collections::BTreeSet<String> = before.into_iter().collect();
+    let now_public = s.public_item_ids();
+    let deleted_live: Vec<&String> =
+        now_public.iter().filter(|id| before.contains(*id) && !stored.contains(*id)).collect();
+    assert!(
+        deleted_live.is_empty(),
+        "the prune deleted {} live public items, such as {:?}",
+        deleted_live.len(),
+        &deleted_live[..deleted_live.len().min(10)]
+    );
+    let (lookups, found) = s.item_lookups();
+    assert!(found > 0, "no live item slipped past the reader ({lookups} lookups): the test proves nothing");
+
+    sync_once(&app, &team, Kind::Incremental).await;
+    assert_eq!(stored_ids(&app, &team).await, sorted(s.public_item_ids()));
+    app.stop().await;
+}
+
+/// SECURITY F2, F8: a worker killed while it confirms what a full pass
+/// did not see leaves its place: the next worker reads no page again,
+/// looks up only the records not yet committed, and the store ends exact.
+#[tokio::test]
+async fn a_prune_killed_while_confirming_resumes_where_it_stopped() {
+    let (app, team) = TestApp::with_sandbox_connected(
+        TestDatabase::sqlite(),
+        &[("PATCHBAY_SANDBOX_ITEMS", "600"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")],
+    )
+    .await;
+    sync_once(&app, &team, Kind::FullBackfill).await;
+    stored_an_hour_ago(&app, &team).await;
+    let s = sandbox(&app);
+    // 120 unseen records: three batches of lookups (50, 50, 20).
+    for n in 0..120 {
+        assert!(s.delete_item(n * 5));
+    }
+    let mut platform = app.platform.clone();
+    platform.job_lease = Duration::from_secs(3);
+    let id = sync::enqueue(&platform, &team, &pid("sandbox"), Kind::Prune).await.unwrap().id().to_owned();
+    let job = jobs::claim(&platform.db, "doomed", sync::SYNC_KINDS, platform.job_lease).await.unwrap().unwrap();
+    let doomed = {
+        let platform = platform.clone();
+        tokio::spawn(async move { sync::run(&platform, &job, "doomed", &|_, _| {}).await })
+    };
+    // Dies in the second batch of lookups: the first is committed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while s.item_lookups().0 < 75 {
+        assert!(std::time::Instant::now() < deadline, "the lookups did not come");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    doomed.abort();
+    let _ = doomed.await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (requests, lookups) = (s.item_requests().0, s.item_lookups().0);
+    assert_eq!(jobs::get(&platform.db, &team, &id).await.unwrap().unwrap().progress_done, 480, "pages left unread");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(jobs::work_one(&platform, "rescuer").await.unwrap(), Some((id.clone(), State::Completed)));
+    let lookups_after = s.item_lookups().0 - lookups;
+    assert_eq!(s.item_requests().0 - requests - lookups_after, 0, "the rescuer read pages again");
+    assert_eq!(lookups_after, 70, "the rescuer did not start from the last committed batch");
+    assert_eq!(stored_ids(&app, &team).await, sorted(s.public_item_ids()));
+    app.stop().await;
+}
+
+/// CONNECTOR-RULES 37: a changes run resumes from the stream token the
+/// last run's end handed back; when the provider says the token expired
+/// (410), the job starts over as a full pass by itself, loses no change,
+/// and the provider page says why.
+#[tokio::test]
+async fn an_expired_stream_token_turns_the_next_run_into_a_full_pass() {
+    let (app, team) = TestApp::with_sandbox_connected(
+        TestDatabase::sqlite(),
+        &[("PATCHBAY_SANDBOX_ITEMS", "300"), ("PATCHBAY_SANDBOX_RATE_LIMIT", "0")],
+    )
+    .await;
+    let s = sandbox(&app);
+    s.use_stream_tokens(true);
+    sync_once(&app, &team, Kind::FullBackfill).await;
+    let token = cursors(&app, &team).await.get("stream").cloned().unwrap_or_default();
+    assert!(!token.is_empty(), "the full pass kept no stream token");
+
+    assert!(s.touch_item(4));
+    let job = sync_once(&app, &team, Kind::Incremental).await;
+    assert_eq!((s.token_listings(), job.progress_done), (1, 1), "the changes run did not resume the stream");
+    assert_ne!(cursors(&app, &team).await["stream"], token, "the changes run kept the old token");
+
+    // The records were stored an hour ago, as a scheduled sync would find
+    // them, so the full pass may remove what it no longer sees.
+    stored_an_hour_ago(&app, &team).await;
+    s.expire_stream_tokens();
+    assert!(s.delete_item(5) && s.touch_item(6));
+    let id = sync::enqueue(&app.platform, &team, &pid("sandbox"), Kind::Incremental).await.unwrap().id().to_owned();
+    let ran = jobs::drain(&app.platform, "test-worker").await.unwrap();
+    assert_eq!(ran.last(), Some(&(id.clone(), State::Completed)), "{ran:?}");
+    let job = jobs::get(&app.platform.db, &team, &id).await.unwrap().unwrap();
+    assert_eq!((job.attempts, job.progress_done), (2, 299), "the second attempt was not a full pass");
+    assert!(job.last_error.as_deref().is_some_and(|e| e.contains("change token expired")), "{:?}", job.last_error);
+    assert_eq!(stored_ids(&app, &team).await, sorted(s.public_item_ids()), "a change was lost");
+    assert!(!cursors(&app, &team).await["stream"].is_empty(), "the full pass kept no new token");
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    assert!(page.contains("change token expired, so the next run reads everything again"), "the page does not say why");
+    app.stop().await;
+}
 
 /// CONNECTOR-RULES 16: the schedule queues one incremental sync per
 /// connection once its interval (30 minutes) has passed since the last

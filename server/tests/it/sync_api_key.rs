@@ -178,3 +178,34 @@ async fn g2_a_huge_or_garbage_retry_after_on_a_sync_is_clamped() {
         app.stop().await;
     }
 }
+
+/// CONNECTOR-RULES 39: a conversation that cannot be mapped is left out
+/// and named; the rest of its page is stored, and the job completes with a
+/// partial error the admin can read.
+#[tokio::test]
+async fn an_unmappable_record_is_left_out_and_named_in_a_partial_error() {
+    let app = TestApp::spawn_with(TestDatabase::sqlite(), &[]).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let server = MockServer::start().await;
+    let mut first = fixture("conversations-page-1.json");
+    for field in ["created_at", "last_activity_at", "updated_at"] {
+        first["data"]["payload"][0][field] = 0.into();
+    }
+    for (page, body) in
+        [("1", first), ("2", fixture("conversations-page-2.json")), ("3", fixture("conversations-page-3.json"))]
+    {
+        Mock::given(path("/api/v1/accounts/7/conversations"))
+            .and(query_param("page", page))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    connect(&app, &team, &server, "cw_live_key_3").await;
+    let job = sync_once(&app, &team).await;
+    assert_eq!((job.state, job.error_class.as_deref(), job.items), (State::Completed, Some("partial"), 2));
+    let note = job.last_error.unwrap();
+    assert!(note.contains("1 record could not be read") && note.contains("conversation 1"), "{note}");
+    assert_eq!(artifacts::ids(&app.platform.db, &team, &pid("chatwoot")).await.unwrap(), ["2", "3"]);
+    app.stop().await;
+}
