@@ -2,7 +2,7 @@
 
 use connector_core::{
     http::FetchError,
-    paging::record_name,
+    paging::{newest_until, record_name},
     source::{Change, Context, Mode, Page, Source, Unseen, confirm_each, found, map_each},
 };
 
@@ -62,15 +62,14 @@ impl Source for ChatwootSource {
         let listing = client::conversations(cx, order, page).await?.data;
         let mut conversations = listing.payload.as_slice();
         let mut ended = conversations.is_empty();
-        let newest_first = conversations.windows(2).all(|w| w[0].last_activity_at >= w[1].last_activity_at);
-        if let Mode::Changes { since } = mode
-            && newest_first
-        {
-            let since = since.unix_timestamp();
-            if let Some(older) = conversations.iter().position(|c| c.last_activity_at < since) {
-                conversations = &conversations[..older];
-                ended = true;
-            }
+        if let Mode::Changes { since } = mode {
+            // Chatwoot counts whole seconds.
+            let since = since.replace_nanosecond(0).unwrap_or(since);
+            let (newer, older_reached) = newest_until(conversations, since, |c| {
+                time::OffsetDateTime::from_unix_timestamp(c.last_activity_at).ok()
+            });
+            conversations = newer;
+            ended |= older_reached;
         }
         let (changes, skipped) =
             map_each(conversations, |c| record_name(ENTITY_CONVERSATION, &c.id), |c| mapping::change(cx.base_url, c));

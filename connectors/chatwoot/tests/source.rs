@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use connector_chatwoot::ChatwootSource;
 use connector_core::{
-    http::Class,
     source::{Change, Mode, Page, Record},
     testing::{self, Harness},
 };
@@ -112,21 +111,6 @@ async fn pagination_reaches_the_end() {
     assert_eq!(f.requests().await.len(), 3);
 }
 
-/// CONNECTOR-RULES 6, 7: a stored cursor resumes at its page without
-/// reading the ones before; a cursor that is not a page number is refused.
-#[tokio::test]
-async fn a_stored_cursor_resumes_mid_way() {
-    let f = start().await;
-    serve_full_listing(&f).await;
-    let page = f.page(Mode::Full, Some("2")).await.unwrap();
-    assert_eq!(ids(&page), ["3"]);
-    assert_eq!(f.requests().await.len(), 1);
-    for junk in ["0", "-1", "two"] {
-        let error = f.page(Mode::Full, Some(junk)).await.unwrap_err();
-        assert_eq!(error.class, Class::Permanent, "{junk}");
-    }
-}
-
 /// CONNECTOR-RULES 31: rack-attack's 429 is plain text without
 /// `Retry-After`: backed off and asked again. One with `Retry-After` (a
 /// proxy in front may add it) is waited out.
@@ -154,45 +138,6 @@ async fn a_429_is_backed_off_with_or_without_retry_after() {
     let started = Instant::now();
     told.page(Mode::Full, None).await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1), "did not wait: {:?}", started.elapsed());
-}
-
-/// CONNECTOR-RULES 31: 5xx answers are retried up to the cap; past it the
-/// failure is transient, for the job to try later.
-#[tokio::test]
-async fn server_errors_are_retried_up_to_the_cap() {
-    let f = start().await;
-    Mock::given(path(LISTING)).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).mount(&f.server).await;
-    serve_full_listing(&f).await;
-    assert_eq!(ids(&f.page(Mode::Full, None).await.unwrap()), ["1", "2"]);
-    assert_eq!(f.requests().await.len(), 3);
-
-    let down = start().await;
-    Mock::given(path(LISTING)).respond_with(ResponseTemplate::new(503)).mount(&down.server).await;
-    let error = down.page(Mode::Full, None).await.unwrap_err();
-    assert_eq!((error.class, error.status), (Class::Transient, Some(503)));
-    assert_eq!(down.requests().await.len(), 3);
-}
-
-/// CONNECTOR-RULES 32: a 401 asks the credentials once for a fresh key
-/// (the runner re-reads the store, where an admin may have replaced it);
-/// a 401 with that one too is permanent.
-#[tokio::test]
-async fn a_401_asks_for_the_key_again_once() {
-    let f = start().await.with_stale_token();
-    Mock::given(path(LISTING))
-        .and(header("api_access_token", "old-token"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": "Invalid Access Token" })))
-        .mount(&f.server)
-        .await;
-    serve_full_listing(&f).await;
-    assert_eq!(ids(&f.page(Mode::Full, None).await.unwrap()), ["1", "2"]);
-    assert_eq!(f.tokens.refreshes(), 1);
-
-    let dead = start().await.with_stale_token();
-    Mock::given(path(LISTING)).respond_with(ResponseTemplate::new(401)).mount(&dead.server).await;
-    let error = dead.page(Mode::Full, None).await.unwrap_err();
-    assert_eq!((error.class, error.status), (Class::Permanent, Some(401)));
-    assert_eq!((dead.tokens.refreshes(), dead.requests().await.len()), (1, 2));
 }
 
 /// CONNECTOR-RULES 17: a private note is never carried, nor a message
@@ -231,20 +176,6 @@ async fn a_changes_run_reads_only_what_changed_since() {
     assert_eq!((page.next, page.total), (None, None));
     assert_eq!(record(&page.changes[1]).content["last_message"], "Reopening: the refund bounced.");
     assert_eq!(f.requests().await.len(), 1);
-}
-
-/// CONNECTOR-RULES 31, 35: an answer not in the documented shape is
-/// permanent, and the error carries neither the URL nor the body.
-#[tokio::test]
-async fn a_malformed_answer_is_permanent_and_quiet() {
-    let f = start().await;
-    Mock::given(path(LISTING))
-        .respond_with(json(serde_json::json!({ "payload": [{ "id": "secret-echo" }] })))
-        .mount(&f.server)
-        .await;
-    let error = f.page(Mode::Full, None).await.unwrap_err();
-    assert_eq!(error.class, Class::Permanent);
-    assert!(!error.message.contains("secret-echo") && !error.message.contains("http"), "{}", error.message);
 }
 
 /// Issue 21: the changes run's early stop trusts the order only when the
@@ -351,4 +282,17 @@ async fn a_full_pass_over_shifting_pages_removes_only_deleted_conversations() {
     // 26, 52 and 78 slipped past the reader and were found live.
     assert_eq!(listing.found.load(Ordering::SeqCst), 3, "the pages did not shift as the test means");
     assert_eq!(listing.sorted.load(Ordering::SeqCst), 0, "a full pass sent sort_by");
+}
+
+/// Issue 21: the conformance suite every connector runs on its own
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+#[tokio::test]
+async fn the_conformance_suite_passes() {
+    testing::conformance(
+        start,
+        serve_full_listing,
+        "/api/v1/accounts/7",
+        &["upsert conversation 1", "upsert conversation 2", "upsert conversation 3"],
+    )
+    .await;
 }

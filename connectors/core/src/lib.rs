@@ -9,14 +9,20 @@
 //! - [`budget`]: one rate budget per connection, pacing requests ahead of
 //!   time from the documented limit and the provider's headers.
 //! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
-//! - [`headers`]: reading `Retry-After` and reset headers.
+//! - [`headers`]: reading `Retry-After` and rate-limit headers, by each
+//!   provider's own names and reset formats (rule 38); error bodies are read
+//!   through a connector's [`http::BodySignals`].
 //! - [`source`]: the records and removals a page carries, and how a full
 //!   pass over a listing that may shift confirms what it did not see.
 //! - [`auth`]: where a request carries the connection's secret.
 //! - [`graphql`]: GraphQL calls, their errors classed, partial data kept.
+//! - [`related`]: related lists fetched per record, names for referenced
+//!   ids, and sideloads merged back.
 //! - `testing` (feature): what the connectors' fixture suites share.
-//! - [`paging`]: `Link` headers, ids that may be objects, `(updated_at, id)`
-//!   watermarks, time windows, and the guard against endless runs (F7).
+//! - [`paging`]: `Link` headers and next URLs kept to the API's hosts, ids
+//!   that may be objects, `(updated_at, id)` watermarks, offsets, OData
+//!   queries, newest-first listings, capped searches, time windows, and the
+//!   guard against endless runs (F7).
 
 pub mod auth;
 pub mod breaker;
@@ -25,6 +31,7 @@ pub mod graphql;
 pub mod headers;
 pub mod http;
 pub mod paging;
+pub mod related;
 pub mod source;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -143,6 +143,152 @@ pub fn windows_back(
     windows
 }
 
+/// Where an offset or page-number listing is (`offset`/`limit`,
+/// `page`/`per_page`, OData `$skip`/`$top`), kept in the run's cursor as
+/// `offset:N`. Offsets shift as the source changes, so a source that pages
+/// so has a listing that may shift (CONNECTOR-RULES 36).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offset {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Offset {
+    /// The position a stored cursor names; the first page without one.
+    pub fn at(cursor: Option<&str>, limit: u64) -> Result<Self, crate::http::FetchError> {
+        let offset = match cursor {
+            None => 0,
+            Some(text) => text
+                .strip_prefix("offset:")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| crate::http::FetchError::permanent(None, "the stored page position cannot be read"))?,
+        };
+        Ok(Self { offset, limit: limit.max(1) })
+    }
+
+    /// The page number from 1, for `page`/`per_page` listings.
+    pub fn page(&self) -> u64 {
+        self.offset / self.limit + 1
+    }
+
+    /// The cursor after a page of `got` records: none once a page comes
+    /// back short, the listing's end.
+    pub fn next(&self, got: usize) -> Option<String> {
+        let got = u64::try_from(got).unwrap_or(u64::MAX);
+        (got >= self.limit).then(|| format!("offset:{}", self.offset.saturating_add(got)))
+    }
+}
+
+/// OData's protocol versions, which write date literals differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OData {
+    /// `datetime'2026-11-30T10:00:00'` (1C's standard interface).
+    V3,
+    /// `2026-11-30T10:00:00Z` (Microsoft Graph, Dynamics).
+    V4,
+}
+
+impl OData {
+    /// An instant as this version's date literal, in UTC, to the second.
+    pub fn datetime(self, at: OffsetDateTime) -> String {
+        let at = at.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(at);
+        let text = utc_rfc3339(at);
+        match self {
+            OData::V3 => format!("datetime'{}'", text.trim_end_matches('Z')),
+            OData::V4 => text,
+        }
+    }
+
+    /// The query of one page: `$top`, `$skip` past the first, a stable
+    /// `$orderby` and a `$filter` when there is one.
+    pub fn query(self, page: Offset, orderby: &str, filter: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut query = vec![("$top", page.limit.to_string())];
+        if page.offset > 0 {
+            query.push(("$skip", page.offset.to_string()));
+        }
+        query.push(("$orderby", orderby.to_owned()));
+        if let Some(filter) = filter {
+            query.push(("$filter", filter.to_owned()));
+        }
+        query
+    }
+}
+
+/// For a listing newest first that cannot filter by change: the records of
+/// a page changed at or after `since`, and whether the listing has ended
+/// (the first older record was reached). A page that is not newest first
+/// says the order was not applied, and is read whole instead.
+pub fn newest_until<T>(
+    records: &[T],
+    since: OffsetDateTime,
+    changed: impl Fn(&T) -> Option<OffsetDateTime>,
+) -> (&[T], bool) {
+    let times: Vec<Option<OffsetDateTime>> = records.iter().map(&changed).collect();
+    let newest_first = times.windows(2).all(|w| w[0] >= w[1]);
+    if !newest_first {
+        return (records, false);
+    }
+    match times.iter().position(|t| t.is_some_and(|t| t < since)) {
+        Some(older) => (&records[..older], true),
+        None => (records, false),
+    }
+}
+
+/// Where a search capped at a number of results per query is
+/// (HubSpot's search stops at 10,000): paging with `after` inside one
+/// query, restarted past the last `(changed, id)` read before the cap is
+/// reached. The restarted query asks for changes at or after that time
+/// and drops what it already read at it, so ties are neither lost nor
+/// read twice (CONNECTOR-RULES 8).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CappedSearch {
+    /// Where the current query starts: `None` for the first.
+    pub from: Option<String>,
+    /// The query's own cursor.
+    pub after: Option<String>,
+    /// Results this query has given so far.
+    pub read: u64,
+}
+
+impl CappedSearch {
+    /// The watermark the current query starts from.
+    pub fn from(&self) -> Option<Watermark> {
+        self.from.as_deref().and_then(Watermark::decode)
+    }
+
+    /// Drops the records of a restarted query that the one before read:
+    /// those at or before its watermark.
+    pub fn fresh<'r, T>(&self, records: &'r [T], mark: impl Fn(&T) -> Option<Watermark>) -> Vec<&'r T> {
+        let from = self.from();
+        records.iter().filter(|r| from.as_ref().is_none_or(|f| mark(r).is_none_or(|m| f.is_before(&m)))).collect()
+    }
+
+    /// Where the next page is after one of `got` results whose last is
+    /// `last`, the query naming `after` as its next (`None`: it ended).
+    /// Before the query would pass `cap`, it restarts from `last`.
+    pub fn next(
+        &self,
+        got: usize,
+        after: Option<String>,
+        last: Option<&Watermark>,
+        cap: u64,
+        page_size: u64,
+    ) -> Result<Option<Self>, Stuck> {
+        let Some(after) = after else { return Ok(None) };
+        let read = self.read.saturating_add(u64::try_from(got).unwrap_or(u64::MAX));
+        if read.saturating_add(page_size) <= cap {
+            return Ok(Some(Self { from: self.from.clone(), after: Some(after), read }));
+        }
+        let last = last.map(Watermark::encode);
+        // A restart from where this query started would read it again,
+        // without end: more than `cap` records share one instant.
+        if last.is_none() || last == self.from {
+            return Err(Stuck::RepeatedCursor);
+        }
+        Ok(Some(Self { from: last, after: None, read: 0 }))
+    }
+}
+
 /// Why a run was stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Stuck {
@@ -271,6 +417,75 @@ mod tests {
             assert!(error.message.contains("points away"), "{away}: {}", error.message);
         }
         assert!(host_allowed("EU2.My.Salesforce.com", &allowed) && !host_allowed("my.salesforce.com", &allowed));
+    }
+
+    /// Offset paging: positions round-trip through the cursor, and a short
+    /// page is the end.
+    #[test]
+    fn offsets_page_until_a_short_page() {
+        let first = Offset::at(None, 100).unwrap();
+        assert_eq!((first.offset, first.page()), (0, 1));
+        let next = first.next(100).unwrap();
+        let second = Offset::at(Some(&next), 100).unwrap();
+        assert_eq!((second.offset, second.page()), (100, 2));
+        assert_eq!(second.next(37), None);
+        assert!(Offset::at(Some("page two"), 100).is_err());
+    }
+
+    /// OData v3 and v4 write the same instant each their own way, in UTC.
+    #[test]
+    fn odata_date_literals_follow_the_version() {
+        let at = datetime!(2026-11-30 13:00:00.75 +03:00);
+        assert_eq!(OData::V3.datetime(at), "datetime'2026-11-30T10:00:00'");
+        assert_eq!(OData::V4.datetime(at), "2026-11-30T10:00:00Z");
+        let filter = format!("Date ge {}", OData::V3.datetime(at));
+        let query = OData::V3.query(Offset { offset: 200, limit: 100 }, "Ref_Key", Some(&filter));
+        assert_eq!(
+            query,
+            vec![
+                ("$top", "100".to_owned()),
+                ("$skip", "200".to_owned()),
+                ("$orderby", "Ref_Key".to_owned()),
+                ("$filter", "Date ge datetime'2026-11-30T10:00:00'".to_owned()),
+            ]
+        );
+        assert!(!OData::V4.query(Offset { offset: 0, limit: 5 }, "id", None).iter().any(|(k, _)| *k == "$skip"));
+    }
+
+    /// A newest-first listing ends at the first older record; one whose
+    /// order was not applied is read whole.
+    #[test]
+    fn a_newest_first_listing_ends_at_the_first_older_record() {
+        let since = datetime!(2026-11-30 10:00 UTC);
+        let at = |h: u8| Some(datetime!(2026-11-30 00:00 UTC) + time::Duration::hours(i64::from(h)));
+        let page = [12u8, 11, 10, 9, 8];
+        let (kept, ended) = newest_until(&page, since, |h| at(*h));
+        assert_eq!((kept, ended), (&page[..3], true));
+        let shuffled = [9u8, 12, 8];
+        assert_eq!(newest_until(&shuffled, since, |h| at(*h)), (&shuffled[..], false));
+        let newer = [15u8, 14];
+        assert_eq!(newest_until(&newer, since, |h| at(*h)), (&newer[..], false));
+    }
+
+    /// CONNECTOR-RULES 8: a search capped at 10,000 restarts from its last
+    /// watermark before the cap, drops what it read at that instant, and
+    /// stops rather than loops when more than the cap share one instant.
+    #[test]
+    fn a_capped_search_restarts_past_its_last_watermark() {
+        let mark = |id: &str| Watermark::parse("2026-11-30T10:00:00Z", id).unwrap();
+        let start = CappedSearch::default();
+        let inside = start.next(100, Some("100".into()), Some(&mark("a")), 10_000, 100).unwrap().unwrap();
+        assert_eq!((inside.read, inside.after.as_deref(), inside.from.as_deref()), (100, Some("100"), None));
+        let near = CappedSearch { read: 9_900, ..inside.clone() };
+        let restarted = near.next(100, Some("9900".into()), Some(&mark("m")), 10_000, 100).unwrap().unwrap();
+        assert_eq!((restarted.read, restarted.after.as_deref()), (0, None));
+        assert_eq!(restarted.from(), Some(mark("m")));
+        let page = [mark("k"), mark("m"), mark("n")];
+        let fresh: Vec<_> = restarted.fresh(&page, |w| Some(w.clone())).into_iter().map(|w| w.id.clone()).collect();
+        assert_eq!(fresh, ["n"], "ties read before were not dropped");
+        assert_eq!(restarted.next(0, None, None, 10_000, 100), Ok(None));
+        let stuck = CappedSearch { read: 9_900, ..restarted.clone() };
+        assert_eq!(stuck.next(100, Some("x".into()), Some(&mark("m")), 10_000, 100), Err(Stuck::RepeatedCursor));
     }
 
     /// SECURITY F7: a repeated cursor, or too many empty pages that promise

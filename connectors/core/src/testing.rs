@@ -220,3 +220,131 @@ impl<T: wiremock::Respond + Send + Sync + 'static> wiremock::Respond for Shared<
         self.0.respond(request)
     }
 }
+
+/// A change as the conformance checks compare it: `upsert issue 7`,
+/// `remove item itm_1`.
+pub fn key(change: &Change) -> String {
+    match change {
+        Change::Upsert(r) => format!("upsert {} {}", r.entity_type, r.entity_id),
+        Change::Remove { entity_type, entity_id } => format!("remove {entity_type} {entity_id}"),
+    }
+}
+
+/// The checks every connector passes, each against a fresh fake provider
+/// (issue 21's conformance suite; CONNECTOR-RULES 6, 7, 17, 31, 32):
+///
+/// - a full pass pages to the end and yields exactly `full`: private and
+///   unknown-visibility records come out as removals, never upserts;
+/// - a stored cursor resumes mid-way with the rest, without the first page;
+/// - a 401 gets one refresh, which lets the page through, or the call
+///   fails for good after it;
+/// - a 429 with `Retry-After` is waited out, then the page is read;
+/// - 5xx answers are retried up to the cap, then fail as transient;
+/// - an answer that is not JSON is permanent, and its body is not echoed.
+///
+/// `start` makes the connector's harness, `serve` mounts its fixture
+/// listing, and `api` is the path every request of the connector starts
+/// with, where the faults are mounted over the listing.
+///
+/// # Panics
+/// At the first check that fails, naming it.
+pub async fn conformance<S: Source>(
+    start: impl AsyncFn() -> Harness<S>,
+    serve: impl AsyncFn(&Harness<S>),
+    api: &str,
+    full: &[&str],
+) {
+    use wiremock::{Mock, ResponseTemplate, matchers::path_regex};
+    let everything = || Mock::given(path_regex(format!("^{}", regex_escape(api))));
+    let walk = async |h: &Harness<S>, mut cursor: Option<String>| {
+        let mut keys = Vec::new();
+        loop {
+            let page = h.page(Mode::Full, cursor.as_deref()).await.expect("a page of the full pass");
+            keys.extend(page.changes.iter().map(key));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return keys,
+            }
+        }
+    };
+
+    let h = start().await;
+    serve(&h).await;
+    assert_eq!(walk(&h, None).await, full, "conformance: the full pass");
+    assert!(
+        full.iter().all(|k| k.starts_with("upsert ") || k.starts_with("remove ")),
+        "conformance: keys are `upsert …` or `remove …`"
+    );
+
+    let h = start().await;
+    serve(&h).await;
+    let first = h.page(Mode::Full, None).await.expect("the first page");
+    let asked = h.requests().await.len();
+    if let Some(next) = first.next.clone() {
+        let rest = walk(&h, Some(next)).await;
+        assert_eq!(rest, full[first.changes.len()..], "conformance: a stored cursor resumes mid-way");
+        // Requests are told apart by URL and body (GraphQL posts to one URL).
+        let again = h.requests().await;
+        let same = |a: &wiremock::Request, b: &wiremock::Request| a.url == b.url && a.body == b.body;
+        assert!(
+            !again[asked..].iter().any(|r| same(r, &again[0])),
+            "conformance: the resumed pass read the first page again"
+        );
+    }
+
+    let h = start().await.with_stale_token();
+    everything().respond_with(ResponseTemplate::new(401)).up_to_n_times(1).with_priority(1).mount(&h.server).await;
+    serve(&h).await;
+    let page = h.page(Mode::Full, None).await.expect("conformance: a 401, then the refreshed token works");
+    assert_eq!(page.changes.iter().map(key).collect::<Vec<_>>(), full[..page.changes.len()], "conformance: 401");
+    assert_eq!(h.tokens.refreshes(), 1, "conformance: one refresh after a 401");
+    let h = start().await.with_stale_token();
+    everything().respond_with(ResponseTemplate::new(401)).with_priority(1).mount(&h.server).await;
+    let error = h.page(Mode::Full, None).await.expect_err("conformance: a 401 that persists fails");
+    assert_eq!((error.class, error.status), (crate::http::Class::Permanent, Some(401)), "conformance: 401");
+    assert_eq!(h.tokens.refreshes(), 1, "conformance: one refresh after a 401, not more");
+    assert_eq!(h.requests().await.len(), 2, "conformance: a 401 is tried once more, after the refresh");
+
+    let h = start().await;
+    everything()
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+    serve(&h).await;
+    let started = std::time::Instant::now();
+    let page = h.page(Mode::Full, None).await.expect("conformance: a 429 is waited out");
+    assert!(started.elapsed() >= Duration::from_secs(1), "conformance: Retry-After was not honoured");
+    assert_eq!(page.changes.iter().map(key).collect::<Vec<_>>(), full[..page.changes.len()], "conformance: 429");
+
+    let h = start().await;
+    everything().respond_with(ResponseTemplate::new(502)).up_to_n_times(2).with_priority(1).mount(&h.server).await;
+    serve(&h).await;
+    let page = h.page(Mode::Full, None).await.expect("conformance: two 5xx, then the page");
+    assert_eq!(page.changes.iter().map(key).collect::<Vec<_>>(), full[..page.changes.len()], "conformance: 5xx");
+    let h = start().await;
+    everything().respond_with(ResponseTemplate::new(503)).with_priority(1).mount(&h.server).await;
+    let error = h.page(Mode::Full, None).await.expect_err("conformance: a provider that stays down fails");
+    assert_eq!((error.class, error.status), (crate::http::Class::Transient, Some(503)), "conformance: 5xx");
+    assert_eq!(h.requests().await.len(), 3, "conformance: 5xx retried up to the cap of three");
+
+    let h = start().await;
+    everything()
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html"))
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+    let error = h.page(Mode::Full, None).await.expect_err("conformance: a body that is not JSON fails");
+    assert_eq!(error.class, crate::http::Class::Permanent, "conformance: a malformed body is permanent");
+    assert!(error.message.contains("documented shape"), "conformance: {}", error.message);
+    assert!(!error.message.contains("maintenance"), "conformance: the body is not echoed");
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' { c.to_string() } else { format!("\\{c}") }
+        })
+        .collect()
+}

@@ -198,22 +198,6 @@ async fn a_full_pass_sorts_by_creation_and_a_changes_run_by_change() {
     assert!(!firsts.is_empty() && firsts.iter().all(|r| r.contains("sort=updated")), "{changes:?}");
 }
 
-/// CONNECTOR-RULES 31: a 429 from the secondary limit is waited out for its
-/// `Retry-After`.
-#[tokio::test]
-async fn a_429_waits_for_retry_after() {
-    let f = start().await;
-    Mock::given(path("/user/repos"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&f.server)
-        .await;
-    serve_account(&f).await;
-    let started = Instant::now();
-    assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert!(started.elapsed() >= Duration::from_secs(1));
-}
-
 /// CONNECTOR-RULES 31: GitHub's primary limit answers 403 with
 /// `x-ratelimit-remaining: 0`; that is a rate limit, waited out until
 /// `x-ratelimit-reset` (epoch seconds), not a refusal.
@@ -286,29 +270,6 @@ async fn a_secondary_limit_without_retry_after_waits_at_least_a_minute() {
         // the wait to the job instead of sleeping through it.
         assert_eq!(request_lines(&f).await.len(), 1);
     }
-}
-
-/// CONNECTOR-RULES 31: 5xx answers are retried.
-#[tokio::test]
-async fn server_errors_are_retried() {
-    let f = start().await;
-    Mock::given(path("/user/repos")).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).mount(&f.server).await;
-    serve_account(&f).await;
-    assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-}
-
-/// CONNECTOR-RULES 32: a 401 gets one refresh.
-#[tokio::test]
-async fn a_401_refreshes_once() {
-    let f = start().await.with_stale_token();
-    Mock::given(path("/user/repos"))
-        .and(header("authorization", "Bearer old-token"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "message": "Bad credentials" })))
-        .mount(&f.server)
-        .await;
-    serve_account(&f).await;
-    assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.tokens.refreshes(), 1);
 }
 
 /// SECURITY A10: a `Link` to another host is not followed with the token.
@@ -425,4 +386,17 @@ async fn a_full_pass_over_shifting_pages_removes_only_deleted_issues() {
     // Issues 101 and 202 slipped past the reader and were found live: a
     // prune without the lookup would have deleted them.
     assert_eq!(issues.found.load(Ordering::SeqCst), 2, "the pages did not shift as the test means");
+}
+
+/// Issue 21: the conformance suite every connector runs on its own
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+#[tokio::test]
+async fn the_conformance_suite_passes() {
+    testing::conformance(
+        start,
+        serve_account,
+        "/",
+        &["upsert issue 1", "upsert pull_request 2", "upsert issue 3", "remove issue 9"],
+    )
+    .await;
 }

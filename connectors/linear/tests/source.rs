@@ -118,18 +118,6 @@ async fn pagination_reaches_the_end_and_private_archived_issues_are_removed() {
     assert!(sent[0]["query"].as_str().unwrap().contains("includeArchived: true"));
 }
 
-/// CONNECTOR-RULES 6, 7: a stored cursor resumes with the next page only.
-#[tokio::test]
-async fn a_stored_cursor_resumes_mid_way() {
-    let f = start().await;
-    serve_issues(&f).await;
-    let page = f.page(Mode::Full, Some(AFTER)).await.unwrap();
-    assert_eq!(page.changes.len(), 2);
-    let sent = bodies(&f).await;
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["variables"]["after"], AFTER);
-}
-
 /// CONNECTOR-RULES 3, 14: a changes run filters on `updatedAt`, in UTC.
 #[tokio::test]
 async fn a_changes_run_filters_on_updated_at() {
@@ -188,23 +176,6 @@ async fn ratelimited_is_transient_with_the_reset_wait() {
     assert_eq!(g.page(Mode::Full, None).await.unwrap().changes.len(), 2);
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert_eq!(bodies(&g).await.len(), 2);
-}
-
-/// CONNECTOR-RULES 31: a 429 with Retry-After, and 5xx, are retried.
-#[tokio::test]
-async fn a_429_and_server_errors_are_retried() {
-    let f = start().await;
-    Mock::given(path("/graphql"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&f.server)
-        .await;
-    Mock::given(path("/graphql")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&f.server).await;
-    serve_issues(&f).await;
-    let started = Instant::now();
-    assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert!(started.elapsed() >= Duration::from_secs(1));
-    assert_eq!(bodies(&f).await.len(), 3);
 }
 
 /// CONNECTOR-RULES 32: an HTTP 401 gets one refresh; an authentication
@@ -305,4 +276,22 @@ async fn an_unmappable_issue_is_skipped_and_named() {
     assert_eq!(page.skipped.len(), 1);
     assert_eq!(page.skipped[0].record, "issue ENG-123");
     assert!(page.skipped[0].reason.contains("unreadable updatedAt"), "{}", page.skipped[0].reason);
+}
+
+/// Issue 21: the conformance suite every connector runs on its own
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+#[tokio::test]
+async fn the_conformance_suite_passes() {
+    testing::conformance(
+        start,
+        serve_issues,
+        "/graphql",
+        &[
+            "upsert issue 9cfb482a-81e3-4154-b2b1-1d7f6a5e3a11",
+            "remove issue 1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b",
+            "remove issue 3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b",
+            "remove issue 4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c",
+        ],
+    )
+    .await;
 }

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
-use std::time::{Duration, Instant};
-
 use connector_core::{
     http::Class,
     source::{Change, Mode, Page},
@@ -98,78 +96,6 @@ async fn pagination_reaches_the_end() {
     assert_eq!(f.requests().await.len(), 2);
 }
 
-/// CONNECTOR-RULES 6, 7: a stored cursor resumes mid-way, without reading
-/// the first page again.
-#[tokio::test]
-async fn a_stored_cursor_resumes_mid_way() {
-    let f = start().await;
-    serve_full_listing(&f).await;
-    let page = f.page(Mode::Full, Some("MTc2MTk5MTIwMTAwMDox")).await.unwrap();
-    assert_eq!(ids(&page), vec![("upsert", "itm_2".to_owned())]);
-    assert_eq!(f.requests().await.len(), 1);
-}
-
-/// CONNECTOR-RULES 31: a 429 is waited out for its `Retry-After`, then the
-/// same page is asked for again.
-#[tokio::test]
-async fn a_429_waits_for_retry_after() {
-    let f = start().await;
-    Mock::given(path("/sandbox/api/items"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&f.server)
-        .await;
-    serve_full_listing(&f).await;
-    let started = Instant::now();
-    let page = f.page(Mode::Full, None).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "did not wait: {:?}", started.elapsed());
-    assert_eq!(page.changes.len(), 2);
-    assert_eq!(f.requests().await.len(), 2);
-}
-
-/// CONNECTOR-RULES 31: 5xx answers are retried, up to the cap; past it the
-/// failure is transient, for the job to try later.
-#[tokio::test]
-async fn server_errors_are_retried_up_to_the_cap() {
-    let f = start().await;
-    Mock::given(path("/sandbox/api/items"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(2)
-        .mount(&f.server)
-        .await;
-    serve_full_listing(&f).await;
-    assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.requests().await.len(), 3);
-
-    let down = start().await;
-    Mock::given(path("/sandbox/api/items")).respond_with(ResponseTemplate::new(503)).mount(&down.server).await;
-    let error = down.page(Mode::Full, None).await.unwrap_err();
-    assert_eq!((error.class, error.status), (Class::Transient, Some(503)));
-    assert_eq!(down.requests().await.len(), 3, "the cap is three attempts");
-}
-
-/// CONNECTOR-RULES 32: a 401 gets one refresh, then the page; a 401 with
-/// the fresh token too fails for good.
-#[tokio::test]
-async fn a_401_refreshes_once() {
-    let f = start().await.with_stale_token();
-    Mock::given(path("/sandbox/api/items"))
-        .and(header("authorization", "Bearer old-token"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": "invalid_token" })))
-        .mount(&f.server)
-        .await;
-    serve_full_listing(&f).await;
-    assert_eq!(f.page(Mode::Full, None).await.unwrap().changes.len(), 2);
-    assert_eq!(f.tokens.refreshes(), 1);
-
-    let dead = start().await.with_stale_token();
-    Mock::given(path("/sandbox/api/items")).respond_with(ResponseTemplate::new(401)).mount(&dead.server).await;
-    let error = dead.page(Mode::Full, None).await.unwrap_err();
-    assert_eq!((error.class, error.status), (Class::Permanent, Some(401)));
-    assert_eq!(dead.tokens.refreshes(), 1, "refreshed more than once");
-    assert_eq!(dead.requests().await.len(), 2);
-}
-
 /// CONNECTOR-RULES 17: a private item, and one whose visibility is missing,
 /// is not indexed: it becomes a removal, so a copy from when it was public
 /// goes too.
@@ -217,20 +143,6 @@ async fn a_400_is_permanent_and_says_nothing_of_the_body() {
     assert_eq!((error.class, error.status), (Class::Permanent, Some(400)));
     assert!(!error.message.contains("secret-echo") && !error.message.contains("http"), "{}", error.message);
     assert_eq!(f.requests().await.len(), 1);
-}
-
-/// CONNECTOR-RULES 31: an answer that is not the documented shape is
-/// permanent; one cut off mid-way is transient (asked again by the runner).
-#[tokio::test]
-async fn a_malformed_answer_is_permanent() {
-    let f = start().await;
-    Mock::given(path("/sandbox/api/items"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "data": [] })))
-        .mount(&f.server)
-        .await;
-    let error = f.page(Mode::Full, None).await.unwrap_err();
-    assert_eq!(error.class, Class::Permanent);
-    assert!(error.message.contains("documented shape"), "{}", error.message);
 }
 
 /// CONNECTOR-RULES 7, 36: a listing that pages by number names
@@ -294,4 +206,17 @@ async fn unseen_items_are_confirmed_by_lookup() {
     );
     let error = f.confirm(&[unseen("itm_1"), unseen("itm_4")]).await.unwrap_err();
     assert_eq!((error.class, error.status), (Class::Permanent, Some(403)));
+}
+
+/// Issue 21: the conformance suite every connector runs on its own
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+#[tokio::test]
+async fn the_conformance_suite_passes() {
+    testing::conformance(
+        start,
+        serve_full_listing,
+        "/sandbox/api",
+        &["upsert item itm_0", "remove item itm_1", "upsert item itm_2"],
+    )
+    .await;
 }
