@@ -37,10 +37,15 @@ struct Conformance {
     _providers: tempfile::TempDir,
 }
 
-/// A free loopback port, for a console whose callback URLs the peer must
-/// know before the console starts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A loopback port for a console whose callback URLs the peer must know
+/// before the console starts, held until the console is about to bind it:
+/// released at once, it could be handed to the peer's own listener (which
+/// binds port 0), and the console's bind then failed with "address already
+/// in use".
+fn reserve_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
 }
 
 /// The settings a console (or a replica of it) needs to use the peer.
@@ -60,7 +65,7 @@ fn console_settings(providers: &std::path::Path) -> Vec<(String, String)> {
 
 impl Conformance {
     async fn start(db: TestDatabase, access_token_seconds: u32) -> Self {
-        let port = free_port();
+        let (reserved, port) = reserve_port();
         let callback = |provider: &str| format!("http://127.0.0.1:{port}/oauth/{provider}/callback");
         let peer = OidcPeer::start(&[callback(PROVIDER), callback(REDIRECTING)], access_token_seconds);
         let providers = tempfile::tempdir().unwrap();
@@ -73,6 +78,7 @@ impl Conformance {
         let mut settings = console_settings(providers.path());
         settings.push(("PATCHBAY_BIND".to_owned(), format!("127.0.0.1:{port}")));
         let borrowed: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        drop(reserved);
         let app = TestApp::spawn_with(db, &borrowed).await;
         app.setup_team().await;
         Self { app, peer, _providers: providers }
