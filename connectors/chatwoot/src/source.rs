@@ -21,9 +21,7 @@ async fn confirm_one(cx: &Context<'_>, record: &Unseen) -> Result<Option<Change>
     }
     match found(client::conversation(cx, &record.entity_id).await)? {
         Some(conversation) => mapping::change(cx.base_url, &conversation).map(Some),
-        None => {
-            Ok(Some(Change::Remove { entity_type: ENTITY_CONVERSATION.into(), entity_id: record.entity_id.clone() }))
-        }
+        None => Ok(Some(record.removed())),
     }
 }
 

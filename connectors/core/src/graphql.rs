@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, de::DeserializeOwned};
 
 use crate::{
-    headers::{self, LONGEST_WAIT},
+    headers::LONGEST_WAIT,
     http::{FetchError, read_json},
     source::{Context, Skipped},
 };
@@ -124,10 +124,7 @@ pub async fn post<T: DeserializeOwned>(
             cx.auth.apply(request, token)
         })
         .await?;
-    let reset = cx.call.budget.map_or_else(
-        || headers::reset_after(response.headers()),
-        |budget| budget.signals().reset_after(response.headers()),
-    );
+    let reset = cx.call.signals().reset_after(response.headers());
     let raw: Raw = read_json(response).await?;
     // Data that is missing, or too spoiled to read, fails with its first
     // error; data that reads is kept beside its errors.

@@ -160,6 +160,12 @@ pub struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
+    /// Where this call's answers say what is left of the rate limit: the
+    /// budget's provider-specific headers, or the common ones.
+    pub fn signals(&self) -> &'a Signals {
+        self.budget.map_or(&DEFAULT_SIGNALS, RateBudget::signals)
+    }
+
     /// The same call, reading `signals` from failed answers' bodies.
     #[must_use]
     pub fn with_body_signals(self, signals: &'a dyn BodySignals) -> Self {
@@ -217,6 +223,7 @@ impl Http {
     where
         F: Fn(&Client, Option<&str>) -> RequestBuilder + Send + Sync,
     {
+        let signals = call.signals();
         let Call { credentials, budget, breaker, body_signals } = call;
         let mut token = match credentials {
             Some(credentials) => Some(credentials.token().await?),
@@ -241,7 +248,7 @@ impl Http {
                 budget.observe(response.headers()).await;
             }
             let failure = match sent {
-                Ok(response) => match verdict(&response, budget.map_or(&DEFAULT_SIGNALS, RateBudget::signals)) {
+                Ok(response) => match verdict(&response, signals) {
                     Verdict::Success => {
                         if let Some(breaker) = breaker {
                             breaker.succeeded();

@@ -189,6 +189,22 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// The changes of a [`Source::confirm`] answer that are about records it
+/// was asked about: a source cannot delete or write anything else through
+/// a confirmation.
+pub fn about_asked(unseen: &[Unseen], answered: Vec<Change>) -> Vec<Change> {
+    let asked: std::collections::HashSet<(&str, &str)> =
+        unseen.iter().map(|u| (u.entity_type.as_str(), u.entity_id.as_str())).collect();
+    answered.into_iter().filter(|c| asked.contains(&c.key())).collect()
+}
+
+impl Unseen {
+    /// This record's removal: the provider says it is gone or not public.
+    pub fn removed(&self) -> Change {
+        Change::Remove { entity_type: self.entity_type.clone(), entity_id: self.entity_id.clone() }
+    }
+}
+
 /// A lookup by id as [`Source::confirm`] reads it: 404 and 410 say the
 /// record is gone (`None`); every other failure stays a failure.
 pub fn found<T>(looked_up: Result<T, FetchError>) -> Result<Option<T>, FetchError> {

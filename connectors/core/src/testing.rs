@@ -12,7 +12,7 @@ use wiremock::MockServer;
 
 use crate::{
     http::{Call, Credentials, FetchError, Http, RetryPolicy},
-    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Page, Record, Source, Unseen},
+    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Page, Record, Source, Unseen, about_asked},
 };
 
 /// A JSON fixture from a crate's `tests/fixtures/`.
@@ -134,6 +134,22 @@ impl<S: Source> Harness<S> {
         self.source.page(&self.context(), mode, cursor).await
     }
 
+    /// Every change of a pass of `mode` from `cursor` to its end.
+    ///
+    /// # Panics
+    /// When a page fails.
+    pub async fn walk(&self, mode: Mode, mut cursor: Option<String>) -> Vec<Change> {
+        let mut changes = Vec::new();
+        loop {
+            let page = self.page(mode, cursor.as_deref()).await.expect("a page of the pass");
+            changes.extend(page.changes);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return changes,
+            }
+        }
+    }
+
     /// The source's answer about records a full pass did not see.
     pub async fn confirm(&self, unseen: &[Unseen]) -> Result<Vec<Change>, FetchError> {
         self.source.confirm(&self.context(), unseen).await
@@ -151,18 +167,10 @@ impl<S: Source> Harness<S> {
         let mut store: BTreeMap<(String, String), Record> =
             stored.into_iter().map(|r| ((r.entity_type.clone(), r.entity_id.clone()), r)).collect();
         let mut seen = std::collections::BTreeSet::new();
-        let mut cursor = None;
-        loop {
-            let page = self.page(Mode::Full, cursor.as_deref()).await.expect("a page of the full pass");
-            for change in page.changes {
-                let key = (change.key().0.to_owned(), change.key().1.to_owned());
-                seen.insert(key.clone());
-                apply(&mut store, key, change);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
+        for change in self.walk(Mode::Full, None).await {
+            let key = (change.key().0.to_owned(), change.key().1.to_owned());
+            seen.insert(key.clone());
+            apply(&mut store, key, change);
         }
         let unseen: Vec<Unseen> = store
             .iter()
@@ -180,11 +188,10 @@ impl<S: Source> Harness<S> {
             return store;
         }
         for batch in unseen.chunks(CONFIRM_BATCH) {
-            for change in self.confirm(batch).await.expect("the unseen records confirmed") {
+            let answered = self.confirm(batch).await.expect("the unseen records confirmed");
+            for change in about_asked(batch, answered) {
                 let key = (change.key().0.to_owned(), change.key().1.to_owned());
-                if batch.iter().any(|u| (&u.entity_type, &u.entity_id) == (&key.0, &key.1)) {
-                    apply(&mut store, key, change);
-                }
+                apply(&mut store, key, change);
             }
         }
         store
@@ -256,16 +263,8 @@ pub async fn conformance<S: Source>(
 ) {
     use wiremock::{Mock, ResponseTemplate, matchers::path_regex};
     let everything = || Mock::given(path_regex(format!("^{}", regex_escape(api))));
-    let walk = async |h: &Harness<S>, mut cursor: Option<String>| {
-        let mut keys = Vec::new();
-        loop {
-            let page = h.page(Mode::Full, cursor.as_deref()).await.expect("a page of the full pass");
-            keys.extend(page.changes.iter().map(key));
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return keys,
-            }
-        }
+    let walk = async |h: &Harness<S>, cursor: Option<String>| {
+        h.walk(Mode::Full, cursor).await.iter().map(key).collect::<Vec<_>>()
     };
 
     let h = start().await;

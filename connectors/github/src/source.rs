@@ -76,14 +76,13 @@ async fn confirm_one(
     repos: &HashMap<String, Repo>,
     record: &Unseen,
 ) -> Result<Option<Change>, FetchError> {
-    let removed = || Change::Remove { entity_type: record.entity_type.clone(), entity_id: record.entity_id.clone() };
     let (Some(full_name), Some(number)) = (record.content["repository"].as_str(), record.content["number"].as_u64())
     else {
         return Ok(None);
     };
     let repo = match repos.get(full_name) {
-        Some(Repo::Gone) => return Ok(Some(removed())),
-        Some(Repo::Here(repo)) if !repo.public => return Ok(Some(removed())),
+        Some(Repo::Gone) => return Ok(Some(record.removed())),
+        Some(Repo::Here(repo)) if !repo.public => return Ok(Some(record.removed())),
         Some(Repo::Here(repo)) => repo,
         Some(Repo::Unknown) | None => return Ok(None),
     };
@@ -91,7 +90,7 @@ async fn confirm_one(
     let Some(url) = client::repo_url(cx.base_url, &repo.full_name, &["issues", &number]) else { return Ok(None) };
     match unless_moved(client::get::<Issue>(cx, &url).await)? {
         None => Ok(None),
-        Some(None) => Ok(Some(removed())),
+        Some(None) => Ok(Some(record.removed())),
         Some(Some(issue)) => mapping::change(repo, &issue).map(Some),
     }
 }

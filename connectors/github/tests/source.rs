@@ -84,27 +84,12 @@ async fn request_lines(f: &Fixture) -> Vec<String> {
     requests.iter().map(|r| format!("{}?{}", r.url.path(), r.url.query().unwrap_or_default())).collect()
 }
 
-/// Every page from `cursor` to the end.
-async fn walk(f: &Fixture, mode: Mode, mut cursor: Option<String>) -> Vec<Change> {
-    let mut changes = Vec::new();
-    loop {
-        let page = f.page(mode, cursor.as_deref()).await.unwrap();
-        changes.extend(page.changes);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return changes,
-        }
-    }
+async fn walk(f: &Fixture, mode: Mode, cursor: Option<String>) -> Vec<Change> {
+    f.walk(mode, cursor).await
 }
 
 fn keys(changes: &[Change]) -> Vec<String> {
-    changes
-        .iter()
-        .map(|c| match c {
-            Change::Upsert(r) => format!("upsert {} {}", r.entity_type, r.entity_id),
-            Change::Remove { entity_type, entity_id } => format!("remove {entity_type} {entity_id}"),
-        })
-        .collect()
+    changes.iter().map(testing::key).collect()
 }
 
 /// CONNECTOR-RULES 5, 14, 19: an issue and a pull request mapped field by

@@ -20,7 +20,7 @@ async fn confirm_one(cx: &Context<'_>, record: &Unseen) -> Result<Option<Change>
     }
     match found(client::item(cx, &record.entity_id).await)? {
         Some(item) => mapping::change(&item).map(Some),
-        None => Ok(Some(Change::Remove { entity_type: ENTITY_ITEM.into(), entity_id: record.entity_id.clone() })),
+        None => Ok(Some(record.removed())),
     }
 }
 

@@ -33,7 +33,7 @@ use connector_core::{
     headers::Signals,
     http::{Call, Class, Credentials, FetchError, RetryPolicy},
     paging::{LoopGuard, parse_instant, utc_rfc3339},
-    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Skipped, Source},
+    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Skipped, Source, about_asked},
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -643,10 +643,7 @@ async fn confirm_unseen(
             artifacts::unseen(&platform.db, target, before, position.confirmed_to.as_ref(), CONFIRM_BATCH).await?;
         let Some(last) = unseen.last() else { break };
         let answered = retrying(cx, job.attempts, || source.confirm(cx, &unseen)).await?;
-        // A source speaks only of what it was asked about.
-        let keys: std::collections::HashSet<(&str, &str)> =
-            unseen.iter().map(|u| (u.entity_type.as_str(), u.entity_id.as_str())).collect();
-        let changes: Vec<Change> = answered.into_iter().filter(|c| keys.contains(&c.key())).collect();
+        let changes = about_asked(&unseen, answered);
         kept += changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
         asked += unseen.len();
         position.confirmed_to = Some((last.entity_type.clone(), last.entity_id.clone()));
