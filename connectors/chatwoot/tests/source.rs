@@ -284,15 +284,59 @@ async fn a_full_pass_over_shifting_pages_removes_only_deleted_conversations() {
     assert_eq!(listing.sorted.load(Ordering::SeqCst), 0, "a full pass sent sort_by");
 }
 
+/// The conformance suite's listings beyond the full one: the changes
+/// since 16:00, newest first (answered only when asked so), and a first
+/// page with a conversation that carries no readable time.
+async fn serve(f: &Fixture, served: testing::Served) {
+    match served {
+        testing::Served::Full => serve_full_listing(f).await,
+        testing::Served::Changes => {
+            Mock::given(method("GET"))
+                .and(path(LISTING))
+                .and(query_param("sort_by", "last_activity_at_desc"))
+                .and(query_param("page", "1"))
+                .respond_with(json(fixture("conversations-changes.json")))
+                .mount(&f.server)
+                .await;
+        }
+        testing::Served::Unmappable => {
+            let mut page = fixture("conversations-page-1.json");
+            let mut broken = page["data"]["payload"][0].clone();
+            broken["id"] = 77.into();
+            broken["last_activity_at"] = 0.into();
+            broken["created_at"] = 0.into();
+            broken["updated_at"] = serde_json::Value::Null;
+            broken["timestamp"] = 0.into();
+            page["data"]["payload"].as_array_mut().unwrap().push(broken);
+            Mock::given(path(LISTING)).respond_with(json(page)).mount(&f.server).await;
+        }
+    }
+}
+
 /// Issue 21: the conformance suite every connector runs on its own
-/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 18, 31, 32, 36, 39).
 #[tokio::test]
 async fn the_conformance_suite_passes() {
+    let gone = Record {
+        entity_type: "conversation".into(),
+        entity_id: "77".into(),
+        title: "Conversation #77".into(),
+        url: "https://chat.example/app/accounts/7/conversations/77".into(),
+        content: serde_json::json!({}),
+        updated_at: datetime!(2025-11-01 00:00 UTC),
+    };
     testing::conformance(
         start,
-        serve_full_listing,
-        "/api/v1/accounts/7",
-        &["upsert conversation 1", "upsert conversation 2", "upsert conversation 3"],
+        serve,
+        testing::Expected {
+            api: "/api/v1/accounts/7",
+            full: &["upsert conversation 1", "upsert conversation 2", "upsert conversation 3"],
+            since: datetime!(2025-11-24 16:00:00 UTC),
+            changes: &["upsert conversation 3", "upsert conversation 1"],
+            kept: &["upsert conversation 1", "upsert conversation 2"],
+            skipped: "conversation 77",
+            gone,
+        },
     )
     .await;
 }

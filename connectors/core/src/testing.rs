@@ -70,8 +70,10 @@ pub struct Harness<S> {
     /// The API's base URL: the server's address and `base_path`.
     pub base: String,
     pub settings: BTreeMap<String, String>,
-    /// The stream token a changes run resumes from.
-    pub stream: Option<String>,
+    /// The change token a changes run resumes from.
+    pub token: Option<String>,
+    /// The stream the runs read; "" (the whole connection) unless set.
+    pub stream: String,
     /// Where requests carry the token: a bearer token unless set.
     pub auth: crate::auth::Placement,
     /// Hosts besides the fake's that next-page URLs may lead to.
@@ -97,7 +99,8 @@ impl<S: Source> Harness<S> {
             tokens: TestTokens::fresh(),
             base,
             settings: BTreeMap::new(),
-            stream: None,
+            token: None,
+            stream: String::new(),
             auth: crate::auth::Placement::Bearer,
             allowed_hosts: Vec::new(),
             source,
@@ -123,7 +126,8 @@ impl<S: Source> Harness<S> {
             call: Call { credentials: Some(&self.tokens), ..Call::default() },
             base_url: &self.base,
             settings: &self.settings,
-            stream: self.stream.as_deref(),
+            token: self.token.as_deref(),
+            stream: &self.stream,
             auth: &self.auth,
             allowed_hosts: &self.allowed_hosts,
         }
@@ -237,38 +241,77 @@ pub fn key(change: &Change) -> String {
     }
 }
 
+/// Which of its fixture listings a connector's `serve` mounts for a check
+/// of [`conformance`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// Its full listing, to the end.
+    Full,
+    /// Its changes listing, answered only when asked with the changes
+    /// filter for [`Expected::since`] (a query parameter, a GraphQL
+    /// variable), so a connector that does not ask with it fails.
+    Changes,
+    /// One page in which one record cannot be mapped.
+    Unmappable,
+}
+
+/// What a connector's fixtures hold, as the conformance checks expect it.
+#[derive(Clone, Debug)]
+pub struct Expected<'a> {
+    /// The path every request of the connector starts with, where the
+    /// faults are mounted over the listings.
+    pub api: &'a str,
+    /// The full listing's changes, as [`key`]s.
+    pub full: &'a [&'a str],
+    /// The instant a changes run asks from, and the changes it yields.
+    pub since: time::OffsetDateTime,
+    pub changes: &'a [&'a str],
+    /// What the unmappable page keeps, and the name of the one it skips.
+    pub kept: &'a [&'a str],
+    pub skipped: &'a str,
+    /// A record an earlier pass stored that the provider no longer has
+    /// (a lookup of it answers 404).
+    pub gone: Record,
+}
+
 /// The checks every connector passes, each against a fresh fake provider
-/// (issue 21's conformance suite; CONNECTOR-RULES 6, 7, 17, 31, 32):
+/// (issue 21's conformance suite; CONNECTOR-RULES 6, 7, 17, 18, 31, 32,
+/// 36, 39):
 ///
-/// - a full pass pages to the end and yields exactly `full`: private and
-///   unknown-visibility records come out as removals, never upserts;
+/// - a full pass pages to the end and yields exactly the full listing:
+///   private and unknown-visibility records come out as removals, never
+///   upserts;
 /// - a stored cursor resumes mid-way with the rest, without the first page;
+/// - a full pass with its prune removes a stored record the provider no
+///   longer has, and keeps every record it listed;
+/// - a changes run asks with its filter and yields only the changes;
+/// - a record that cannot be mapped is skipped by name, and the rest of
+///   its page is kept;
 /// - a 401 gets one refresh, which lets the page through, or the call
 ///   fails for good after it;
 /// - a 429 with `Retry-After` is waited out, then the page is read;
 /// - 5xx answers are retried up to the cap, then fail as transient;
 /// - an answer that is not JSON is permanent, and its body is not echoed.
 ///
-/// `start` makes the connector's harness, `serve` mounts its fixture
-/// listing, and `api` is the path every request of the connector starts
-/// with, where the faults are mounted over the listing.
+/// `start` makes the connector's harness and `serve` mounts one of its
+/// fixture listings.
 ///
 /// # Panics
 /// At the first check that fails, naming it.
 pub async fn conformance<S: Source>(
     start: impl AsyncFn() -> Harness<S>,
-    serve: impl AsyncFn(&Harness<S>),
-    api: &str,
-    full: &[&str],
+    serve: impl AsyncFn(&Harness<S>, Served),
+    expected: Expected<'_>,
 ) {
     use wiremock::{Mock, ResponseTemplate, matchers::path_regex};
+    let Expected { api, full, .. } = expected;
     let everything = || Mock::given(path_regex(format!("^{}", regex_escape(api))));
     let walk = async |h: &Harness<S>, cursor: Option<String>| {
         h.walk(Mode::Full, cursor).await.iter().map(key).collect::<Vec<_>>()
     };
 
     let h = start().await;
-    serve(&h).await;
+    serve(&h, Served::Full).await;
     assert_eq!(walk(&h, None).await, full, "conformance: the full pass");
     assert!(
         full.iter().all(|k| k.starts_with("upsert ") || k.starts_with("remove ")),
@@ -276,7 +319,7 @@ pub async fn conformance<S: Source>(
     );
 
     let h = start().await;
-    serve(&h).await;
+    serve(&h, Served::Full).await;
     let first = h.page(Mode::Full, None).await.expect("the first page");
     let asked = h.requests().await.len();
     if let Some(next) = first.next.clone() {
@@ -291,9 +334,31 @@ pub async fn conformance<S: Source>(
         );
     }
 
+    let h = start().await;
+    serve(&h, Served::Full).await;
+    let gone = (expected.gone.entity_type.clone(), expected.gone.entity_id.clone());
+    let store = h.full_pass_with_prune(vec![expected.gone.clone()]).await;
+    assert!(!store.contains_key(&gone), "conformance: a record the provider no longer has was kept");
+    let stored: Vec<String> = store.keys().map(|(t, id)| format!("upsert {t} {id}")).collect();
+    let mut listed: Vec<String> = full.iter().filter(|k| k.starts_with("upsert ")).map(|k| (*k).to_owned()).collect();
+    listed.sort();
+    assert_eq!(stored, listed, "conformance: the prune kept exactly the records listed");
+
+    let h = start().await;
+    serve(&h, Served::Changes).await;
+    let changes = h.walk(Mode::Changes { since: expected.since }, None).await;
+    assert_eq!(changes.iter().map(key).collect::<Vec<_>>(), expected.changes, "conformance: a changes run");
+
+    let h = start().await;
+    serve(&h, Served::Unmappable).await;
+    let page = h.page(Mode::Full, None).await.expect("conformance: one unmappable record does not fail its page");
+    assert_eq!(page.changes.iter().map(key).collect::<Vec<_>>(), expected.kept, "conformance: the rest is kept");
+    let skipped: Vec<&str> = page.skipped.iter().map(|s| s.record.as_str()).collect();
+    assert_eq!(skipped, [expected.skipped], "conformance: the unmappable record is named");
+
     let h = start().await.with_stale_token();
     everything().respond_with(ResponseTemplate::new(401)).up_to_n_times(1).with_priority(1).mount(&h.server).await;
-    serve(&h).await;
+    serve(&h, Served::Full).await;
     let page = h.page(Mode::Full, None).await.expect("conformance: a 401, then the refreshed token works");
     assert_eq!(page.changes.iter().map(key).collect::<Vec<_>>(), full[..page.changes.len()], "conformance: 401");
     assert_eq!(h.tokens.refreshes(), 1, "conformance: one refresh after a 401");
@@ -311,7 +376,7 @@ pub async fn conformance<S: Source>(
         .with_priority(1)
         .mount(&h.server)
         .await;
-    serve(&h).await;
+    serve(&h, Served::Full).await;
     let started = std::time::Instant::now();
     let page = h.page(Mode::Full, None).await.expect("conformance: a 429 is waited out");
     assert!(started.elapsed() >= Duration::from_secs(1), "conformance: Retry-After was not honoured");
@@ -319,7 +384,7 @@ pub async fn conformance<S: Source>(
 
     let h = start().await;
     everything().respond_with(ResponseTemplate::new(502)).up_to_n_times(2).with_priority(1).mount(&h.server).await;
-    serve(&h).await;
+    serve(&h, Served::Full).await;
     let page = h.page(Mode::Full, None).await.expect("conformance: two 5xx, then the page");
     assert_eq!(page.changes.iter().map(key).collect::<Vec<_>>(), full[..page.changes.len()], "conformance: 5xx");
     let h = start().await;

@@ -373,15 +373,76 @@ async fn a_full_pass_over_shifting_pages_removes_only_deleted_issues() {
     assert_eq!(issues.found.load(Ordering::SeqCst), 2, "the pages did not shift as the test means");
 }
 
+/// The conformance suite's listings beyond the full one: each
+/// repository's issues since 07:00 UTC (answered only with `since`), and a
+/// first page of issues with one whose `updated_at` cannot be read.
+async fn serve(f: &Fixture, served: testing::Served) {
+    match served {
+        testing::Served::Full => serve_account(f).await,
+        testing::Served::Changes => {
+            Mock::given(path("/user/repos"))
+                .and(query_param_is_missing("page"))
+                .respond_with(json(fixture("repos-1.json")).insert_header("link", next(f, "/user/repos?page=2")))
+                .mount(&f.server)
+                .await;
+            Mock::given(path("/user/repos"))
+                .and(query_param("page", "2"))
+                .respond_with(json(fixture("repos-2.json")))
+                .mount(&f.server)
+                .await;
+            for (repo, answer) in [
+                ("web", fixture("web-issues-2.json")),
+                ("secret", fixture("secret-issues.json")),
+                ("docs", serde_json::json!([])),
+                ("handbook", serde_json::json!([])),
+            ] {
+                Mock::given(path(format!("/repos/acme/{repo}/issues")))
+                    .and(query_param("since", "2026-11-20T07:00:00Z"))
+                    .and(query_param("sort", "updated"))
+                    .respond_with(json(answer))
+                    .mount(&f.server)
+                    .await;
+            }
+        }
+        testing::Served::Unmappable => {
+            Mock::given(path("/user/repos"))
+                .respond_with(json(serde_json::json!([fixture("repos-1.json")[0].clone()])))
+                .mount(&f.server)
+                .await;
+            let mut issues = fixture("web-issues-1.json");
+            let mut broken = issues[0].clone();
+            broken["id"] = 77.into();
+            broken["updated_at"] = "yesterday".into();
+            issues.as_array_mut().unwrap().push(broken);
+            Mock::given(path("/repos/acme/web/issues")).respond_with(json(issues)).mount(&f.server).await;
+        }
+    }
+}
+
 /// Issue 21: the conformance suite every connector runs on its own
-/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 18, 31, 32, 36, 39).
 #[tokio::test]
 async fn the_conformance_suite_passes() {
+    let gone = connector_core::source::Record {
+        entity_type: "issue".into(),
+        entity_id: "77".into(),
+        title: "Closed and deleted".into(),
+        url: "https://github.com/acme/web/issues/1400".into(),
+        content: serde_json::json!({ "repository": "acme/web", "number": 1400 }),
+        updated_at: datetime!(2026-11-01 00:00 UTC),
+    };
     testing::conformance(
         start,
-        serve_account,
-        "/",
-        &["upsert issue 1", "upsert pull_request 2", "upsert issue 3", "remove issue 9"],
+        serve,
+        testing::Expected {
+            api: "/",
+            full: &["upsert issue 1", "upsert pull_request 2", "upsert issue 3", "remove issue 9"],
+            since: datetime!(2026-11-20 08:00:00 +01:00),
+            changes: &["upsert issue 3", "remove issue 9"],
+            kept: &["upsert issue 1", "upsert pull_request 2"],
+            skipped: "issue 77",
+            gone,
+        },
     )
     .await;
 }

@@ -118,21 +118,6 @@ async fn pagination_reaches_the_end_and_private_archived_issues_are_removed() {
     assert!(sent[0]["query"].as_str().unwrap().contains("includeArchived: true"));
 }
 
-/// CONNECTOR-RULES 3, 14: a changes run filters on `updatedAt`, in UTC.
-#[tokio::test]
-async fn a_changes_run_filters_on_updated_at() {
-    let f = start().await;
-    Mock::given(path("/graphql"))
-        .and(body_partial_json(serde_json::json!({
-            "variables": { "filter": { "updatedAt": { "gte": "2026-11-20T07:00:00Z" } } }
-        })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-2.json")))
-        .mount(&f.server)
-        .await;
-    let page = f.page(Mode::Changes { since: datetime!(2026-11-20 08:00:00 +01:00) }, None).await.unwrap();
-    assert_eq!(page.changes.len(), 2);
-}
-
 /// CONNECTOR-RULES 31: Linear's rate limit (a `RATELIMITED` GraphQL error)
 /// is transient and carries the wait until `X-RateLimit-Requests-Reset`
 /// (epoch milliseconds); a 400 with the requests spent is retried by the
@@ -263,35 +248,65 @@ async fn partial_data_is_kept_and_internal_errors_are_transient() {
     }
 }
 
-/// CONNECTOR-RULES 39: an issue that cannot be mapped is kept out and
-/// named, and the rest of its page is stored.
-#[tokio::test]
-async fn an_unmappable_issue_is_skipped_and_named() {
-    let f = start().await;
-    let mut answer = fixture("issues-1.json");
-    answer["data"]["issues"]["nodes"][0]["updatedAt"] = "last week".into();
-    Mock::given(path("/graphql")).respond_with(ResponseTemplate::new(200).set_body_json(answer)).mount(&f.server).await;
-    let page = f.page(Mode::Full, None).await.unwrap();
-    assert_eq!(page.changes.len(), 1);
-    assert_eq!(page.skipped.len(), 1);
-    assert_eq!(page.skipped[0].record, "issue ENG-123");
-    assert!(page.skipped[0].reason.contains("unreadable updatedAt"), "{}", page.skipped[0].reason);
+/// The conformance suite's listings beyond the full one: the changes
+/// since 07:00 UTC (answered only with the `updatedAt` filter), and the
+/// first page with an issue whose `updatedAt` cannot be read.
+async fn serve(f: &Fixture, served: testing::Served) {
+    match served {
+        testing::Served::Full => serve_issues(f).await,
+        testing::Served::Changes => {
+            Mock::given(path("/graphql"))
+                .and(body_partial_json(serde_json::json!({
+                    "variables": { "filter": { "updatedAt": { "gte": "2026-11-20T07:00:00Z" } } }
+                })))
+                .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-2.json")))
+                .mount(&f.server)
+                .await;
+        }
+        testing::Served::Unmappable => {
+            let mut answer = fixture("issues-1.json");
+            answer["data"]["issues"]["nodes"][0]["updatedAt"] = "last week".into();
+            answer["data"]["issues"]["pageInfo"]["hasNextPage"] = false.into();
+            Mock::given(path("/graphql"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+                .mount(&f.server)
+                .await;
+        }
+    }
 }
 
 /// Issue 21: the conformance suite every connector runs on its own
-/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 18, 31, 32, 39).
 #[tokio::test]
 async fn the_conformance_suite_passes() {
+    let gone = connector_core::source::Record {
+        entity_type: "issue".into(),
+        entity_id: "0f0f0f0f-0000-4000-8000-000000000077".into(),
+        title: "ENG-77 deleted".into(),
+        url: "https://linear.app/acme/issue/ENG-77".into(),
+        content: serde_json::json!({}),
+        updated_at: datetime!(2026-11-01 00:00 UTC),
+    };
     testing::conformance(
         start,
-        serve_issues,
-        "/graphql",
-        &[
-            "upsert issue 9cfb482a-81e3-4154-b2b1-1d7f6a5e3a11",
-            "remove issue 1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b",
-            "remove issue 3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b",
-            "remove issue 4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c",
-        ],
+        serve,
+        testing::Expected {
+            api: "/graphql",
+            full: &[
+                "upsert issue 9cfb482a-81e3-4154-b2b1-1d7f6a5e3a11",
+                "remove issue 1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b",
+                "remove issue 3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b",
+                "remove issue 4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c",
+            ],
+            since: datetime!(2026-11-20 08:00:00 +01:00),
+            changes: &[
+                "remove issue 3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b",
+                "remove issue 4d5e6f70-8192-43a4-b5c6-d7e8f90a1b2c",
+            ],
+            kept: &["remove issue 1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b"],
+            skipped: "issue ENG-123",
+            gone,
+        },
     )
     .await;
 }

@@ -107,23 +107,13 @@ async fn private_items_are_removed_not_indexed() {
     assert_eq!(ids(&page), vec![("upsert", "itm_0".to_owned()), ("remove", "itm_1".to_owned())]);
 }
 
-/// CONNECTOR-RULES 3, 18, 17: a changes run asks with `updated_since`, gets
-/// only what changed, and deleted items (and one without visibility)
-/// come out as removals.
+/// CONNECTOR-RULES 3, 14: a changed item is read with its edit and its
+/// timestamp's fraction (the suite checks which changes come).
 #[tokio::test]
-async fn a_changes_run_asks_only_for_changes_and_removes_deleted_items() {
+async fn a_changed_item_keeps_its_edit_and_its_instant() {
     let f = start().await;
-    Mock::given(method("GET"))
-        .and(path("/sandbox/api/items"))
-        .and(query_param("updated_since", "2026-11-20T08:00:00Z"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-changes.json")))
-        .mount(&f.server)
-        .await;
+    serve(&f, testing::Served::Changes).await;
     let page = f.page(Mode::Changes { since: datetime!(2026-11-20 08:00:00 UTC) }, None).await.unwrap();
-    assert_eq!(
-        ids(&page),
-        vec![("upsert", "itm_2".to_owned()), ("remove", "itm_0".to_owned()), ("remove", "itm_3".to_owned())]
-    );
     assert_eq!((page.next, page.total), (None, None));
     let Change::Upsert(record) = &page.changes[0] else { panic!() };
     assert_eq!(record.title, "Item 2 (edited 1×)");
@@ -208,15 +198,62 @@ async fn unseen_items_are_confirmed_by_lookup() {
     assert_eq!((error.class, error.status), (Class::Permanent, Some(403)));
 }
 
+/// A record an earlier pass stored, for the conformance suite's prune.
+fn stored(entity_type: &str, entity_id: &str) -> connector_core::source::Record {
+    connector_core::source::Record {
+        entity_type: entity_type.into(),
+        entity_id: entity_id.into(),
+        title: "Stored earlier".into(),
+        url: "https://sandbox.example/items/gone".into(),
+        content: serde_json::json!({}),
+        updated_at: datetime!(2026-11-01 00:00:00 UTC),
+    }
+}
+
+/// The conformance suite's listings: the full one, the changes since
+/// 08:00 (only when asked with `updated_since`), and a page with an item
+/// whose `updated_at` cannot be read.
+async fn serve(f: &Fixture, served: testing::Served) {
+    match served {
+        testing::Served::Full => serve_full_listing(f).await,
+        testing::Served::Changes => {
+            Mock::given(method("GET"))
+                .and(path("/sandbox/api/items"))
+                .and(query_param("updated_since", "2026-11-20T08:00:00Z"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(fixture("items-changes.json")))
+                .mount(&f.server)
+                .await;
+        }
+        testing::Served::Unmappable => {
+            let mut page = fixture("items-page-2.json");
+            let mut broken = page["items"][0].clone();
+            broken["id"] = "itm_9".into();
+            broken["updated_at"] = "yesterday".into();
+            page["items"].as_array_mut().unwrap().push(broken);
+            Mock::given(path("/sandbox/api/items"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(page))
+                .mount(&f.server)
+                .await;
+        }
+    }
+}
+
 /// Issue 21: the conformance suite every connector runs on its own
-/// fixtures (CONNECTOR-RULES 6, 7, 17, 31, 32).
+/// fixtures (CONNECTOR-RULES 6, 7, 17, 18, 31, 32, 36, 39).
 #[tokio::test]
 async fn the_conformance_suite_passes() {
     testing::conformance(
         start,
-        serve_full_listing,
-        "/sandbox/api",
-        &["upsert item itm_0", "remove item itm_1", "upsert item itm_2"],
+        serve,
+        testing::Expected {
+            api: "/sandbox/api",
+            full: &["upsert item itm_0", "remove item itm_1", "upsert item itm_2"],
+            since: datetime!(2026-11-20 08:00:00 UTC),
+            changes: &["upsert item itm_2", "remove item itm_0", "remove item itm_3"],
+            kept: &["upsert item itm_2"],
+            skipped: "item itm_9",
+            gone: stored("item", "itm_77"),
+        },
     )
     .await;
 }
