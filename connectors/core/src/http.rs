@@ -240,10 +240,23 @@ impl Http {
                 error.retry_after = Some(wait);
                 return Err(error);
             }
-            if let Some(budget) = budget {
-                budget.acquire().await;
+            let request = build(&self.client, token.as_deref())
+                .build()
+                .map_err(|_| FetchError::permanent(None, "the request to the provider could not be made"))?;
+            if let Some(budget) = budget
+                && let Err(spent) = budget.acquire_for(request.url().path()).await
+            {
+                let mut error = FetchError::transient(
+                    None,
+                    format!(
+                        "the provider's daily limit of {} requests is used up; syncing goes on after midnight UTC",
+                        spent.cap
+                    ),
+                );
+                error.retry_after = Some(spent.wait);
+                return Err(error);
             }
-            let sent = build(&self.client, token.as_deref()).send().await;
+            let sent = self.client.execute(request).await;
             if let (Some(budget), Ok(response)) = (budget, &sent) {
                 budget.observe(response.headers()).await;
             }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod oauth_apps;
 pub mod oauth_transactions;
+pub mod rate_slots;
 pub mod sessions;
 pub mod teams;
 pub mod token_leases;

@@ -176,3 +176,44 @@ async fn failures_retry_until_the_attempts_run_out(test_db: TestDatabase) {
     assert_eq!(jobs::get(&db, &other, &id).await.unwrap(), None);
 }
 test_on_both_backends!(retries, failures_retry_until_the_attempts_run_out);
+
+/// SECURITY P3: reservations on a connection's line of slots, made at once
+/// from separate pools (as replicas would), never overlap and leave no
+/// gap; a hold moves the line past the provider's reset; a day's count is
+/// shared and the days before it forgotten.
+async fn rate_slot_reservations_never_overlap(test_db: TestDatabase) {
+    use platform::store::rate_slots;
+    let db = test_db.migrated().await;
+    let now = 1_000_000;
+    let mut takers = Vec::new();
+    for _ in 0..4 {
+        let db = Db::connect(test_db.url(), 2).await.unwrap();
+        takers.push(tokio::spawn(async move {
+            let mut starts = Vec::new();
+            for _ in 0..10 {
+                starts.push(rate_slots::reserve(&db, "team/sandbox", now, 250).await.unwrap());
+            }
+            starts
+        }));
+    }
+    let mut starts = Vec::new();
+    for taker in takers {
+        starts.extend(taker.await.unwrap());
+    }
+    starts.sort_unstable();
+    assert_eq!(starts, (0..40).map(|i| now + i * 250).collect::<Vec<_>>(), "two reservations shared a slot");
+    // Another connection's line is its own.
+    assert_eq!(rate_slots::reserve(&db, "team/github", now, 250).await.unwrap(), now);
+    // Held past the reset; a reservation after it starts there.
+    rate_slots::hold(&db, "team/sandbox", now + 60_000).await.unwrap();
+    assert_eq!(rate_slots::reserve(&db, "team/sandbox", now, 250).await.unwrap(), now + 60_000);
+    // A line idle for a while starts at now, not in the past.
+    assert_eq!(rate_slots::reserve(&db, "team/github", now + 5_000, 250).await.unwrap(), now + 5_000);
+
+    assert_eq!(rate_slots::spend(&db, "team/sandbox", "2026-12-01", 3).await.unwrap(), 3);
+    assert_eq!(rate_slots::spend(&db, "team/sandbox", "2026-12-01", 2).await.unwrap(), 5);
+    assert_eq!(rate_slots::spend(&db, "team/sandbox", "2026-12-02", 1).await.unwrap(), 1);
+    let days: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_days").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(days, 1, "the day before was kept");
+}
+test_on_both_backends!(rate_slots, rate_slot_reservations_never_overlap);
