@@ -13,7 +13,10 @@
 #      could give in the time 80% of the ceiling allows;
 #   3. memory growth: peak RSS of a 10,000- and a 1,000,000-item backfill;
 #   4. paced pull: the sandbox advertising 20 requests/s, the request rate
-#      achieved and the 429s received.
+#      achieved and the 429s received;
+#   5. three workers: `patchbay worker` three times over one connection of
+#      three streams (PATCHBAY_SANDBOX_KINDS), the sandbox advertising 20
+#      requests/s: the rate they reach together, and the 429s.
 # Settings: BENCH_ITEMS (default 100000), BENCH_BIG (default 1000000),
 # BENCH_ROUNDS (default 5),
 # PATCHBAY_TEST_POSTGRES_URL (the admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
@@ -163,8 +166,29 @@ stats=$(curl -fsS "$base/sandbox/stats")
 echo "  $paced_run" >&2
 stop_console
 
+log "three workers: one connection of three streams, the sandbox advertises 20 requests/s"
+export PATCHBAY_SANDBOX_KINDS=item,note,task
+start_console 24000 20 ""
+workers=()
+for _ in 1 2 3; do "$bin" worker 2>/dev/null & workers+=($!); done
+# Connecting queued a backfill per stream; they are done when the item
+# requests stop coming (the sandbox answers each in well under a second).
+last=-1
+for _ in $(seq 240); do
+  sleep 2
+  now=$(curl -fsS "$base/sandbox/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["item_requests"])')
+  [ "$now" -gt 0 ] && [ "$now" = "$last" ] && break
+  last=$now
+done
+workers_stats=$(curl -fsS "$base/sandbox/stats")
+kill "${workers[@]}" 2>/dev/null; wait "${workers[@]}" 2>/dev/null || true
+unset PATCHBAY_SANDBOX_KINDS
+echo "  three workers: $workers_stats" >&2
+stop_console
+
 python3 - "$items" "$big" "$(cat "$work/sqlite-pairs")" "$(cat "$work/postgres-pairs")" \
-  "$(field memory "$small_run")" "$(field memory "$big_run")" "$(field read "$big_run")" "$(field seconds "$paced_run")" "$stats" <<'PY'
+  "$(field memory "$small_run")" "$(field memory "$big_run")" "$(field read "$big_run")" "$(field seconds "$paced_run")" "$stats" \
+  "$workers_stats" <<'PY'
 import json, os, statistics, sys
 items, big = int(sys.argv[1]), int(sys.argv[2])
 def pairs(text):
@@ -188,6 +212,9 @@ big_read, paced_seconds = int(sys.argv[7]), float(sys.argv[8])
 stats = json.loads(sys.argv[9])
 requests, limited = stats["item_requests"], stats["rate_limited"]
 paced_rate = requests / paced_seconds
+workers = json.loads(sys.argv[10])
+span = (workers["last_item_request_ms"] - workers["first_item_request_ms"]) / 1000
+workers_rate = (workers["item_requests"] - 1) / span
 each = lambda ratios: " ".join(f"{r:.0%}" for r in ratios)
 rows = [
     ("pull into SQLite (median)", f"{sqlite_rate:,.0f} records/s", ">= 50,000", sqlite_rate >= 50_000),
@@ -213,6 +240,9 @@ rows += [
     ("  growth", f"{big_mem - small_mem:.1f} MB", "< 20 MB", big_mem - small_mem < 20),
     ("paced pull, advertised 20 req/s", f"{paced_rate:.2f} req/s ({paced_rate / 20:.0%})", ">= 95%", paced_rate >= 19),
     ("  429s received", f"{limited}", "0", limited == 0),
+    ("three workers, one connection, 20 req/s", f"{workers_rate:.2f} req/s ({workers_rate / 20:.0%})", ">= 95%",
+     workers_rate >= 19),
+    ("  429s received", f"{workers['rate_limited']}", "0", workers["rate_limited"] == 0),
 ]
 print(f"\nPatchbay sync benchmark: release backfill, {items:,} sandbox items in pages of 100, loopback")
 for row in rows:

@@ -9,7 +9,7 @@ use crate::ids::ProviderId;
 /// The connector for a provider, if one is built.
 pub fn source_for(provider: &ProviderId) -> Option<Box<dyn Source>> {
     match provider.as_str() {
-        "sandbox" => Some(Box::new(connector_sandbox::SandboxSource)),
+        "sandbox" | "sandbox-basic" => Some(Box::new(connector_sandbox::SandboxSource)),
         "github" => Some(Box::new(connector_github::GithubSource)),
         "linear" => Some(Box::new(connector_linear::LinearSource)),
         "chatwoot" => Some(Box::new(connector_chatwoot::ChatwootSource)),

@@ -23,7 +23,8 @@ pub struct Status {
     /// Whether Patchbay has a connector for the provider at all.
     pub syncs: bool,
     /// The newest sync job: the one queued or running if there is one
-    /// (there is at most one), else the last to end.
+    /// (there is at most one per stream; of a connection of several
+    /// streams, the newest of them), else the last to end.
     pub current: Option<Job>,
     /// When the last sync that completed ended (unix seconds).
     pub last_success: Option<i64>,

@@ -18,6 +18,9 @@
 //!   (seconds until the bucket is full) on every answer when a limit is
 //!   set; past it, 429 with `Retry-After: 1`.
 //!
+//! With several kinds of item ([`ItemSettings::kinds`]), `kind=K` lists
+//! only items of kind `K`, each the stream of that name.
+//!
 //! `GET /api/items/{id}`: one item, private ones included, or 404 once it
 //! is deleted.
 //!
@@ -69,6 +72,49 @@ pub struct ItemSettings {
     pub paging: Paging,
     /// What changes each time a listing page is answered.
     pub mutations: Mutations,
+    /// The kinds of item, dealt out in turn (item `n` is of kind
+    /// `n % len`): with more than one, each is its own stream of the
+    /// connection, listed with `kind=`.
+    pub kinds: Vec<String>,
+    /// A user name and password the API also takes over HTTP Basic, for
+    /// the `sandbox-basic` provider; `None`: no Basic, and no such
+    /// provider.
+    pub basic: Option<BasicAccount>,
+}
+
+/// The sandbox's one password account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAccount {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAccount").field("user", &self.user).field("password", &"[redacted]").finish()
+    }
+}
+
+impl BasicAccount {
+    /// `user:password`; the user has no colon (RFC 7617).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                Ok(Self { user: user.to_owned(), password: password.to_owned() })
+            }
+            _ => Err("give it as user:password".into()),
+        }
+    }
+
+    /// Whether an `Authorization` header's value is `Basic` with this
+    /// account, compared in constant time.
+    pub(crate) fn accepts(&self, authorization: &str) -> bool {
+        let Some(encoded) = authorization.strip_prefix("Basic ") else { return false };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
+        let expected = format!("{}:{}", self.user, self.password);
+        decoded.len() == expected.len()
+            && decoded.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
 }
 
 impl Default for ItemSettings {
@@ -79,6 +125,8 @@ impl Default for ItemSettings {
             fault_rate: 0.0,
             paging: Paging::Cursor,
             mutations: Mutations::default(),
+            kinds: vec!["item".to_owned()],
+            basic: None,
         }
     }
 }
@@ -140,6 +188,23 @@ impl Mutations {
     }
 }
 
+/// `item,note,task`: the kinds of item, lowercase words, one to eight.
+pub fn parse_kinds(text: &str) -> Result<Vec<String>, String> {
+    let kinds: Vec<String> = text.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
+    if kinds.is_empty() || kinds.len() > 8 {
+        return Err("name one to eight kinds, such as `item,note,task`".into());
+    }
+    for (at, kind) in kinds.iter().enumerate() {
+        if !kind.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(format!("`{kind}` is not a lowercase word"));
+        }
+        if kinds[..at].contains(kind) {
+            return Err(format!("`{kind}` is named twice"));
+        }
+    }
+    Ok(kinds)
+}
+
 /// The advertised limit when none is set, per second.
 pub const DEFAULT_RATE_LIMIT: u32 = 50;
 const DEFAULT_PAGE: usize = 50;
@@ -185,8 +250,9 @@ struct ItemState {
     bucket: Bucket,
     faults_left: u64,
     requests: u64,
-    /// When the first item request came, in Unix milliseconds.
+    /// When the first and the last item request came, in Unix milliseconds.
     first_request_ms: Option<i64>,
+    last_request_ms: Option<i64>,
     paging: BrokenPaging,
     /// Empty pages answered in [`BrokenPaging::EmptyForever`].
     empty_pages: u64,
@@ -230,6 +296,7 @@ impl Items {
             faults_left: 0,
             requests: 0,
             first_request_ms: None,
+            last_request_ms: None,
             paging: BrokenPaging::No,
             empty_pages: 0,
             limited: 0,
@@ -247,6 +314,25 @@ impl Items {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ItemState> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The kind of item `n`.
+    fn kind_of(&self, n: u64) -> &str {
+        let kinds = &self.settings.kinds;
+        match kinds.len() {
+            0 => "item",
+            len => &kinds[usize::try_from(n % len as u64).unwrap_or(0)],
+        }
+    }
+
+    /// The index of a kind named in a listing; `None` when not one.
+    pub(crate) fn kind_index(&self, name: &str) -> Option<u64> {
+        self.settings.kinds.iter().position(|k| k == name).map(|at| at as u64)
+    }
+
+    /// Whether item `n` is listed under `kind` (`None`: every kind).
+    fn is_kind(&self, n: u64, kind: Option<u64>) -> bool {
+        kind.is_none_or(|k| n % (self.settings.kinds.len().max(1) as u64) == k)
     }
 
     fn generated_ms(&self, n: u64) -> i64 {
@@ -447,6 +533,11 @@ impl Items {
         self.lock().first_request_ms
     }
 
+    /// When the last item request came (Unix milliseconds), if one did.
+    pub(crate) fn last_request_ms(&self) -> Option<i64> {
+        self.lock().last_request_ms
+    }
+
     /// Live items, as a full listing returns them.
     pub(crate) fn live_count(&self) -> u64 {
         let s = self.lock();
@@ -454,7 +545,20 @@ impl Items {
     }
 
     fn live_locked(&self, s: &ItemState) -> u64 {
-        self.settings.count + s.created - s.edits.values().filter(|e| e.deleted).count() as u64
+        self.live_of_kind(s, None)
+    }
+
+    /// Live items of `kind` (`None`: every kind).
+    fn live_of_kind(&self, s: &ItemState, kind: Option<u64>) -> u64 {
+        let all = self.settings.count + s.created;
+        let listed = match kind {
+            None => all,
+            Some(k) => {
+                let len = self.settings.kinds.len().max(1) as u64;
+                (all + len - 1 - k) / len
+            }
+        };
+        listed - s.edits.iter().filter(|(n, e)| e.deleted && self.is_kind(**n, kind)).count() as u64
     }
 
     /// The ids a full listing would return that a public-only client keeps.
@@ -469,14 +573,16 @@ impl Items {
     fn item(&self, n: u64, edit: Option<&Edit>, issuer: &str) -> serde_json::Value {
         let updated_ms = edit.map_or_else(|| self.generated_ms(n), |e| e.updated_ms);
         let id = item_id(n);
+        let kind = self.kind_of(n);
         if edit.is_some_and(|e| e.deleted) {
-            return json!({ "id": id, "deleted": true, "updated_at": rfc3339(updated_ms) });
+            return json!({ "id": id, "kind": kind, "deleted": true, "updated_at": rfc3339(updated_ms) });
         }
         let revision = edit.map_or(0, |e| e.revision);
         let private = edit.is_some_and(|e| e.private);
         let title = if revision == 0 { format!("Item {n}") } else { format!("Item {n} (edited {revision}×)") };
         json!({
             "id": id,
+            "kind": kind,
             "number": n,
             "title": title,
             "body": format!("The body of item {n}, revision {revision}."),
@@ -489,7 +595,14 @@ impl Items {
     }
 
     /// Items after `after` in `(updated_ms, n)` order, at or after `since`.
-    fn list(&self, after: Option<(i64, u64)>, since: Option<i64>, limit: usize, issuer: &str) -> Listing {
+    fn list(
+        &self,
+        after: Option<(i64, u64)>,
+        since: Option<i64>,
+        kind: Option<u64>,
+        limit: usize,
+        issuer: &str,
+    ) -> Listing {
         let s = self.lock();
         let with_deleted = since.is_some();
         let since = since.unwrap_or(i64::MIN);
@@ -508,7 +621,7 @@ impl Items {
             n = n.max(first);
         }
         while n < self.settings.count && keys.len() <= limit {
-            if !s.edits.contains_key(&n) {
+            if !s.edits.contains_key(&n) && self.is_kind(n, kind) {
                 keys.push((self.generated_ms(n), n));
             }
             n += 1;
@@ -518,33 +631,44 @@ impl Items {
             if keys.len() > limit {
                 break;
             }
-            if ms >= since && (with_deleted || !s.edits[&k].deleted) {
+            if ms >= since && (with_deleted || !s.edits[&k].deleted) && self.is_kind(k, kind) {
                 keys.push((ms, k));
             }
         }
         let more = keys.len() > limit;
         keys.truncate(limit);
         let items = keys.iter().map(|&(_, k)| self.item(k, s.edits.get(&k), issuer)).collect();
-        let total = (!with_deleted).then(|| self.live_locked(&s));
+        let total = (!with_deleted).then(|| self.live_of_kind(&s, kind));
         Listing { items, next: if more { keys.last().copied() } else { None }, total }
     }
 
     /// The `page`th page (from 1) of `per_page` items in `(updated_ms, n)`
     /// order, at or after `since`: an offset, so it shifts as items move.
-    fn list_page(&self, page: u64, per_page: usize, since: Option<i64>, issuer: &str) -> (Listing, bool) {
+    fn list_page(
+        &self,
+        page: u64,
+        per_page: usize,
+        since: Option<i64>,
+        kind: Option<u64>,
+        issuer: &str,
+    ) -> (Listing, bool) {
         let s = self.lock();
         let with_deleted = since.is_some();
         let since = since.unwrap_or(i64::MIN);
         let generated = (0..self.settings.count)
-            .filter(|n| !s.edits.contains_key(n))
+            .filter(|&n| !s.edits.contains_key(&n) && self.is_kind(n, kind))
             .map(|n| (self.generated_ms(n), n))
             .filter(|&(ms, _)| ms >= since);
-        let edited = s.edited.iter().copied().filter(|&(ms, k)| ms >= since && (with_deleted || !s.edits[&k].deleted));
+        let edited = s
+            .edited
+            .iter()
+            .copied()
+            .filter(|&(ms, k)| ms >= since && (with_deleted || !s.edits[&k].deleted) && self.is_kind(k, kind));
         let skip = usize::try_from(page.saturating_sub(1)).unwrap_or(usize::MAX).saturating_mul(per_page);
         let keys: Vec<(i64, u64)> = generated.chain(edited).skip(skip).take(per_page + 1).collect();
         let more = keys.len() > per_page;
         let items = keys.iter().take(per_page).map(|&(_, k)| self.item(k, s.edits.get(&k), issuer)).collect();
-        let total = (!with_deleted).then(|| self.live_locked(&s));
+        let total = (!with_deleted).then(|| self.live_of_kind(&s, kind));
         (Listing { items, next: None, total }, more)
     }
 
@@ -593,6 +717,7 @@ pub(crate) struct ListQuery {
     sync_token: Option<String>,
     page: Option<String>,
     per_page: Option<String>,
+    kind: Option<String>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -611,7 +736,9 @@ impl Items {
     fn admit(&self) -> Admission {
         let mut s = self.lock();
         s.requests += 1;
-        s.first_request_ms.get_or_insert_with(now_ms);
+        let at = now_ms();
+        s.first_request_ms.get_or_insert(at);
+        s.last_request_ms = Some(at);
         let Some(limit) = self.settings.rate_limit else { return Admission::Unlimited };
         let rate = f64::from(limit);
         let elapsed = s.bucket.at.elapsed().as_secs_f64();
@@ -736,6 +863,13 @@ pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Que
             Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_updated_since", "updated_since must be RFC 3339"),
         },
     };
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(name) => match items.kind_index(name) {
+            Some(at) => Some(at),
+            None => return error(StatusCode::BAD_REQUEST, "invalid_kind", "kind is not one of this sandbox's kinds"),
+        },
+    };
     let issuer = &sandbox.settings().issuer;
     let paged = items.lock().listing == Paging::Pages;
     let body = if paged {
@@ -749,7 +883,7 @@ pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Que
             Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
             Some(_) => return error(StatusCode::BAD_REQUEST, "invalid_per_page", "per_page must be between 1 and 200"),
         };
-        let (listing, more) = items.list_page(page, per_page, since, issuer);
+        let (listing, more) = items.list_page(page, per_page, since, kind, issuer);
         json!({
             "items": listing.items,
             "page": page,
@@ -759,7 +893,7 @@ pub(crate) async fn list(State(sandbox): State<Sandbox>, headers: HeaderMap, Que
             "sync_token": if more { None } else { items.stream_token() },
         })
     } else {
-        let listing = items.broken(items.list(after, since, limit, issuer), after);
+        let listing = items.broken(items.list(after, since, kind, limit, issuer), after);
         let last = listing.next.is_none();
         json!({
             "items": listing.items,
@@ -802,7 +936,7 @@ mod tests {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            let page = items.list(after, since, limit, "http://x");
+            let page = items.list(after, since, None, limit, "http://x");
             all.extend(ids(&page));
             match page.next {
                 Some(next) => after = Some(next),
@@ -816,7 +950,7 @@ mod tests {
         let items = Items::new(ItemSettings { count: 250, rate_limit: None, ..ItemSettings::default() });
         let all = walk(&items, None, 100);
         assert_eq!(all, (0..250).map(item_id).collect::<Vec<_>>());
-        assert_eq!(items.list(None, None, 10, "http://x").total, Some(250));
+        assert_eq!(items.list(None, None, None, 10, "http://x").total, Some(250));
     }
 
     #[test]
@@ -835,6 +969,36 @@ mod tests {
         assert_eq!(items.public_ids().len(), 28);
     }
 
+    /// Each kind lists only its own items, with its own count, and the
+    /// kinds together are every item once.
+    #[test]
+    fn each_kind_lists_its_own_items_and_together_they_are_all() {
+        let kinds = vec!["item".to_owned(), "note".to_owned(), "task".to_owned()];
+        let items = Items::new(ItemSettings { count: 100, rate_limit: None, kinds, ..ItemSettings::default() });
+        assert!(items.delete(4));
+        let mut all = Vec::new();
+        for k in 0..3 {
+            let (mut after, mut of_kind) = (None, Vec::new());
+            loop {
+                let page = items.list(after, None, Some(k), 7, "http://x");
+                assert!(page.items.iter().all(|i| i["kind"] == ["item", "note", "task"][k as usize]));
+                of_kind.extend(ids(&page));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            let (listing, _) = items.list_page(1, 200, None, Some(k), "http://x");
+            assert_eq!(ids(&listing), of_kind, "page and cursor listings agree for kind {k}");
+            assert_eq!(listing.total, Some(of_kind.len() as u64));
+            all.extend(of_kind);
+        }
+        all.sort_by_key(|id| id[4..].parse::<u64>().unwrap());
+        assert_eq!(all, (0..100).filter(|&n| n != 4).map(item_id).collect::<Vec<_>>());
+        assert_eq!(items.kind_index("note"), Some(1));
+        assert_eq!(items.kind_index("nope"), None);
+    }
+
     #[test]
     fn updated_since_skips_older_generated_items() {
         let items = Items::new(ItemSettings { count: 100, rate_limit: None, ..ItemSettings::default() });
@@ -845,7 +1009,7 @@ mod tests {
     fn walk_pages(items: &Items, per_page: usize) -> Vec<String> {
         let mut all = Vec::new();
         for page in 1.. {
-            let (listing, more) = items.list_page(page, per_page, None, "http://x");
+            let (listing, more) = items.list_page(page, per_page, None, None, "http://x");
             all.extend(ids(&listing));
             if !more {
                 break;
@@ -861,9 +1025,9 @@ mod tests {
     fn a_delete_between_numbered_pages_makes_the_next_page_skip_an_item() {
         let items = Items::new(ItemSettings { count: 20, rate_limit: None, ..ItemSettings::default() });
         assert_eq!(walk_pages(&items, 7), (0..20).map(item_id).collect::<Vec<_>>());
-        let (first, _) = items.list_page(1, 10, None, "http://x");
+        let (first, _) = items.list_page(1, 10, None, None, "http://x");
         assert!(items.delete(0));
-        let (second, more) = items.list_page(2, 10, None, "http://x");
+        let (second, more) = items.list_page(2, 10, None, None, "http://x");
         assert!(!more);
         let mut read = ids(&first);
         read.extend(ids(&second));

@@ -270,6 +270,11 @@ impl Sandbox {
         self.items().first_request_ms()
     }
 
+    /// When the last item request came, in Unix milliseconds.
+    pub fn last_item_request_ms(&self) -> Option<i64> {
+        self.items().last_request_ms()
+    }
+
     /// Items a full listing returns.
     pub fn live_item_count(&self) -> u64 {
         self.items().live_count()
@@ -282,8 +287,13 @@ impl Sandbox {
 
     /// Whether the request carries a live access token.
     fn token_is_valid(&self, headers: &HeaderMap) -> bool {
-        let token =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if let (Some(account), Some(value)) = (&self.inner.settings.items.basic, authorization)
+            && account.accepts(value)
+        {
+            return true;
+        }
+        let token = authorization.and_then(|v| v.strip_prefix("Bearer "));
         token.is_some_and(|t| {
             let s = self.lock();
             s.access.get(t).is_some_and(|(grant, expires)| *expires > Instant::now() && !s.revoked.contains(grant))
@@ -292,6 +302,54 @@ impl Sandbox {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
         self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The catalog entry of the sandbox's password flavour: its items over
+    /// HTTP Basic, connected through a credential form. `None` unless a
+    /// Basic account is set.
+    pub fn basic_provider_file(&self) -> Option<String> {
+        self.inner.settings.items.basic.as_ref()?;
+        let issuer = &self.inner.settings.issuer;
+        let host = url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        Some(format!(
+            r#"id = "sandbox-basic"
+name = "Sandbox (password)"
+category = "demo"
+description = "The sandbox's items, signed in with the sandbox's user name and password over HTTP Basic."
+docs_url = "{issuer}/api/me"
+logo = "sandbox.svg"
+availability = "available"
+sources = ["{issuer}/api/me"]
+entities = ["item"]
+
+[auth]
+kind = "basic"
+
+[[auth.fields]]
+name = "username"
+label = "User name"
+kind = "text"
+help = "The sandbox's user (PATCHBAY_SANDBOX_BASIC, before the colon)."
+
+[[auth.fields]]
+name = "password"
+label = "Password"
+kind = "secret"
+help = "The sandbox's password (PATCHBAY_SANDBOX_BASIC, after the colon)."
+
+[auth.verify]
+method = "GET"
+url = "{issuer}/api/me"
+basic_auth = {{ username = "{{username}}", password = "{{password}}" }}
+account_id = "/user/id"
+display_name = "/user/name"
+
+[api]
+base_url = "{issuer}/api"
+allowed_hosts = ["{host}"]
+pagination = "cursor"
+"#
+        ))
     }
 
     /// The routes, relative to where they are served (`/sandbox`), for a
@@ -318,6 +376,7 @@ impl Sandbox {
     pub fn provider_file(&self) -> String {
         let issuer = &self.inner.settings.issuer;
         let host = url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        let kinds = &self.inner.settings.items.kinds;
         format!(
             r#"id = "sandbox"
 name = "Sandbox (demo)"
@@ -327,7 +386,7 @@ docs_url = "{issuer}/oauth/authorize"
 logo = "sandbox.svg"
 availability = "available"
 sources = ["{issuer}/oauth/authorize"]
-entities = ["item"]
+entities = [{entities}]
 
 [auth]
 kind = "oauth2"
@@ -351,7 +410,17 @@ display_name = "/user/name"
 base_url = "{issuer}/api"
 allowed_hosts = ["{host}"]
 pagination = "cursor"
-{rate_limit}"#,
+{streams}{rate_limit}"#,
+            entities = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "),
+            // One stream per kind when there are several.
+            streams = if kinds.len() > 1 {
+                kinds
+                    .iter()
+                    .map(|k| format!("\n[[api.streams]]\nname = \"{k}\"\nentity_types = [\"{k}\"]\n"))
+                    .collect::<String>()
+            } else {
+                String::new()
+            },
             rate_limit = match self.inner.settings.items.rate_limit {
                 Some(requests) => format!(
                     "\n[rate_limit]\nrequests = {requests}\nper_seconds = 1\nremaining_header = \"X-RateLimit-Remaining\"\n\
@@ -797,5 +866,7 @@ async fn stats(State(sandbox): State<Sandbox>) -> Json<serde_json::Value> {
         "item_requests": item_requests,
         "rate_limited": rate_limited,
         "token_requests": sandbox.token_requests(),
+        "first_item_request_ms": sandbox.first_item_request_ms(),
+        "last_item_request_ms": sandbox.last_item_request_ms(),
     }))
 }

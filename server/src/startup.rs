@@ -232,6 +232,11 @@ pub async fn build_platform(
         catalog
             .add_built_in("sandbox.toml", &sandbox.provider_file())
             .map_err(|problems| anyhow::anyhow!("PATCHBAY_SANDBOX: the sandbox's catalog entry: {problems}"))?;
+        if let Some(file) = sandbox.basic_provider_file() {
+            catalog.add_built_in("sandbox-basic.toml", &file).map_err(|problems| {
+                anyhow::anyhow!("PATCHBAY_SANDBOX_BASIC: the sandbox's password entry: {problems}")
+            })?;
+        }
         tracing::info!(issuer = %sandbox.settings().issuer, "the sandbox demo provider is on");
     }
     let secrets = open_secret_store(config, &db).await?;

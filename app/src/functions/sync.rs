@@ -31,7 +31,7 @@ pub async fn get_sync_status(provider: String) -> Result<SyncStatus, AppError> {
 #[server(prefix = "/api", endpoint = "start_sync")]
 pub async fn start_sync(provider: String, kind: String) -> Result<Saved, AppError> {
     crate::ssr::admin(|viewer, platform| async move {
-        use platform::jobs::{Enqueued, Kind};
+        use platform::jobs::Kind;
         let provider = platform::ids::ProviderId::parse(&provider)?;
         let kind = match kind.as_str() {
             "incremental" => Kind::Incremental,
@@ -41,12 +41,13 @@ pub async fn start_sync(provider: String, kind: String) -> Result<Saved, AppErro
         if platform::connectors::source_for(&provider).is_none() {
             return Err(AppError::Refused("Patchbay cannot sync this provider yet.".to_owned()));
         }
-        let message = match platform::jobs::sync::enqueue(&platform, &viewer.user.team_id, &provider, kind).await? {
-            Enqueued::Created(_) if kind == Kind::FullBackfill => {
+        let queued = platform::jobs::sync::enqueue(&platform, &viewer.user.team_id, &provider, kind).await?;
+        let message = match queued.created_any() {
+            true if kind == Kind::FullBackfill => {
                 "Full re-sync queued: every record is read again. It starts within seconds."
             }
-            Enqueued::Created(_) => "Sync queued: it reads what changed since the last one. It starts within seconds.",
-            Enqueued::AlreadyThere(_) => {
+            true => "Sync queued: it reads what changed since the last one. It starts within seconds.",
+            false => {
                 "A sync of this connection is already queued or running, so no second one was made. \
                  Ask again once it has ended."
             }

@@ -76,7 +76,7 @@ impl Source for ChatwootSource {
             next: (!ended).then(|| (page + 1).to_string()),
             total: matches!(mode, Mode::Full).then_some(listing.meta.all_count).flatten(),
             skipped,
-            stream: None,
+            token: None,
         })
     }
 

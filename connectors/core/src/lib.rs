@@ -6,8 +6,9 @@
 //!   honours `Retry-After` and rate-limit reset headers, reads GitHub's
 //!   403-with-rate-limit as a rate limit, refreshes a token once on a 401,
 //!   and classes every failure as transient, permanent or partial (31, 32).
-//! - [`budget`]: one rate budget per connection, pacing requests ahead of
-//!   time from the documented limit and the provider's headers.
+//! - [`budget`]: one rate budget per connection, shared across processes,
+//!   pacing requests ahead of time from the documented limit and the
+//!   provider's headers, with per-endpoint buckets, costs and daily caps.
 //! - [`breaker`]: a circuit breaker per connection (SECURITY F5).
 //! - [`headers`]: reading `Retry-After` and rate-limit headers, by each
 //!   provider's own names and reset formats (rule 38); error bodies are read
@@ -16,6 +17,8 @@
 //!   pass over a listing that may shift confirms what it did not see.
 //! - [`auth`]: where a request carries the connection's secret.
 //! - [`graphql`]: GraphQL calls, their errors classed, partial data kept.
+//! - [`containers`]: walking containers (repositories, boards) for their
+//!   items, carrying the container's name and privacy onto them.
 //! - [`related`]: related lists fetched per record, names for referenced
 //!   ids, and sideloads merged back.
 //! - `testing` (feature): what the connectors' fixture suites share.
@@ -27,6 +30,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod budget;
+pub mod containers;
 pub mod graphql;
 pub mod headers;
 pub mod http;

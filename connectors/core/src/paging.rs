@@ -395,7 +395,8 @@ mod tests {
             call: crate::http::Call::default(),
             base_url: "https://acme.my.salesforce.com/services/data/v62.0",
             settings: &settings,
-            stream: None,
+            token: None,
+            stream: "",
             auth: &crate::auth::Placement::Bearer,
             allowed_hosts: &allowed,
         };

@@ -72,10 +72,10 @@ pub struct Page {
     /// Records of this page that could not be read: kept out, while the
     /// rest of the page is stored (CONNECTOR-RULES 39).
     pub skipped: Vec<Skipped>,
-    /// A stream token for the changes after this run (a delta link, a sync
-    /// token, an offset): stored when the run ends, and handed to the next
-    /// changes run in [`Context::stream`].
-    pub stream: Option<String>,
+    /// A change token for the changes after this run (a delta link, a
+    /// sync token, an offset): stored when the run ends, and handed to the
+    /// next changes run in [`Context::token`] (CONNECTOR-RULES 37).
+    pub token: Option<String>,
 }
 
 /// A record a page could not read, and why: a partial error the admin is
@@ -129,10 +129,38 @@ pub struct Context<'a> {
     pub allowed_hosts: &'a [String],
     /// Where requests carry the connection's secret, as the catalog says.
     pub auth: &'a crate::auth::Placement,
-    /// The stream token the last run's end handed back
-    /// ([`Page::stream`]), for a changes run to resume the stream from;
-    /// `None` in a full pass.
-    pub stream: Option<&'a str>,
+    /// The change token the last run's end handed back ([`Page::token`]),
+    /// for a changes run to resume the provider's stream from; `None` in a
+    /// full pass.
+    pub token: Option<&'a str>,
+    /// Which of the connection's streams this run reads ([`Stream`]): ""
+    /// for a connection that syncs as one stream.
+    pub stream: &'a str,
+}
+
+/// One of a connection's streams: a set of entity types synced with its
+/// own cursors, progress and job (HubSpot's contacts, companies and deals;
+/// Jira's issues and comments), so streams run side by side and a full
+/// pass of one prunes only its own entity types. The catalog declares a
+/// provider's streams (`[[api.streams]]`); a provider that declares none
+/// syncs as one stream, named "", over every entity type.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// A lowercase word, unique in the provider (`contacts`).
+    pub name: String,
+    /// The entity types its pages carry, and its prune may delete; none
+    /// for the one stream of a connection without named streams.
+    #[serde(default)]
+    pub entity_types: Vec<String>,
+}
+
+impl Stream {
+    /// Whether a change is about one of this stream's entity types: a page
+    /// may carry no other (a stream cannot write or delete another's).
+    pub fn covers(&self, entity_type: &str) -> bool {
+        self.entity_types.is_empty() || self.entity_types.iter().any(|t| t == entity_type)
+    }
 }
 
 /// Whether a full listing can lose a live record while it is read

@@ -118,7 +118,7 @@ impl Source for GithubSource {
                     .then(|| serde_json::to_string(&at))
                     .transpose()
                     .map_err(|_| FetchError::permanent(None, "the GitHub cursor cannot be written"))?;
-                return Ok(Page { changes, next, total: None, skipped, stream: None });
+                return Ok(Page { changes, next, total: None, skipped, token: None });
             }
             if let Some(repo) = at.queue.pop_front() {
                 at.issues = Some(client::issues_url(cx.base_url, &repo.full_name, mode)?);

@@ -24,7 +24,7 @@ impl Source for LinearSource {
             map_each(&issues.nodes, |issue| format!("issue {}", issue.identifier), mapping::change);
         skipped.extend(answer.partial);
         let next = issues.page_info.filter(|p| p.has_next_page).and_then(|p| p.end_cursor).filter(|c| !c.is_empty());
-        Ok(Page { changes, next, total: None, skipped, stream: None })
+        Ok(Page { changes, next, total: None, skipped, token: None })
     }
 
     fn listing(&self) -> Listing {

@@ -69,7 +69,7 @@ pub async fn items(cx: &Context<'_>, mode: Mode, at: Option<&At>) -> Result<Item
                 query.append_pair("limit", &PAGE_SIZE.to_string());
             }
         }
-        match (mode, cx.stream) {
+        match (mode, cx.token) {
             // The stream the last run's end handed back, when there is one.
             (Mode::Changes { .. }, Some(token)) => {
                 query.append_pair("sync_token", token);
@@ -79,8 +79,13 @@ pub async fn items(cx: &Context<'_>, mode: Mode, at: Option<&At>) -> Result<Item
             }
             (Mode::Full, _) => {}
         }
+        // A connection with named streams reads one kind of item per
+        // stream (the sandbox's `PATCHBAY_SANDBOX_KINDS`).
+        if !cx.stream.is_empty() {
+            query.append_pair("kind", cx.stream);
+        }
     }
-    let response = get(cx, url).await.map_err(|e| if cx.stream.is_some() { e.or_stream_expired() } else { e })?;
+    let response = get(cx, url).await.map_err(|e| if cx.token.is_some() { e.or_stream_expired() } else { e })?;
     read_json(response).await
 }
 

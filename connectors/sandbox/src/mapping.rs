@@ -13,15 +13,16 @@ use crate::{ENTITY_ITEM, types::Item};
 /// visibility is unknown (rule 17: fail closed).
 pub fn change(item: &Item) -> Result<Change, FetchError> {
     let id = read_id(&item.id).ok_or_else(|| FetchError::permanent(None, "an item without an id"))?;
+    let entity_type = item.kind.clone().unwrap_or_else(|| ENTITY_ITEM.to_owned());
     let public = item.visibility.as_deref() == Some("public");
     if item.deleted || !public {
-        return Ok(Change::Remove { entity_type: ENTITY_ITEM.into(), entity_id: id });
+        return Ok(Change::Remove { entity_type, entity_id: id });
     }
     let updated_at = parse_instant(&item.updated_at)
         .ok_or_else(|| FetchError::permanent(None, format!("item {id} has an unreadable updated_at")))?;
     let url = item.url.clone().ok_or_else(|| FetchError::permanent(None, format!("item {id} has no url")))?;
     Ok(Change::Upsert(Record {
-        entity_type: ENTITY_ITEM.into(),
+        entity_type,
         title: item.title.clone().unwrap_or_else(|| format!("Item {id}")),
         url,
         content: serde_json::json!({

@@ -15,7 +15,7 @@ use crate::{
 /// An unseen item, looked up: stored again while it is live and public,
 /// removed when private or gone.
 async fn confirm_one(cx: &Context<'_>, record: &Unseen) -> Result<Option<Change>, FetchError> {
-    if record.entity_type != ENTITY_ITEM {
+    if !record.entity_id.starts_with("itm_") {
         return Ok(None);
     }
     match found(client::item(cx, &record.entity_id).await)? {
@@ -42,7 +42,8 @@ impl Source for SandboxSource {
     async fn page(&self, cx: &Context<'_>, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
         let at = cursor.map(At::decode);
         let answer = client::items(cx, mode, at.as_ref()).await?;
-        let (changes, skipped) = map_each(&answer.items, |i| record_name(ENTITY_ITEM, &i.id), mapping::change);
+        let name = |i: &crate::types::Item| record_name(i.kind.as_deref().unwrap_or(ENTITY_ITEM), &i.id);
+        let (changes, skipped) = map_each(&answer.items, name, mapping::change);
         let next = match (answer.next_cursor.filter(|c| !c.is_empty()), answer.next_page) {
             (Some(cursor), _) => Some(At::Cursor(cursor)),
             (None, Some(page)) => Some(At::Page(page)),
@@ -53,7 +54,7 @@ impl Source for SandboxSource {
             next: next.map(|at| at.encode()),
             total: answer.total_count,
             skipped,
-            stream: answer.sync_token.filter(|t| !t.is_empty()),
+            token: answer.sync_token.filter(|t| !t.is_empty()),
         })
     }
 

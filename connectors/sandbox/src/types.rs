@@ -28,6 +28,10 @@ pub struct Item {
     #[serde(default)]
     pub deleted: bool,
     pub updated_at: String,
+    /// The item's kind (`item`, `note`…): its entity type, and the stream
+    /// it is listed in. `item` when left out.
+    #[serde(default)]
+    pub kind: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
     #[serde(default)]

@@ -312,6 +312,11 @@ pub struct Api {
     /// "api_access_token" }`); see [`Provider::placement`] for the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<connector_core::auth::Placement>,
+    /// The streams a connection syncs side by side, each with its own
+    /// cursors and job (`[[api.streams]] name = "contacts" entity_types =
+    /// ["contact"]`); none: one stream over every entity type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<connector_core::source::Stream>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -327,6 +332,16 @@ pub enum Pagination {
 }
 
 impl Provider {
+    /// The streams a connection syncs: the catalog's, or one named "" that
+    /// covers every entity type.
+    pub fn streams(&self) -> Vec<connector_core::source::Stream> {
+        if self.api.streams.is_empty() {
+            vec![connector_core::source::Stream { name: String::new(), entity_types: Vec::new() }]
+        } else {
+            self.api.streams.clone()
+        }
+    }
+
     /// Where sync requests carry the secret: as `api.auth` declares, or
     /// HTTP Basic for a `basic` provider and a bearer token otherwise.
     pub fn placement(&self) -> connector_core::auth::Placement {
@@ -355,6 +370,34 @@ pub struct RateLimit {
     /// Whether 429 answers carry `Retry-After`.
     #[serde(default)]
     pub retry_after: bool,
+    /// Requests a UTC day at most, counted by cost, across the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<u64>,
+    /// Endpoints with a limit or a request cost of their own; the first
+    /// whose path a request's starts with is its.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<RateBucket>,
+}
+
+/// An endpoint's own limit (`requests` per `per_seconds`), or the cost of
+/// its requests in the connection's limit (points, complexity), or both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBucket {
+    /// The URL path it covers, from the host: `/crm/v3/objects/*/search`
+    /// (`*` stands for one segment).
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_seconds: Option<u32>,
+    /// Slots of the connection's limit one request takes; 1 if not given.
+    #[serde(default = "one")]
+    pub cost: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[cfg(test)]

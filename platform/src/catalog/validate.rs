@@ -133,6 +133,25 @@ fn check(provider: &Provider, report: &mut Report<'_>, logos: &[&Path]) {
     {
         report.add("rate_limit", "requests and per_seconds must be more than 0");
     }
+    if let Some(limit) = &provider.rate_limit {
+        if limit.daily == Some(0) {
+            report.add("rate_limit.daily", "must be more than 0, or left out");
+        }
+        for (i, bucket) in limit.buckets.iter().enumerate() {
+            let key = format!("rate_limit.buckets[{i}]");
+            if !bucket.path.starts_with('/') || bucket.path.contains(['?', '#']) {
+                report.add(format!("{key}.path"), "must be a URL path such as `/crm/v3/objects/*/search`");
+            }
+            match (bucket.requests, bucket.per_seconds) {
+                (Some(0), _) | (_, Some(0)) => report.add(key.clone(), "requests and per_seconds must be more than 0"),
+                (Some(_), None) | (None, Some(_)) => report.add(key.clone(), "give both requests and per_seconds"),
+                _ => {}
+            }
+            if !(1..=1000).contains(&bucket.cost) {
+                report.add(format!("{key}.cost"), "must be from 1 to 1000");
+            }
+        }
+    }
 }
 
 fn check_credentials(report: &mut Report<'_>, credentials: &Credentials) -> Vec<String> {
@@ -210,6 +229,29 @@ fn check_api(provider: &Provider, report: &mut Report<'_>, names: &[String]) {
         && !(5..=1440).contains(&minutes)
     {
         report.add("api.sync_every_minutes", "must be from 5 to 1440 (a day)");
+    }
+    let word = |text: &str| {
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let mut types = std::collections::HashSet::new();
+    for (i, stream) in api.streams.iter().enumerate() {
+        let key = format!("api.streams[{i}]");
+        if !word(&stream.name) {
+            report.add(format!("{key}.name"), "must be a lowercase word (letters, digits, `_`)");
+        }
+        if api.streams[..i].iter().any(|s| s.name == stream.name) {
+            report.add(format!("{key}.name"), format!("`{}` names two streams", stream.name));
+        }
+        if stream.entity_types.is_empty() {
+            report.add(format!("{key}.entity_types"), "must name the entity types the stream syncs");
+        }
+        // A full pass of one stream deletes what it did not see of its
+        // types: two streams sharing a type would delete each other's.
+        for entity_type in &stream.entity_types {
+            if !types.insert(entity_type.as_str()) {
+                report.add(format!("{key}.entity_types"), format!("`{entity_type}` is in two streams"));
+            }
+        }
     }
 }
 

@@ -103,11 +103,9 @@ async fn store_and_complete(
     // CONNECTOR-RULES 22: stored, then connected, then the first backfill
     // queued, in this transaction (one already queued is kept).
     if crate::connectors::source_for(&provider.id).is_some() {
-        crate::jobs::enqueue(
-            &mut tx,
-            &crate::jobs::sync::new_job(&actor.team_id, &provider.id, &claimed.id, crate::jobs::Kind::FullBackfill),
-        )
-        .await?;
+        for job in crate::jobs::sync::new_jobs(&actor.team_id, provider, &claimed.id, crate::jobs::Kind::FullBackfill) {
+            crate::jobs::enqueue(&mut tx, &job).await?;
+        }
     }
     crate::store::audit::record(
         &mut tx,

@@ -13,6 +13,12 @@
 //! - `run`: the position inside the current run, tagged with its job, so
 //!   only that job resumes from it and a new full re-sync starts over.
 //!
+//! A connection syncs as one stream, or as the streams its catalog entry
+//! names (`[[api.streams]]`: HubSpot's contacts, companies and deals),
+//! each a job of its own with its own cursors (`{stream}.since`,
+//! `{stream}.run`, `{stream}.token`), so workers sync them side by side
+//! and a full pass of one prunes only its stream's entity types.
+//!
 //! A full pass ends by removing the records it did not see. Over a
 //! listing that cannot shift ([`Listing::Stable`]) they are deleted in its
 //! last commit. Over one that can, a live record may have slipped past a
@@ -29,11 +35,11 @@ use std::{
 
 use connector_core::{
     breaker::CircuitBreaker,
-    budget::RateBudget,
+    budget::{Bucket, RateBudget},
     headers::Signals,
     http::{Call, Class, Credentials, FetchError, RetryPolicy},
     paging::{LoopGuard, parse_instant, utc_rfc3339},
-    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Skipped, Source, about_asked},
+    source::{CONFIRM_BATCH, Change, Context, Listing, Mode, Skipped, Source, Stream, about_asked},
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -78,8 +84,25 @@ const PAGES_AHEAD: usize = 16;
 
 const SINCE: &str = "since";
 const RUN: &str = "run";
-/// The stream token the provider handed back at the end of the last run.
-const STREAM: &str = "stream";
+/// The change token the provider handed back at the end of the last run.
+const TOKEN: &str = "stream";
+
+/// The names a stream's cursors are stored under: the bare names for a
+/// connection's one unnamed stream (as before streams), `{stream}.{name}`
+/// for a named one.
+#[derive(Clone, Debug)]
+struct Keys {
+    since: String,
+    run: String,
+    token: String,
+}
+
+impl Keys {
+    fn of(stream: &str) -> Self {
+        let key = |name: &str| if stream.is_empty() { name.to_owned() } else { format!("{stream}.{name}") };
+        Self { since: key(SINCE), run: key(RUN), token: key(TOKEN) }
+    }
+}
 
 /// The kinds of job the runner takes. A prune is a full pass queued by the
 /// schedule to find records deleted at the source: like every full pass,
@@ -114,9 +137,9 @@ struct Position {
     skipped: i64,
     #[serde(default)]
     first_skipped: Option<String>,
-    /// The stream token a page handed back, stored when the run ends.
-    #[serde(default)]
-    stream: Option<String>,
+    /// The change token a page handed back, stored when the run ends.
+    #[serde(default, rename = "stream")]
+    token: Option<String>,
 }
 
 impl Position {
@@ -146,7 +169,7 @@ struct Read {
     next: Option<String>,
     total: Option<u64>,
     skipped: Vec<Skipped>,
-    stream: Option<String>,
+    token: Option<String>,
 }
 
 /// Each connection's rate budget and circuit breaker, shared by every job
@@ -163,22 +186,77 @@ struct Limits {
 }
 
 impl Pacing {
-    fn limits(&self, team: &TeamId, provider: &Provider) -> Arc<Limits> {
+    fn limits(&self, db: &crate::Db, team: &TeamId, provider: &Provider) -> Arc<Limits> {
         let mut map = self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry((team.clone(), provider.id.as_str().to_owned()))
             .or_insert_with(|| {
                 let budget = provider.rate_limit.as_ref().map(|l| {
-                    RateBudget::new(l.requests, Duration::from_secs(u64::from(l.per_seconds.max(1)))).with_signals(
-                        Signals {
+                    let key = format!("{}/{}", team.as_str(), provider.id.as_str());
+                    let line = |key: String| Arc::new(DbLine { db: db.clone(), key });
+                    let per = |seconds: u32| Duration::from_secs(u64::from(seconds.max(1)));
+                    let mut budget = RateBudget::new(l.requests, per(l.per_seconds))
+                        .with_signals(Signals {
                             remaining_header: l.remaining_header.as_deref().map(str::to_ascii_lowercase),
                             reset_header: l.reset_header.as_deref().map(str::to_ascii_lowercase),
                             reset_format: l.reset_format,
-                        },
-                    )
+                        })
+                        .shared(line(key.clone()));
+                    for bucket in &l.buckets {
+                        let own = bucket.requests.zip(bucket.per_seconds).map(|(requests, seconds)| {
+                            RateBudget::new(requests, per(seconds)).shared(line(format!("{key}{}", bucket.path)))
+                        });
+                        budget = budget.with_bucket(Bucket::new(&bucket.path, own, bucket.cost));
+                    }
+                    if let Some(cap) = l.daily {
+                        budget = budget.with_daily_cap(cap);
+                    }
+                    budget
                 });
                 Arc::new(Limits { budget, breaker: CircuitBreaker::new(5, Duration::from_secs(30)) })
             })
             .clone()
+    }
+}
+
+/// A connection's line of request slots in the database, which every
+/// process syncing it reserves from (SECURITY P3). Times are this
+/// machine's wall clock: replicas keep theirs in step (NTP), and a skew
+/// of a few milliseconds moves a slot by as much.
+#[derive(Debug)]
+struct DbLine {
+    db: crate::Db,
+    key: String,
+}
+
+fn unix_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn millis(span: Duration) -> i64 {
+    i64::try_from(span.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[async_trait::async_trait]
+impl connector_core::budget::SlotLine for DbLine {
+    async fn reserve(&self, count: u32, interval: Duration) -> std::result::Result<Duration, String> {
+        let now = unix_ms();
+        // Whole milliseconds: a limit over 1,000 a second shares the
+        // millisecond a run of them spans.
+        let span = millis(interval.saturating_mul(count)).max(1);
+        let start =
+            crate::store::rate_slots::reserve(&self.db, &self.key, now, span).await.map_err(|e| e.to_string())?;
+        Ok(Duration::from_millis(u64::try_from(start - now).unwrap_or(0)))
+    }
+
+    async fn hold(&self, wait: Duration) -> std::result::Result<(), String> {
+        let until = unix_ms().saturating_add(millis(wait));
+        crate::store::rate_slots::hold(&self.db, &self.key, until).await.map_err(|e| e.to_string())
+    }
+
+    async fn spend(&self, day: &str, cost: u32) -> std::result::Result<u64, String> {
+        let spent = crate::store::rate_slots::spend(&self.db, &self.key, day, i64::from(cost)).await;
+        spent.map(|n| u64::try_from(n).unwrap_or(0)).map_err(|e| e.to_string())
     }
 }
 
@@ -266,6 +344,7 @@ struct Opened<'a> {
     placement: connector_core::auth::Placement,
     /// The catalog's allowed API hosts that are names, not templates.
     allowed_hosts: Vec<String>,
+    stream: Stream,
 }
 
 impl Opened<'_> {
@@ -281,7 +360,8 @@ impl Opened<'_> {
             },
             base_url: &self.base_url,
             settings: &self.installation.settings,
-            stream: None,
+            token: None,
+            stream: &self.stream.name,
             auth: &self.placement,
             allowed_hosts: &self.allowed_hosts,
         }
@@ -293,6 +373,7 @@ async fn open<'a>(
     team: &'a TeamId,
     provider: &'a Provider,
     installation_id: Option<&InstallationId>,
+    stream: Stream,
 ) -> std::result::Result<Opened<'a>, Failure> {
     let installation = {
         let mut conn = platform.db.pool().acquire().await.map_err(Error::from)?;
@@ -315,7 +396,8 @@ async fn open<'a>(
         installation,
         source,
         credentials,
-        limits: platform.pacing.limits(team, provider),
+        stream,
+        limits: platform.pacing.limits(&platform.db, team, provider),
         http: platform.http.connector(),
     })
 }
@@ -329,11 +411,16 @@ pub async fn run(
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<Ran, Failure> {
     let provider = platform.catalog.get(&job.provider).ok_or_else(|| Failure::permanent("the provider is gone"))?;
+    let named = stream_of(job);
+    let stream = provider.streams().into_iter().find(|s| s.name == named).ok_or_else(|| {
+        Failure::permanent(format!("{} no longer has a stream named \"{named}\"; this job is left", provider.name))
+    })?;
     let opened = open(
         platform,
         &job.team_id,
         provider,
         Some(job.installation_id.as_ref().ok_or_else(|| Failure::permanent("the job names no connection"))?),
+        stream,
     )
     .await?;
 
@@ -352,7 +439,7 @@ pub async fn run(
             }
         }))
     };
-    pull(platform, job, worker, &opened.installation, opened.source.as_ref(), &opened.context(), on_page).await
+    pull(platform, job, worker, &opened, &opened.context(), on_page).await
 }
 
 /// Reads every page of a full pass of a team's connection and stores
@@ -365,20 +452,32 @@ pub async fn read_only(
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<i64, Failure> {
     let provider = platform.catalog.get(provider).ok_or_else(|| Failure::permanent("no such provider"))?;
-    let opened = open(platform, team, provider, None).await?;
-    let cx = opened.context();
-    let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
-    let (mut cursor, mut done) = (None, 0i64);
-    loop {
-        let page = fetch(opened.source.as_ref(), &cx, Mode::Full, cursor.as_deref(), 1).await?;
-        guard.page(page.changes.len(), page.next.as_deref()).map_err(|stuck| Failure::permanent(stuck.to_string()))?;
-        done += i64::try_from(page.changes.len()).unwrap_or(i64::MAX);
-        on_page(done, page.total.and_then(|t| i64::try_from(t).ok()));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(done),
+    let mut done = 0i64;
+    for stream in provider.streams() {
+        let opened = open(platform, team, provider, None, stream).await?;
+        let cx = opened.context();
+        let mut guard = LoopGuard::new(MAX_EMPTY_PAGES);
+        let mut cursor = None;
+        loop {
+            let page = fetch(opened.source.as_ref(), &cx, Mode::Full, cursor.as_deref(), 1).await?;
+            guard
+                .page(page.changes.len(), page.next.as_deref())
+                .map_err(|stuck| Failure::permanent(stuck.to_string()))?;
+            done += i64::try_from(page.changes.len()).unwrap_or(i64::MAX);
+            on_page(done, page.total.and_then(|t| i64::try_from(t).ok()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
     }
+    Ok(done)
+}
+
+/// The stream a sync job reads: its payload's `stream`, "" when it names
+/// none (a connection of one stream, and every job from before streams).
+fn stream_of(job: &Job) -> &str {
+    job.payload.get("stream").and_then(serde_json::Value::as_str).unwrap_or_default()
 }
 
 /// A task that ends when its handle is dropped.
@@ -416,23 +515,26 @@ async fn pull(
     platform: &Platform,
     job: &Job,
     worker: &str,
-    installation: &Installation,
-    source: &dyn Source,
+    opened: &Opened<'_>,
     cx: &Context<'_>,
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<Ran, Failure> {
+    let (installation, source, stream) = (&opened.installation, opened.source.as_ref(), &opened.stream);
     let team = &job.team_id;
-    let target =
-        artifacts::Target { team: team.clone(), installation: installation.id.clone(), provider: job.provider.clone() };
+    let keys = &Keys::of(&stream.name);
+    let target = artifacts::Target {
+        entity_types: stream.entity_types.clone(),
+        ..artifacts::Target::whole(team, &installation.id, &job.provider)
+    };
     let cursors = installations::cursors(&platform.db, team, &installation.id).await?;
     let resumed =
-        cursors.get(RUN).and_then(|text| serde_json::from_str::<Position>(text).ok()).filter(|p| p.job == job.id);
+        cursors.get(&keys.run).and_then(|text| serde_json::from_str::<Position>(text).ok()).filter(|p| p.job == job.id);
     let started = OffsetDateTime::now_utc();
     let mut position = match resumed {
         Some(position) => position,
         None => {
             // A changes run needs a `since`; without one it is a full pass.
-            let since = cursors.get(SINCE).filter(|_| job.kind == Kind::Incremental).and_then(|text| {
+            let since = cursors.get(&keys.since).filter(|_| job.kind == Kind::Incremental).and_then(|text| {
                 let at = parse_instant(text)?;
                 Some(utc_rfc3339(at - OVERLAP))
             });
@@ -447,14 +549,14 @@ async fn pull(
                 confirmed_to: None,
                 skipped: 0,
                 first_skipped: None,
-                stream: None,
+                token: None,
             };
             let run = serde_json::to_string(&position).unwrap_or_default();
             // CONNECTOR-RULES 11: a full pass moves `since` to its start
             // first, so what changes while it runs is read afterwards.
-            let mut first = vec![(RUN, run.as_str())];
+            let mut first = vec![(keys.run.as_str(), run.as_str())];
             if since.is_none() {
-                first.push((SINCE, position.next_since.as_str()));
+                first.push((keys.since.as_str(), position.next_since.as_str()));
             }
             let progress = Progress { job: &job.id, worker, done: 0, total: None, items: 0, prune_before: None };
             commit(platform, &target, Vec::new(), &first, progress).await?;
@@ -467,12 +569,12 @@ async fn pull(
     };
     // A changes run resumes the provider's stream where the last run's
     // end left it; a full pass asks for a new one.
-    let stored_stream = cursors.get(STREAM).filter(|t| !t.is_empty() && mode != Mode::Full).cloned();
-    let cx = &Context { stream: stored_stream.as_deref(), ..*cx };
+    let stored_token = cursors.get(&keys.token).filter(|t| !t.is_empty() && mode != Mode::Full).cloned();
+    let cx = &Context { token: stored_token.as_deref(), ..*cx };
     let confirm = mode == Mode::Full && source.listing() == Listing::MayShift;
+    let run = Run { platform, job, worker, target: &target, keys, source, cx };
     if position.confirming {
-        let total = job.progress_total;
-        confirm_unseen(platform, job, worker, &target, source, cx, &mut position, total).await?;
+        confirm_unseen(&run, &mut position, job.progress_total).await?;
         return Ok(position.ran());
     }
     // The reader reads pages ahead into a short queue while the writer
@@ -486,6 +588,15 @@ async fn pull(
         async move {
             loop {
                 let read = fetch(source, cx, mode, cursor.as_deref(), job.attempts).await.and_then(|mut page| {
+                    // A stream writes and deletes only its own types.
+                    if let Some(other) = page.changes.iter().find(|c| !stream.covers(c.key().0)) {
+                        return Err(Failure::permanent(format!(
+                            "the connector gave a {} record in the \"{}\" stream, which holds only {}",
+                            other.key().0,
+                            stream.name,
+                            stream.entity_types.join(", ")
+                        )));
+                    }
                     // The page's statements are built here, while the
                     // writer writes the pages before it.
                     let upserts = page.changes.iter().filter(|c| matches!(c, Change::Upsert(_))).count();
@@ -498,7 +609,7 @@ async fn pull(
                         next: page.next,
                         total: page.total,
                         skipped: page.skipped,
-                        stream: page.stream,
+                        token: page.token,
                     })
                 });
                 cursor = read.as_ref().ok().and_then(|read| read.next.clone());
@@ -528,8 +639,8 @@ async fn pull(
                     if position.first_skipped.is_none() {
                         position.first_skipped = page.skipped.first().map(ToString::to_string);
                     }
-                    if page.stream.is_some() {
-                        position.stream = page.stream;
+                    if page.token.is_some() {
+                        position.token = page.token;
                     }
                     total = page.total.and_then(|t| i64::try_from(t).ok()).or(total);
                     batch.push(page.rows);
@@ -549,17 +660,17 @@ async fn pull(
                 // A full pass over a listing that may shift goes on to
                 // confirm what it did not see, and says so in its position.
                 position.confirming = finished && confirm;
-                let run = if finished && !confirm {
+                let at = if finished && !confirm {
                     String::new()
                 } else {
                     serde_json::to_string(&position).unwrap_or_default()
                 };
-                let mut cursors = vec![(RUN, run.as_str())];
+                let mut cursors = vec![(keys.run.as_str(), at.as_str())];
                 if finished && position.since.is_some() {
-                    cursors.push((SINCE, position.next_since.as_str()));
+                    cursors.push((keys.since.as_str(), position.next_since.as_str()));
                 }
-                if finished && let Some(stream) = &position.stream {
-                    cursors.push((STREAM, stream.as_str()));
+                if finished && let Some(token) = &position.token {
+                    cursors.push((keys.token.as_str(), token.as_str()));
                 }
                 // A full pass over a stable listing that reached its end
                 // has written every record the source still has since it
@@ -574,7 +685,7 @@ async fn pull(
             }
             if let Some(failure) = failure {
                 if failure.stream_expired && mode != Mode::Full {
-                    return Err(start_over(platform, job, worker, &target, &position, total).await);
+                    return Err(start_over(&run, &position, total).await);
                 }
                 return Err(failure);
             }
@@ -588,27 +699,32 @@ async fn pull(
         never = read => match never {},
     };
     if position.confirming {
-        confirm_unseen(platform, job, worker, &target, source, cx, &mut position, total).await?;
+        confirm_unseen(&run, &mut position, total).await?;
     }
     Ok(Ran { pages: ran.pages, ..position.ran() })
+}
+
+/// A run's parts, as the phases after the pages need them.
+struct Run<'r> {
+    platform: &'r Platform,
+    job: &'r Job,
+    worker: &'r str,
+    target: &'r artifacts::Target,
+    keys: &'r Keys,
+    source: &'r dyn Source,
+    cx: &'r Context<'r>,
 }
 
 /// A changes run whose stream token expired at the provider
 /// (CONNECTOR-RULES 37): what it read is kept; its position, `since` and
 /// the token are cleared, so the job's next attempt, at once, is a full
 /// pass, and the job says why.
-async fn start_over(
-    platform: &Platform,
-    job: &Job,
-    worker: &str,
-    target: &artifacts::Target,
-    position: &Position,
-    total: Option<i64>,
-) -> Failure {
+async fn start_over(run: &Run<'_>, position: &Position, total: Option<i64>) -> Failure {
+    let Run { platform, job, worker, target, keys, .. } = *run;
     let progress =
         Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before: None };
-    if let Err(failure) = commit(platform, target, Vec::new(), &[(RUN, ""), (SINCE, ""), (STREAM, "")], progress).await
-    {
+    let cleared = [(keys.run.as_str(), ""), (keys.since.as_str(), ""), (keys.token.as_str(), "")];
+    if let Err(failure) = commit(platform, target, Vec::new(), &cleared, progress).await {
         return failure;
     }
     Failure {
@@ -625,17 +741,12 @@ async fn start_over(
 /// committed with the position after it, so a run stopped here resumes
 /// here. A record the source still has is stored again as it is now; one
 /// it says is gone or private is deleted; one it says nothing of is kept.
-#[allow(clippy::too_many_arguments, reason = "the run's parts, as `pull` holds them")]
 async fn confirm_unseen(
-    platform: &Platform,
-    job: &Job,
-    worker: &str,
-    target: &artifacts::Target,
-    source: &dyn Source,
-    cx: &Context<'_>,
+    run: &Run<'_>,
     position: &mut Position,
     total: Option<i64>,
 ) -> std::result::Result<(), Failure> {
+    let Run { platform, job, worker, target, keys, source, cx } = *run;
     let before = position.unseen_before().ok_or_else(|| Failure::permanent("the run's start cannot be read"))?;
     let (mut asked, mut kept, mut removed) = (0usize, 0usize, 0u64);
     loop {
@@ -648,14 +759,14 @@ async fn confirm_unseen(
         asked += unseen.len();
         position.confirmed_to = Some((last.entity_type.clone(), last.entity_id.clone()));
         let rows = artifacts::Rows::new(platform.db.backend(), target, changes)?;
-        let run = serde_json::to_string(&position).unwrap_or_default();
+        let at = serde_json::to_string(&position).unwrap_or_default();
         let progress =
             Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before: None };
-        removed += commit(platform, target, vec![rows], &[(RUN, run.as_str())], progress).await?.removed;
+        removed += commit(platform, target, vec![rows], &[(keys.run.as_str(), at.as_str())], progress).await?.removed;
     }
     let progress =
         Progress { job: &job.id, worker, done: position.done, total, items: position.items, prune_before: None };
-    commit(platform, target, Vec::new(), &[(RUN, "")], progress).await?;
+    commit(platform, target, Vec::new(), &[(keys.run.as_str(), "")], progress).await?;
     if asked > 0 {
         tracing::info!(job = %job.id, asked, still_there = kept, removed, "confirmed the records the pass did not see");
     }
@@ -788,16 +899,39 @@ pub async fn finish(
     }
 }
 
-/// Queues a sync of a team's connection. One sync job per connection is
-/// live at a time: asking again while one is queued or running returns
-/// that one, so two clicks make one job (SECURITY F6) and two runs never
-/// move the same cursors.
-pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &ProviderId, kind: Kind) -> Result<jobs::Enqueued> {
-    let mut conn = platform.db.pool().acquire().await?;
+/// What [`enqueue`] did for each of a connection's streams, in the
+/// catalog's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued(pub Vec<jobs::Enqueued>);
+
+impl Queued {
+    /// The first stream's job: the only one of a connection that syncs as
+    /// one stream.
+    pub fn id(&self) -> &JobId {
+        self.0[0].id()
+    }
+
+    /// Whether any stream's job is new (the others were already live).
+    pub fn created_any(&self) -> bool {
+        self.0.iter().any(|e| matches!(e, jobs::Enqueued::Created(_)))
+    }
+}
+
+/// Queues a sync of a team's connection: a job per stream. One sync job
+/// per stream is live at a time: asking again while one is queued or
+/// running returns that one, so two clicks make one job (SECURITY F6) and
+/// two runs never move the same cursors.
+pub async fn enqueue(platform: &Platform, team: &TeamId, provider: &ProviderId, kind: Kind) -> Result<Queued> {
+    let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
+    let mut tx = platform.db.begin_write().await?;
     let installation =
-        installations::find(&mut conn, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?;
-    let job = new_job(team, provider, &installation.id, kind);
-    jobs::enqueue(&mut conn, &job).await
+        installations::find(&mut tx, team, provider).await?.filter(Installation::is_active).ok_or(Error::NotFound)?;
+    let mut queued = Vec::new();
+    for job in new_jobs(team, found, &installation.id, kind) {
+        queued.push(jobs::enqueue(&mut tx, &job).await?);
+    }
+    tx.commit().await?;
+    Ok(Queued(queued))
 }
 
 /// Minutes between a connection's incremental syncs, unless its provider's
@@ -830,9 +964,10 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
         if recent == 0 {
             let prune_due = last_full.is_none_or(|at| at < now() - i64::try_from(PRUNE_EVERY.as_secs()).unwrap_or(0));
             let kind = if prune_due { Kind::Prune } else { Kind::Incremental };
-            let job = new_job(&team, &found.id, &id, kind);
-            if let jobs::Enqueued::Created(_) = jobs::enqueue(&mut tx, &job).await? {
-                queued += 1;
+            for job in new_jobs(&team, found, &id, kind) {
+                if let jobs::Enqueued::Created(_) = jobs::enqueue(&mut tx, &job).await? {
+                    queued += 1;
+                }
             }
         }
         tx.commit().await?;
@@ -840,15 +975,37 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
     Ok(queued)
 }
 
-/// A sync job of a connection, keyed so that one is live at a time.
+/// A sync job of a connection's one unnamed stream, keyed so that one is
+/// live at a time.
 pub fn new_job(team: &TeamId, provider: &ProviderId, installation: &InstallationId, kind: Kind) -> jobs::NewJob {
+    stream_job(team, provider, installation, kind, "")
+}
+
+/// A sync job per stream of a connection ([`Provider::streams`]).
+pub fn new_jobs(team: &TeamId, provider: &Provider, installation: &InstallationId, kind: Kind) -> Vec<jobs::NewJob> {
+    provider.streams().iter().map(|stream| stream_job(team, &provider.id, installation, kind, &stream.name)).collect()
+}
+
+/// A sync job of one stream, keyed so that one is live per stream.
+fn stream_job(
+    team: &TeamId,
+    provider: &ProviderId,
+    installation: &InstallationId,
+    kind: Kind,
+    stream: &str,
+) -> jobs::NewJob {
+    let (dedupe_key, payload) = if stream.is_empty() {
+        (format!("sync:{}", installation.as_str()), serde_json::Value::Null)
+    } else {
+        (format!("sync:{}:{stream}", installation.as_str()), serde_json::json!({ "stream": stream }))
+    };
     jobs::NewJob {
         team: team.clone(),
         provider: provider.to_owned(),
         installation: Some(installation.clone()),
         kind,
-        dedupe_key: Some(format!("sync:{}", installation.as_str())),
-        payload: serde_json::Value::Null,
+        dedupe_key: Some(dedupe_key),
+        payload,
         run_after: now(),
         max_attempts: 8,
     }

@@ -48,6 +48,41 @@ pub struct Target {
     pub team: TeamId,
     pub installation: InstallationId,
     pub provider: ProviderId,
+    /// The entity types of the stream written for (empty: every type): a
+    /// full pass's prune and its confirmations touch no others.
+    pub entity_types: Vec<String>,
+}
+
+impl Target {
+    /// Every record of a team's connection.
+    pub fn whole(team: &TeamId, installation: &InstallationId, provider: &ProviderId) -> Self {
+        Self {
+            team: team.clone(),
+            installation: installation.clone(),
+            provider: provider.clone(),
+            entity_types: Vec::new(),
+        }
+    }
+
+    /// ` AND entity_type IN ($first, …)` for a stream's types, or nothing
+    /// for the whole connection; bound by [`Target::bind_types`].
+    fn types_sql(&self, first: usize) -> String {
+        if self.entity_types.is_empty() {
+            return String::new();
+        }
+        let list: Vec<String> = (first..first + self.entity_types.len()).map(|n| format!("${n}")).collect();
+        format!(" AND entity_type IN ({})", list.join(", "))
+    }
+
+    fn bind_types<'q, O>(
+        &'q self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, AnyArguments<'q>> {
+        for entity_type in &self.entity_types {
+            query = query.bind(entity_type.as_str());
+        }
+        query
+    }
 }
 
 /// A page's changes made ready to write: its statements with their values
@@ -181,7 +216,7 @@ pub async fn commit_page(
     cursors: &[(&str, &str)],
     progress: Option<Progress<'_>>,
 ) -> Result<Applied> {
-    let target = Target { team: team.clone(), installation: installation.clone(), provider: provider.to_owned() };
+    let target = Target::whole(team, installation, provider);
     let rows = Rows::new(db.backend(), &target, changes.to_vec())?;
     commit_rows(db, &target, vec![rows], cursors, progress).await
 }
@@ -239,13 +274,15 @@ pub async fn commit_rows(
         }
     }
     if let Some(before) = progress.as_ref().and_then(|p| p.prune_before) {
-        let done = sqlx::query("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND synced_at < $3")
-            .bind(team.as_str())
-            .bind(provider)
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
-        applied.removed += done.rows_affected();
+        let sql = format!(
+            "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND synced_at < $3{}",
+            target.types_sql(4)
+        );
+        let mut delete = sqlx::query(&sql).bind(team.as_str()).bind(provider).bind(before);
+        for entity_type in &target.entity_types {
+            delete = delete.bind(entity_type.as_str());
+        }
+        applied.removed += delete.execute(&mut *tx).await?.rows_affected();
     }
     for (name, value) in cursors {
         installations::put_cursor(&mut tx, team, installation, name, value).await?;
@@ -299,27 +336,25 @@ pub async fn unseen(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows: Vec<(String, String, String)> = match after {
         None => {
-            sqlx::query_as(&format!("{COLUMNS} ORDER BY entity_type, entity_id LIMIT $4"))
+            let sql = format!("{COLUMNS}{} ORDER BY entity_type, entity_id LIMIT $4", target.types_sql(5));
+            let query =
+                sqlx::query_as(&sql).bind(target.team.as_str()).bind(target.provider.as_str()).bind(before).bind(limit);
+            target.bind_types(query).fetch_all(db.pool()).await?
+        }
+        Some((entity_type, entity_id)) => {
+            let sql = format!(
+                "{COLUMNS}{} AND (entity_type > $4 OR (entity_type = $4 AND entity_id > $5)) \
+                 ORDER BY entity_type, entity_id LIMIT $6",
+                target.types_sql(7)
+            );
+            let query = sqlx::query_as(&sql)
                 .bind(target.team.as_str())
                 .bind(target.provider.as_str())
                 .bind(before)
-                .bind(limit)
-                .fetch_all(db.pool())
-                .await?
-        }
-        Some((entity_type, entity_id)) => {
-            sqlx::query_as(&format!(
-                "{COLUMNS} AND (entity_type > $4 OR (entity_type = $4 AND entity_id > $5)) \
-                 ORDER BY entity_type, entity_id LIMIT $6"
-            ))
-            .bind(target.team.as_str())
-            .bind(target.provider.as_str())
-            .bind(before)
-            .bind(entity_type.as_str())
-            .bind(entity_id.as_str())
-            .bind(limit)
-            .fetch_all(db.pool())
-            .await?
+                .bind(entity_type.as_str())
+                .bind(entity_id.as_str())
+                .bind(limit);
+            target.bind_types(query).fetch_all(db.pool()).await?
         }
     };
     Ok(rows

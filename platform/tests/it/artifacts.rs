@@ -176,8 +176,8 @@ async fn rows_commit_only_for_their_connection_and_in_page_order(test_db: TestDa
     let db = test_db.migrated().await;
     let (team, installation) = team_with_installation(&db).await;
     let (other_team, other_installation) = team_with_installation(&db).await;
-    let target = artifacts::Target { team: team.clone(), installation: installation.clone(), provider: pid("sandbox") };
-    let other = artifacts::Target { team: other_team, installation: other_installation, provider: pid("sandbox") };
+    let target = artifacts::Target::whole(&team, &installation, &pid("sandbox"));
+    let other = artifacts::Target::whole(&other_team, &other_installation, &pid("sandbox"));
 
     let rows = artifacts::Rows::new(db.backend(), &target, vec![record("1", "One")]).unwrap();
     let refused = artifacts::commit_rows(&db, &other, vec![rows], &[("backfill", "p1")], None).await;

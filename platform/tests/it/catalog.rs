@@ -235,6 +235,45 @@ fn each_validation_rule_names_the_file_and_the_key() {
             "auth.scope_separator",
             "a space",
         ),
+        (
+            "stream sharing a type",
+            VALID.replace(
+                "pagination = \"cursor\"",
+                "pagination = \"cursor\"\n[[api.streams]]\nname = \"tickets\"\nentity_types = [\"ticket\"]\n\
+                 [[api.streams]]\nname = \"more\"\nentity_types = [\"ticket\"]",
+            ),
+            "api.streams[1].entity_types",
+            "`ticket` is in two streams",
+        ),
+        (
+            "bucket half a limit",
+            VALID.replace(
+                "pagination = \"cursor\"",
+                "pagination = \"cursor\"\n[rate_limit]\nrequests = 10\nper_seconds = 1\n\
+                 [[rate_limit.buckets]]\npath = \"/search\"\nrequests = 5",
+            ),
+            "rate_limit.buckets[0]",
+            "give both requests and per_seconds",
+        ),
+        (
+            "bucket cost",
+            VALID.replace(
+                "pagination = \"cursor\"",
+                "pagination = \"cursor\"\n[rate_limit]\nrequests = 10\nper_seconds = 1\n\
+                 [[rate_limit.buckets]]\npath = \"search\"\ncost = 0",
+            ),
+            "rate_limit.buckets[0].cost",
+            "from 1 to 1000",
+        ),
+        (
+            "stream name",
+            VALID.replace(
+                "pagination = \"cursor\"",
+                "pagination = \"cursor\"\n[[api.streams]]\nname = \"Tickets!\"\nentity_types = [\"ticket\"]",
+            ),
+            "api.streams[0].name",
+            "lowercase word",
+        ),
     ];
     for (rule, text, key, words) in cases {
         let problems = problems_of(&[("custom/acme.toml", &text)], &[]);

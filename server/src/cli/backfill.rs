@@ -79,51 +79,59 @@ pub(super) async fn backfill(
         return say(&summary(read, 0));
     }
     let kind = if full { Kind::FullBackfill } else { Kind::Incremental };
-    let enqueued = platform::jobs::sync::enqueue(&platform, &found.id, provider, kind).await.map_err(|e| match e {
+    let queued = platform::jobs::sync::enqueue(&platform, &found.id, provider, kind).await.map_err(|e| match e {
         platform::Error::NotFound => anyhow::anyhow!("{provider}: team \"{}\" has no such connection", found.name),
         other => anyhow::anyhow!("{provider}: {other}"),
     })?;
     let worker = platform::jobs::worker_name("backfill");
-    let state = loop {
-        platform::jobs::interrupt_lapsed(&platform.db).await?;
-        let lease = platform::jobs::handler(kind).lease(&platform);
-        let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), lease).await?;
-        let Some(job) = job else {
-            let current = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
-            match current.map(|j| j.state) {
-                Some(State::Running | State::Queued) => {
-                    bar.set_message("waiting: another worker holds this sync, or it waits to try again");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    continue;
+    // A connection of several streams has a job per stream: each runs in
+    // turn, and the summary counts them all.
+    let (mut read, mut stored) = (0, 0);
+    for enqueued in &queued.0 {
+        let state = loop {
+            platform::jobs::interrupt_lapsed(&platform.db).await?;
+            let lease = platform::jobs::handler(kind).lease(&platform);
+            let job = platform::jobs::claim_one(&platform.db, &worker, enqueued.id(), lease).await?;
+            let Some(job) = job else {
+                let current = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
+                match current.map(|j| j.state) {
+                    Some(State::Running | State::Queued) => {
+                        bar.set_message("waiting: another worker holds this sync, or it waits to try again");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    Some(state) => break state,
+                    None => anyhow::bail!("the sync job disappeared"),
                 }
-                Some(state) => break state,
-                None => anyhow::bail!("the sync job disappeared"),
+            };
+            // The job runs through the registry like any other; the bar follows
+            // the progress it commits.
+            let follow = follow_progress(platform.clone(), found.id.clone(), job.id.clone(), &on_page);
+            let state = tokio::select! {
+                state = platform::jobs::run_claimed(&platform, &job, &worker) => state?,
+                never = follow => match never {},
+            };
+            let ended = platform::jobs::get(&platform.db, &found.id, &job.id).await?;
+            on_page(ended.as_ref().map_or(0, |j| j.progress_done), ended.as_ref().and_then(|j| j.progress_total));
+            let error = ended.as_ref().and_then(|j| Some((j.error_class.as_deref()?, j.last_error.as_deref()?)));
+            if let (false, Some((class, message))) = (state == State::Completed, error) {
+                bar.println(format!("{class}: {message}"));
+            }
+            match state {
+                State::Queued | State::Interrupted => continue,
+                state => break state,
             }
         };
-        // The job runs through the registry like any other; the bar follows
-        // the progress it commits.
-        let follow = follow_progress(platform.clone(), found.id.clone(), job.id.clone(), &on_page);
-        let state = tokio::select! {
-            state = platform::jobs::run_claimed(&platform, &job, &worker) => state?,
-            never = follow => match never {},
-        };
-        let ended = platform::jobs::get(&platform.db, &found.id, &job.id).await?;
-        on_page(ended.as_ref().map_or(0, |j| j.progress_done), ended.as_ref().and_then(|j| j.progress_total));
-        let error = ended.as_ref().and_then(|j| Some((j.error_class.as_deref()?, j.last_error.as_deref()?)));
-        if let (false, Some((class, message))) = (state == State::Completed, error) {
-            bar.println(format!("{class}: {message}"));
+        let job = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
+        let Some(job) = job else { anyhow::bail!("the sync job disappeared") };
+        if state != State::Completed {
+            platform.db.close().await;
+            anyhow::bail!("the sync {}: {}", state.as_str(), job.last_error.unwrap_or_default());
         }
-        match state {
-            State::Queued | State::Interrupted => continue,
-            state => break state,
-        }
-    };
-    bar.finish();
-    let job = platform::jobs::get(&platform.db, &found.id, enqueued.id()).await?;
-    platform.db.close().await;
-    let Some(job) = job else { anyhow::bail!("the sync job disappeared") };
-    if state != State::Completed {
-        anyhow::bail!("the sync {}: {}", state.as_str(), job.last_error.unwrap_or_default());
+        read += job.progress_done;
+        stored += job.items;
     }
-    say(&summary(job.progress_done, job.items))
+    bar.finish();
+    platform.db.close().await;
+    say(&summary(read, stored))
 }

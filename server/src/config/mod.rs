@@ -192,6 +192,8 @@ impl Config {
                 .map_or(0.0, |p| f64::from(p) / 100.0),
             paging: src.parse(SANDBOX_PAGING, |s| s.parse::<sandbox::Paging>())?.unwrap_or_default(),
             mutations: src.parse(SANDBOX_MUTATIONS, sandbox::Mutations::parse)?.unwrap_or_default(),
+            kinds: src.parse(SANDBOX_KINDS, sandbox::items::parse_kinds)?.unwrap_or_else(|| vec!["item".to_owned()]),
+            basic: src.parse(SANDBOX_BASIC, sandbox::items::BasicAccount::parse)?,
         };
         let job_lease =
             src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);

@@ -40,6 +40,8 @@ pub(super) const SANDBOX_RATE_LIMIT: Setting = setting("PATCHBAY_SANDBOX_RATE_LI
 pub(super) const SANDBOX_FAULT_PERCENT: Setting = setting("PATCHBAY_SANDBOX_FAULT_PERCENT", "sandbox_fault_percent");
 pub(super) const SANDBOX_PAGING: Setting = setting("PATCHBAY_SANDBOX_PAGING", "sandbox_paging");
 pub(super) const SANDBOX_MUTATIONS: Setting = setting("PATCHBAY_SANDBOX_MUTATIONS", "sandbox_mutations");
+pub(super) const SANDBOX_KINDS: Setting = setting("PATCHBAY_SANDBOX_KINDS", "sandbox_kinds");
+pub(super) const SANDBOX_BASIC: Setting = Setting { env: "PATCHBAY_SANDBOX_BASIC", key: "sandbox_basic", echo: false };
 pub(super) const JOB_LEASE: Setting = setting("PATCHBAY_JOB_LEASE", "job_lease");
 pub(super) const RUN_JOBS: Setting = setting("PATCHBAY_RUN_JOBS", "run_jobs");
 pub(super) const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
@@ -75,6 +77,8 @@ pub(super) const SETTINGS: &[Setting] = &[
     SANDBOX_FAULT_PERCENT,
     SANDBOX_PAGING,
     SANDBOX_MUTATIONS,
+    SANDBOX_KINDS,
+    SANDBOX_BASIC,
     JOB_LEASE,
     RUN_JOBS,
     SITE_ROOT,

@@ -196,7 +196,7 @@ async fn connecting_queues_one_backfill_and_asking_again_returns_it(db: TestData
     assert_eq!((queued[0].kind, queued[0].state), (Kind::FullBackfill, State::Queued));
     for kind in [Kind::Incremental, Kind::FullBackfill] {
         let again = sync::enqueue(&app.platform, &team, &pid("sandbox"), kind).await.unwrap();
-        assert!(matches!(again, jobs::Enqueued::AlreadyThere(ref id) if *id == queued[0].id), "{again:?}");
+        assert_eq!(again.0, [jobs::Enqueued::AlreadyThere(queued[0].id.clone())], "{again:?}");
     }
     assert_eq!(jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap().len(), 1);
     app.leave_jobs("the one queued backfill is what this test checks");
@@ -676,6 +676,127 @@ async fn three_workers_on_postgres_one_killed_mid_job_complete_it_once() {
         "more than one job"
     );
     assert_eq!((job.attempts, job.progress_done), (2, 30_000));
+    assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
+    app.stop().await;
+}
+
+/// Named streams (a sandbox of three kinds): connecting queues a backfill
+/// per stream, each keeps its own cursors, and a full pass of one stream
+/// prunes only its own kind, so a record deleted in another stream waits
+/// for that stream's pass.
+async fn each_stream_syncs_and_prunes_only_its_own_records(db: TestDatabase) {
+    let settings = [("PATCHBAY_SANDBOX_ITEMS", "300"), ("PATCHBAY_SANDBOX_KINDS", "item,note,task")];
+    let (app, team) = TestApp::with_sandbox_connected(db, &settings).await;
+    let queued = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap();
+    let mut streams: Vec<String> =
+        queued.iter().map(|j| j.payload["stream"].as_str().unwrap_or_default().to_owned()).collect();
+    streams.sort();
+    assert_eq!(streams, ["item", "note", "task"], "one backfill per stream");
+    let ran = jobs::drain(&app.platform, "test-worker").await.unwrap();
+    assert!(ran.len() == 3 && ran.iter().all(|(_, state)| *state == State::Completed), "{ran:?}");
+    assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
+    let counts = platform::status::connection(&app.platform, &team, &pid("sandbox")).await.unwrap().counts;
+    assert_eq!(counts, [("item".to_owned(), 100), ("note".to_owned(), 100), ("task".to_owned(), 100)]);
+    let kept = cursors(&app, &team).await;
+    for stream in ["item", "note", "task"] {
+        assert!(kept.contains_key(&format!("{stream}.since")), "{stream} has its own since: {kept:?}");
+    }
+
+    // Item 1 is a note, item 2 a task. Deleted at the source and not
+    // reported (records look an hour old, so a full pass may prune them).
+    stored_an_hour_ago(&app, &team).await;
+    assert!(sandbox(&app).delete_item(1) && sandbox(&app).delete_item(2));
+    let prune = jobs::Kind::Prune;
+    let one = platform::jobs::sync::new_jobs(
+        &team,
+        app.platform.catalog.get(&pid("sandbox")).unwrap(),
+        &installations::find(&mut app.platform.db.pool().acquire().await.unwrap(), &team, &pid("sandbox"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        prune,
+    )
+    .into_iter()
+    .find(|j| j.payload["stream"] == "note")
+    .unwrap();
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    jobs::enqueue(&mut conn, &one).await.unwrap();
+    drop(conn);
+    jobs::drain(&app.platform, "test-worker").await.unwrap();
+    let stored = stored_ids(&app, &team).await;
+    assert!(!stored.contains(&"itm_1".to_owned()), "the note stream's pass removed its deleted note");
+    assert!(stored.contains(&"itm_2".to_owned()), "a pass of the note stream touched a task");
+    app.stop().await;
+}
+platform::test_on_both_backends!(streams, each_stream_syncs_and_prunes_only_its_own_records);
+
+/// SECURITY P3: three `patchbay worker` processes sync the three streams
+/// of one connection side by side, against a sandbox advertising 20
+/// requests a second: together they use at least 95% of the limit, and
+/// the sandbox refuses none of their requests.
+#[tokio::test]
+async fn three_workers_syncing_one_connection_share_its_rate_limit() {
+    let Some(db) = TestDatabase::postgres().await else { return };
+    let url = db.url_for_child();
+    let (items, limit, kinds) = ("24000", "20", "item,note,task");
+    let settings =
+        [("PATCHBAY_SANDBOX_ITEMS", items), ("PATCHBAY_SANDBOX_RATE_LIMIT", limit), ("PATCHBAY_SANDBOX_KINDS", kinds)];
+    let (app, team) = TestApp::with_sandbox_connected(db, &settings).await;
+    let env = [
+        ("DATABASE_URL", url),
+        ("PATCHBAY_DATA_DIR", app.data_dir().display().to_string()),
+        ("PATCHBAY_PUBLIC_URL", app.base.clone()),
+        ("PATCHBAY_SANDBOX", "on".to_owned()),
+        ("PATCHBAY_SANDBOX_ITEMS", items.to_owned()),
+        ("PATCHBAY_SANDBOX_RATE_LIMIT", limit.to_owned()),
+        ("PATCHBAY_SANDBOX_KINDS", kinds.to_owned()),
+        ("PATCHBAY_LOG", "warn".to_owned()),
+    ];
+    let mut workers: Vec<tokio::process::Child> = (0..3)
+        .map(|_| {
+            tokio::process::Command::new(BIN)
+                .arg("worker")
+                .envs(env.iter().cloned())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let running_owners = || async {
+        let owners: Vec<(String,)> =
+            sqlx::query_as("SELECT lease_owner FROM jobs WHERE team_id = $1 AND state = 'running'")
+                .bind(team.as_str().to_owned())
+                .fetch_all(app.platform.db.pool())
+                .await
+                .unwrap();
+        owners.into_iter().map(|(o,)| o).collect::<std::collections::BTreeSet<_>>()
+    };
+    let (mut most_at_once, deadline) = (0, tokio::time::Instant::now() + Duration::from_secs(120));
+    loop {
+        most_at_once = most_at_once.max(running_owners().await.len());
+        let all = jobs::list(&app.platform.db, &team, &jobs::Filter::default(), 10).await.unwrap();
+        if all.len() == 3 && all.iter().all(|j| j.state == State::Completed) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the streams never completed: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for worker in &mut workers {
+        let _ = worker.start_kill();
+        let _ = worker.wait().await;
+    }
+    assert_eq!(most_at_once, 3, "the three workers did not sync the connection at once");
+    let (requests, refused) = sandbox(&app).item_requests();
+    let span_ms = sandbox(&app).last_item_request_ms().unwrap() - sandbox(&app).first_item_request_ms().unwrap();
+    // Requests after the first, over the time they took.
+    let rate = (requests - 1) as f64 * 1000.0 / span_ms as f64;
+    eprintln!("three workers: {requests} requests in {span_ms} ms, {rate:.2}/s of 20/s; {refused} refused");
+    assert_eq!(refused, 0, "the sandbox answered 429");
+    assert!(rate >= 0.95 * 20.0, "together the workers used {rate:.2} of 20 requests/s");
     assert_eq!(stored_ids(&app, &team).await, sorted(sandbox(&app).public_item_ids()));
     app.stop().await;
 }

@@ -209,3 +209,45 @@ async fn an_unmappable_record_is_left_out_and_named_in_a_partial_error() {
     assert_eq!(artifacts::ids(&app.platform.db, &team, &pid("chatwoot")).await.unwrap(), ["2", "3"]);
     app.stop().await;
 }
+
+/// A Basic-auth connection, end to end: the admin connects the sandbox's
+/// password flavour through its credential form (the pair verified at the
+/// sandbox over HTTP Basic), and the backfill the connect queued syncs
+/// every public item with the pair read from the secret store; a wrong
+/// password is refused at the form and leaves no installation.
+#[tokio::test]
+async fn a_basic_auth_connection_connects_through_its_form_and_syncs() {
+    let settings = [("PATCHBAY_SANDBOX_ITEMS", "250"), ("PATCHBAY_SANDBOX_BASIC", "demo:sandbox-pass-1")];
+    let mut all = vec![("LEPTOS_SITE_ROOT", common::SITE)];
+    all.extend_from_slice(&settings);
+    let app = TestApp::spawn_with(TestDatabase::sqlite(), &all).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let browser = &app.browser;
+    let post = async |password: &str| {
+        let fields = [("provider", "sandbox-basic"), ("values[username]", "demo"), ("values[password]", password)];
+        browser.post_form("/api/connect_provider", &fields).await
+    };
+    let refused = post("wrong-pass").await;
+    let status = refused.status();
+    let body = refused.text().await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("401") || body.contains("refused"), "the admin is not told why: {body}");
+    assert!(!body.contains("wrong-pass"), "the form echoed the password");
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let none = installations::find(&mut conn, &team, &pid("sandbox-basic")).await.unwrap();
+    assert!(none.is_none_or(|i| !i.is_active()), "a refused connect left an installation");
+    drop(conn);
+
+    let connected = post("sandbox-pass-1").await;
+    assert!(connected.status().is_success(), "{}", connected.text().await.unwrap());
+    let ran = jobs::drain(&app.platform, "test-worker").await.unwrap();
+    assert!(matches!(ran.as_slice(), [(_, State::Completed)]), "{ran:?}");
+    let sandbox = app.sandbox.as_ref().unwrap();
+    let mut stored = artifacts::ids(&app.platform.db, &team, &pid("sandbox-basic")).await.unwrap();
+    stored.sort();
+    let mut public = sandbox.public_item_ids();
+    public.sort();
+    assert_eq!(stored, public);
+    app.stop().await;
+}

@@ -1,0 +1,247 @@
+//! Walking containers for their items (CONNECTOR-RULES 17, 19):
+//! repositories → issues, boards → items, teams → projects → files.
+//!
+//! Containers are not records: a walk yields only their items, each
+//! carrying its container's id and name (`content.container`), so a search
+//! result says where it lives. A container that is private, or whose
+//! visibility is unknown, makes every item in it private: its items are
+//! removals, whatever their own visibility says. The walk's cursor holds
+//! the container being read and the position inside it, so a run resumes
+//! in the middle of a container.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    http::FetchError,
+    source::{Change, Context, Mode, Page},
+};
+
+/// A container's visibility, allow-listed: only what the provider
+/// documents as public is [`Visibility::Public`] (rule 17).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Public,
+    Private,
+}
+
+impl Visibility {
+    /// `value` read against the provider's public values; anything else,
+    /// or nothing, is private.
+    pub fn read(value: Option<&str>, public: &[&str]) -> Self {
+        match value {
+            Some(value) if public.contains(&value) => Self::Public,
+            _ => Self::Private,
+        }
+    }
+}
+
+/// A repository, board, project or folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub visibility: Visibility,
+}
+
+/// What a connector gives a walk: its containers in a stable order, and
+/// each one's items.
+#[async_trait::async_trait]
+pub trait Containers: Send + Sync {
+    /// The container after `after` in the listing's stable order (`None`:
+    /// the first); `None` once there are no more.
+    async fn next_container(
+        &self,
+        cx: &Context<'_>,
+        after: Option<&Container>,
+    ) -> Result<Option<Container>, FetchError>;
+
+    /// The page of `container`'s items of `mode` at `cursor` (`None`: its
+    /// first page).
+    async fn items(
+        &self,
+        cx: &Context<'_>,
+        container: &Container,
+        mode: Mode,
+        cursor: Option<&str>,
+    ) -> Result<Page, FetchError>;
+}
+
+/// Where a walk is, as its cursor stores it.
+#[derive(Debug, Serialize, Deserialize)]
+struct At {
+    container: Container,
+    inner: Option<String>,
+}
+
+/// The page of the walk at `cursor` (`None`: the start): a page of one
+/// container's items, with the container carried on them, and the cursor
+/// of the next page, in this container or the first of the next.
+pub async fn walk(
+    walker: &dyn Containers,
+    cx: &Context<'_>,
+    mode: Mode,
+    cursor: Option<&str>,
+) -> Result<Page, FetchError> {
+    let at = match cursor {
+        Some(text) => serde_json::from_str::<At>(text)
+            .map_err(|_| FetchError::permanent(None, "the stored position in the container walk is unreadable"))?,
+        None => match walker.next_container(cx, None).await? {
+            Some(container) => At { container, inner: None },
+            None => return Ok(Page::default()),
+        },
+    };
+    let mut page = walker.items(cx, &at.container, mode, at.inner.as_deref()).await?;
+    page.changes = page.changes.into_iter().map(|change| within(&at.container, change)).collect();
+    // A container's count is not the walk's.
+    page.total = None;
+    let next = match page.next.take() {
+        Some(inner) => Some(At { container: at.container, inner: Some(inner) }),
+        None => walker.next_container(cx, Some(&at.container)).await?.map(|container| At { container, inner: None }),
+    };
+    page.next = next.map(|at| serde_json::to_string(&at).unwrap_or_default());
+    Ok(page)
+}
+
+/// An item's change as its container makes it: the container's id and
+/// name carried on a record, and a removal for any item of a container
+/// that is not public.
+pub fn within(container: &Container, change: Change) -> Change {
+    match change {
+        Change::Upsert(record) if container.visibility != Visibility::Public => {
+            Change::Remove { entity_type: record.entity_type, entity_id: record.entity_id }
+        }
+        Change::Upsert(mut record) => {
+            if let Some(content) = record.content.as_object_mut() {
+                content.insert("container".into(), serde_json::json!({ "id": container.id, "name": container.name }));
+            }
+            Change::Upsert(record)
+        }
+        removal => removal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::{
+        auth::Placement,
+        http::{Call, Http, RetryPolicy},
+        source::Record,
+    };
+
+    /// Three boards, the middle one private, of three cards each, read two
+    /// at a time.
+    struct Boards;
+
+    fn board(n: usize) -> Container {
+        let visibility = if n == 1 { Visibility::Private } else { Visibility::Public };
+        Container { id: format!("b{n}"), name: format!("Board {n}"), visibility }
+    }
+
+    #[async_trait::async_trait]
+    impl Containers for Boards {
+        async fn next_container(
+            &self,
+            _: &Context<'_>,
+            after: Option<&Container>,
+        ) -> Result<Option<Container>, FetchError> {
+            let next = after.map_or(0, |c| c.id[1..].parse::<usize>().unwrap() + 1);
+            Ok((next < 3).then(|| board(next)))
+        }
+
+        async fn items(
+            &self,
+            _: &Context<'_>,
+            c: &Container,
+            _: Mode,
+            cursor: Option<&str>,
+        ) -> Result<Page, FetchError> {
+            let from: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let changes = (from..(from + 2).min(3))
+                .map(|n| {
+                    Change::Upsert(Record {
+                        entity_type: "card".into(),
+                        entity_id: format!("{}-c{n}", c.id),
+                        title: format!("Card {n}"),
+                        url: format!("https://boards.example/{}/{n}", c.id),
+                        content: serde_json::json!({ "text": "…" }),
+                        updated_at: OffsetDateTime::UNIX_EPOCH,
+                    })
+                })
+                .collect();
+            Ok(Page {
+                changes,
+                next: (from + 2 < 3).then(|| (from + 2).to_string()),
+                total: Some(3),
+                ..Page::default()
+            })
+        }
+    }
+
+    async fn walk_all(cx: &Context<'_>, mut cursor: Option<String>) -> (Vec<Change>, Vec<String>) {
+        let (mut changes, mut cursors) = (Vec::new(), Vec::new());
+        loop {
+            let page = walk(&Boards, cx, Mode::Full, cursor.as_deref()).await.unwrap();
+            assert_eq!(page.total, None);
+            changes.extend(page.changes);
+            match page.next {
+                Some(next) => {
+                    cursors.push(next.clone());
+                    cursor = Some(next);
+                }
+                None => return (changes, cursors),
+            }
+        }
+    }
+
+    /// CONNECTOR-RULES 19, 17: only items are yielded, each with its
+    /// board's name; a private board's items are removals; a walk resumed
+    /// from any stored cursor reads exactly the rest.
+    #[tokio::test]
+    async fn a_walk_yields_items_with_their_container_and_hides_a_private_ones() {
+        let http = Http::new(std::time::Duration::from_secs(1), RetryPolicy::default()).unwrap();
+        let settings = BTreeMap::new();
+        let cx = Context {
+            http: &http,
+            call: Call::default(),
+            base_url: "https://boards.example",
+            settings: &settings,
+            allowed_hosts: &[],
+            auth: &Placement::Bearer,
+            token: None,
+            stream: "",
+        };
+        let (changes, cursors) = walk_all(&cx, None).await;
+        assert_eq!(changes.len(), 9, "three cards on each of three boards, and no board as a record");
+        for change in &changes {
+            match change {
+                Change::Upsert(record) => {
+                    assert!(!record.entity_id.starts_with("b1"), "a private board's card was kept");
+                    let board = &record.entity_id[..2];
+                    assert_eq!(record.content["container"]["name"], format!("Board {}", &board[1..]));
+                    assert_eq!(record.content["container"]["id"], board);
+                }
+                Change::Remove { entity_id, .. } => assert!(entity_id.starts_with("b1"), "{entity_id}"),
+            }
+        }
+        for (at, cursor) in cursors.iter().enumerate() {
+            let (rest, _) = walk_all(&cx, Some(cursor.clone())).await;
+            // Pages of two and one cards a board: cards read before each cursor.
+            let read_before = [2, 3, 5, 6, 8][at];
+            assert_eq!(rest, changes[read_before..], "resumed from cursor {at}");
+        }
+        assert!(walk(&Boards, &cx, Mode::Full, Some("{nope")).await.is_err());
+    }
+
+    #[test]
+    fn unknown_visibility_is_private() {
+        assert_eq!(Visibility::read(Some("public"), &["public"]), Visibility::Public);
+        assert_eq!(Visibility::read(Some("internal"), &["public"]), Visibility::Private);
+        assert_eq!(Visibility::read(None, &["public"]), Visibility::Private);
+    }
+}
