@@ -68,7 +68,9 @@ start_console() {
     --data-urlencode email=bench@example.com --data-urlencode "password=$password" \
     | tr -d '\r' | sed -n 's/^set-cookie: \(patchbay_session=[^;]*\).*/\1/ip')
   [ -n "$cookie" ] || { echo "could not sign in for the benchmark" >&2; exit 1; }
-  authorize=$(curl -fsS -o /dev/null -w '%{redirect_url}' -H "Cookie: $cookie" "$base/oauth/sandbox/start")
+  # The start is a POST from the console's own page (SECURITY B5).
+  authorize=$(curl -fsS -o /dev/null -w '%{redirect_url}' -X POST -H "Cookie: $cookie" \
+    -H "Origin: $base" -H "Sec-Fetch-Site: same-origin" "$base/oauth/sandbox/start")
   request=$(curl -fsS "$authorize" | sed -n 's/.*name="request" value="\([^"]*\)".*/\1/p' | head -n1)
   back=$(curl -fsS -o /dev/null -w '%{redirect_url}' "$base/sandbox/oauth/decision" \
     --data-urlencode "request=$request" --data-urlencode decision=approve)

@@ -34,7 +34,13 @@ pub struct Status {
     pub counts: Vec<(String, i64)>,
     /// The newest sync jobs that met an error, newest first.
     pub errors: Vec<Job>,
+    /// For a connection of several streams: each stream's name and its
+    /// newest job, in the catalog's order; empty for one stream.
+    pub streams: Vec<(String, Option<Job>)>,
 }
+
+/// Recent sync jobs read to find each stream's newest.
+const STREAM_JOBS: i64 = 200;
 
 /// Recent errors the provider page lists.
 const RECENT_ERRORS: i64 = 5;
@@ -60,7 +66,25 @@ pub async fn connection(platform: &Platform, team: &TeamId, provider: &ProviderI
         Some(job) => Some(job.created_at + interval),
         None => Some(now()),
     };
+    let named: Vec<String> = platform
+        .catalog
+        .get(provider)
+        .map(|p| p.api.streams.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let streams = if named.is_empty() {
+        Vec::new()
+    } else {
+        let recent = jobs::list(&platform.db, team, &sync_jobs(&installation.id), STREAM_JOBS).await?;
+        named
+            .into_iter()
+            .map(|name| {
+                let newest = recent.iter().find(|job| job.stream() == name).cloned();
+                (name, newest)
+            })
+            .collect()
+    };
     Ok(Status {
+        streams,
         syncs: connectors::source_for(provider).is_some(),
         current,
         last_success,

@@ -101,6 +101,7 @@ fn SyncBody(status: Signal<SyncStatus>, name: String, start: ServerAction<StartS
     }
     let provider = untracked.provider.clone();
     let current = Memo::new(move |_| status.with(|s| s.current.clone()));
+    let streams = Memo::new(move |_| status.with(|s| s.streams.clone()));
     let errors = Memo::new(move |_| status.with(|s| s.errors.clone()));
     let facts = Memo::new(move |_| {
         status.with(|s| (s.last_success.clone(), s.next_sync.clone(), s.counts.clone(), s.total_records()))
@@ -124,6 +125,31 @@ fn SyncBody(status: Signal<SyncStatus>, name: String, start: ServerAction<StartS
                 .into_any(),
             }}
         </div>
+        {move || {
+            let streams = streams.get();
+            (!streams.is_empty()).then(|| view! {
+                <h3>"Streams"</h3>
+                <ul class="streams" aria-live="polite">
+                    {streams
+                        .into_iter()
+                        .map(|(name, job)| view! {
+                            <li>
+                                <strong>{name}</strong> " "
+                                {match job {
+                                    Some(job) => view! {
+                                        <JobBadge state=job.state/> " "
+                                        <span class="muted">{format!("{} · queued {}", kind_label(&job.kind), job.queued_at)}</span>
+                                        <JobProgress job=job.clone()/>
+                                    }
+                                    .into_any(),
+                                    None => view! { <span class="muted">"not synced yet"</span> }.into_any(),
+                                }}
+                            </li>
+                        })
+                        .collect_view()}
+                </ul>
+            })
+        }}
         <dl class="facts">
             {move || {
                 let (last, next, counts, total) = facts.get();
@@ -213,6 +239,7 @@ fn ErrorRow(job: JobView, can_manage: bool, start: ServerAction<StartSync>) -> i
         <li>
             <p class="job-line">
                 <span class="badge error-class">{class}</span> " " <strong>{kind_label(&job.kind)}</strong>
+                {job.stream.clone().map(|stream| view! { <span class="muted">{format!(" · {stream}")}</span> })}
                 <span class="muted">{format!(" · queued {}", job.queued_at)}</span> " " <JobBadge state=job.state/>
             </p>
             <p>{job.error.unwrap_or_default()}</p>

@@ -21,6 +21,9 @@ pub struct SyncStatus {
     pub counts: Vec<EntityCount>,
     /// The newest jobs that met an error.
     pub errors: Vec<JobView>,
+    /// For a connection of several streams: each one's name and newest
+    /// job, in the catalog's order.
+    pub streams: Vec<(String, Option<JobView>)>,
     /// The viewer may start syncs (admins only).
     pub can_manage: bool,
 }
@@ -46,6 +49,8 @@ pub struct JobView {
     pub provider_name: String,
     /// `full_backfill`, `incremental`, `prune` or `revoke_retry`.
     pub kind: String,
+    /// The stream it reads, for a connection of several (`contacts`).
+    pub stream: Option<String>,
     pub state: JobState,
     /// Records read so far, and the total when the provider says it.
     pub done: i64,

@@ -90,6 +90,7 @@ pub fn job_view(platform: &Platform, job: &Job, now: i64) -> JobView {
         provider: job.provider.to_string(),
         provider_name: platform.catalog.get(&job.provider).map_or_else(|| job.provider.to_string(), |p| p.name.clone()),
         kind: job.kind.as_str().to_owned(),
+        stream: Some(job.stream().to_owned()).filter(|s| !s.is_empty()),
         state,
         done: job.progress_done,
         total: job.progress_total,
@@ -119,6 +120,11 @@ pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &ProviderI
             .map(|(entity_type, count)| EntityCount { entity_type: entity_type.replace('_', " "), count })
             .collect(),
         errors: status.errors.iter().map(|job| job_view(platform, job, now)).collect(),
+        streams: status
+            .streams
+            .iter()
+            .map(|(name, job)| (name.clone(), job.as_ref().map(|job| job_view(platform, job, now))))
+            .collect(),
         can_manage: viewer.user.role == platform::accounts::Role::Admin,
         provider: provider.to_string(),
     })

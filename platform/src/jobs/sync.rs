@@ -411,7 +411,7 @@ pub async fn run(
     on_page: &(dyn Fn(i64, Option<i64>) + Send + Sync),
 ) -> std::result::Result<Ran, Failure> {
     let provider = platform.catalog.get(&job.provider).ok_or_else(|| Failure::permanent("the provider is gone"))?;
-    let named = stream_of(job);
+    let named = job.stream();
     let stream = provider.streams().into_iter().find(|s| s.name == named).ok_or_else(|| {
         Failure::permanent(format!("{} no longer has a stream named \"{named}\"; this job is left", provider.name))
     })?;
@@ -472,12 +472,6 @@ pub async fn read_only(
         }
     }
     Ok(done)
-}
-
-/// The stream a sync job reads: its payload's `stream`, "" when it names
-/// none (a connection of one stream, and every job from before streams).
-fn stream_of(job: &Job) -> &str {
-    job.payload.get("stream").and_then(serde_json::Value::as_str).unwrap_or_default()
 }
 
 /// A task that ends when its handle is dropped.

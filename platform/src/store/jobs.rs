@@ -154,6 +154,14 @@ pub struct Job {
     pub finished_at: Option<i64>,
 }
 
+impl Job {
+    /// The stream a sync job reads: its payload's `stream`, "" when it
+    /// names none (a connection of one stream).
+    pub fn stream(&self) -> &str {
+        self.payload.get("stream").and_then(serde_json::Value::as_str).unwrap_or_default()
+    }
+}
+
 const COLUMNS: &str = "id, team_id, provider, installation_id, kind, state, payload, attempts, max_attempts, \
                        run_after, progress_done, progress_total, items, error_class, last_error, created_at, \
                        started_at, finished_at";
@@ -550,9 +558,21 @@ pub async fn sync_history(
 
 /// A connection and its newest job of `kinds`, as what moves when either
 /// does (connection state; job state, progress, items, attempts, update
-/// time): a live view compares it to know when to read the whole status.
-pub type Fingerprint =
-    Option<(String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
+/// time), and its live jobs' count and progress together (the other
+/// streams of a connection of several): a live view compares it to know
+/// when to read the whole status.
+pub type Fingerprint = Option<(
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+)>;
 
 /// The [`Fingerprint`] of `team`'s connection to `provider`.
 pub async fn newest_sync_fingerprint(
@@ -562,11 +582,15 @@ pub async fn newest_sync_fingerprint(
     kinds: &[Kind],
 ) -> Result<Fingerprint> {
     Ok(sqlx::query_as(&format!(
-        "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at \
+        "SELECT i.id, i.state, j.id, j.state, j.progress_done, j.items, j.attempts, j.updated_at, \
+           (SELECT COUNT(*) FROM jobs WHERE installation_id = i.id AND kind IN ({kinds}) \
+              AND state IN ('queued', 'running')), \
+           (SELECT CAST(COALESCE(SUM(progress_done), 0) AS BIGINT) FROM jobs WHERE installation_id = i.id \
+              AND kind IN ({kinds}) AND state IN ('queued', 'running')) \
          FROM installations i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs \
-           WHERE installation_id = i.id AND kind IN ({}) ORDER BY {NEWEST_FIRST} LIMIT 1) \
+           WHERE installation_id = i.id AND kind IN ({kinds}) ORDER BY {NEWEST_FIRST} LIMIT 1) \
          WHERE i.team_id = $1 AND i.provider = $2",
-        kinds_sql(kinds)
+        kinds = kinds_sql(kinds)
     ))
     .bind(team.as_str())
     .bind(provider.as_str())

@@ -701,6 +701,21 @@ async fn each_stream_syncs_and_prunes_only_its_own_records(db: TestDatabase) {
     for stream in ["item", "note", "task"] {
         assert!(kept.contains_key(&format!("{stream}.since")), "{stream} has its own since: {kept:?}");
     }
+    // The provider page shows each stream with its own newest job.
+    let response = app.browser.post_form("/api/sync_status", &[("provider", "sandbox")]).await;
+    let status: app::models::sync::SyncStatus = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let shown: Vec<(String, Option<String>, Option<i64>)> = status
+        .streams
+        .iter()
+        .map(|(name, job)| (name.clone(), job.as_ref().and_then(|j| j.stream.clone()), job.as_ref().map(|j| j.done)))
+        .collect();
+    let expected: Vec<(String, Option<String>, Option<i64>)> =
+        ["item", "note", "task"].iter().map(|s| ((*s).to_owned(), Some((*s).to_owned()), Some(100))).collect();
+    assert_eq!(shown, expected);
+    let page = app.get("/integrations/sandbox").await.text().await.unwrap();
+    let list = page.split_once("class=\"streams\"").map(|(_, after)| after.split("</ul>").next().unwrap_or(""));
+    let list = list.expect("the page lists no streams");
+    assert!(["item", "note", "task"].iter().all(|s| list.contains(s)), "a stream is missing: {list}");
 
     // Item 1 is a note, item 2 a task. Deleted at the source and not
     // reported (records look an hour old, so a full pass may prune them).
