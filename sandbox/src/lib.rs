@@ -310,7 +310,7 @@ impl Sandbox {
     pub fn basic_provider_file(&self) -> Option<String> {
         self.inner.settings.items.basic.as_ref()?;
         let issuer = &self.inner.settings.issuer;
-        let host = url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        let host = self.issuer_host();
         Some(format!(
             r#"id = "sandbox-basic"
 name = "Sandbox (password)"
@@ -375,7 +375,7 @@ pagination = "cursor"
     /// console to validate and add like any other.
     pub fn provider_file(&self) -> String {
         let issuer = &self.inner.settings.issuer;
-        let host = url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        let host = self.issuer_host();
         let kinds = &self.inner.settings.items.kinds;
         format!(
             r#"id = "sandbox"
@@ -421,14 +421,26 @@ pagination = "cursor"
             } else {
                 String::new()
             },
-            rate_limit = match self.inner.settings.items.rate_limit {
-                Some(requests) => format!(
-                    "\n[rate_limit]\nrequests = {requests}\nper_seconds = 1\nremaining_header = \"X-RateLimit-Remaining\"\n\
-                     reset_header = \"X-RateLimit-Reset\"\nreset_format = \"delta_seconds\"\nretry_after = true\n"
-                ),
-                None => String::new(),
-            }
+            rate_limit = self.rate_limit_entry(),
         )
+    }
+
+    /// The host of the issuer: the one host the sandbox's API lives on.
+    fn issuer_host(&self) -> String {
+        let issuer = &self.inner.settings.issuer;
+        url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// The `[rate_limit]` table of a catalog entry for the item API: the
+    /// limit it enforces, or nothing without one.
+    fn rate_limit_entry(&self) -> String {
+        match self.inner.settings.items.rate_limit {
+            Some(requests) => format!(
+                "\n[rate_limit]\nrequests = {requests}\nper_seconds = 1\nremaining_header = \"X-RateLimit-Remaining\"\n\
+                 reset_header = \"X-RateLimit-Reset\"\nreset_format = \"delta_seconds\"\nretry_after = true\n"
+            ),
+            None => String::new(),
+        }
     }
 }
 

@@ -34,6 +34,24 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
+/// `count` `patchbay worker` processes with `env`, silent, killed when
+/// dropped.
+fn spawn_workers(count: usize, env: &[(&str, String)]) -> Vec<tokio::process::Child> {
+    (0..count)
+        .map(|_| {
+            tokio::process::Command::new(BIN)
+                .arg("worker")
+                .envs(env.iter().cloned())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
 /// Makes the team's records look written an hour ago, as a scheduled sync
 /// finds them, so that a full pass may remove what it does not see.
 async fn stored_an_hour_ago(app: &TestApp, team: &TeamId) {
@@ -617,19 +635,7 @@ async fn three_workers_on_postgres_one_killed_mid_job_complete_it_once() {
         ("PATCHBAY_JOB_LEASE", "3".to_owned()),
         ("PATCHBAY_LOG", "warn".to_owned()),
     ];
-    let mut workers: Vec<tokio::process::Child> = (0..3)
-        .map(|_| {
-            tokio::process::Command::new(BIN)
-                .arg("worker")
-                .envs(env.iter().cloned())
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let mut workers = spawn_workers(3, &env);
     let owner = || async {
         let row: Option<(Option<String>, i64)> =
             sqlx::query_as("SELECT lease_owner, progress_done FROM jobs WHERE team_id = $1")
@@ -768,19 +774,7 @@ async fn three_workers_syncing_one_connection_share_its_rate_limit() {
         ("PATCHBAY_SANDBOX_KINDS", kinds.to_owned()),
         ("PATCHBAY_LOG", "warn".to_owned()),
     ];
-    let mut workers: Vec<tokio::process::Child> = (0..3)
-        .map(|_| {
-            tokio::process::Command::new(BIN)
-                .arg("worker")
-                .envs(env.iter().cloned())
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let mut workers = spawn_workers(3, &env);
     let running_owners = || async {
         let owners: Vec<(String,)> =
             sqlx::query_as("SELECT lease_owner FROM jobs WHERE team_id = $1 AND state = 'running'")
