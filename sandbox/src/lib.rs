@@ -348,7 +348,8 @@ display_name = "/user/name"
 base_url = "{issuer}/api"
 allowed_hosts = ["{host}"]
 pagination = "cursor"
-"#
+{rate_limit}"#,
+            rate_limit = self.rate_limit_entry(),
         ))
     }
 
