@@ -26,6 +26,8 @@
 //!   that may be objects, `(updated_at, id)` watermarks, offsets, OData
 //!   queries, newest-first listings, capped searches, time windows, and the
 //!   guard against endless runs (F7).
+//! - [`webhooks`]: one verifier per signature family, delivery ids,
+//!   handshakes, the events a delivery reports, and subscriptions.
 
 pub mod auth;
 pub mod breaker;
@@ -39,3 +41,4 @@ pub mod related;
 pub mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;
