@@ -269,6 +269,23 @@ struct ItemState {
     stream_generation: u64,
     /// Listings asked for with a sync token.
     token_listings: u64,
+    /// The generated items' count: a number past it was created.
+    generated: u64,
+    /// The kinds of item, dealt out in turn ([`ItemSettings::kinds`]).
+    kinds: Vec<String>,
+    /// Where every change is told, for the webhooks ([`crate::hooks`]).
+    changes: Option<tokio::sync::mpsc::UnboundedSender<ItemChange>>,
+}
+
+/// A change to an item, as the webhooks report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ItemChange {
+    pub(crate) id: String,
+    /// The item's kind (its entity type at the console).
+    pub(crate) item_kind: String,
+    /// `item.created`, `item.updated`, `item.deleted` or `item.made_private`.
+    pub(crate) kind: &'static str,
+    pub(crate) updated_ms: i64,
 }
 
 #[derive(Debug)]
@@ -308,6 +325,9 @@ impl Items {
             stream_tokens: false,
             stream_generation: 1,
             token_listings: 0,
+            generated: settings.count,
+            kinds: settings.kinds.clone(),
+            changes: None,
         };
         Self { settings, base_ms, state: Mutex::new(state) }
     }
@@ -459,11 +479,13 @@ impl Items {
     }
 
     fn edit_at(s: &mut ItemState, n: u64, updated_ms: i64, change: impl FnOnce(&mut Edit)) -> bool {
+        let fresh = !s.edits.contains_key(&n);
         let mut edit =
             s.edits.get(&n).copied().unwrap_or(Edit { updated_ms: 0, revision: 0, deleted: false, private: false });
         if edit.deleted {
             return false;
         }
+        let was_private = edit.private;
         if edit.updated_ms != 0 {
             s.edited.remove(&(edit.updated_ms, n));
         }
@@ -472,7 +494,26 @@ impl Items {
         change(&mut edit);
         s.edited.insert((updated_ms, n));
         s.edits.insert(n, edit);
+        if let Some(changes) = &s.changes {
+            let kind = match () {
+                () if edit.deleted => "item.deleted",
+                () if edit.private && !was_private => "item.made_private",
+                () if fresh && n >= s.generated => "item.created",
+                () => "item.updated",
+            };
+            // The receiver lives as long as the sandbox.
+            let item_kind = match s.kinds.len() {
+                0 => "item".to_owned(),
+                len => s.kinds[usize::try_from(n % len as u64).unwrap_or(0)].clone(),
+            };
+            let _ = changes.send(ItemChange { id: item_id(n), item_kind, kind, updated_ms });
+        }
         true
+    }
+
+    /// Sends every change from now on to `changes`.
+    pub(crate) fn tell_changes(&self, changes: tokio::sync::mpsc::UnboundedSender<ItemChange>) {
+        self.lock().changes = Some(changes);
     }
 
     /// Edits item `n`'s title, as a person would; `false` if it is gone.
@@ -689,11 +730,16 @@ struct Listing {
     total: Option<u64>,
 }
 
+/// The number of an item id (`itm_7`), if it is one.
+pub(crate) fn item_number(id: &str) -> Option<u64> {
+    id.strip_prefix("itm_").and_then(|n| n.parse::<u64>().ok()).filter(|n| item_id(*n) == id)
+}
+
 pub(crate) fn item_id(n: u64) -> String {
     format!("itm_{n}")
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()

@@ -41,8 +41,10 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+pub mod hooks;
 pub mod items;
 
+pub use hooks::{HookFaults, HookSettings, HookStats};
 pub use items::{ItemSettings, Mutations, Paging};
 
 /// The one client the sandbox knows, as the catalog registers it.
@@ -67,6 +69,8 @@ pub struct Settings {
     pub redirect_uris: Vec<String>,
     pub access_token_life: Duration,
     pub items: ItemSettings,
+    /// Its webhooks' lifetime and faults.
+    pub hooks: HookSettings,
 }
 
 /// A way the next token request fails.
@@ -114,6 +118,7 @@ struct Inner {
     token_requests: AtomicU64,
     refresh_requests: AtomicU64,
     items: items::Items,
+    hooks: hooks::Hooks,
 }
 
 #[derive(Debug, Default)]
@@ -160,6 +165,7 @@ impl Sandbox {
         Self {
             inner: Arc::new(Inner {
                 items: items::Items::new(settings.items.clone()),
+                hooks: hooks::Hooks::new(settings.hooks.clone()),
                 settings,
                 state: Mutex::new(AuthState::default()),
                 token_requests: AtomicU64::new(0),
@@ -189,6 +195,29 @@ impl Sandbox {
 
     fn items(&self) -> &items::Items {
         &self.inner.items
+    }
+
+    fn hooks(&self) -> &hooks::Hooks {
+        &self.inner.hooks
+    }
+
+    fn tell_item_changes(&self, changes: tokio::sync::mpsc::UnboundedSender<items::ItemChange>) {
+        self.items().tell_changes(changes);
+    }
+
+    /// What the webhooks have sent.
+    pub fn webhook_stats(&self) -> HookStats {
+        self.hooks().stats()
+    }
+
+    /// Makes deliveries from now on go wrong in the shares given.
+    pub fn set_webhook_faults(&self, faults: HookFaults) {
+        self.hooks().set_faults(faults);
+    }
+
+    /// Webhook subscriptions registered and not deleted.
+    pub fn webhook_count(&self) -> usize {
+        self.hooks().count()
     }
 
     /// Edits item `n` now; `false` when there is no such live item.
@@ -366,7 +395,12 @@ pagination = "cursor"
             .route("/api/items/{id}", get(items::get))
             .route("/mutations", get(list_mutations).post(set_mutations))
             .route("/stream", post(set_stream))
-            .route("/items/{id}", get(item_page))
+            .route("/items/{id}", get(item_page).post(edit_item))
+            .route("/api/webhooks", get(hooks::list).post(hooks::register))
+            .route("/api/webhooks/{id}", axum::routing::delete(hooks::delete))
+            .route("/api/webhooks/{id}/renew", post(hooks::renew))
+            .route("/webhook-faults", post(hooks::set_faults))
+            .route("/webhook-stats", get(hooks::stats))
             .route("/faults", get(list_faults).post(set_faults))
             .route("/stats", get(stats))
             .with_state(self.clone())
@@ -411,7 +445,8 @@ display_name = "/user/name"
 base_url = "{issuer}/api"
 allowed_hosts = ["{host}"]
 pagination = "cursor"
-{streams}{rate_limit}"#,
+{streams}{rate_limit}{webhooks}"#,
+            webhooks = self.webhooks_entry(kinds),
             entities = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "),
             // One stream per kind when there are several.
             streams = if kinds.len() > 1 {
@@ -423,6 +458,24 @@ pagination = "cursor"
                 String::new()
             },
             rate_limit = self.rate_limit_entry(),
+        )
+    }
+
+    /// The `[webhooks]` table of the sandbox's catalog entry: Standard
+    /// Webhooks signatures, thin events about each kind of item, and
+    /// subscriptions through the API that last [`HookSettings::life`].
+    fn webhooks_entry(&self, kinds: &[String]) -> String {
+        let types = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+        let hours = (self.inner.settings.hooks.life.as_secs() / 3600).max(2);
+        let events: String = ["item.created", "item.updated", "item.deleted", "item.made_private"]
+            .iter()
+            .map(|event| format!("\"{event}\" = [{types}]\n"))
+            .collect();
+        format!(
+            "\n[webhooks]\nverify = {{ family = \"svix\", header_prefix = \"webhook\" }}\n\
+             event_header = \"x-sandbox-event\"\ncontent_types = [\"application/json\"]\n\
+             retry_window_hours = 24\nsubscription = \"api\"\nexpires_after_hours = {hours}\n\
+             fallback_sync_every_minutes = 5\n\n[webhooks.events]\n{events}"
         )
     }
 
@@ -865,6 +918,32 @@ async fn set_stream(State(sandbox): State<Sandbox>, Json(switch): Json<StreamSwi
 }
 
 /// Where an item's deep link leads: a page naming it.
+/// How `POST /sandbox/items/{id}` changes an item.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemEdit {
+    /// `edit`, `delete`, `private` or `public`.
+    change: String,
+}
+
+/// `POST /sandbox/items/{id}` `{"change": "edit" | "delete" | "private" |
+/// "public"}`: changes one item now, as a person would (its webhooks fire).
+async fn edit_item(
+    State(sandbox): State<Sandbox>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Json(edit): Json<ItemEdit>,
+) -> Response {
+    let Some(n) = items::item_number(&id) else { return StatusCode::NOT_FOUND.into_response() };
+    let done = match edit.change.as_str() {
+        "edit" => sandbox.touch_item(n),
+        "delete" => sandbox.delete_item(n),
+        "private" => sandbox.set_item_private(n, true),
+        "public" => sandbox.set_item_private(n, false),
+        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "change is edit, delete, private or public").into_response(),
+    };
+    if done { StatusCode::NO_CONTENT.into_response() } else { StatusCode::NOT_FOUND.into_response() }
+}
+
 async fn item_page(axum::extract::Path(id): axum::extract::Path<String>) -> Response {
     let body =
         format!("<p>This is <code>{}</code> in the sandbox. Edit it from the tests or the benchmark.</p>", escape(&id));

@@ -25,6 +25,7 @@ async fn start(access_token_life: Duration) -> Running {
         redirect_uris: vec![format!("{base}/oauth/sandbox/callback")],
         access_token_life,
         items: sandbox::ItemSettings::default(),
+        hooks: sandbox::HookSettings::default(),
     });
     let app = axum::Router::new().nest("/sandbox", sandbox.router());
     tokio::spawn(async move { axum::serve(listener, app).await });
