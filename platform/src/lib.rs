@@ -19,6 +19,8 @@
 //!   of built connectors.
 //! - `status`: the read models pages need, each in a bounded number of
 //!   queries.
+//! - `webhooks`: inbound deliveries (ingress, verification, idempotency),
+//!   applying them, and subscriptions at providers.
 
 pub mod accounts;
 pub mod catalog;
@@ -34,6 +36,7 @@ mod passwords;
 pub mod secrets;
 pub mod status;
 pub mod store;
+pub mod webhooks;
 
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -89,6 +92,12 @@ pub struct Platform {
     /// How long a worker's claim on a job lasts without a heartbeat: how
     /// soon a dead worker's job is taken up again.
     pub job_lease: std::time::Duration,
+    /// Whether webhooks are on, and where providers reach the console.
+    pub webhooks: webhooks::Settings,
+    /// Deliveries accepted and refused in this process, for `/metrics`.
+    pub webhook_counters: std::sync::Arc<webhooks::ingress::Counters>,
+    /// Refusals per address this minute (SECURITY H4).
+    pub webhook_limiter: std::sync::Arc<webhooks::ingress::Limiter>,
 }
 
 impl Platform {
@@ -108,6 +117,9 @@ impl Platform {
             built_in_apps: std::sync::Arc::default(),
             pacing: std::sync::Arc::default(),
             job_lease: jobs::sync::DEFAULT_LEASE,
+            webhooks: webhooks::Settings::default(),
+            webhook_counters: std::sync::Arc::default(),
+            webhook_limiter: std::sync::Arc::default(),
         }
     }
 

@@ -258,6 +258,11 @@ pub async fn build_platform(
     }
     let mut platform = Platform::new(db, secrets, Arc::new(catalog), http).with_oauth_apps(apps, built_in);
     platform.job_lease = config.job_lease;
+    platform.webhooks = platform::webhooks::Settings {
+        enabled: config.webhooks,
+        public_url: public_url.to_string(),
+        refusals_per_minute: config.webhook_refusals_per_minute,
+    };
     Ok((platform, sandbox))
 }
 
@@ -289,6 +294,7 @@ fn sandbox_for(config: &Config, public_url: &PublicUrl) -> anyhow::Result<Option
         redirect_uris: vec![format!("{public_url}/oauth/sandbox/callback")],
         access_token_life: config.sandbox_token_life,
         items: config.sandbox_items.clone(),
+        hooks: config.sandbox_hooks.clone(),
     })))
 }
 
@@ -344,6 +350,18 @@ fn router(
         let options = state.leptos.clone();
         move || shell(options.clone())
     };
+    // Providers' deliveries: no session, no CSRF check, no page headers;
+    // their signature is their credential (routes::webhooks).
+    let webhooks = Router::new()
+        .route("/webhooks/{provider}/{endpoint}", axum::routing::post(crate::routes::webhooks::receive))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &http::Request<_>| {
+                    tracing::info_span!("webhook", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        );
     let mut router = Router::new();
     if let Some(sandbox) = sandbox {
         router = router.nest("/sandbox", sandbox.router());
@@ -372,6 +390,7 @@ fn router(
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .merge(webhooks)
         .with_state(state))
 }
 

@@ -26,6 +26,77 @@ pub struct Provider {
     pub auth: Auth,
     pub api: Api,
     pub rate_limit: Option<RateLimit>,
+    /// How the provider delivers webhooks, where it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Webhooks>,
+}
+
+/// A provider's webhooks (DESIGN: Webhooks): how deliveries are signed and
+/// named, how long the provider retries them, how a subscription is made
+/// and renewed, and which entity types each event changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhooks {
+    /// The signature family and its headers.
+    pub verify: connector_core::webhooks::Verifier,
+    /// The header naming each delivery (`X-GitHub-Delivery`); none: the
+    /// family's own, or else a digest of the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_header: Option<String>,
+    /// The header naming the event (`X-GitHub-Event`); none: the
+    /// connector reads it from the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_header: Option<String>,
+    /// The content types a delivery may have; any other is refused
+    /// before its body is read (SECURITY H4).
+    pub content_types: Vec<String>,
+    /// How long the provider retries a delivery: delivery ids are kept at
+    /// least this long, so a late retry is still a duplicate.
+    pub retry_window_hours: u32,
+    /// How a subscription comes to be.
+    pub subscription: SubscriptionKind,
+    /// How long a subscription lasts unless renewed (Microsoft Graph
+    /// about 3 days, Jira 30); none: it does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_after_hours: Option<u32>,
+    /// Where deliveries are routed from.
+    #[serde(default)]
+    pub route: Route,
+    /// A set-up request the provider sends, which the kit answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<connector_core::webhooks::Handshake>,
+    /// Minutes between changes runs while a connection's webhooks are not
+    /// registered (a failed renewal); none: the usual cadence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_sync_every_minutes: Option<u32>,
+    /// Each event the console applies, by its name, with the entity
+    /// types it changes; other events are recorded and left.
+    pub events: BTreeMap<String, Vec<String>>,
+}
+
+/// How a connection's webhook subscription is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionKind {
+    /// The console registers it through the provider's API when the
+    /// connection is made, and deletes it on disconnect.
+    Api,
+    /// An admin pastes the URL and the secret into the provider's
+    /// settings; the provider page shows both.
+    Manual,
+}
+
+/// Which connection a delivery is for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Route {
+    /// `/webhooks/{provider}/{endpoint}`: an id minted per connection.
+    #[default]
+    Endpoint,
+    /// `/webhooks/{provider}`, one URL for the provider's whole app: the
+    /// account id at `pointer` (JSON, RFC 6901) in the verified body names
+    /// the connection, matched against the one stored at connect.
+    Account { pointer: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

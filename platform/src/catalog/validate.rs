@@ -128,6 +128,9 @@ fn check(provider: &Provider, report: &mut Report<'_>, logos: &[&Path]) {
         Auth::ApiKey(credentials) | Auth::Basic(credentials) => check_credentials(report, credentials),
     };
     check_api(provider, report, &placeholders);
+    if let Some(hooks) = &provider.webhooks {
+        check_webhooks(provider, hooks, report);
+    }
     if let Some(limit) = &provider.rate_limit
         && (limit.requests == 0 || limit.per_seconds == 0)
     {
@@ -250,6 +253,80 @@ fn check_api(provider: &Provider, report: &mut Report<'_>, names: &[String]) {
         for entity_type in &stream.entity_types {
             if !types.insert(entity_type.as_str()) {
                 report.add(format!("{key}.entity_types"), format!("`{entity_type}` is in two streams"));
+            }
+        }
+    }
+}
+
+/// A provider's webhooks: header names that are header names, events
+/// that change entity types the provider syncs, a retry window and a
+/// lifetime that make sense.
+fn check_webhooks(provider: &Provider, hooks: &super::Webhooks, report: &mut Report<'_>) {
+    use connector_core::webhooks::Verifier;
+    let header_name = |name: &str| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    for name in hooks.verify.headers() {
+        if !header_name(&name) {
+            report.add("webhooks.verify", format!("`{name}` must be a lowercase header name"));
+        }
+    }
+    if let Verifier::Svix { header_prefix, .. } = &hooks.verify
+        && !matches!(header_prefix.as_str(), "svix" | "webhook")
+    {
+        report.add("webhooks.verify.header_prefix", "must be `svix` or `webhook`");
+    }
+    for (key, header) in
+        [("webhooks.delivery_header", &hooks.delivery_header), ("webhooks.event_header", &hooks.event_header)]
+    {
+        if let Some(name) = header
+            && !header_name(name)
+        {
+            report.add(key, format!("`{name}` must be a lowercase header name"));
+        }
+    }
+    if hooks.content_types.is_empty() {
+        report.add("webhooks.content_types", "name the content types deliveries have");
+    }
+    for (i, content_type) in hooks.content_types.iter().enumerate() {
+        if !content_type.contains('/')
+            || content_type.contains([';', ' '])
+            || content_type.to_ascii_lowercase() != *content_type
+        {
+            report.add(
+                format!("webhooks.content_types[{i}]"),
+                "must be a lowercase media type such as `application/json`",
+            );
+        }
+    }
+    if !(1..=720).contains(&hooks.retry_window_hours) {
+        report.add("webhooks.retry_window_hours", "must be from 1 to 720 (30 days)");
+    }
+    if let Some(hours) = hooks.expires_after_hours
+        && !(2..=24 * 365).contains(&hours)
+    {
+        report.add("webhooks.expires_after_hours", "must be from 2 hours to a year, or left out");
+    }
+    if let Some(minutes) = hooks.fallback_sync_every_minutes
+        && !(1..=1440).contains(&minutes)
+    {
+        report.add("webhooks.fallback_sync_every_minutes", "must be from 1 to 1440 (a day)");
+    }
+    if let super::Route::Account { pointer } = &hooks.route
+        && !pointer.starts_with('/')
+    {
+        report.add("webhooks.route.pointer", "must be a JSON pointer such as `/installation/id`");
+    }
+    if hooks.events.is_empty() {
+        report.add("webhooks.events", "name the events that change records");
+    }
+    for (event, types) in &hooks.events {
+        if types.is_empty() {
+            report.add(format!("webhooks.events.{event}"), "must name the entity types it changes");
+        }
+        for entity_type in types {
+            if !provider.entities.contains(entity_type) {
+                report.add(format!("webhooks.events.{event}"), format!("`{entity_type}` is not one of `entities`"));
             }
         }
     }

@@ -20,6 +20,14 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &ProviderId
     let found = platform.catalog.get(provider).ok_or(Error::NotFound)?;
     tracing::Span::current().record("provider", found.id.as_str());
     let installation = active(platform, actor, found).await?;
+    // SECURITY H7: the webhooks go at the provider while the credentials
+    // still work; a provider that keeps them sends to an endpoint that is
+    // then unknown.
+    let webhooks_kept =
+        crate::jobs::subscriptions::on_disconnect(platform, &actor.team_id, found, &installation.id).await?;
+    if let Some(why) = &webhooks_kept {
+        tracing::warn!(reason = %why, "the provider kept the connection's webhooks");
+    }
     // SECURITY D6: revoke at the provider first, where it can be; a
     // failure there does not keep the keys here. One that may pass is
     // tried again in the background.

@@ -55,7 +55,10 @@ pub(crate) async fn establish(
     }
     tracing::info!(account = %account.id, "connected");
     let mut conn = platform.db.pool().acquire().await?;
-    installations::find(&mut conn, &actor.team_id, &provider.id).await?.ok_or(Error::NotFound)
+    let installation = installations::find(&mut conn, &actor.team_id, &provider.id).await?.ok_or(Error::NotFound)?;
+    drop(conn);
+    crate::jobs::subscriptions::on_connect(platform, &actor.team_id, provider, &installation.id).await;
+    Ok(installation)
 }
 
 /// Undoes a failed connect that still holds its claim: deletes what it

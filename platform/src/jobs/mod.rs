@@ -8,7 +8,9 @@
 //! one `jobs` module.
 
 pub mod revoke_retry;
+pub mod subscriptions;
 pub mod sync;
+pub mod webhook;
 
 use std::time::Duration;
 
@@ -48,7 +50,8 @@ pub trait JobHandler: Send + Sync + std::fmt::Debug {
 
 /// Every job handler: the one list (crates.io's pattern). A kind missing
 /// here is never run.
-pub static REGISTRY: &[&dyn JobHandler] = &[&sync::SyncJobs, &revoke_retry::RevokeRetry];
+pub static REGISTRY: &[&dyn JobHandler] =
+    &[&sync::SyncJobs, &revoke_retry::RevokeRetry, &webhook::WebhookJobs, &subscriptions::Subscriptions];
 
 /// The handler of `kind`.
 pub fn handler(kind: Kind) -> &'static dyn JobHandler {

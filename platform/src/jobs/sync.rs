@@ -334,9 +334,9 @@ impl Ran {
 /// A connection opened for reading: its installation (checked to be the
 /// team's and connected, SECURITY C3), its connector, and what its calls go
 /// with.
-struct Opened<'a> {
+pub(crate) struct Opened<'a> {
     installation: Installation,
-    source: Box<dyn Source>,
+    pub(crate) source: Box<dyn Source>,
     credentials: Box<dyn Credentials + 'a>,
     limits: Arc<Limits>,
     http: connector_core::http::Http,
@@ -348,7 +348,7 @@ struct Opened<'a> {
 }
 
 impl Opened<'_> {
-    fn context(&self) -> Context<'_> {
+    pub(crate) fn context(&self) -> Context<'_> {
         Context {
             http: &self.http,
             call: Call {
@@ -368,7 +368,7 @@ impl Opened<'_> {
     }
 }
 
-async fn open<'a>(
+pub(crate) async fn open<'a>(
     platform: &'a Platform,
     team: &'a TeamId,
     provider: &'a Provider,

@@ -248,21 +248,7 @@ pub async fn commit_rows(
         // them again. SQLite (WAL, synchronous=NORMAL) already works so.
         sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
     }
-    // The connection must still be the team's and connected. The no-op
-    // update locks its row, so a disconnect (which deletes the records)
-    // is ordered wholly before or after this page: records never outlive
-    // their connection (SECURITY C3, D-series).
-    let live = sqlx::query(
-        "UPDATE installations SET state = state WHERE id = $1 AND team_id = $2 \
-         AND state NOT IN ('disconnected', 'connecting')",
-    )
-    .bind(installation.as_str())
-    .bind(team.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if live.rows_affected() != 1 {
-        return Err(Error::NotFound);
-    }
+    lock_live(&mut tx, team, installation).await?;
     let mut applied = Applied::default();
     for rows in pages {
         for (sql, args, count) in rows.upserts {
@@ -291,6 +277,133 @@ pub async fn commit_rows(
         && !jobs::record_progress(&mut tx, p.job, p.worker, p.done, p.total, p.items).await?
     {
         return Err(Error::LeaseLost);
+    }
+    tx.commit().await?;
+    db.checkpoint_soon();
+    Ok(applied)
+}
+
+/// Checks that the connection is still the team's and connected. The
+/// no-op update locks its row, so a disconnect (which deletes the records)
+/// is ordered wholly before or after the transaction's writes: records
+/// never outlive their connection (SECURITY C3, D-series).
+async fn lock_live(tx: &mut sqlx::AnyConnection, team: &TeamId, installation: &InstallationId) -> Result<()> {
+    let live = sqlx::query(
+        "UPDATE installations SET state = state WHERE id = $1 AND team_id = $2 \
+         AND state NOT IN ('disconnected', 'connecting')",
+    )
+    .bind(installation.as_str())
+    .bind(team.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if live.rows_affected() != 1 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
+/// A change a webhook event reports, and when the event happened (unix
+/// seconds), where it says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reported {
+    pub change: Change,
+    pub at: Option<i64>,
+}
+
+/// What webhook events changed, and what they left because the stored
+/// state was newer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppliedEvents {
+    pub upserted: u64,
+    pub removed: u64,
+    /// Older than what is stored (or than the record's removal): left.
+    pub stale: u64,
+}
+
+/// Writes what webhook events report, in one transaction, never over newer
+/// state (CONNECTOR-RULES 42, SECURITY H5): an upsert only replaces a
+/// stored record whose `updated_at` is not later, and not one a later
+/// event removed; a removal with a time only deletes a record not updated
+/// since, and leaves a tombstone so a late event from before it does not
+/// bring the record back. Tombstones are kept until `keep_until`.
+pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_until: i64) -> Result<AppliedEvents> {
+    let (team, installation, provider) = (&target.team, &target.installation, target.provider.as_str());
+    let mut tx = db.begin_write().await?;
+    lock_live(&mut tx, team, installation).await?;
+    let mut applied = AppliedEvents::default();
+    let synced_at = now();
+    for Reported { change, at } in reported {
+        match change {
+            Change::Upsert(record) => {
+                let updated_at = record.updated_at.unix_timestamp();
+                let written = sqlx::query(
+                    "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
+                     content, source_updated_at, synced_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE NOT EXISTS (SELECT 1 FROM webhook_tombstones \
+                     WHERE team_id = $1 AND provider = $2 AND entity_type = $3 AND entity_id = $4 AND removed_at > $9) \
+                     ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
+                     installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
+                     content = excluded.content, source_updated_at = excluded.source_updated_at, \
+                     synced_at = excluded.synced_at WHERE artifacts.source_updated_at <= excluded.source_updated_at",
+                )
+                .bind(team.as_str())
+                .bind(provider)
+                .bind(record.entity_type.as_str())
+                .bind(record.entity_id.as_str())
+                .bind(installation.as_str())
+                .bind(record.title.as_str())
+                .bind(record.url.as_str())
+                .bind(record.content.to_string())
+                .bind(updated_at)
+                .bind(synced_at)
+                .execute(&mut *tx)
+                .await?;
+                if written.rows_affected() == 1 { applied.upserted += 1 } else { applied.stale += 1 }
+            }
+            Change::Remove { entity_type, entity_id } => {
+                let deleted = sqlx::query(
+                    "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
+                     AND entity_id = $4 AND ($5 IS NULL OR source_updated_at <= $5)",
+                )
+                .bind(team.as_str())
+                .bind(provider)
+                .bind(entity_type.as_str())
+                .bind(entity_id.as_str())
+                .bind(*at)
+                .execute(&mut *tx)
+                .await?;
+                let kept = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
+                     AND entity_id = $4",
+                )
+                .bind(team.as_str())
+                .bind(provider)
+                .bind(entity_type.as_str())
+                .bind(entity_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                if kept > 0 {
+                    applied.stale += 1;
+                    continue;
+                }
+                applied.removed += deleted.rows_affected();
+                let removed_at = at.unwrap_or(synced_at);
+                sqlx::query(
+                    "INSERT INTO webhook_tombstones (team_id, provider, entity_type, entity_id, removed_at, keep_until) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, provider, entity_type, entity_id) \
+                     DO UPDATE SET removed_at = excluded.removed_at, keep_until = excluded.keep_until \
+                     WHERE webhook_tombstones.removed_at < excluded.removed_at",
+                )
+                .bind(team.as_str())
+                .bind(provider)
+                .bind(entity_type.as_str())
+                .bind(entity_id.as_str())
+                .bind(removed_at)
+                .bind(keep_until)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
     }
     tx.commit().await?;
     db.checkpoint_soon();

@@ -35,11 +35,23 @@ pub enum Kind {
     Prune,
     /// A revoke a disconnect could not make yet (SECURITY D6).
     RevokeRetry,
+    /// Applying a verified webhook delivery (DESIGN: Webhooks).
+    Webhook,
+    /// Registering a connection's webhook subscription at its provider,
+    /// or renewing it before it expires (CONNECTOR-RULES 43).
+    RenewSubscription,
 }
 
 impl Kind {
     /// Every kind, for the registry's own check.
-    pub const ALL: &'static [Kind] = &[Kind::FullBackfill, Kind::Incremental, Kind::Prune, Kind::RevokeRetry];
+    pub const ALL: &'static [Kind] = &[
+        Kind::FullBackfill,
+        Kind::Incremental,
+        Kind::Prune,
+        Kind::RevokeRetry,
+        Kind::Webhook,
+        Kind::RenewSubscription,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +59,8 @@ impl Kind {
             Kind::Incremental => "incremental",
             Kind::Prune => "prune",
             Kind::RevokeRetry => "revoke_retry",
+            Kind::Webhook => "webhook",
+            Kind::RenewSubscription => "renew_subscription",
         }
     }
 
@@ -56,6 +70,8 @@ impl Kind {
             "incremental" => Kind::Incremental,
             "prune" => Kind::Prune,
             "revoke_retry" => Kind::RevokeRetry,
+            "webhook" => Kind::Webhook,
+            "renew_subscription" => Kind::RenewSubscription,
             other => return Err(Error::Corrupt { what: format!("job kind `{other}`") }),
         })
     }

@@ -19,3 +19,4 @@ pub mod sessions;
 pub mod teams;
 pub mod token_leases;
 pub mod users;
+pub mod webhooks;

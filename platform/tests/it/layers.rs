@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "outbound",
     "connectors",
     "credentials",
+    "webhooks",
     "jobs",
     "connect",
     "login",

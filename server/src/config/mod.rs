@@ -103,6 +103,13 @@ pub struct Config {
     pub sandbox_token_life: Duration,
     /// The sandbox's item API: how many items, the rate limit, the faults.
     pub sandbox_items: sandbox::ItemSettings,
+    /// The sandbox's webhooks: their lifetime and faults.
+    pub sandbox_hooks: sandbox::HookSettings,
+    /// Whether connections get webhooks (`PATCHBAY_WEBHOOKS`, on by
+    /// default), and how many refused deliveries an address may make a
+    /// minute before it is refused unread.
+    pub webhooks: bool,
+    pub webhook_refusals_per_minute: u32,
     /// How long a worker's claim on a sync job lasts without a heartbeat.
     pub job_lease: Duration,
     /// Whether `serve` runs sync jobs too, or leaves them to workers.
@@ -195,6 +202,15 @@ impl Config {
             kinds: src.parse(SANDBOX_KINDS, sandbox::items::parse_kinds)?.unwrap_or_else(|| vec!["item".to_owned()]),
             basic: src.parse(SANDBOX_BASIC, sandbox::items::BasicAccount::parse)?,
         };
+        let sandbox_hooks = sandbox::HookSettings {
+            life: src
+                .parse(SANDBOX_WEBHOOK_LIFE, parse_bounded_u32(60, 30 * 86_400))?
+                .map_or(sandbox::HookSettings::default().life, seconds),
+            faults: src.parse(SANDBOX_WEBHOOK_FAULTS, sandbox::HookFaults::parse)?.unwrap_or_default(),
+        };
+        let webhooks = src.parse(WEBHOOKS, parse_switch)?.unwrap_or(true);
+        let webhook_refusals_per_minute =
+            src.parse(WEBHOOK_REFUSALS_PER_MINUTE, parse_bounded_u32(1, 1_000_000))?.unwrap_or(600);
         let job_lease =
             src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);
         let run_jobs = src.parse(RUN_JOBS, parse_switch)?.unwrap_or(true);
@@ -226,6 +242,9 @@ impl Config {
             sandbox_host,
             sandbox_token_life,
             sandbox_items,
+            sandbox_hooks,
+            webhooks,
+            webhook_refusals_per_minute,
             job_lease,
             run_jobs,
             site,

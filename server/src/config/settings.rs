@@ -42,6 +42,11 @@ pub(super) const SANDBOX_PAGING: Setting = setting("PATCHBAY_SANDBOX_PAGING", "s
 pub(super) const SANDBOX_MUTATIONS: Setting = setting("PATCHBAY_SANDBOX_MUTATIONS", "sandbox_mutations");
 pub(super) const SANDBOX_KINDS: Setting = setting("PATCHBAY_SANDBOX_KINDS", "sandbox_kinds");
 pub(super) const SANDBOX_BASIC: Setting = Setting { env: "PATCHBAY_SANDBOX_BASIC", key: "sandbox_basic", echo: false };
+pub(super) const SANDBOX_WEBHOOK_FAULTS: Setting = setting("PATCHBAY_SANDBOX_WEBHOOK_FAULTS", "sandbox_webhook_faults");
+pub(super) const SANDBOX_WEBHOOK_LIFE: Setting = setting("PATCHBAY_SANDBOX_WEBHOOK_LIFE", "sandbox_webhook_life");
+pub(super) const WEBHOOKS: Setting = setting("PATCHBAY_WEBHOOKS", "webhooks");
+pub(super) const WEBHOOK_REFUSALS_PER_MINUTE: Setting =
+    setting("PATCHBAY_WEBHOOK_REFUSALS_PER_MINUTE", "webhook_refusals_per_minute");
 pub(super) const JOB_LEASE: Setting = setting("PATCHBAY_JOB_LEASE", "job_lease");
 pub(super) const RUN_JOBS: Setting = setting("PATCHBAY_RUN_JOBS", "run_jobs");
 pub(super) const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
@@ -79,6 +84,10 @@ pub(super) const SETTINGS: &[Setting] = &[
     SANDBOX_MUTATIONS,
     SANDBOX_KINDS,
     SANDBOX_BASIC,
+    SANDBOX_WEBHOOK_FAULTS,
+    SANDBOX_WEBHOOK_LIFE,
+    WEBHOOKS,
+    WEBHOOK_REFUSALS_PER_MINUTE,
     JOB_LEASE,
     RUN_JOBS,
     SITE_ROOT,

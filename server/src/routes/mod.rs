@@ -1,3 +1,4 @@
 pub mod oauth;
 pub mod ops;
 pub mod sync;
+pub mod webhooks;

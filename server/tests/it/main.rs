@@ -20,3 +20,4 @@ mod sync_api_key;
 mod sync_status;
 mod token_endpoint;
 mod tokens;
+mod webhooks;

@@ -184,6 +184,9 @@ impl TestApp {
             // Jobs run when a test says so (`TestApp::drain`, through the
             // job registry), not behind its back; a test may turn them on.
             ("PATCHBAY_RUN_JOBS".into(), "off".into()),
+            // Connections get no webhooks, so a connect queues only its
+            // backfill; the webhook suites turn them on.
+            ("PATCHBAY_WEBHOOKS".into(), "off".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let mut config = Config::load(env).expect("test configuration");

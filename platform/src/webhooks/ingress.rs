@@ -1,0 +1,222 @@
+//! A provider's call (DESIGN: Webhooks). In order:
+//!
+//! 1. The server refuses, unread, a body over the cap, a content type the
+//!    provider does not send, or an address with too many refusals this
+//!    minute (SECURITY H4): [`Limiter`], [`content_type_allowed`].
+//! 2. The endpoint is looked up by the id in the URL alone; the payload is
+//!    not read to route it.
+//! 3. A handshake that comes unsigned is answered.
+//! 4. The signature is checked with that connection's secret, in constant
+//!    time (H1, H2). An unknown endpoint and a failed check get the same
+//!    answer, [`Outcome::Refused`] (H3); only a counter and a rate-limited
+//!    log line record a refusal, and its body is never stored.
+//! 5. The delivery is recorded by its id, once (H5), and a `webhook` job is
+//!    queued with it, in one transaction; the provider is answered at once.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+};
+
+use connector_core::webhooks::{self as kit, Inbound};
+pub use connector_core::webhooks::{Answer, MAX_BODY_BYTES};
+use reqwest::header::HeaderMap;
+use time::OffsetDateTime;
+
+use crate::{
+    Platform,
+    catalog::Provider,
+    error::Result,
+    ids::ProviderId,
+    store::webhooks::{self as store, Endpoint, NewDelivery, Recorded},
+};
+
+/// A provider's call, as the server received it.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    pub provider: &'a Provider,
+    /// The `{endpoint}` of the URL.
+    pub endpoint: &'a str,
+    pub method: &'a str,
+    /// The path and query the server saw; joined to the public URL, it is
+    /// the URL the provider called (which Twilio and HubSpot sign).
+    pub path_and_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub received_at: OffsetDateTime,
+}
+
+/// How a call is answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// 401 and nothing else, whatever the reason (SECURITY H3).
+    Refused,
+    /// A handshake's answer.
+    Handshake(Answer),
+    /// Recorded and queued, or recorded before: 2xx either way.
+    Accepted { delivery: String, duplicate: bool },
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub accepted: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub refused: AtomicU64,
+    /// Refused before being read: too large, wrong type, too many.
+    pub refused_unread: AtomicU64,
+    last_log: AtomicI64,
+}
+
+impl Counters {
+    /// Counts a refusal, and logs one line at most every ten seconds
+    /// with how many there were: a flood of forgeries does not flood the
+    /// log. Neither says which endpoint or why in the answer.
+    pub fn refusal(&self, provider: &ProviderId, why: &str) {
+        let total = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = crate::util::now();
+        let last = self.last_log.load(Ordering::Relaxed);
+        if now - last >= 10 && self.last_log.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            tracing::warn!(provider = %provider, why, refused_total = total, "webhook deliveries refused");
+        }
+    }
+}
+
+/// Refusals per address in the current minute (SECURITY H4): past the
+/// limit, an address's calls are refused before anything is read.
+#[derive(Debug, Default)]
+pub struct Limiter {
+    minute: Mutex<(i64, HashMap<IpAddr, u32>)>,
+}
+
+impl Limiter {
+    /// Whether `address` is over `limit` refusals this minute.
+    pub fn blocked(&self, address: IpAddr, limit: u32) -> bool {
+        let minute = crate::util::now() / 60;
+        let mut guard = self.minute.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.0 != minute {
+            *guard = (minute, HashMap::new());
+        }
+        guard.1.get(&address).is_some_and(|n| *n >= limit)
+    }
+
+    /// Counts a refusal of `address`.
+    pub fn refused(&self, address: IpAddr) {
+        let minute = crate::util::now() / 60;
+        let mut guard = self.minute.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.0 != minute {
+            *guard = (minute, HashMap::new());
+        }
+        // A bounded map: a spray of addresses resets it rather than
+        // growing it without end.
+        if guard.1.len() >= 100_000 {
+            guard.1.clear();
+        }
+        *guard.1.entry(address).or_default() += 1;
+    }
+}
+
+/// The provider, when it takes webhooks here.
+pub fn provider<'a>(platform: &'a Platform, id: &str) -> Option<&'a Provider> {
+    let id = ProviderId::parse(id).ok()?;
+    platform.catalog.get(&id).filter(|p| super::wanted(platform, p))
+}
+
+/// Whether a `Content-Type` is one the provider sends (parameters such
+/// as `charset` aside).
+pub fn content_type_allowed(provider: &Provider, content_type: Option<&str>) -> bool {
+    let Some(hooks) = &provider.webhooks else { return false };
+    let Some(media) = content_type.and_then(|c| c.split(';').next()) else { return false };
+    let media = media.trim().to_ascii_lowercase();
+    hooks.content_types.contains(&media)
+}
+
+/// Routes, verifies, records and queues a call; see the module's steps.
+#[tracing::instrument(skip_all, fields(provider = %call.provider.id))]
+pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
+    let provider = call.provider;
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| platform.webhooks.enabled) else {
+        return Ok(Outcome::Refused);
+    };
+    // Endpoint ids are hex; anything else is unknown without a query.
+    let plausible = call.endpoint.len() == 32 && call.endpoint.bytes().all(|b| b.is_ascii_hexdigit());
+    let endpoint = if plausible { store::endpoint(&platform.db, &provider.id, call.endpoint).await? } else { None };
+    let Some(endpoint) = endpoint else {
+        platform.webhook_counters.refusal(&provider.id, "unknown endpoint");
+        return Ok(Outcome::Refused);
+    };
+    let url = format!("{}{}", platform.webhooks.public_url.trim_end_matches('/'), call.path_and_query);
+    let inbound = Inbound { method: call.method, url: &url, headers: call.headers, body: call.body };
+    if let Some(handshake) = hooks.handshake.filter(|h| h.before_verification())
+        && let Some((answer, _adopted)) = handshake.answer(&inbound)
+    {
+        // Asana's handed-over secret would be adopted here; no built
+        // connector uses that handshake yet.
+        return Ok(Outcome::Handshake(answer));
+    }
+    let Some(secret) = super::secret(platform, &endpoint.team_id, provider).await? else {
+        platform.webhook_counters.refusal(&provider.id, "no secret");
+        return Ok(Outcome::Refused);
+    };
+    if let Err(refusal) = hooks.verify.verify(super::secret_bytes(&secret), &inbound, call.received_at) {
+        platform.webhook_counters.refusal(&provider.id, refusal.as_str());
+        if let Err(error) = store::count_refusal(&platform.db, &endpoint.installation_id).await {
+            tracing::warn!(%error, "counting a refused delivery failed");
+        }
+        return Ok(Outcome::Refused);
+    }
+    if let Some(handshake) = hooks.handshake.filter(|h| !h.before_verification())
+        && let Some((answer, _)) = handshake.answer(&inbound)
+    {
+        return Ok(Outcome::Handshake(answer));
+    }
+    let delivery_header = hooks.delivery_header.clone().or_else(|| hooks.verify.delivery_header());
+    let key = kit::delivery_id(call.headers, delivery_header.as_deref(), call.body);
+    let event = hooks
+        .event_header
+        .as_deref()
+        .and_then(|name| call.headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let received_at_ms = i64::try_from(call.received_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let recorded =
+        record(platform, &endpoint, &key, event.as_deref(), received_at_ms, call.body, hooks.retry_window_hours)
+            .await?;
+    Ok(match recorded {
+        Recorded::New(delivery) => {
+            platform.webhook_counters.accepted.fetch_add(1, Ordering::Relaxed);
+            Outcome::Accepted { delivery, duplicate: false }
+        }
+        Recorded::Duplicate(delivery) => {
+            platform.webhook_counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            Outcome::Accepted { delivery, duplicate: true }
+        }
+    })
+}
+
+/// Records a verified delivery and, when it is new, queues its job, in
+/// one transaction: a delivery is never recorded without its job.
+async fn record(
+    platform: &Platform,
+    endpoint: &Endpoint,
+    key: &str,
+    event: Option<&str>,
+    received_at_ms: i64,
+    body: &[u8],
+    retry_window_hours: u32,
+) -> Result<Recorded> {
+    // Kept for the provider's retry window, and at least a day.
+    let keep_until = crate::util::now() + i64::from(retry_window_hours.max(24)) * 3600;
+    let mut tx = platform.db.begin_write().await?;
+    let delivery = NewDelivery { endpoint, key, event, received_at_ms, body, keep_until };
+    let recorded = store::record_delivery(&mut tx, &delivery).await?;
+    if let Recorded::New(id) = &recorded {
+        crate::store::jobs::enqueue(&mut tx, &super::delivery_job(endpoint, id)).await?;
+    }
+    tx.commit().await?;
+    Ok(recorded)
+}

@@ -1,0 +1,235 @@
+//! Inbound webhooks (DESIGN: Webhooks; SECURITY H; CONNECTOR-RULES 40–43).
+//! Polling stays the backbone (rule 3): webhooks make changes arrive in
+//! seconds, and a connection whose webhooks fail goes on syncing.
+//!
+//! - [`ingress`]: a provider's call, routed by its endpoint without
+//!   reading the payload, verified with the connection's secret before
+//!   anything else, recorded once by its delivery id, queued, answered.
+//! - here: the settings, each connection's secret, the jobs a delivery
+//!   and a subscription make, and the status a provider page shows.
+//!
+//! The jobs themselves are the registry's, a layer below: `webhook`
+//! ([`crate::jobs::webhook`]) applies a delivery through the connector
+//! with a sync's privacy rules and never over newer state;
+//! `renew_subscription` ([`crate::jobs::subscriptions`]) registers a
+//! connection's webhooks at its provider, renews them before they
+//! expire, and deletes them on disconnect.
+//!
+//! Each connection with webhooks gets an endpoint when it connects: an
+//! unguessable id in its URL, and a secret under the connection's path in
+//! the secret store, which a disconnect wipes with the rest.
+
+pub mod ingress;
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::{
+    Platform,
+    catalog::{Provider, SubscriptionKind},
+    error::Result,
+    ids::{InstallationId, ProviderId, TeamId},
+    secrets::SecretPath,
+    store::jobs::{Kind, NewJob},
+    store::webhooks::{self as store, Endpoint},
+};
+
+/// The secret-store key of a connection's webhook secret, beside its
+/// other secrets.
+pub const SECRET_KEY: &str = "webhook_secret";
+
+/// How webhooks behave in this deployment (`PATCHBAY_WEBHOOKS`,
+/// `PATCHBAY_WEBHOOK_REFUSALS_PER_MINUTE`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Off: no endpoints are minted, nothing is registered, and every
+    /// delivery is answered as to an unknown endpoint.
+    pub enabled: bool,
+    /// Where providers reach the console (`PATCHBAY_PUBLIC_URL`): the base
+    /// of every endpoint's URL, and what Twilio and HubSpot sign.
+    pub public_url: String,
+    /// Refused deliveries an address may make a minute before its calls
+    /// are refused unread (SECURITY H4).
+    pub refusals_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { enabled: true, public_url: "http://127.0.0.1:3000".into(), refusals_per_minute: 60 }
+    }
+}
+
+impl Settings {
+    /// The URL a connection's provider posts to.
+    pub fn endpoint_url(&self, provider: &Provider, endpoint: &Endpoint) -> String {
+        let base = self.public_url.trim_end_matches('/');
+        match &provider.webhooks.as_ref().map(|w| &w.route) {
+            Some(crate::catalog::Route::Account { .. }) => format!("{base}/webhooks/{}", provider.id),
+            _ => format!("{base}/webhooks/{}/{}", provider.id, endpoint.id),
+        }
+    }
+}
+
+pub(crate) fn secret_path(team: &TeamId, provider: &Provider) -> Result<SecretPath> {
+    SecretPath::of(team, &[provider.id.as_str(), SECRET_KEY])
+}
+
+/// 256 random bits, as the URL-safe text providers accept as a secret.
+pub(crate) fn fresh_secret() -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    SecretString::from(hex::encode(bytes))
+}
+
+/// Whether a provider's connections get webhooks here.
+pub fn wanted(platform: &Platform, provider: &Provider) -> bool {
+    platform.webhooks.enabled && provider.webhooks.is_some()
+}
+
+/// A connection's webhook secret.
+pub(crate) async fn secret(platform: &Platform, team: &TeamId, provider: &Provider) -> Result<Option<SecretString>> {
+    Ok(platform.secrets.get(&secret_path(team, provider)?).await?.map(|s| s.value))
+}
+
+/// What an admin pastes into the provider's settings where the console
+/// cannot register the webhook itself: the URL and the secret.
+#[derive(Clone)]
+pub struct Manual {
+    pub url: String,
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for Manual {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manual").field("url", &self.url).field("secret", &"[redacted]").finish()
+    }
+}
+
+/// A connection's webhooks, as its provider page shows them.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    /// Whether the provider has webhooks and they are on here.
+    pub offered: bool,
+    /// Registered at the provider (or, for a manual one, ready to paste).
+    pub registered: bool,
+    /// How the subscription is made.
+    pub manual: bool,
+    /// The endpoint's URL.
+    pub url: Option<String>,
+    /// Unix seconds: when the subscription is renewed (it expires a
+    /// little later).
+    pub renews_at: Option<i64>,
+    /// Why registering or renewing failed; the connection is polled
+    /// meanwhile.
+    pub renew_error: Option<String>,
+    /// Unix milliseconds of the newest delivery.
+    pub last_event_ms: Option<i64>,
+    pub events_24h: i64,
+    pub refusals_24h: i64,
+    pub recent: Vec<store::Delivery>,
+}
+
+/// How many deliveries the provider page lists.
+pub const RECENT: i64 = 20;
+
+/// A connection's webhook status, for its provider page.
+pub async fn status(
+    platform: &Platform,
+    team: &TeamId,
+    provider: &Provider,
+    installation: &InstallationId,
+) -> Result<Status> {
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| platform.webhooks.enabled) else {
+        return Ok(Status::default());
+    };
+    let manual = hooks.subscription == SubscriptionKind::Manual;
+    let Some(endpoint) = store::endpoint_of(&platform.db, team, installation).await? else {
+        return Ok(Status { offered: true, manual, ..Status::default() });
+    };
+    let now_ms = crate::util::now() * 1000;
+    let (events_24h, last_event_ms) =
+        store::received_since(&platform.db, team, installation, now_ms - 86_400_000).await?;
+    Ok(Status {
+        offered: true,
+        registered: manual || endpoint.subscription.is_some(),
+        manual,
+        url: Some(platform.webhooks.endpoint_url(provider, &endpoint)),
+        renews_at: endpoint.expires_at.map(|at| at - i64::try_from(renew_ahead(hooks).as_secs()).unwrap_or(0)),
+        renew_error: endpoint.renew_error.clone(),
+        last_event_ms,
+        events_24h,
+        refusals_24h: store::refusals_since(&platform.db, installation, crate::util::now() - 86_400).await?,
+        recent: store::recent(&platform.db, team, installation, RECENT).await?,
+    })
+}
+
+/// The URL and secret of a manual subscription, for an admin's copy
+/// buttons; `None` for a provider whose API registers it.
+pub async fn manual(
+    platform: &Platform,
+    team: &TeamId,
+    provider: &Provider,
+    installation: &InstallationId,
+) -> Result<Option<Manual>> {
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| platform.webhooks.enabled) else { return Ok(None) };
+    if hooks.subscription != SubscriptionKind::Manual {
+        return Ok(None);
+    }
+    let Some(endpoint) = store::endpoint_of(&platform.db, team, installation).await? else { return Ok(None) };
+    let Some(secret) = secret(platform, team, provider).await? else { return Ok(None) };
+    Ok(Some(Manual { url: platform.webhooks.endpoint_url(provider, &endpoint), secret }))
+}
+
+/// Keeps `secret`'s text out of everything but the verifier.
+pub(crate) fn secret_bytes(secret: &SecretString) -> &[u8] {
+    secret.expose_secret().as_bytes()
+}
+
+/// A pause for job retries: a minute, doubling, at most an hour.
+pub(crate) fn retry_pause(attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 6)).unwrap_or(6);
+    Duration::from_secs((30_u64 << doublings).min(3600))
+}
+
+/// How long before it expires a subscription is renewed: a third of its
+/// life, at most a day (Graph's three days renew a day ahead; Jira's 30
+/// a day ahead).
+pub fn renew_ahead(hooks: &crate::catalog::Webhooks) -> Duration {
+    let life = u64::from(hooks.expires_after_hours.unwrap_or(0)) * 3600;
+    Duration::from_secs((life / 3).min(86_400))
+}
+
+/// Tries per delivery: a minute, doubling, about an hour in all.
+const DELIVERY_ATTEMPTS: i64 = 6;
+/// Tries per registration or renewal before the job fails; the schedule
+/// queues another an hour later.
+const SUBSCRIPTION_ATTEMPTS: i64 = 5;
+
+/// The job that applies delivery `id` of `endpoint`'s connection.
+pub(crate) fn delivery_job(endpoint: &Endpoint, id: &str) -> NewJob {
+    NewJob {
+        team: endpoint.team_id.clone(),
+        provider: endpoint.provider.clone(),
+        installation: Some(endpoint.installation_id.clone()),
+        kind: Kind::Webhook,
+        dedupe_key: Some(format!("webhook:{id}")),
+        payload: serde_json::json!({ "delivery": id }),
+        run_after: 0,
+        max_attempts: DELIVERY_ATTEMPTS,
+    }
+}
+
+/// The job that registers or renews `installation`'s subscription.
+pub(crate) fn subscription_job(team: &TeamId, provider: &ProviderId, installation: &InstallationId) -> NewJob {
+    NewJob {
+        team: team.clone(),
+        provider: provider.clone(),
+        installation: Some(installation.clone()),
+        kind: Kind::RenewSubscription,
+        dedupe_key: Some(format!("subscription:{}", installation.as_str())),
+        payload: serde_json::Value::Null,
+        run_after: 0,
+        max_attempts: SUBSCRIPTION_ATTEMPTS,
+    }
+}
