@@ -5,3 +5,4 @@ pub mod form;
 pub mod layout;
 pub mod page_header;
 pub mod sync;
+pub mod webhooks;

@@ -7,3 +7,4 @@ pub mod invites;
 pub mod oauth_apps;
 pub mod sync;
 pub mod team;
+pub mod webhooks;

@@ -3,3 +3,4 @@ pub mod about;
 pub mod account;
 pub mod integration;
 pub mod sync;
+pub mod webhooks;

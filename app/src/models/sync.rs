@@ -47,7 +47,8 @@ pub struct JobView {
     pub id: String,
     pub provider: String,
     pub provider_name: String,
-    /// `full_backfill`, `incremental`, `prune` or `revoke_retry`.
+    /// `full_backfill`, `incremental`, `prune`, `revoke_retry`, `webhook`
+    /// or `renew_subscription`.
     pub kind: String,
     /// The stream it reads, for a connection of several (`contacts`).
     pub stream: Option<String>,
@@ -137,11 +138,13 @@ impl JobState {
 }
 
 /// The kinds of job, with their words.
-pub const JOB_KINDS: [(&str, &str); 4] = [
+pub const JOB_KINDS: [(&str, &str); 6] = [
     ("full_backfill", "Full backfill"),
     ("incremental", "Incremental sync"),
     ("prune", "Full pass for deletions"),
     ("revoke_retry", "Revoke retry"),
+    ("webhook", "Webhook delivery"),
+    ("renew_subscription", "Webhook subscription"),
 ];
 
 pub fn kind_label(kind: &str) -> &'static str {

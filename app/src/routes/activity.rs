@@ -118,7 +118,7 @@ fn JobRow(job: JobView) -> impl IntoView {
             </td>
             <td><JobBadge state=job.state/></td>
             <td>
-                {(job.kind != "revoke_retry").then(|| view! { <JobProgress job=job.clone()/> })}
+                {matches!(job.kind.as_str(), "full_backfill" | "incremental" | "prune").then(|| view! { <JobProgress job=job.clone()/> })}
                 {error.map(|e| view! { <p class="field-error">{e}</p> })}
             </td>
         </tr>

@@ -4,3 +4,4 @@
 
 pub mod integrations;
 pub mod sync;
+pub mod webhooks;

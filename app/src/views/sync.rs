@@ -35,7 +35,7 @@ pub fn span(seconds: i64) -> String {
 }
 
 /// An instant, with how far it is from now.
-fn relative(when: i64, now: i64) -> String {
+pub fn relative(when: i64, now: i64) -> String {
     let delta = when - now;
     if delta.abs() < 5 {
         format!("{} (now)", at(when))
@@ -149,6 +149,11 @@ pub async fn activity(
         kinds: (!kind.is_empty()).then(|| Kind::parse(kind).ok()).flatten().into_iter().collect(),
         ..jobs::Filter::default()
     };
+    // Webhook deliveries come by the thousand; the provider page lists
+    // them (Recent deliveries), and Activity only when asked for.
+    if filter.kinds.is_empty() {
+        filter.kinds = Kind::ALL.iter().copied().filter(|k| *k != Kind::Webhook).collect();
+    }
     match state {
         Some(JobState::Queued) => filter.state = Some(jobs::State::Queued),
         Some(JobState::Retrying) => (filter.state, filter.with_error) = (Some(jobs::State::Queued), true),

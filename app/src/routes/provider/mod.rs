@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    components::{form::FormError, sync::SyncPanel},
+    components::{form::FormError, sync::SyncPanel, webhooks::WebhookPanel},
     error::AppError,
     functions::integrations::{
         CheckConnection, ConnectProvider, DisconnectProvider, EditSettings, ReplaceCredentials, get_provider,
@@ -117,6 +117,7 @@ pub(super) fn Provider(detail: ProviderDetail, actions: Actions, saved: RwSignal
         (Some(connection), _) => view! {
             <Connected id=id.clone() name=name.clone() connection fields oauth can_manage actions/>
             <SyncPanel provider=id.clone() name=name.clone()/>
+            <WebhookPanel provider=id.clone() name=name.clone()/>
         }
         .into_any(),
         (None, ConnectMethod::ComingSoon) => view! {

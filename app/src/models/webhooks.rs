@@ -1,0 +1,37 @@
+//! A connection's webhooks, as its provider page shows them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookStatus {
+    /// The provider sends webhooks and they are on in this console.
+    pub offered: bool,
+    /// Registered at the provider.
+    pub registered: bool,
+    /// Where the provider delivers (no secret in it).
+    pub url: Option<String>,
+    /// When the subscription is renewed, in words.
+    pub renews: Option<String>,
+    /// Why registering or renewing failed: the connection is polled
+    /// meanwhile.
+    pub renew_error: Option<String>,
+    /// When the newest delivery came, in words.
+    pub last_event: Option<String>,
+    pub events_24h: i64,
+    pub refusals_24h: i64,
+    pub deliveries: Vec<DeliveryView>,
+    /// The viewer may replay deliveries (admins only).
+    pub can_replay: bool,
+}
+
+/// One delivery of the Recent deliveries list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub received: String,
+    pub event: String,
+    /// `Applied`, `Queued` or `Failed`.
+    pub state: String,
+    /// What applying it did, or why it failed.
+    pub result: String,
+}
