@@ -25,7 +25,9 @@
 //! (`webhook-timestamp` an hour old, signed as such), or oversized (2 MiB
 //! of padding); and `reorder`, which sends each batch of changes that
 //! arrive together newest first. `GET /sandbox/webhook-stats` counts what
-//! was sent.
+//! was sent and how fast genuine deliveries were answered, and `POST
+//! /sandbox/webhook-load` `{"per_second", "seconds"}` edits random items at
+//! a steady pace, for load tests and benchmarks.
 
 use std::{
     collections::BTreeMap,
@@ -127,6 +129,21 @@ struct HookState {
     faults: HookFaults,
     stats: HookStats,
     next: u64,
+    /// How long each genuine delivery took to be answered, in
+    /// microseconds (the first [`LATENCIES`]).
+    latencies_us: Vec<u64>,
+}
+
+/// Answer times kept for the percentiles.
+const LATENCIES: usize = 200_000;
+
+/// Answer times of genuine deliveries, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct AckLatency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 /// The webhooks' state and the task that delivers them.
@@ -167,6 +184,15 @@ impl Hooks {
 
     pub(crate) fn count(&self) -> usize {
         self.lock().hooks.len()
+    }
+
+    pub(crate) fn latency(&self) -> AckLatency {
+        let mut all = self.lock().latencies_us.clone();
+        all.sort_unstable();
+        let at = |q: f64| {
+            all.get(((all.len() as f64 * q).ceil() as usize).saturating_sub(1)).map_or(0.0, |us| *us as f64 / 1000.0)
+        };
+        AckLatency { count: all.len(), p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1.0) }
     }
 }
 
@@ -258,6 +284,7 @@ async fn send(
         s.stats.duplicated += u64::from(duplicate);
     }
     for _ in 0..(1 + usize::from(duplicate)) {
+        let started = std::time::Instant::now();
         let answer = client
             .post(&hook.url)
             .header("content-type", "application/json")
@@ -269,7 +296,11 @@ async fn send(
             .send()
             .await;
         let ok = answer.is_ok_and(|a| a.status().is_success());
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ok && !forge && !stale && s.latencies_us.len() < LATENCIES {
+            s.latencies_us.push(took);
+        }
         if ok {
             s.stats.answered_ok += 1;
         } else {
@@ -379,9 +410,31 @@ pub(crate) async fn set_faults(State(sandbox): State<Sandbox>, Json(faults): Jso
     StatusCode::NO_CONTENT
 }
 
-/// `GET /sandbox/webhook-stats`.
-pub(crate) async fn stats(State(sandbox): State<Sandbox>) -> Json<HookStats> {
-    Json(sandbox.hooks().stats())
+/// `GET /sandbox/webhook-stats`: what was sent, and how fast genuine
+/// deliveries were answered.
+pub(crate) async fn stats(State(sandbox): State<Sandbox>) -> Json<serde_json::Value> {
+    let hooks = sandbox.hooks();
+    Json(json!({ "sent": hooks.stats(), "ack": hooks.latency() }))
+}
+
+/// A steady stream of changes, for load tests and benchmarks.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    pub per_second: u32,
+    pub seconds: u32,
+}
+
+/// `POST /sandbox/webhook-load {"per_second", "seconds"}`: edits random
+/// live items at that pace for that long (at most 10,000 a second for a
+/// minute), each edit a delivery to every subscription; answers at once,
+/// and stops by itself.
+pub(crate) async fn load(State(sandbox): State<Sandbox>, Json(load): Json<Load>) -> Response {
+    if !(1..=10_000).contains(&load.per_second) || !(1..=60).contains(&load.seconds) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_load", "per_second is 1–10000 and seconds 1–60.");
+    }
+    tokio::spawn(async move { sandbox.edit_steadily(load).await });
+    StatusCode::ACCEPTED.into_response()
 }
 
 #[cfg(test)]

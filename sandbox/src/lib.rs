@@ -44,7 +44,7 @@ use sha2::{Digest as _, Sha256};
 pub mod hooks;
 pub mod items;
 
-pub use hooks::{HookFaults, HookSettings, HookStats};
+pub use hooks::{AckLatency, HookFaults, HookSettings, HookStats, Load};
 pub use items::{ItemSettings, Mutations, Paging};
 
 /// The one client the sandbox knows, as the catalog registers it.
@@ -213,6 +213,34 @@ impl Sandbox {
     /// Makes deliveries from now on go wrong in the shares given.
     pub fn set_webhook_faults(&self, faults: HookFaults) {
         self.hooks().set_faults(faults);
+    }
+
+    /// How fast genuine deliveries were answered.
+    pub fn webhook_latency(&self) -> hooks::AckLatency {
+        self.hooks().latency()
+    }
+
+    /// Edits random live items at `load`'s pace for its length, a tick
+    /// every 10 ms; returns how many it edited.
+    pub async fn edit_steadily(&self, load: hooks::Load) -> u64 {
+        let ticks = u64::from(load.seconds) * 100;
+        let per_tick = f64::from(load.per_second) / 100.0;
+        let mut interval = tokio::time::interval(Duration::from_millis(10));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let (mut owed, mut edited) = (0.0, 0u64);
+        let count = self.inner.settings.items.count.max(1);
+        for _ in 0..ticks {
+            interval.tick().await;
+            owed += per_tick;
+            while owed >= 1.0 {
+                owed -= 1.0;
+                // A deleted pick is skipped: a load edits, never revives.
+                if self.touch_item(rand::random_range(0..count)) {
+                    edited += 1;
+                }
+            }
+        }
+        edited
     }
 
     /// Webhook subscriptions registered and not deleted.
@@ -401,6 +429,7 @@ pagination = "cursor"
             .route("/api/webhooks/{id}/renew", post(hooks::renew))
             .route("/webhook-faults", post(hooks::set_faults))
             .route("/webhook-stats", get(hooks::stats))
+            .route("/webhook-load", post(hooks::load))
             .route("/faults", get(list_faults).post(set_faults))
             .route("/stats", get(stats))
             .with_state(self.clone())
