@@ -310,14 +310,13 @@ pub struct Reported {
     pub at: Option<i64>,
 }
 
-/// What webhook events changed, and what they left because the stored
-/// state was newer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AppliedEvents {
-    pub upserted: u64,
-    pub removed: u64,
+/// What one reported change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    Stored,
+    Removed,
     /// Older than what is stored (or than the record's removal): left.
-    pub stale: u64,
+    Stale,
 }
 
 /// Writes what webhook events report, in one transaction, never over newer
@@ -326,11 +325,12 @@ pub struct AppliedEvents {
 /// event removed; a removal with a time only deletes a record not updated
 /// since, and leaves a tombstone so a late event from before it does not
 /// bring the record back. Tombstones are kept until `keep_until`.
-pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_until: i64) -> Result<AppliedEvents> {
+/// Returns what each change did, in order.
+pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_until: i64) -> Result<Vec<Written>> {
     let (team, installation, provider) = (&target.team, &target.installation, target.provider.as_str());
     let mut tx = db.begin_write().await?;
     lock_live(&mut tx, team, installation).await?;
-    let mut applied = AppliedEvents::default();
+    let mut applied = Vec::with_capacity(reported.len());
     let synced_at = now();
     for Reported { change, at } in reported {
         match change {
@@ -358,7 +358,7 @@ pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_u
                 .bind(synced_at)
                 .execute(&mut *tx)
                 .await?;
-                if written.rows_affected() == 1 { applied.upserted += 1 } else { applied.stale += 1 }
+                applied.push(if written.rows_affected() == 1 { Written::Stored } else { Written::Stale });
             }
             Change::Remove { entity_type, entity_id } => {
                 let deleted = sqlx::query(
@@ -383,10 +383,12 @@ pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_u
                 .fetch_one(&mut *tx)
                 .await?;
                 if kept > 0 {
-                    applied.stale += 1;
+                    applied.push(Written::Stale);
                     continue;
                 }
-                applied.removed += deleted.rows_affected();
+                // Deleted now, or not stored: either way it is gone.
+                let _ = deleted;
+                applied.push(Written::Removed);
                 let removed_at = at.unwrap_or(synced_at);
                 sqlx::query(
                     "INSERT INTO webhook_tombstones (team_id, provider, entity_type, entity_id, removed_at, keep_until) \

@@ -311,20 +311,80 @@ pub async fn delivery(db: &Db, team: &TeamId, id: &str) -> Result<Option<(Delive
     }
 }
 
-/// Ends a delivery's processing: applied, or failed with why.
-pub async fn finish_delivery(db: &Db, team: &TeamId, id: &str, state: DeliveryState, result: &str) -> Result<()> {
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = $1, result = $2, applied_at = $3 WHERE team_id = $4 AND id = $5",
+/// A connection's deliveries waiting to be applied, oldest first, with
+/// their bodies, at most `limit`.
+pub async fn queued(
+    db: &Db,
+    team: &TeamId,
+    installation: &InstallationId,
+    limit: i64,
+) -> Result<Vec<(Delivery, Vec<u8>)>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS}, body FROM webhook_deliveries WHERE team_id = $1 AND installation_id = $2 \
+         AND state = 'queued' ORDER BY received_at, id LIMIT $3"
+    );
+    let rows =
+        sqlx::query(&sql).bind(team.as_str()).bind(installation.as_str()).bind(limit).fetch_all(db.pool()).await?;
+    rows.iter().map(|row| Ok((delivery_from(row)?, row.try_get("body")?))).collect()
+}
+
+/// Whether a connection has deliveries waiting.
+pub async fn has_queued(db: &Db, team: &TeamId, installation: &InstallationId) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM webhook_deliveries WHERE team_id = $1 AND installation_id = $2 AND state = 'queued' LIMIT 1",
     )
-    .bind(state.as_str())
-    .bind(result)
-    .bind(i64::try_from(now_ms).unwrap_or(i64::MAX))
+    .bind(team.as_str())
+    .bind(installation.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Every endpoint with deliveries waiting, for the schedule's sweep.
+pub async fn with_queued(db: &Db) -> Result<Vec<Endpoint>> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE EXISTS (SELECT 1 FROM webhook_deliveries d \
+         WHERE d.installation_id = e.installation_id AND d.state = 'queued')"
+    );
+    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
+    rows.iter().map(endpoint_from).collect()
+}
+
+/// Ends the processing of deliveries, each applied or failed with what
+/// happened (or queued again with why), in one transaction.
+pub async fn finish_deliveries(db: &Db, team: &TeamId, outcomes: &[(String, DeliveryState, String)]) -> Result<()> {
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let mut tx = db.begin_write().await?;
+    for (id, state, result) in outcomes {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, result = $2, applied_at = $3 WHERE team_id = $4 AND id = $5",
+        )
+        .bind(state.as_str())
+        .bind(result.as_str())
+        .bind((*state != DeliveryState::Queued).then_some(now_ms))
+        .bind(team.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Queues a stored delivery to be applied again (Replay). Returns its
+/// connection, or `None` when the team has no such delivery.
+pub async fn requeue(conn: &mut AnyConnection, team: &TeamId, id: &str) -> Result<Option<InstallationId>> {
+    let installation: Option<String> = sqlx::query_scalar(
+        "UPDATE webhook_deliveries SET state = 'queued', result = 'replaying' WHERE team_id = $1 AND id = $2 \
+         RETURNING installation_id",
+    )
     .bind(team.as_str())
     .bind(id)
-    .execute(db.pool())
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(())
+    installation
+        .map(|i| InstallationId::parse(&i).map_err(|_| Error::Corrupt { what: "webhook installation_id".into() }))
+        .transpose()
 }
 
 /// A team's connection's newest deliveries, newest first.
@@ -385,11 +445,19 @@ pub async fn refusals_since(db: &Db, installation: &InstallationId, since: i64) 
     Ok(total.unwrap_or(0))
 }
 
-/// Deletes deliveries past their retry window and refusal counts older
-/// than a day. Returns the deliveries deleted.
+/// Deletes deliveries and tombstones past their retry window, refusal
+/// counts older than two days, and webhook jobs ended over a day ago.
+/// Returns the deliveries deleted.
 pub async fn sweep(db: &Db) -> Result<u64> {
-    let done =
-        sqlx::query("DELETE FROM webhook_deliveries WHERE keep_until < $1").bind(now()).execute(db.pool()).await?;
+    let done = sqlx::query("DELETE FROM webhook_deliveries WHERE keep_until < $1 AND state <> 'queued'")
+        .bind(now())
+        .execute(db.pool())
+        .await?;
+    sqlx::query("DELETE FROM webhook_tombstones WHERE keep_until < $1").bind(now()).execute(db.pool()).await?;
     sqlx::query("DELETE FROM webhook_refusals WHERE hour < $1").bind(now() / 3600 - 48).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM jobs WHERE kind = 'webhook' AND state IN ('completed', 'failed') AND finished_at < $1")
+        .bind(now() - 86_400)
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected())
 }

@@ -10,8 +10,9 @@
 //!    time (H1, H2). An unknown endpoint and a failed check get the same
 //!    answer, [`Outcome::Refused`] (H3); only a counter and a rate-limited
 //!    log line record a refusal, and its body is never stored.
-//! 5. The delivery is recorded by its id, once (H5), and a `webhook` job is
-//!    queued with it, in one transaction; the provider is answered at once.
+//! 5. The delivery is recorded by its id, once (H5), and the connection's
+//!    `webhook` job is queued (or the live one kept) in the same
+//!    transaction; the provider is answered at once.
 
 use std::{
     collections::HashMap,
@@ -214,8 +215,10 @@ async fn record(
     let mut tx = platform.db.begin_write().await?;
     let delivery = NewDelivery { endpoint, key, event, received_at_ms, body, keep_until };
     let recorded = store::record_delivery(&mut tx, &delivery).await?;
-    if let Recorded::New(id) = &recorded {
-        crate::store::jobs::enqueue(&mut tx, &super::delivery_job(endpoint, id)).await?;
+    if let Recorded::New(_) = &recorded {
+        // The connection's live webhook job takes it, or a new one does.
+        let job = super::delivery_job(&endpoint.team_id, &endpoint.provider, &endpoint.installation_id);
+        crate::store::jobs::enqueue(&mut tx, &job).await?;
     }
     tx.commit().await?;
     Ok(recorded)

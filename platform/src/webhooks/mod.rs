@@ -206,15 +206,16 @@ const DELIVERY_ATTEMPTS: i64 = 6;
 /// queues another an hour later.
 const SUBSCRIPTION_ATTEMPTS: i64 = 5;
 
-/// The job that applies delivery `id` of `endpoint`'s connection.
-pub(crate) fn delivery_job(endpoint: &Endpoint, id: &str) -> NewJob {
+/// The job that applies a connection's queued deliveries: one is live
+/// per connection, and takes every delivery queued while it runs.
+pub fn delivery_job(team: &TeamId, provider: &ProviderId, installation: &InstallationId) -> NewJob {
     NewJob {
-        team: endpoint.team_id.clone(),
-        provider: endpoint.provider.clone(),
-        installation: Some(endpoint.installation_id.clone()),
+        team: team.clone(),
+        provider: provider.clone(),
+        installation: Some(installation.clone()),
         kind: Kind::Webhook,
-        dedupe_key: Some(format!("webhook:{id}")),
-        payload: serde_json::json!({ "delivery": id }),
+        dedupe_key: Some(format!("webhooks:{}", installation.as_str())),
+        payload: serde_json::Value::Null,
         run_after: 0,
         max_attempts: DELIVERY_ATTEMPTS,
     }

@@ -152,8 +152,8 @@ async fn sandbox_changes_arrive_by_webhook_and_disconnect_deletes_the_subscripti
     let stats = all_answered(&app, 100).await;
     assert_eq!((stats.genuine, stats.answered_ok, stats.answered_other), (100, 100, 0), "{stats:?}");
     let ran = jobs::drain_of(&app.platform, "test-worker", &[Kind::Webhook]).await.unwrap();
-    assert_eq!(ran.len(), 100);
     assert!(ran.iter().all(|(_, state)| *state == State::Completed));
+    assert_eq!(count(&app, "webhook_deliveries WHERE state = 'applied'").await, 100);
     let syncs: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind IN ('incremental', 'prune', 'full_backfill')")
             .fetch_one(app.platform.db.pool())
@@ -215,7 +215,7 @@ async fn refused_deliveries_all_look_alike_and_leave_nothing(db: TestDatabase) {
         assert_eq!(seen(post(&app, at, headers, sent).await).await, reference, "{what} was answered differently");
     }
     assert_eq!(count(&app, "webhook_deliveries").await, 0, "a refused delivery was stored");
-    assert_eq!(count(&app, "jobs WHERE kind = 'webhook'").await, 0);
+    assert_eq!(count(&app, "jobs WHERE kind = 'webhook'").await, 0, "a refused delivery queued a job");
     // Refusals at a known endpoint are counted for its page.
     let installation = endpoint.installation_id.clone();
     assert_eq!(hooks::refusals_since(&app.platform.db, &installation, 0).await.unwrap(), 4);
@@ -259,8 +259,8 @@ async fn duplicates_apply_once_and_older_events_never_win(db: TestDatabase) {
         assert_eq!(post(&app, &path, &headers, &body).await.status(), 202);
     }
     assert_eq!(count(&app, "webhook_deliveries").await, 2, "the sandbox's one and ours, each once");
-    let ran = jobs::drain_of(&app.platform, "test-worker", &[Kind::Webhook]).await.unwrap();
-    assert_eq!(ran.len(), 2, "a duplicate was processed: {ran:?}");
+    jobs::drain_of(&app.platform, "test-worker", &[Kind::Webhook]).await.unwrap();
+    assert_eq!(count(&app, "webhook_deliveries WHERE state = 'applied'").await, 2, "a duplicate was processed");
 
     // Item 4 is stored as edited now; a removal from an hour ago is older.
     let an_hour_ago = (now - time::Duration::hours(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
@@ -474,8 +474,10 @@ async fn a_second_by_second_load_of_deliveries_is_recorded_once_and_applied(db: 
     let recorded = count(&app, "webhook_deliveries").await;
     assert_eq!(recorded, i64::try_from(stats.genuine).unwrap(), "deliveries were not recorded exactly once");
     let ran = jobs::drain_of(&app.platform, "test-worker", &[Kind::Webhook]).await.unwrap();
-    assert_eq!(ran.len(), usize::try_from(recorded).unwrap());
     assert!(ran.iter().all(|(_, state)| *state == State::Completed));
+    // A batch a run, not a job a delivery.
+    let runs = count(&app, "jobs WHERE kind = 'webhook'").await;
+    assert!(runs * 50 <= recorded, "{runs} webhook jobs for {recorded} deliveries");
     let unapplied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE state <> 'applied'")
         .fetch_one(app.platform.db.pool())
         .await
