@@ -98,6 +98,8 @@ pub struct Platform {
     pub webhook_counters: std::sync::Arc<webhooks::ingress::Counters>,
     /// Refusals per address this minute (SECURITY H4).
     pub webhook_limiter: std::sync::Arc<webhooks::ingress::Limiter>,
+    /// Endpoints' secrets, read from the store at most once a minute.
+    pub webhook_secrets: std::sync::Arc<webhooks::ingress::SecretCache>,
 }
 
 impl Platform {
@@ -120,6 +122,7 @@ impl Platform {
             webhooks: webhooks::Settings::default(),
             webhook_counters: std::sync::Arc::default(),
             webhook_limiter: std::sync::Arc::default(),
+            webhook_secrets: std::sync::Arc::default(),
         }
     }
 

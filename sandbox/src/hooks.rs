@@ -414,7 +414,7 @@ pub(crate) async fn set_faults(State(sandbox): State<Sandbox>, Json(faults): Jso
 /// deliveries were answered.
 pub(crate) async fn stats(State(sandbox): State<Sandbox>) -> Json<serde_json::Value> {
     let hooks = sandbox.hooks();
-    Json(json!({ "sent": hooks.stats(), "ack": hooks.latency() }))
+    Json(json!({ "sent": hooks.stats(), "ack": hooks.latency(), "subscriptions": hooks.count() }))
 }
 
 /// A steady stream of changes, for load tests and benchmarks.

@@ -133,6 +133,18 @@ impl<S: Source> Harness<S> {
         }
     }
 
+    /// What the source is asked with: the fake's address, the test
+    /// tokens, the settings and the stream.
+    pub fn cx(&self) -> Context<'_> {
+        self.context()
+    }
+
+    /// The source under test, for what else it implements (its
+    /// [`crate::webhooks::Receiver`]).
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
     /// The source's page of `mode` at `cursor`.
     pub async fn page(&self, mode: Mode, cursor: Option<&str>) -> Result<Page, FetchError> {
         self.source.page(&self.context(), mode, cursor).await

@@ -257,3 +257,112 @@ async fn the_conformance_suite_passes() {
     )
     .await;
 }
+
+mod webhooks {
+    //! The sandbox's webhooks (`sandbox/src/hooks.rs`): events read from
+    //! fixtures of its documented body, and the subscription's calls.
+
+    use connector_core::{
+        source::{Change, Unseen},
+        webhooks::{Delivery, Event, Hook, Receiver as _, Subscription},
+    };
+    use time::macros::datetime;
+    use wiremock::{
+        Mock, ResponseTemplate,
+        matchers::{body_json, header, method, path},
+    };
+
+    use super::{fixture, start};
+
+    fn delivery(body: &[u8]) -> Delivery<'_> {
+        Delivery { event: Some("item.updated"), body, received_at: datetime!(2026-12-03 08:00:02 UTC) }
+    }
+
+    /// CONNECTOR-RULES 17, 42: an update names the item to read back by id
+    /// (so its privacy is checked as a sync checks it), with its time; a
+    /// deletion is carried as a removal of the item's own kind.
+    #[tokio::test]
+    async fn events_name_the_item_to_read_or_carry_its_removal() {
+        let f = start().await;
+        let body = fixture("webhook-item-updated.json").to_string().into_bytes();
+        let events = f.source().events(&delivery(&body)).unwrap();
+        assert_eq!(
+            events,
+            vec![Event::Lookup {
+                unseen: Unseen {
+                    entity_type: "item".into(),
+                    entity_id: "itm_7".into(),
+                    content: serde_json::Value::Null
+                },
+                at: Some(datetime!(2026-12-03 08:00:01.2 UTC)),
+            }]
+        );
+        let body = fixture("webhook-item-deleted.json").to_string().into_bytes();
+        let events = f.source().events(&delivery(&body)).unwrap();
+        assert_eq!(
+            events,
+            vec![Event::Carried {
+                change: Change::Remove { entity_type: "note".into(), entity_id: "itm_8".into() },
+                at: Some(datetime!(2026-12-03 08:00:02 UTC)),
+            }]
+        );
+        let unknown = br#"{"type":"item.archived","data":{"id":"itm_9","updated_at":"2026-12-03T08:00:02Z"}}"#;
+        assert_eq!(f.source().events(&delivery(unknown)).unwrap(), Vec::new());
+        let error = f.source().events(&delivery(b"not json")).unwrap_err();
+        assert!(error.message.contains("not a sandbox event"), "{}", error.message);
+    }
+
+    /// CONNECTOR-RULES 29, 43: subscribing posts the URL and the secret with
+    /// the connection's token and keeps the id and expiry; renewing asks
+    /// for the same id; deleting one already gone counts as deleted.
+    #[tokio::test]
+    async fn subscriptions_are_made_renewed_and_deleted_with_the_connections_token() {
+        let f = start().await;
+        let url = "https://console.example/webhooks/sandbox/0123456789abcdef0123456789abcdef";
+        Mock::given(method("POST"))
+            .and(path("/sandbox/api/webhooks"))
+            .and(header("authorization", "Bearer new-token"))
+            .and(body_json(serde_json::json!({ "url": url, "secret": "s3cret-of-sixteen-chars" })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(fixture("webhook-registered.json")))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let made = f
+            .source()
+            .subscribe(&f.cx(), &Hook { url, secret: "s3cret-of-sixteen-chars" })
+            .await
+            .unwrap()
+            .expect("the sandbox's API registers webhooks");
+        assert_eq!(made, Subscription { ids: vec!["wh_1".into()], expires_at: Some(datetime!(2026-12-06 08:00 UTC)) });
+
+        let mut renewed = fixture("webhook-registered.json");
+        renewed["expires_at"] = "2026-12-09T08:00:00Z".into();
+        Mock::given(method("POST"))
+            .and(path("/sandbox/api/webhooks/wh_1/renew"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(renewed))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let renewed = f.source().renew(&f.cx(), &made).await.unwrap();
+        assert_eq!(renewed.expires_at, Some(datetime!(2026-12-09 08:00 UTC)));
+
+        Mock::given(method("DELETE"))
+            .and(path("/sandbox/api/webhooks/wh_1"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({ "error": "not_found" })))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        f.source().unsubscribe(&f.cx(), &renewed).await.unwrap();
+
+        // A refusal to register is the provider's words, classed.
+        Mock::given(method("POST"))
+            .and(path("/sandbox/api/webhooks"))
+            .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({ "error": "invalid_webhook" })))
+            .mount(&f.server)
+            .await;
+        let refused = f.source().subscribe(&f.cx(), &Hook { url: "ftp://nowhere", secret: "short" }).await.unwrap_err();
+        assert_eq!((refused.class, refused.status), (connector_core::http::Class::Permanent, Some(422)));
+        let nothing = f.source().renew(&f.cx(), &Subscription { ids: vec![], expires_at: None }).await.unwrap_err();
+        assert!(nothing.message.contains("no webhook"), "{}", nothing.message);
+    }
+}

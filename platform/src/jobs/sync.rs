@@ -937,6 +937,21 @@ pub(crate) fn interval_seconds(provider: &Provider) -> i64 {
     i64::from(provider.api.sync_every_minutes.unwrap_or(DEFAULT_SYNC_EVERY_MINUTES)) * 60
 }
 
+/// Seconds between syncs of a connection whose webhooks are not
+/// delivering (its registration or renewal failed), where the provider
+/// file asks for faster polling meanwhile; otherwise no limit.
+async fn fallback_seconds(platform: &Platform, provider: &Provider, team: &TeamId, id: &InstallationId) -> Result<i64> {
+    let Some(minutes) = provider.webhooks.as_ref().and_then(|w| w.fallback_sync_every_minutes) else {
+        return Ok(i64::MAX);
+    };
+    if !platform.webhooks.enabled {
+        return Ok(i64::MAX);
+    }
+    let endpoint = crate::store::webhooks::endpoint_of(&platform.db, team, id).await?;
+    let failing = endpoint.is_some_and(|e| e.renew_error.is_some());
+    Ok(if failing { i64::from(minutes) * 60 } else { i64::MAX })
+}
+
 /// Queues a sync for every connected connection with a connector whose
 /// last sync job was queued longer ago than its interval: an incremental
 /// one, or a prune once the last full pass is older than [`PRUNE_EVERY`].
@@ -952,7 +967,7 @@ pub async fn schedule_due(platform: &Platform) -> Result<usize> {
         if crate::connectors::source_for(&found.id).is_none() {
             continue;
         }
-        let since = now() - interval_seconds(found);
+        let since = now() - interval_seconds(found).min(fallback_seconds(platform, found, &team, &id).await?);
         let mut tx = platform.db.begin_write().await?;
         let (recent, last_full) = jobs::sync_history(&mut tx, &id, SYNC_KINDS, since).await?;
         if recent == 0 {

@@ -71,7 +71,7 @@ impl JobHandler for WebhookJobs {
                 break;
             }
             match apply(platform, &job.team_id, &batch).await {
-                Ok(outcomes) => store::finish_deliveries(&platform.db, &job.team_id, &outcomes).await?,
+                Ok(()) => {}
                 Err(failure) => {
                     tracing::warn!(job = %job.id, reason = %failure.message, "webhook deliveries could not be applied");
                     let pause = failure.retry_after.max(crate::webhooks::retry_pause(job.attempts));
@@ -228,13 +228,13 @@ fn read(provider: &Provider, receiver: &dyn kit::Receiver, batch: &[(store::Deli
     read
 }
 
-/// Applies a batch of a connection's deliveries; returns each one's
-/// outcome in words for the page.
+/// Applies a batch of a connection's deliveries, and records each one's
+/// outcome in words for the page in the same commit as its records.
 async fn apply(
     platform: &Platform,
     team: &TeamId,
     batch: &[(store::Delivery, Vec<u8>)],
-) -> std::result::Result<Vec<(String, DeliveryState, String)>, Failure> {
+) -> std::result::Result<(), Failure> {
     let first = &batch[0].0;
     let provider = platform.catalog.get(&first.provider).ok_or_else(|| Failure::permanent("the provider is gone"))?;
     let hooks =
@@ -246,12 +246,16 @@ async fn apply(
     if !read.lookups.is_empty() {
         reported.extend(look_up(platform, team, provider, &first.installation_id, &read.lookups).await?);
     }
+    if read.resync {
+        crate::jobs::sync::enqueue(platform, team, &provider.id, Kind::Incremental).await?;
+    }
     let mut words: Vec<Vec<&'static str>> = vec![Vec::new(); batch.len()];
+    let mut tx = platform.db.begin_write().await?;
     if !reported.is_empty() {
         let target = Target::whole(team, &first.installation_id, &provider.id);
         let keep_until = crate::util::now() + i64::from(hooks.retry_window_hours.max(24)) * 3600;
         let changes: Vec<Reported> = reported.iter().map(|(_, r)| r.clone()).collect();
-        let written = artifacts::apply_newer(&platform.db, &target, &changes, keep_until).await?;
+        let written = artifacts::apply_newer_in(&mut tx, &target, &changes, keep_until).await?;
         for ((at, _), written) in reported.iter().zip(written) {
             words[*at].push(match written {
                 Written::Stored => "stored",
@@ -260,10 +264,7 @@ async fn apply(
             });
         }
     }
-    if read.resync {
-        crate::jobs::sync::enqueue(platform, team, &provider.id, Kind::Incremental).await?;
-    }
-    Ok(batch
+    let outcomes: Vec<_> = batch
         .iter()
         .enumerate()
         .map(|(at, (delivery, _))| {
@@ -274,7 +275,11 @@ async fn apply(
             };
             (delivery.id.clone(), state, result)
         })
-        .collect())
+        .collect();
+    store::finish_deliveries_in(&mut tx, team, &outcomes).await?;
+    tx.commit().await.map_err(crate::Error::from)?;
+    platform.db.checkpoint_soon();
+    Ok(())
 }
 
 /// "1 stored", "2 stored, 1 removed": what a delivery's changes did.

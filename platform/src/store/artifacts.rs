@@ -327,9 +327,23 @@ pub enum Written {
 /// bring the record back. Tombstones are kept until `keep_until`.
 /// Returns what each change did, in order.
 pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_until: i64) -> Result<Vec<Written>> {
-    let (team, installation, provider) = (&target.team, &target.installation, target.provider.as_str());
     let mut tx = db.begin_write().await?;
-    lock_live(&mut tx, team, installation).await?;
+    let applied = apply_newer_in(&mut tx, target, reported, keep_until).await?;
+    tx.commit().await?;
+    db.checkpoint_soon();
+    Ok(applied)
+}
+
+/// [`apply_newer`] in the caller's transaction, which may record what it
+/// applied in the same commit.
+pub async fn apply_newer_in(
+    tx: &mut sqlx::AnyConnection,
+    target: &Target,
+    reported: &[Reported],
+    keep_until: i64,
+) -> Result<Vec<Written>> {
+    let (team, installation, provider) = (&target.team, &target.installation, target.provider.as_str());
+    lock_live(&mut *tx, team, installation).await?;
     let mut applied = Vec::with_capacity(reported.len());
     let synced_at = now();
     for Reported { change, at } in reported {
@@ -407,8 +421,6 @@ pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_u
             }
         }
     }
-    tx.commit().await?;
-    db.checkpoint_soon();
     Ok(applied)
 }
 

@@ -169,7 +169,8 @@ pub async fn set_renew_error(db: &Db, team: &TeamId, id: &str, error: &str) -> R
     Ok(())
 }
 
-/// Forgets a connection's endpoint and its deliveries (a disconnect).
+/// Forgets a connection's endpoint, its deliveries and its tombstones (a
+/// disconnect).
 pub async fn delete_endpoint(conn: &mut AnyConnection, team: &TeamId, installation: &InstallationId) -> Result<u64> {
     sqlx::query("DELETE FROM webhook_deliveries WHERE team_id = $1 AND installation_id = $2")
         .bind(team.as_str())
@@ -180,6 +181,16 @@ pub async fn delete_endpoint(conn: &mut AnyConnection, team: &TeamId, installati
         .bind(installation.as_str())
         .execute(&mut *conn)
         .await?;
+    // Tombstones guard one connection's webhooks; a later connection's
+    // records come from its own backfill.
+    sqlx::query(
+        "DELETE FROM webhook_tombstones WHERE team_id = $1 AND provider = \
+         (SELECT provider FROM webhook_endpoints WHERE team_id = $1 AND installation_id = $2)",
+    )
+    .bind(team.as_str())
+    .bind(installation.as_str())
+    .execute(&mut *conn)
+    .await?;
     let done = sqlx::query("DELETE FROM webhook_endpoints WHERE team_id = $1 AND installation_id = $2")
         .bind(team.as_str())
         .bind(installation.as_str())
@@ -353,21 +364,47 @@ pub async fn with_queued(db: &Db) -> Result<Vec<Endpoint>> {
 /// Ends the processing of deliveries, each applied or failed with what
 /// happened (or queued again with why), in one transaction.
 pub async fn finish_deliveries(db: &Db, team: &TeamId, outcomes: &[(String, DeliveryState, String)]) -> Result<()> {
-    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
     let mut tx = db.begin_write().await?;
-    for (id, state, result) in outcomes {
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, result = $2, applied_at = $3 WHERE team_id = $4 AND id = $5",
-        )
-        .bind(state.as_str())
-        .bind(result.as_str())
-        .bind((*state != DeliveryState::Queued).then_some(now_ms))
-        .bind(team.as_str())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-    }
+    finish_deliveries_in(&mut tx, team, outcomes).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// [`finish_deliveries`] in the caller's transaction: the deliveries of a
+/// batch are marked in the commit that writes their records. Deliveries
+/// with the same outcome take one statement.
+pub async fn finish_deliveries_in(
+    conn: &mut AnyConnection,
+    team: &TeamId,
+    outcomes: &[(String, DeliveryState, String)],
+) -> Result<()> {
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let mut groups: Vec<(DeliveryState, &str, Vec<&str>)> = Vec::new();
+    for (id, state, result) in outcomes {
+        match groups.iter_mut().find(|(s, r, _)| s == state && r == result) {
+            Some((_, _, ids)) => ids.push(id),
+            None => groups.push((*state, result, vec![id])),
+        }
+    }
+    for (state, result, ids) in groups {
+        for chunk in ids.chunks(500) {
+            let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 5)).collect();
+            let sql = format!(
+                "UPDATE webhook_deliveries SET state = $1, result = $2, applied_at = $3 WHERE team_id = $4 \
+                 AND id IN ({})",
+                list.join(", ")
+            );
+            let mut update = sqlx::query(&sql)
+                .bind(state.as_str())
+                .bind(result)
+                .bind((state != DeliveryState::Queued).then_some(now_ms))
+                .bind(team.as_str());
+            for id in chunk {
+                update = update.bind(*id);
+            }
+            update.execute(&mut *conn).await?;
+        }
+    }
     Ok(())
 }
 

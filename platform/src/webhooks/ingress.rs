@@ -121,6 +121,45 @@ impl Limiter {
     }
 }
 
+/// Each endpoint's secret, read from the secret store at most once a
+/// minute: every delivery needs it, and at a thousand a second the store's
+/// reads (a query and a decryption for the local store) were a good part
+/// of the answer's time. Keyed by endpoint id, so a reconnect's new
+/// endpoint reads its new secret, and a disconnected endpoint is unknown
+/// before its secret is looked for.
+#[derive(Debug, Default)]
+pub struct SecretCache {
+    entries: Mutex<HashMap<String, (std::time::Instant, secrecy::SecretString)>>,
+}
+
+/// How long a secret is kept.
+const SECRET_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl SecretCache {
+    async fn get(
+        &self,
+        platform: &Platform,
+        endpoint: &Endpoint,
+        provider: &Provider,
+    ) -> Result<Option<secrecy::SecretString>> {
+        {
+            let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((at, secret)) = entries.get(&endpoint.id)
+                && at.elapsed() < SECRET_TTL
+            {
+                return Ok(Some(secret.clone()));
+            }
+        }
+        let Some(secret) = super::secret(platform, &endpoint.team_id, provider).await? else { return Ok(None) };
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= 10_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < SECRET_TTL);
+        }
+        entries.insert(endpoint.id.clone(), (std::time::Instant::now(), secret.clone()));
+        Ok(Some(secret))
+    }
+}
+
 /// The provider, when it takes webhooks here.
 pub fn provider<'a>(platform: &'a Platform, id: &str) -> Option<&'a Provider> {
     let id = ProviderId::parse(id).ok()?;
@@ -159,7 +198,7 @@ pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
         // connector uses that handshake yet.
         return Ok(Outcome::Handshake(answer));
     }
-    let Some(secret) = super::secret(platform, &endpoint.team_id, provider).await? else {
+    let Some(secret) = platform.webhook_secrets.get(platform, &endpoint, provider).await? else {
         platform.webhook_counters.refusal(&provider.id, "no secret");
         return Ok(Outcome::Refused);
     };

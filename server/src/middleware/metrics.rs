@@ -20,6 +20,7 @@ pub struct HttpMetrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     pub db_connections: IntGaugeVec,
+    pub webhooks: IntGaugeVec,
 }
 
 impl HttpMetrics {
@@ -36,6 +37,14 @@ impl HttpMetrics {
         )?;
         let db_connections =
             IntGaugeVec::new(Opts::new("db_pool_connections", "Database pool connections, by state."), &["state"])?;
+        let webhooks = IntGaugeVec::new(
+            Opts::new(
+                "webhook_deliveries",
+                "Webhook deliveries this process answered since it started, by outcome: accepted, duplicate, \
+                 refused (unknown endpoint or failed verification), refused_unread (too large, wrong type, too many).",
+            ),
+            &["outcome"],
+        )?;
         let build_info = IntGauge::with_opts(
             Opts::new("build_info", "Always 1; labelled with the running version.")
                 .const_label("version", env!("CARGO_PKG_VERSION")),
@@ -44,8 +53,9 @@ impl HttpMetrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(db_connections.clone()))?;
+        registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(build_info))?;
-        Ok(Self { registry, requests, duration, db_connections })
+        Ok(Self { registry, requests, duration, db_connections, webhooks })
     }
 
     pub fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {

@@ -73,6 +73,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let total = i64::from(open);
     state.metrics.db_connections.with_label_values(&["idle"]).set(idle);
     state.metrics.db_connections.with_label_values(&["in_use"]).set(total - idle);
+    let counters = &state.platform.webhook_counters;
+    for (outcome, counter) in [
+        ("accepted", &counters.accepted),
+        ("duplicate", &counters.duplicates),
+        ("refused", &counters.refused),
+        ("refused_unread", &counters.refused_unread),
+    ] {
+        let count = i64::try_from(counter.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(i64::MAX);
+        state.metrics.webhooks.with_label_values(&[outcome]).set(count);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), NO_STORE], state.metrics.render())
         .into_response()
 }

@@ -388,7 +388,12 @@ async fn subscriptions_are_renewed_before_they_expire_and_a_failed_renewal_is_sh
         .execute(app.platform.db.pool())
         .await
         .unwrap();
-    assert_eq!(jobs::schedule_due(&app.platform).await, 1, "the renewal was not queued");
+    // A healthy connection 10 minutes after its sync waits for the usual 30.
+    sqlx::query("UPDATE jobs SET created_at = created_at - 600 WHERE kind = 'full_backfill'")
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(jobs::schedule_due(&app.platform).await, 1, "the renewal was not queued, or a sync was");
     app.drain().await;
     let renewed = endpoint(&app, &team).await;
     assert!(renewed.expires_at.unwrap() > first.expires_at.unwrap() - 60, "{renewed:?}");
@@ -413,6 +418,15 @@ async fn subscriptions_are_renewed_before_they_expire_and_a_failed_renewal_is_sh
     assert!(error.contains("did not register the webhook"), "{error}");
     let page = app.get("/integrations/sandbox").await.text().await.unwrap();
     assert!(page.contains(&error), "the provider page does not show the failed renewal");
+
+    // Meanwhile the connection is polled every 5 minutes (the sandbox's
+    // `fallback_sync_every_minutes`), not every 30.
+    sqlx::query("UPDATE jobs SET created_at = created_at - 600 WHERE kind = 'full_backfill'")
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    jobs::schedule_due(&app.platform).await;
+    assert_eq!(count(&app, "jobs WHERE kind = 'incremental' AND state = 'queued'").await, 1, "no faster poll");
     app.leave_jobs("the failed renewal is what this test is about");
     app.stop().await;
 }
