@@ -59,9 +59,6 @@ pub struct Webhooks {
     /// about 3 days, Jira 30); none: it does not expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_hours: Option<u32>,
-    /// Where deliveries are routed from.
-    #[serde(default)]
-    pub route: Route,
     /// A set-up request the provider sends, which the kit answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshake: Option<connector_core::webhooks::Handshake>,
@@ -84,19 +81,6 @@ pub enum SubscriptionKind {
     /// An admin pastes the URL and the secret into the provider's
     /// settings; the provider page shows both.
     Manual,
-}
-
-/// Which connection a delivery is for.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Route {
-    /// `/webhooks/{provider}/{endpoint}`: an id minted per connection.
-    #[default]
-    Endpoint,
-    /// `/webhooks/{provider}`, one URL for the provider's whole app: the
-    /// account id at `pointer` (JSON, RFC 6901) in the verified body names
-    /// the connection, matched against the one stored at connect.
-    Account { pointer: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -312,11 +312,6 @@ fn check_webhooks(provider: &Provider, hooks: &super::Webhooks, report: &mut Rep
     {
         report.add("webhooks.fallback_sync_every_minutes", "must be from 1 to 1440 (a day)");
     }
-    if let super::Route::Account { pointer } = &hooks.route
-        && !pointer.starts_with('/')
-    {
-        report.add("webhooks.route.pointer", "must be a JSON pointer such as `/installation/id`");
-    }
     if hooks.events.is_empty() {
         report.add("webhooks.events", "name the events that change records");
     }

@@ -36,7 +36,7 @@ use crate::{
 };
 
 /// Deliveries applied together.
-const BATCH: i64 = 200;
+const BATCH: i64 = 50;
 /// Batches one run takes before it ends and queues the next run, so that
 /// a connection's endless stream does not hold a worker for ever.
 const BATCHES_PER_RUN: usize = 50;

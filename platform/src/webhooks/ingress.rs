@@ -179,7 +179,7 @@ pub fn content_type_allowed(provider: &Provider, content_type: Option<&str>) -> 
 #[tracing::instrument(skip_all, fields(provider = %call.provider.id))]
 pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
     let provider = call.provider;
-    let Some(hooks) = provider.webhooks.as_ref().filter(|_| platform.webhooks.enabled) else {
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| super::wanted(platform, provider)) else {
         return Ok(Outcome::Refused);
     };
     // Endpoint ids are hex; anything else is unknown without a query.

@@ -56,18 +56,14 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { enabled: true, public_url: "http://127.0.0.1:3000".into(), refusals_per_minute: 60 }
+        Self { enabled: true, public_url: "http://127.0.0.1:3000".into(), refusals_per_minute: 600 }
     }
 }
 
 impl Settings {
     /// The URL a connection's provider posts to.
     pub fn endpoint_url(&self, provider: &Provider, endpoint: &Endpoint) -> String {
-        let base = self.public_url.trim_end_matches('/');
-        match &provider.webhooks.as_ref().map(|w| &w.route) {
-            Some(crate::catalog::Route::Account { .. }) => format!("{base}/webhooks/{}", provider.id),
-            _ => format!("{base}/webhooks/{}/{}", provider.id, endpoint.id),
-        }
+        format!("{}/webhooks/{}/{}", self.public_url.trim_end_matches('/'), provider.id, endpoint.id)
     }
 }
 
@@ -82,9 +78,10 @@ pub(crate) fn fresh_secret() -> SecretString {
     SecretString::from(hex::encode(bytes))
 }
 
-/// Whether a provider's connections get webhooks here.
+/// Whether a provider's connections get webhooks here: they are on, its
+/// catalog entry describes them, and its connector reads them.
 pub fn wanted(platform: &Platform, provider: &Provider) -> bool {
-    platform.webhooks.enabled && provider.webhooks.is_some()
+    platform.webhooks.enabled && provider.webhooks.is_some() && crate::connectors::receiver_for(&provider.id).is_some()
 }
 
 /// A connection's webhook secret.
@@ -140,7 +137,7 @@ pub async fn status(
     provider: &Provider,
     installation: &InstallationId,
 ) -> Result<Status> {
-    let Some(hooks) = provider.webhooks.as_ref().filter(|_| platform.webhooks.enabled) else {
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| wanted(platform, provider)) else {
         return Ok(Status::default());
     };
     let manual = hooks.subscription == SubscriptionKind::Manual;
@@ -172,7 +169,7 @@ pub async fn manual(
     provider: &Provider,
     installation: &InstallationId,
 ) -> Result<Option<Manual>> {
-    let Some(hooks) = provider.webhooks.as_ref().filter(|_| platform.webhooks.enabled) else { return Ok(None) };
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| wanted(platform, provider)) else { return Ok(None) };
     if hooks.subscription != SubscriptionKind::Manual {
         return Ok(None);
     }

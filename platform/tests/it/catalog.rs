@@ -117,6 +117,25 @@ allowed_hosts = ["api.acme.example"]
 pagination = "cursor"
 "#;
 
+/// [`VALID`] with a `[webhooks]` table ending in `events`.
+fn with_webhooks(events: &str) -> String {
+    format!(
+        "{VALID}\n[webhooks]\nverify = {{ family = \"hmac_sha256\", header = \"x-acme-signature\", prefix = \"sha256=\", \
+         encoding = \"hex\" }}\ndelivery_header = \"x-acme-delivery\"\nevent_header = \"x-acme-event\"\n\
+         content_types = [\"application/json\"]\nretry_window_hours = 24\nsubscription = \"manual\"\n{events}\n"
+    )
+}
+
+#[test]
+fn a_webhooks_table_that_follows_the_rules_is_accepted() {
+    let text = with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]");
+    let catalog = Catalog::from_files(&[("custom/acme.toml".into(), text)], &[]);
+    let catalog = catalog.unwrap_or_else(|problems| panic!("{problems}"));
+    let hooks = catalog.iter().next().unwrap().webhooks.clone().expect("the webhooks table");
+    assert_eq!(hooks.events["ticket.updated"], vec!["ticket".to_owned()]);
+    assert_eq!(hooks.verify.headers(), vec!["x-acme-signature".to_owned()]);
+}
+
 fn problems_of(files: &[(&str, &str)], logos: &[&Path]) -> Problems {
     let files: Vec<(String, String)> = files.iter().map(|(f, t)| ((*f).to_owned(), (*t).to_owned())).collect();
     Catalog::from_files(&files, logos).expect_err("the catalog should be refused")
@@ -273,6 +292,33 @@ fn each_validation_rule_names_the_file_and_the_key() {
             ),
             "api.streams[0].name",
             "lowercase word",
+        ),
+        (
+            "webhook event of an entity not synced",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"invoice\"]"),
+            "webhooks.events.ticket.updated",
+            "`invoice` is not one of `entities`",
+        ),
+        (
+            "webhook header name",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("delivery_header = \"x-acme-delivery\"", "delivery_header = \"X-Acme Delivery\""),
+            "webhooks.delivery_header",
+            "lowercase header name",
+        ),
+        (
+            "webhook retry window",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("retry_window_hours = 24", "retry_window_hours = 0"),
+            "webhooks.retry_window_hours",
+            "from 1 to 720",
+        ),
+        (
+            "webhook family",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("family = \"hmac_sha256\"", "family = \"md5\""),
+            "webhooks.verify.family",
+            "unknown variant `md5`",
         ),
     ];
     for (rule, text, key, words) in cases {
