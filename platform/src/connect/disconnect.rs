@@ -42,8 +42,11 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &ProviderId
     }
     let secrets = platform.secrets.delete_all(&connection_path(&actor.team_id, found)?).await?;
     let mut tx = platform.db.begin_write().await?;
-    let cursors = installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
+    // The installation's row first, as a page's commit takes it (before
+    // its records and cursors): taken in the other order, a disconnect
+    // during a sync deadlocked on Postgres.
     installations::mark_disconnected(&mut tx, &actor.team_id, &installation.id).await?;
+    let cursors = installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
     // Nothing it synced stays searchable; a page being committed now is
     // ordered before or after this by the installation's row.
     let records = crate::store::artifacts::delete_all(&mut tx, &actor.team_id, &found.id).await?;

@@ -172,6 +172,13 @@ pub async fn set_renew_error(db: &Db, team: &TeamId, id: &str, error: &str) -> R
 /// Forgets a connection's endpoint, its deliveries and its tombstones (a
 /// disconnect).
 pub async fn delete_endpoint(conn: &mut AnyConnection, team: &TeamId, installation: &InstallationId) -> Result<u64> {
+    // The installation's row first, as a webhook batch's commit takes it
+    // before the deliveries and tombstones: one lock order, no deadlock.
+    sqlx::query("UPDATE installations SET state = state WHERE id = $1 AND team_id = $2")
+        .bind(installation.as_str())
+        .bind(team.as_str())
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM webhook_deliveries WHERE team_id = $1 AND installation_id = $2")
         .bind(team.as_str())
         .bind(installation.as_str())
