@@ -1,7 +1,23 @@
-# Sourced by the benchmarks: a release console on loopback serving the
-# sandbox, signed in and connected. Needs $bin (the patchbay binary) and
-# $work (a scratch directory); sets $server (its pid) and $base (its URL).
-# BENCH_RUN_JOBS=on makes the console run jobs itself.
+# Sourced by the benchmarks, after $admin_url is set: builds the release
+# binary ($bin), makes a scratch directory ($work) and a Postgres database
+# name ($pg_db), and removes them, with any console still running, on
+# exit. start_console gives a release console on loopback serving the
+# sandbox, signed in and connected; it sets $server (its pid) and $base
+# (its URL). BENCH_RUN_JOBS=on makes the console run jobs itself.
+
+log "building the release binary"
+cargo build --release --locked -p server --bin patchbay >&2
+bin=target/release/patchbay
+
+work=$(mktemp -d)
+server=""
+pg_db="patchbay_bench_$$"
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # Starts a console serving the sandbox with $1 items and a limit of $2
 # requests/s (0: none) on database $3 (empty: SQLite in its data dir), signs

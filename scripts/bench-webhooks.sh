@@ -22,19 +22,6 @@ rate=${BENCH_RATE:-1000}
 seconds=${BENCH_SECONDS:-10}
 admin_url=${PATCHBAY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
-log "building the release binary"
-cargo build --release --locked -p server --bin patchbay >&2
-bin=target/release/patchbay
-
-work=$(mktemp -d)
-server=""
-pg_db="patchbay_bench_hooks_$$"
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source scripts/bench-console.sh
 
 # One SQL query's first column, one value a line, on the console's database.

@@ -1,26 +1,39 @@
-//! The one list of built connectors: which providers Patchbay can sync.
-//! A provider in the catalog without an entry here can be connected but
-//! not synced, and its card says so.
+//! The one list of built connectors: which providers Patchbay can sync,
+//! and which of them read their provider's webhooks. A provider in the
+//! catalog without an entry here can be connected but not synced, and its
+//! card says so.
 
 use connector_core::{source::Source, webhooks::Receiver};
 
 use crate::ids::ProviderId;
 
-/// The connector for a provider, if one is built.
-pub fn source_for(provider: &ProviderId) -> Option<Box<dyn Source>> {
+/// A built connector: its source, and its reading of webhooks where it
+/// has one.
+struct Built {
+    source: Box<dyn Source>,
+    receiver: Option<Box<dyn Receiver>>,
+}
+
+fn built(provider: &ProviderId) -> Option<Built> {
+    let pull = |source: Box<dyn Source>| Some(Built { source, receiver: None });
     match provider.as_str() {
-        "sandbox" | "sandbox-basic" => Some(Box::new(connector_sandbox::SandboxSource)),
-        "github" => Some(Box::new(connector_github::GithubSource)),
-        "linear" => Some(Box::new(connector_linear::LinearSource)),
-        "chatwoot" => Some(Box::new(connector_chatwoot::ChatwootSource)),
+        "sandbox" | "sandbox-basic" => Some(Built {
+            source: Box::new(connector_sandbox::SandboxSource),
+            receiver: Some(Box::new(connector_sandbox::SandboxSource)),
+        }),
+        "github" => pull(Box::new(connector_github::GithubSource)),
+        "linear" => pull(Box::new(connector_linear::LinearSource)),
+        "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
         _ => None,
     }
 }
 
+/// The connector for a provider, if one is built.
+pub fn source_for(provider: &ProviderId) -> Option<Box<dyn Source>> {
+    built(provider).map(|b| b.source)
+}
+
 /// The connector's reading of its provider's webhooks, if it has one.
 pub fn receiver_for(provider: &ProviderId) -> Option<Box<dyn Receiver>> {
-    match provider.as_str() {
-        "sandbox" | "sandbox-basic" => Some(Box::new(connector_sandbox::SandboxSource)),
-        _ => None,
-    }
+    built(provider)?.receiver
 }
