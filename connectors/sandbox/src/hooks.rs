@@ -74,7 +74,9 @@ impl Receiver for SandboxSource {
 
     async fn subscribe(&self, cx: &Context<'_>, hook: &Hook<'_>) -> Result<Option<Subscription>, FetchError> {
         let url = api(cx, &[])?;
-        let body = serde_json::json!({ "url": hook.url, "secret": hook.secret });
+        let secret =
+            hook.secret.ok_or_else(|| FetchError::permanent(None, "the sandbox signs with a secret of its own"))?;
+        let body = serde_json::json!({ "url": hook.url, "secret": secret });
         let answer =
             cx.http.send(cx.call, |client, token| cx.auth.apply(client.post(url.clone()).json(&body), token)).await?;
         subscription(read_json(answer).await?).map(Some)

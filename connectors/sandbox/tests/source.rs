@@ -329,7 +329,7 @@ mod webhooks {
             .await;
         let made = f
             .source()
-            .subscribe(&f.cx(), &Hook { url, secret: "s3cret-of-sixteen-chars" })
+            .subscribe(&f.cx(), &Hook { url, secret: Some("s3cret-of-sixteen-chars") })
             .await
             .unwrap()
             .expect("the sandbox's API registers webhooks");
@@ -360,7 +360,8 @@ mod webhooks {
             .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({ "error": "invalid_webhook" })))
             .mount(&f.server)
             .await;
-        let refused = f.source().subscribe(&f.cx(), &Hook { url: "ftp://nowhere", secret: "short" }).await.unwrap_err();
+        let refused =
+            f.source().subscribe(&f.cx(), &Hook { url: "ftp://nowhere", secret: Some("short") }).await.unwrap_err();
         assert_eq!((refused.class, refused.status), (connector_core::http::Class::Permanent, Some(422)));
         let nothing = f.source().renew(&f.cx(), &Subscription { ids: vec![], expires_at: None }).await.unwrap_err();
         assert!(nothing.message.contains("no webhook"), "{}", nothing.message);

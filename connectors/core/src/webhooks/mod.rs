@@ -155,11 +155,12 @@ impl Event {
 }
 
 /// What a connector's webhooks need at its provider: where to deliver,
-/// and the fresh secret to sign with.
+/// and the fresh secret to sign with (none for an app-wide subscription,
+/// which the app's own secret signs).
 #[derive(Clone, Copy)]
 pub struct Hook<'a> {
     pub url: &'a str,
-    pub secret: &'a str,
+    pub secret: Option<&'a str>,
 }
 
 impl std::fmt::Debug for Hook<'_> {

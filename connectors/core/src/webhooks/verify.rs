@@ -39,11 +39,20 @@ pub enum Verifier {
     /// HMAC-SHA256 of the raw body in `header`, after `prefix`: GitHub
     /// (`X-Hub-Signature-256: sha256=<hex>`), Linear (`Linear-Signature`),
     /// Attio, Asana (`X-Hook-Signature`).
+    ///
+    /// With `signed_at`, the body's field at that JSON pointer holds when
+    /// the delivery was sent, in Unix milliseconds (Linear's
+    /// `webhookTimestamp`), and one sent outside `tolerance_seconds` is a
+    /// replay. It is read only once the signature has verified.
     HmacSha256 {
         header: String,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         prefix: String,
         encoding: Encoding,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed_at: Option<String>,
+        #[serde(default = "default_tolerance", skip_serializing_if = "is_default_tolerance")]
+        tolerance_seconds: u32,
     },
     /// Slack's `v0`: `X-Slack-Signature: v0=<hex>` over `v0:{ts}:{body}`,
     /// with `X-Slack-Request-Timestamp` in seconds.
@@ -152,12 +161,18 @@ impl Verifier {
     pub fn verify(&self, secret: &[u8], inbound: &Inbound<'_>, now: OffsetDateTime) -> Result<Verified, Refusal> {
         let unsigned_time = Verified { signed_at: None };
         match self {
-            Verifier::HmacSha256 { header, prefix, encoding } => {
+            Verifier::HmacSha256 { header, prefix, encoding, signed_at, tolerance_seconds } => {
                 let given = header_value(inbound.headers, header)?;
                 let given = given.strip_prefix(prefix.as_str()).ok_or(Refusal::Malformed)?;
                 let given = decode(*encoding, given.trim())?;
                 hmac_sha256(secret, &[inbound.body]).verify_slice(&given).map_err(|_| Refusal::Mismatch)?;
-                Ok(unsigned_time)
+                let Some(pointer) = signed_at else { return Ok(unsigned_time) };
+                // Signed, so the provider wrote it: now it may be read.
+                let body: serde_json::Value = serde_json::from_slice(inbound.body).map_err(|_| Refusal::Malformed)?;
+                let millis = body.pointer(pointer).and_then(serde_json::Value::as_i64).ok_or(Refusal::Missing)?;
+                let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+                    .map_err(|_| Refusal::Malformed)?;
+                Ok(Verified { signed_at: Some(within(at, now, *tolerance_seconds)?) })
             }
             Verifier::Slack { tolerance_seconds } => {
                 let timestamp = header_value(inbound.headers, "x-slack-request-timestamp")?;
@@ -475,7 +490,7 @@ pub fn sign(
     body: &[u8],
 ) -> Vec<(String, String)> {
     match verifier {
-        Verifier::HmacSha256 { header, prefix, encoding } => {
+        Verifier::HmacSha256 { header, prefix, encoding, .. } => {
             let mac = hmac_sha256(secret, &[body]).finalize().into_bytes();
             let encoded = match encoding {
                 Encoding::Hex => hex::encode(mac),

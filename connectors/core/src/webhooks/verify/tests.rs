@@ -43,8 +43,18 @@ fn without(headers: &HeaderMap, name: &str) -> HeaderMap {
 const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 const GITHUB_SIGNATURE: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
+fn hmac(header: &str, prefix: &str, encoding: Encoding) -> Verifier {
+    Verifier::HmacSha256 {
+        header: header.into(),
+        prefix: prefix.into(),
+        encoding,
+        signed_at: None,
+        tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
+    }
+}
+
 fn github() -> Verifier {
-    Verifier::HmacSha256 { header: "x-hub-signature-256".into(), prefix: "sha256=".into(), encoding: Encoding::Hex }
+    hmac("x-hub-signature-256", "sha256=", Encoding::Hex)
 }
 
 /// H1, rule 40: GitHub's documented example (validating webhook
@@ -64,15 +74,47 @@ fn hmac_body_family_verifies_githubs_documented_example_and_refuses_tampering() 
     let junk = headers(&[("x-hub-signature-256", "sha256=zz")]);
     assert_eq!(check(&github(), GITHUB_SECRET, "https://c/w", &junk, body, now), Err(Refusal::Malformed));
     // Linear and Asana: the same family without a prefix; base64 too.
-    let linear =
-        Verifier::HmacSha256 { header: "linear-signature".into(), prefix: String::new(), encoding: Encoding::Hex };
+    let linear = hmac("linear-signature", "", Encoding::Hex);
     let h = headers(&[("linear-signature", &GITHUB_SIGNATURE["sha256=".len()..])]);
     assert!(check(&linear, GITHUB_SECRET, "https://c/w", &h, body, now).is_ok());
-    let b64 = Verifier::HmacSha256 { header: "x-sig".into(), prefix: String::new(), encoding: Encoding::Base64 };
+    let b64 = hmac("x-sig", "", Encoding::Base64);
     let signed = sign(&b64, GITHUB_SECRET.as_bytes(), "", now, body);
     assert_eq!(signed[0].1, "dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPhc=");
     let h = headers(&[("x-sig", &signed[0].1)]);
     assert!(check(&b64, GITHUB_SECRET, "https://c/w", &h, body, now).is_ok());
+}
+
+/// H1, H2: Linear signs the body and puts the time of sending in it
+/// (`webhookTimestamp`, milliseconds); a delivery more than a minute old is
+/// a replay, and a signed body without the field is refused. The field is
+/// read only after the signature verifies.
+#[test]
+fn hmac_body_family_with_a_signed_time_in_the_body_refuses_replays() {
+    let linear = Verifier::HmacSha256 {
+        header: "linear-signature".into(),
+        prefix: String::new(),
+        encoding: Encoding::Hex,
+        signed_at: Some("/webhookTimestamp".into()),
+        tolerance_seconds: 60,
+    };
+    let body = br#"{"action":"update","type":"Issue","data":{"id":"a"},"webhookTimestamp":1700000000123}"#;
+    let secret = "lin_wh_0123456789abcdef";
+    let signed = sign(&linear, secret.as_bytes(), "", at(0), body);
+    let h = headers(&[(&signed[0].0, &signed[0].1)]);
+    let sent = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_000_000).unwrap();
+    assert_eq!(
+        check(&linear, secret, "https://c/w", &h, body, at(1_700_000_030)),
+        Ok(Verified { signed_at: Some(sent) })
+    );
+    assert_eq!(check(&linear, secret, "https://c/w", &h, body, at(1_700_000_062)), Err(Refusal::Stale));
+    assert_eq!(check(&linear, secret, "https://c/w", &h, &flipped(body), at(1_700_000_030)), Err(Refusal::Mismatch));
+    // Unsigned junk is refused as a mismatch before any of it is parsed.
+    let junk = b"not json at all";
+    assert_eq!(check(&linear, secret, "https://c/w", &h, junk, at(1_700_000_030)), Err(Refusal::Mismatch));
+    let untimed = br#"{"action":"update"}"#;
+    let signed = sign(&linear, secret.as_bytes(), "", at(0), untimed);
+    let h = headers(&[(&signed[0].0, &signed[0].1)]);
+    assert_eq!(check(&linear, secret, "https://c/w", &h, untimed, at(1_700_000_030)), Err(Refusal::Missing));
 }
 
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
