@@ -21,8 +21,14 @@ fn built(provider: &ProviderId) -> Option<Built> {
             source: Box::new(connector_sandbox::SandboxSource),
             receiver: Some(Box::new(connector_sandbox::SandboxSource)),
         }),
-        "github" => pull(Box::new(connector_github::GithubSource)),
-        "linear" => pull(Box::new(connector_linear::LinearSource)),
+        "github" => Some(Built {
+            source: Box::new(connector_github::GithubSource),
+            receiver: Some(Box::new(connector_github::GithubSource)),
+        }),
+        "linear" => Some(Built {
+            source: Box::new(connector_linear::LinearSource),
+            receiver: Some(Box::new(connector_linear::LinearSource)),
+        }),
         "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
         _ => None,
     }

@@ -262,6 +262,7 @@ pub async fn build_platform(
         enabled: config.webhooks,
         public_url: public_url.to_string(),
         refusals_per_minute: config.webhook_refusals_per_minute,
+        app_secrets: config.app_webhook_secrets.clone(),
     };
     Ok((platform, sandbox))
 }
@@ -353,6 +354,7 @@ fn router(
     // Providers' deliveries: no session, no CSRF check, no page headers;
     // their signature is their credential (routes::webhooks).
     let webhooks = Router::new()
+        .route("/webhooks/{provider}", axum::routing::post(crate::routes::webhooks::receive_app))
         .route("/webhooks/{provider}/{endpoint}", axum::routing::post(crate::routes::webhooks::receive))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(

@@ -85,9 +85,12 @@ pub fn repo_url(base: &str, full_name: &str, rest: &[&str]) -> Option<String> {
 
 /// One object from the API: a repository, or an issue by number.
 pub async fn get<T: DeserializeOwned>(cx: &Context<'_>, url: &str) -> Result<T, FetchError> {
-    let response =
-        cx.http.send(cx.call.with_body_signals(&Limits), |client, token| request(cx, client, url, token)).await?;
-    read_json(response).await
+    read_json(send(cx, url).await?).await
+}
+
+/// A GET with GitHub's headers and rate limits, answered.
+pub async fn send(cx: &Context<'_>, url: &str) -> Result<reqwest::Response, FetchError> {
+    cx.http.send(cx.call.with_body_signals(&Limits), |client, token| request(cx, client, url, token)).await
 }
 
 fn request(cx: &Context<'_>, client: &reqwest::Client, url: &str, token: Option<&str>) -> reqwest::RequestBuilder {
@@ -99,8 +102,7 @@ fn request(cx: &Context<'_>, client: &reqwest::Client, url: &str, token: Option<
 /// One page of a list endpoint and the `rel="next"` URL after it, which
 /// must be on the API's host: the token goes nowhere else.
 pub async fn list<T: DeserializeOwned>(cx: &Context<'_>, url: &str) -> Result<(Vec<T>, Option<String>), FetchError> {
-    let response =
-        cx.http.send(cx.call.with_body_signals(&Limits), |client, token| request(cx, client, url, token)).await?;
+    let response = send(cx, url).await?;
     let next = response.headers().get("link").and_then(|v| v.to_str().ok()).and_then(next_link);
     let next = next.map(|next| next_url(cx, &next)).transpose()?;
     Ok((read_json(response).await?, next))

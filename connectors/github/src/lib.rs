@@ -9,9 +9,12 @@
 //!   public becomes a removal (17, 18);
 //! - [`source`]: the [`connector_core::source::Source`] the runner pulls:
 //!   repositories page by page, each repository's issues (pull requests
-//!   included) oldest change first, with `since` for a changes run.
+//!   included) oldest change first, with `since` for a changes run;
+//! - [`hooks`]: the GitHub App's webhooks (`issues`, `issue_comment`,
+//!   `pull_request`), and the installations that route them here.
 
 pub mod client;
+pub mod hooks;
 pub mod mapping;
 pub mod source;
 pub mod types;

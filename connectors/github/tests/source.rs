@@ -446,3 +446,129 @@ async fn the_conformance_suite_passes() {
     )
     .await;
 }
+
+/// The GitHub App's webhooks: deliveries shaped as GitHub's webhook events
+/// documentation has them (`issues`, `issue_comment`, `pull_request`),
+/// and the installations that route them (list app installations
+/// accessible to the user access token).
+mod hooks {
+    use connector_core::{
+        source::Record,
+        webhooks::{Delivery, Event, Hook, Receiver, Subscription},
+    };
+
+    use super::*;
+
+    fn delivery<'a>(event: &'a str, body: &'a [u8]) -> Delivery<'a> {
+        Delivery { event: Some(event), body, received_at: datetime!(2026-12-03 09:16 UTC) }
+    }
+
+    fn body(name: &str) -> Vec<u8> {
+        fixture(name).to_string().into_bytes()
+    }
+
+    fn upserted(events: &[Event]) -> &Record {
+        match events {
+            [Event::Carried { change: Change::Upsert(record), .. }] => record,
+            other => panic!("expected one carried upsert: {other:?}"),
+        }
+    }
+
+    /// CONNECTOR-RULES 17, 42: an edited issue is mapped as a sync maps it,
+    /// carrying its `updated_at` so that an older event cannot overwrite it.
+    #[tokio::test]
+    async fn an_issues_event_carries_the_issue_as_a_sync_maps_it() {
+        let f = start().await;
+        let edited = body("hook-issues-edited.json");
+        let events = f.source().events(&delivery("issues", &edited)).unwrap();
+        let record = upserted(&events);
+        assert_eq!((record.entity_type.as_str(), record.entity_id.as_str()), ("issue", "1"));
+        assert_eq!(record.title, "acme/web#1347: Found a bug in the login form");
+        assert_eq!(record.url, "https://github.com/acme/web/issues/1347");
+        assert_eq!(record.content["labels"], serde_json::json!(["bug"]));
+        assert_eq!(events[0].at(), Some(datetime!(2026-12-03 09:15 UTC)));
+    }
+
+    /// CONNECTOR-RULES 17, 18: an issue deleted, or opened in a private
+    /// repository, is a removal; nothing of the private one is kept.
+    #[tokio::test]
+    async fn a_deleted_issue_or_one_in_a_private_repository_is_removed() {
+        let f = start().await;
+        let deleted = body("hook-issues-deleted.json");
+        assert_eq!(
+            f.source().events(&delivery("issues", &deleted)).unwrap(),
+            vec![Event::Carried {
+                change: Change::Remove { entity_type: "issue".into(), entity_id: "1".into() },
+                at: Some(datetime!(2026-12-03 09:15 UTC)),
+            }]
+        );
+        let private = body("hook-issues-private.json");
+        let events = f.source().events(&delivery("issues", &private)).unwrap();
+        assert!(
+            matches!(&events[..], [Event::Carried { change: Change::Remove { entity_id, .. }, .. }] if entity_id == "3"),
+            "{events:?}"
+        );
+    }
+
+    /// A comment on a pull request carries the pull request's issue, under
+    /// the issue id a sync stores it by; a `pull_request` event names only
+    /// the pull request's own id, so it asks for a changes run; events the
+    /// connector does not read answer nothing.
+    #[tokio::test]
+    async fn comments_refresh_their_issue_and_pull_request_events_ask_for_a_changes_run() {
+        let f = start().await;
+        let comment = body("hook-issue-comment-on-pull.json");
+        let events = f.source().events(&delivery("issue_comment", &comment)).unwrap();
+        let record = upserted(&events);
+        assert_eq!((record.entity_type.as_str(), record.entity_id.as_str()), ("pull_request", "2"));
+        let pull = body("hook-pull-request.json");
+        assert_eq!(f.source().events(&delivery("pull_request", &pull)).unwrap(), vec![Event::Resync]);
+        assert_eq!(f.source().events(&delivery("star", b"{}")).unwrap(), Vec::new());
+        let error = f.source().events(&delivery("issues", br#"{"action":"opened"}"#)).unwrap_err();
+        assert!(error.message.contains("not one GitHub documents"), "{}", error.message);
+    }
+
+    /// CONNECTOR-RULES 43: subscribing lists every page of the user's
+    /// installations with the connection's token and keeps their ids,
+    /// read again daily; nothing is made at GitHub, so nothing is deleted.
+    #[tokio::test]
+    async fn subscribing_lists_the_users_installations_across_pages() {
+        let f = start().await;
+        Mock::given(method("GET"))
+            .and(path("/user/installations"))
+            .and(query_param_is_missing("page"))
+            .and(header("authorization", "Bearer new-token"))
+            .and(header("x-github-api-version", "2022-11-28"))
+            .respond_with(
+                json(fixture("installations-1.json"))
+                    .insert_header("link", next(&f, "/user/installations?per_page=100&page=2")),
+            )
+            .mount(&f.server)
+            .await;
+        Mock::given(path("/user/installations"))
+            .and(query_param("page", "2"))
+            .respond_with(json(fixture("installations-2.json")))
+            .mount(&f.server)
+            .await;
+        let hook = Hook { url: "https://console.example/webhooks/github", secret: None };
+        let before = time::OffsetDateTime::now_utc();
+        let made = f.source().subscribe(&f.cx(), &hook).await.unwrap().expect("installations route deliveries");
+        assert_eq!(made.ids, vec!["2311213".to_owned(), "2311999".to_owned()]);
+        let relist = made.expires_at.unwrap() - before;
+        assert!(relist >= time::Duration::hours(24) && relist < time::Duration::hours(25), "{relist}");
+        let renewed = f.source().renew(&f.cx(), &made).await.unwrap();
+        assert_eq!(renewed.ids, made.ids);
+        f.source().unsubscribe(&f.cx(), &renewed).await.unwrap();
+        let lines = request_lines(&f).await;
+        assert_eq!(lines.len(), 4, "two pages, twice, and no delete: {lines:?}");
+
+        // A refused token is the admin's to fix, in GitHub's words.
+        f.server.reset().await;
+        Mock::given(path("/user/installations"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "message": "Bad credentials" })))
+            .mount(&f.server)
+            .await;
+        let refused = f.source().renew(&f.cx(), &Subscription { ids: vec![], expires_at: None }).await.unwrap_err();
+        assert_eq!((refused.class, refused.status), (Class::Permanent, Some(401)));
+    }
+}

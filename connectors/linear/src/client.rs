@@ -28,6 +28,25 @@ pub const QUERY: &str = "query Issues($first: Int!, $after: String, $filter: Iss
   }
 }";
 
+/// The issues of `ids` the viewer can read, archived ones included, with
+/// the same fields: what a webhook names is read back through it.
+pub const BY_ID: &str = "query IssuesById($first: Int!, $ids: [ID!]) {
+  issues(first: $first, filter: { id: { in: $ids } }, includeArchived: true) {
+    nodes {
+      id identifier title description url createdAt updatedAt archivedAt trashed
+      state { name type }
+      team { key name visibility }
+      comments(first: 10, orderBy: createdAt) { nodes { id body createdAt updatedAt user { name } } }
+    }
+  }
+}";
+
+/// The issues of `ids` (at most [`PAGE_SIZE`]) the viewer can read.
+pub async fn issues_by_id(cx: &Context<'_>, ids: &[&str]) -> Result<Answer<Data>, FetchError> {
+    let variables = serde_json::json!({ "first": PAGE_SIZE, "ids": ids });
+    graphql::post(cx, "Linear", BY_ID, variables).await
+}
+
 /// One page of issues after `cursor`, with the errors that spoiled parts
 /// of it (the rest is kept).
 pub async fn issues(cx: &Context<'_>, mode: Mode, cursor: Option<&str>) -> Result<Answer<Data>, FetchError> {

@@ -9,9 +9,13 @@
 //!   public, archived or trashed becomes a removal (CONNECTOR-RULES 17, 18);
 //! - [`source`]: the [`connector_core::source::Source`] the runner pulls,
 //!   paging the `issues` connection with `first`/`after`, filtered by
-//!   `updatedAt` for a changes run.
+//!   `updatedAt` for a changes run, and reading issues back by id for
+//!   webhooks;
+//! - [`hooks`]: the webhook made with `webhookCreate`, and what its
+//!   deliveries say changed.
 
 pub mod client;
+pub mod hooks;
 pub mod mapping;
 pub mod source;
 pub mod types;

@@ -310,3 +310,162 @@ async fn the_conformance_suite_passes() {
     )
     .await;
 }
+
+/// Linear's webhooks: deliveries shaped as Linear's webhooks documentation
+/// has them (data change events for `Issue` and `Comment`), issues read
+/// back by id, and the webhook made and deleted through `webhookCreate`
+/// and `webhookDelete`.
+mod hooks {
+    use connector_core::{
+        source::{Source as _, Unseen},
+        webhooks::{Delivery, Event, Hook, Receiver, Subscription},
+    };
+    use wiremock::matchers::body_string_contains;
+
+    use super::*;
+
+    const ISSUE: &str = "9cfb482a-81e3-4154-b2b1-1d7f6a5e3a11";
+    const PRIVATE: &str = "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b";
+
+    fn delivery<'a>(event: &'a str, body: &'a [u8]) -> Delivery<'a> {
+        Delivery { event: Some(event), body, received_at: datetime!(2026-12-03 09:16 UTC) }
+    }
+
+    fn body(name: &str) -> Vec<u8> {
+        fixture(name).to_string().into_bytes()
+    }
+
+    fn unseen(id: &str) -> Unseen {
+        Unseen { entity_type: "issue".into(), entity_id: id.into(), content: serde_json::Value::Null }
+    }
+
+    /// CONNECTOR-RULES 17, 42: an update names the issue, to be read back
+    /// (the payload does not say whether its team is public); a removal is
+    /// applied as of the event; a comment refreshes its issue.
+    #[tokio::test]
+    async fn issue_and_comment_events_name_the_issue_and_removals_apply_as_of_the_event() {
+        let f = start().await;
+        let update = body("hook-issue-update.json");
+        assert_eq!(
+            f.source().events(&delivery("Issue", &update)).unwrap(),
+            vec![Event::Lookup { unseen: unseen(ISSUE), at: Some(datetime!(2026-12-03 09:15 UTC)) }]
+        );
+        let remove = body("hook-issue-remove.json");
+        assert_eq!(
+            f.source().events(&delivery("Issue", &remove)).unwrap(),
+            vec![Event::Carried {
+                change: Change::Remove { entity_type: "issue".into(), entity_id: ISSUE.into() },
+                at: Some(datetime!(2026-12-03 09:15 UTC)),
+            }]
+        );
+        let comment = body("hook-comment-create.json");
+        assert_eq!(
+            f.source().events(&delivery("Comment", &comment)).unwrap(),
+            vec![Event::Lookup { unseen: unseen(ISSUE), at: None }]
+        );
+        let project =
+            br#"{"action":"update","type":"Project","data":{"id":"p1"},"createdAt":"2026-12-03T09:15:00.000Z"}"#;
+        assert_eq!(f.source().events(&delivery("Project", project)).unwrap(), Vec::new());
+        let orphan = br#"{"action":"create","type":"Comment","data":{"id":"c1"}}"#;
+        assert_eq!(f.source().events(&delivery("Comment", orphan)).unwrap(), Vec::new());
+        assert!(f.source().events(&delivery("Issue", b"[]")).unwrap_err().message.contains("not a Linear event"));
+    }
+
+    /// CONNECTOR-RULES 17, 18: issues read back by id are mapped as a sync
+    /// maps them: one of a private team, or one Linear does not answer
+    /// (deleted, or out of the viewer's reach), is a removal.
+    #[tokio::test]
+    async fn issues_read_back_by_id_keep_the_public_and_remove_the_rest() {
+        let f = start().await;
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(header("authorization", "Bearer new-token"))
+            .and(body_string_contains("IssuesById"))
+            .and(body_partial_json(serde_json::json!({ "variables": { "ids": [ISSUE, PRIVATE, "gone"] } })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issues-1.json")))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let changes = f.source().confirm(&f.cx(), &[unseen(ISSUE), unseen(PRIVATE), unseen("gone")]).await.unwrap();
+        let keys: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Upsert(r) => format!("upsert {}", r.entity_id),
+                Change::Remove { entity_id, .. } => format!("remove {entity_id}"),
+            })
+            .collect();
+        assert_eq!(keys, vec![format!("upsert {ISSUE}"), format!("remove {PRIVATE}"), "remove gone".to_owned()]);
+    }
+
+    /// CONNECTOR-RULES 29, 43: the webhook is made for the public teams,
+    /// for issues and comments, with the connection's URL and secret, and
+    /// deleted by its id; one Linear no longer has counts as deleted.
+    #[tokio::test]
+    async fn the_webhook_is_made_with_the_connections_url_and_secret_and_deleted() {
+        let f = start().await;
+        let url = "https://console.example/webhooks/linear/0123456789abcdef0123456789abcdef";
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(body_string_contains("webhookCreate"))
+            .and(body_partial_json(serde_json::json!({ "variables": { "input": {
+                "url": url, "secret": "s3cret-of-sixteen-chars", "resourceTypes": ["Issue", "Comment"],
+                "allPublicTeams": true,
+            } } })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("webhook-created.json")))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let made = f
+            .source()
+            .subscribe(&f.cx(), &Hook { url, secret: Some("s3cret-of-sixteen-chars") })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(made, Subscription { ids: vec!["d3f0a4b2-9c1e-4b7a-8f6d-2e5c7a9b1d30".into()], expires_at: None });
+
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(body_string_contains("webhookDelete"))
+            .and(body_partial_json(
+                serde_json::json!({ "variables": { "id": "d3f0a4b2-9c1e-4b7a-8f6d-2e5c7a9b1d30" } }),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "data": { "webhookDelete": { "success": true } } })),
+            )
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        f.source().unsubscribe(&f.cx(), &made).await.unwrap();
+
+        f.server.reset().await;
+        let not_found = serde_json::json!({
+            "data": null,
+            "errors": [{ "message": "Entity not found: Webhook", "extensions": { "type": "invalid input", "code": "INPUT_ERROR" } }]
+        });
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(not_found))
+            .mount(&f.server)
+            .await;
+        f.source().unsubscribe(&f.cx(), &made).await.unwrap();
+
+        // Not an admin: Linear's refusal reaches the page in its words.
+        f.server.reset().await;
+        let forbidden = serde_json::json!({
+            "data": null,
+            "errors": [{ "message": "Invalid scope: `admin` required", "extensions": { "type": "forbidden", "code": "FORBIDDEN" } }]
+        });
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(forbidden))
+            .mount(&f.server)
+            .await;
+        let refused =
+            f.source().subscribe(&f.cx(), &Hook { url, secret: Some("s3cret-of-sixteen-chars") }).await.unwrap_err();
+        assert_eq!(refused.class, Class::Permanent);
+        assert!(refused.message.contains("`admin` required"), "{}", refused.message);
+        let kept = f.source().unsubscribe(&f.cx(), &made).await.unwrap_err();
+        assert!(kept.message.contains("`admin` required"), "{}", kept.message);
+    }
+}

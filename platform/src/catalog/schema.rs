@@ -55,6 +55,15 @@ pub struct Webhooks {
     pub retry_window_hours: u32,
     /// How a subscription comes to be.
     pub subscription: SubscriptionKind,
+    /// For an app-wide subscription: the JSON pointer to what routes a
+    /// delivery (GitHub's `/installation/id`), matched against the ids
+    /// each connection's subscription recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Scopes the connect asks for besides `auth.scopes` while webhooks
+    /// are on: those the provider's API needs to register them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     /// How long a subscription lasts unless renewed (Microsoft Graph
     /// about 3 days, Jira 30); none: it does not expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +90,12 @@ pub enum SubscriptionKind {
     /// An admin pastes the URL and the secret into the provider's
     /// settings; the provider page shows both.
     Manual,
+    /// The provider sends every installation's deliveries to one URL per
+    /// app (a GitHub App), `POST /webhooks/{provider}`, signed with the
+    /// app's one secret (`PATCHBAY_<PROVIDER>_WEBHOOK_SECRET`). Each is
+    /// routed by the id at `route`; connecting records which ids are the
+    /// connection's, and renewing reads them again.
+    App,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{Auth, Credentials, FieldKind, Problem, Provider, Request};
+use super::{Auth, Credentials, FieldKind, Problem, Provider, Request, SubscriptionKind};
 
 /// Collects problems against one file.
 struct Report<'a> {
@@ -311,6 +311,24 @@ fn check_webhooks(provider: &Provider, hooks: &super::Webhooks, report: &mut Rep
         && !(1..=1440).contains(&minutes)
     {
         report.add("webhooks.fallback_sync_every_minutes", "must be from 1 to 1440 (a day)");
+    }
+    match (hooks.subscription, &hooks.route) {
+        (SubscriptionKind::App, None) => {
+            report.add("webhooks.route", "an app-wide subscription must name the JSON pointer that routes a delivery");
+        }
+        (SubscriptionKind::App, Some(route)) if !route.starts_with('/') => {
+            report.add("webhooks.route", "must be a JSON pointer such as `/installation/id`");
+        }
+        (SubscriptionKind::Api | SubscriptionKind::Manual, Some(_)) => {
+            report.add("webhooks.route", "only an app-wide subscription is routed by its payload");
+        }
+        _ => {}
+    }
+    if hooks.subscription == SubscriptionKind::App && hooks.handshake.is_some_and(|h| h.before_verification()) {
+        report.add("webhooks.handshake", "an app-wide URL verifies with the app's secret before anything else");
+    }
+    if !hooks.scopes.is_empty() && !matches!(provider.auth, Auth::Oauth2(_)) {
+        report.add("webhooks.scopes", "only an OAuth connect asks for scopes");
     }
     if hooks.events.is_empty() {
         report.add("webhooks.events", "name the events that change records");

@@ -94,8 +94,12 @@ pub async fn start(
     let state = URL_SAFE_NO_PAD.encode(bytes);
     let client = client(oauth, &app, redirect_uri)?;
     let mut request = client.authorize_url(|| CsrfToken::new(state.clone()));
-    if !oauth.scopes.is_empty() {
-        request = request.add_scope(Scope::new(oauth.scopes.join(&oauth.scope_separator)));
+    // With webhooks on, also the scopes registering them needs.
+    let webhook_scopes = provider.webhooks.as_ref().filter(|_| crate::webhooks::wanted(platform, provider));
+    let scopes: Vec<&String> = oauth.scopes.iter().chain(webhook_scopes.iter().flat_map(|h| &h.scopes)).collect();
+    if !scopes.is_empty() {
+        let joined: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        request = request.add_scope(Scope::new(joined.join(&oauth.scope_separator)));
     }
     for (name, value) in &oauth.extra_authorize_params {
         request = request.add_extra_param(name.clone(), value.clone());

@@ -69,7 +69,7 @@ impl JobHandler for Subscriptions {
         let mut queued = 0;
         for endpoint in store::due_for_renewal(&platform.db, horizon).await? {
             let Some(provider) = platform.catalog.get(&endpoint.provider) else { continue };
-            let Some(hooks) = provider.webhooks.as_ref().filter(|h| h.subscription == SubscriptionKind::Api) else {
+            let Some(hooks) = provider.webhooks.as_ref().filter(|h| h.subscription != SubscriptionKind::Manual) else {
                 continue;
             };
             let due = match endpoint.expires_at {
@@ -142,22 +142,45 @@ async fn renew(platform: &Platform, job: &Job) -> std::result::Result<(), (Optio
         let message = format!("{} did not register the webhook: {}", provider.name, e.message);
         Failure { class, message, retry_after: e.retry_after.unwrap_or_default() }
     };
+    let app_wide = crate::webhooks::is_app_wide(provider);
+    if app_wide
+        && crate::store::oauth_apps::client_id(&platform.db, &job.team_id, &provider.id)
+            .await
+            .map_err(|e| fail(e.into()))?
+            .is_some()
+    {
+        // The app's one URL is the deployment's app's; another app signs
+        // with a secret the console does not have.
+        return Err(fail(permanent(format!(
+            "{name}'s webhooks come through the deployment's {name} app only, and this connection uses the \
+             team's own app (Settings → OAuth apps)",
+            name = provider.name
+        ))));
+    }
     let subscription = match &endpoint.subscription {
         Some(current) => Some(receiver.renew(&cx, current).await.map_err(|e| fail(fetch(e)))?),
         None => {
-            let secret = crate::webhooks::secret(platform, &job.team_id, provider)
-                .await
-                .map_err(|e| fail(e.into()))?
-                .ok_or_else(|| {
-                fail(permanent("the webhook secret is missing; reconnect to make a new one".into()))
-            })?;
+            // An app-wide subscription is signed with the app's secret, not
+            // one of the connection's.
+            let secret = if app_wide {
+                None
+            } else {
+                Some(
+                    crate::webhooks::secret(platform, &job.team_id, provider)
+                        .await
+                        .map_err(|e| fail(e.into()))?
+                        .ok_or_else(|| {
+                            fail(permanent("the webhook secret is missing; reconnect to make a new one".into()))
+                        })?,
+                )
+            };
             let url = platform.webhooks.endpoint_url(provider, &endpoint);
-            let hook = Hook { url: &url, secret: secret.expose_secret() };
+            let hook = Hook { url: &url, secret: secret.as_ref().map(|s| s.expose_secret()) };
             receiver.subscribe(&cx, &hook).await.map_err(|e| fail(fetch(e)))?
         }
     };
     if let Some(subscription) = subscription {
-        store::set_subscription(&platform.db, &job.team_id, &endpoint.id, &subscription)
+        store::set_subscription(&platform.db, &job.team_id, &endpoint.id, &subscription, app_wide)
             .await
             .map_err(|e| fail(e.into()))?;
         tracing::info!(provider = %provider.id, ids = subscription.ids.len(), "webhook subscription registered");
@@ -213,10 +236,12 @@ async fn mint(
     provider: &Provider,
     installation: &InstallationId,
 ) -> Result<Endpoint> {
-    platform.secrets.put(&crate::webhooks::secret_path(team, provider)?, &crate::webhooks::fresh_secret()).await?;
+    if !crate::webhooks::is_app_wide(provider) {
+        platform.secrets.put(&crate::webhooks::secret_path(team, provider)?, &crate::webhooks::fresh_secret()).await?;
+    }
     let mut tx = platform.db.begin_write().await?;
-    let endpoint = store::mint_endpoint(&mut tx, team, installation, &provider.id, None).await?;
-    if provider.webhooks.as_ref().is_some_and(|w| w.subscription == SubscriptionKind::Api) {
+    let endpoint = store::mint_endpoint(&mut tx, team, installation, &provider.id).await?;
+    if provider.webhooks.as_ref().is_some_and(|w| w.subscription != SubscriptionKind::Manual) {
         jobs::enqueue(&mut tx, &crate::webhooks::subscription_job(team, &provider.id, installation)).await?;
     }
     tx.commit().await?;

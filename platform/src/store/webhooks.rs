@@ -20,8 +20,6 @@ pub struct Endpoint {
     pub team_id: TeamId,
     pub installation_id: InstallationId,
     pub provider: ProviderId,
-    /// The account id an app-wide URL's deliveries name it by.
-    pub account_key: Option<String>,
     /// What is registered at the provider, if anything.
     pub subscription: Option<Subscription>,
     /// Unix seconds.
@@ -37,7 +35,7 @@ fn stored_id<T>(parse: fn(&str) -> Result<T>, row: &sqlx::any::AnyRow, column: &
 }
 
 const ENDPOINT_COLUMNS: &str =
-    "id, team_id, installation_id, provider, account_key, subscription, expires_at, renewed_at, renew_error";
+    "id, team_id, installation_id, provider, subscription, expires_at, renewed_at, renew_error";
 
 fn endpoint_from(row: &sqlx::any::AnyRow) -> Result<Endpoint> {
     let subscription: Option<String> = row.try_get("subscription")?;
@@ -52,7 +50,6 @@ fn endpoint_from(row: &sqlx::any::AnyRow) -> Result<Endpoint> {
         team_id: stored_id(TeamId::parse, row, "team_id")?,
         installation_id: stored_id(InstallationId::parse, row, "installation_id")?,
         provider: stored_id(ProviderId::parse, row, "provider")?,
-        account_key: row.try_get("account_key")?,
         subscription,
         expires_at: row.try_get("expires_at")?,
         renewed_at: row.try_get("renewed_at")?,
@@ -67,8 +64,8 @@ pub async fn mint_endpoint(
     team: &TeamId,
     installation: &InstallationId,
     provider: &ProviderId,
-    account_key: Option<&str>,
 ) -> Result<Endpoint> {
+    delete_routes(conn, team, installation).await?;
     sqlx::query("DELETE FROM webhook_endpoints WHERE team_id = $1 AND installation_id = $2")
         .bind(team.as_str())
         .bind(installation.as_str())
@@ -76,14 +73,13 @@ pub async fn mint_endpoint(
         .await?;
     let id = random_id();
     sqlx::query(
-        "INSERT INTO webhook_endpoints (id, team_id, installation_id, provider, account_key, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO webhook_endpoints (id, team_id, installation_id, provider, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&id)
     .bind(team.as_str())
     .bind(installation.as_str())
     .bind(provider.as_str())
-    .bind(account_key)
     .bind(now())
     .execute(&mut *conn)
     .await?;
@@ -92,7 +88,6 @@ pub async fn mint_endpoint(
         team_id: team.clone(),
         installation_id: installation.clone(),
         provider: provider.clone(),
-        account_key: account_key.map(str::to_owned),
         subscription: None,
         expires_at: None,
         renewed_at: None,
@@ -111,14 +106,30 @@ pub async fn endpoint(db: &Db, provider: &ProviderId, id: &str) -> Result<Option
     row.as_ref().map(endpoint_from).transpose()
 }
 
-/// The endpoint an app-wide delivery's account id names.
-pub async fn endpoint_by_account(db: &Db, provider: &ProviderId, account_key: &str) -> Result<Option<Endpoint>> {
+/// The endpoints an app-wide delivery's routing id names, of connected
+/// connections of `provider`: one per team that connected it.
+pub async fn endpoints_by_route(db: &Db, provider: &ProviderId, route_key: &str) -> Result<Vec<Endpoint>> {
     let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.provider = $1 AND e.account_key = $2 AND EXISTS \
-         (SELECT 1 FROM installations i WHERE i.id = e.installation_id AND i.state NOT IN ('disconnected', 'connecting'))"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.provider = $1 AND e.id IN \
+         (SELECT r.endpoint_id FROM webhook_routes r WHERE r.provider = $1 AND r.route_key = $2) AND EXISTS \
+         (SELECT 1 FROM installations i WHERE i.id = e.installation_id AND i.state NOT IN ('disconnected', 'connecting')) \
+         ORDER BY e.team_id"
     );
-    let row = sqlx::query(&sql).bind(provider.as_str()).bind(account_key).fetch_optional(db.pool()).await?;
-    row.as_ref().map(endpoint_from).transpose()
+    let rows = sqlx::query(&sql).bind(provider.as_str()).bind(route_key).fetch_all(db.pool()).await?;
+    rows.iter().map(endpoint_from).collect()
+}
+
+/// Forgets a connection's routing ids.
+async fn delete_routes(conn: &mut AnyConnection, team: &TeamId, installation: &InstallationId) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM webhook_routes WHERE endpoint_id IN \
+         (SELECT id FROM webhook_endpoints WHERE team_id = $1 AND installation_id = $2)",
+    )
+    .bind(team.as_str())
+    .bind(installation.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A team's connection's endpoint.
@@ -141,20 +152,45 @@ pub async fn due_for_renewal(db: &Db, before: i64) -> Result<Vec<Endpoint>> {
 }
 
 /// Records what is registered at the provider, and clears the last error.
-pub async fn set_subscription(db: &Db, team: &TeamId, id: &str, subscription: &Subscription) -> Result<()> {
+/// With `routed`, the subscription's ids are the app-wide deliveries'
+/// routing ids that name this endpoint, and replace those it had.
+pub async fn set_subscription(
+    db: &Db,
+    team: &TeamId,
+    id: &str,
+    subscription: &Subscription,
+    routed: bool,
+) -> Result<()> {
     let text = serde_json::to_string(subscription).map_err(|e| Error::Corrupt { what: e.to_string() })?;
     let expires_at = subscription.expires_at.map(|at| at.unix_timestamp());
-    sqlx::query(
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
         "UPDATE webhook_endpoints SET subscription = $1, expires_at = $2, renewed_at = $3, renew_error = NULL \
-         WHERE team_id = $4 AND id = $5",
+         WHERE team_id = $4 AND id = $5 RETURNING provider",
     )
     .bind(text)
     .bind(expires_at)
     .bind(now())
     .bind(team.as_str())
     .bind(id)
-    .execute(db.pool())
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some(row) = updated.filter(|_| routed) {
+        let provider: String = row.try_get("provider")?;
+        sqlx::query("DELETE FROM webhook_routes WHERE endpoint_id = $1").bind(id).execute(&mut *tx).await?;
+        for key in &subscription.ids {
+            sqlx::query(
+                "INSERT INTO webhook_routes (provider, route_key, endpoint_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&provider)
+            .bind(key)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -188,6 +224,7 @@ pub async fn delete_endpoint(conn: &mut AnyConnection, team: &TeamId, installati
         .bind(installation.as_str())
         .execute(&mut *conn)
         .await?;
+    delete_routes(conn, team, installation).await?;
     // Tombstones guard one connection's webhooks; a later connection's
     // records come from its own backfill.
     sqlx::query(

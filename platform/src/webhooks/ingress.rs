@@ -51,6 +51,18 @@ pub struct Call<'a> {
     pub received_at: OffsetDateTime,
 }
 
+/// A call to an app's one URL, `POST /webhooks/{provider}`: routed by
+/// the payload once the app's secret has verified it.
+#[derive(Clone, Copy, Debug)]
+pub struct AppCall<'a> {
+    pub provider: &'a Provider,
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub received_at: OffsetDateTime,
+}
+
 /// How a call is answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,6 +72,9 @@ pub enum Outcome {
     Handshake(Answer),
     /// Recorded and queued, or recorded before: 2xx either way.
     Accepted { delivery: String, duplicate: bool },
+    /// Verified, and for no connection here (an app's delivery about an
+    /// installation nobody connected, or its `ping`): 2xx, nothing kept.
+    Unrouted,
 }
 
 /// Counters for `/metrics`.
@@ -179,7 +194,9 @@ pub fn content_type_allowed(provider: &Provider, content_type: Option<&str>) -> 
 #[tracing::instrument(skip_all, fields(provider = %call.provider.id))]
 pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
     let provider = call.provider;
-    let Some(hooks) = provider.webhooks.as_ref().filter(|_| super::wanted(platform, provider)) else {
+    // An app-wide provider's deliveries come to its app's URL only.
+    let own_url = |p: &Provider| super::wanted(platform, p) && !super::is_app_wide(p);
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| own_url(provider)) else {
         return Ok(Outcome::Refused);
     };
     // Endpoint ids are hex; anything else is unknown without a query.
@@ -214,17 +231,89 @@ pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
     {
         return Ok(Outcome::Handshake(answer));
     }
-    let delivery_header = hooks.delivery_header.clone().or_else(|| hooks.verify.delivery_header());
-    let key = kit::delivery_id(call.headers, delivery_header.as_deref(), call.body);
-    let event = hooks
-        .event_header
-        .as_deref()
-        .and_then(|name| call.headers.get(name))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let received_at_ms = i64::try_from(call.received_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let named = Named::of(hooks, call.headers, call.body, call.received_at);
+    accept(platform, &endpoint, &named, call.body, hooks.retry_window_hours).await
+}
+
+/// Verifies a call to an app's one URL with the app's secret (SECURITY
+/// H1: nothing of the body is read before), then reads the routing id at
+/// the catalog's `route` and records the delivery for each connection
+/// whose subscription listed that id. A delivery no connection here
+/// subscribed to is answered and forgotten.
+#[tracing::instrument(skip_all, fields(provider = %call.provider.id))]
+pub async fn receive_app(platform: &Platform, call: &AppCall<'_>) -> Result<Outcome> {
+    let provider = call.provider;
+    let Some(hooks) =
+        provider.webhooks.as_ref().filter(|_| super::wanted(platform, provider) && super::is_app_wide(provider))
+    else {
+        return Ok(Outcome::Refused);
+    };
+    let Some(secret) = platform.webhooks.app_secrets.get(&provider.id) else {
+        platform.webhook_counters.refusal(&provider.id, "no app secret");
+        return Ok(Outcome::Refused);
+    };
+    let url = format!("{}{}", platform.webhooks.public_url.trim_end_matches('/'), call.path_and_query);
+    let inbound = Inbound { method: call.method, url: &url, headers: call.headers, body: call.body };
+    if let Err(refusal) = hooks.verify.verify(super::secret_bytes(secret), &inbound, call.received_at) {
+        platform.webhook_counters.refusal(&provider.id, refusal.as_str());
+        return Ok(Outcome::Refused);
+    }
+    let Some(route) = hooks.route.as_deref().and_then(|pointer| route_key(call.body, pointer)) else {
+        return Ok(Outcome::Unrouted);
+    };
+    let endpoints = store::endpoints_by_route(&platform.db, &provider.id, &route).await?;
+    let named = Named::of(hooks, call.headers, call.body, call.received_at);
+    let mut outcome = Outcome::Unrouted;
+    for endpoint in &endpoints {
+        // Each team's connection applies it to its own records; it is new
+        // if it is new to any of them.
+        let accepted = accept(platform, endpoint, &named, call.body, hooks.retry_window_hours).await?;
+        if !matches!(outcome, Outcome::Accepted { duplicate: false, .. }) {
+            outcome = accepted;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The routing id at `pointer` in a verified body, a string or a number.
+fn route_key(body: &[u8], pointer: &str) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match body.pointer(pointer)? {
+        serde_json::Value::String(text) if !text.is_empty() && text.len() <= 200 => Some(text.clone()),
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// What names a verified delivery: its id (rule 41) and its event.
+struct Named {
+    key: String,
+    event: Option<String>,
+    received_at_ms: i64,
+}
+
+impl Named {
+    fn of(hooks: &crate::catalog::Webhooks, headers: &HeaderMap, body: &[u8], received_at: OffsetDateTime) -> Self {
+        let delivery_header = hooks.delivery_header.clone().or_else(|| hooks.verify.delivery_header());
+        let event = hooks.event_header.as_deref().and_then(|name| headers.get(name)).and_then(|v| v.to_str().ok());
+        Self {
+            key: kit::delivery_id(headers, delivery_header.as_deref(), body),
+            event: event.map(str::to_owned),
+            received_at_ms: i64::try_from(received_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// Records a verified delivery for `endpoint`'s connection, counted.
+async fn accept(
+    platform: &Platform,
+    endpoint: &Endpoint,
+    named: &Named,
+    body: &[u8],
+    retry_window_hours: u32,
+) -> Result<Outcome> {
     let recorded =
-        record(platform, &endpoint, &key, event.as_deref(), received_at_ms, call.body, hooks.retry_window_hours)
+        record(platform, endpoint, &named.key, named.event.as_deref(), named.received_at_ms, body, retry_window_hours)
             .await?;
     Ok(match recorded {
         Recorded::New(delivery) => {

@@ -39,8 +39,12 @@ use crate::{
 /// other secrets.
 pub const SECRET_KEY: &str = "webhook_secret";
 
+/// The webhook secret of each app-wide subscription's app, from the
+/// environment (`PATCHBAY_<PROVIDER>_WEBHOOK_SECRET`).
+pub type AppSecrets = std::collections::HashMap<ProviderId, SecretString>;
+
 /// How webhooks behave in this deployment (`PATCHBAY_WEBHOOKS`,
-/// `PATCHBAY_WEBHOOK_REFUSALS_PER_MINUTE`).
+/// `PATCHBAY_WEBHOOK_REFUSALS_PER_MINUTE`, `PATCHBAY_<PROVIDER>_WEBHOOK_SECRET`).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Off: no endpoints are minted, nothing is registered, and every
@@ -52,19 +56,44 @@ pub struct Settings {
     /// Refused deliveries an address may make a minute before its calls
     /// are refused unread (SECURITY H4).
     pub refusals_per_minute: u32,
+    /// The secrets app-wide deliveries are signed with, by provider.
+    pub app_secrets: AppSecrets,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { enabled: true, public_url: "http://127.0.0.1:3000".into(), refusals_per_minute: 600 }
+        Self {
+            enabled: true,
+            public_url: "http://127.0.0.1:3000".into(),
+            refusals_per_minute: 600,
+            app_secrets: AppSecrets::new(),
+        }
     }
 }
 
 impl Settings {
-    /// The URL a connection's provider posts to.
+    /// The URL a connection's provider posts to: its own, or its app's.
     pub fn endpoint_url(&self, provider: &Provider, endpoint: &Endpoint) -> String {
+        if is_app_wide(provider) {
+            return self.app_url(provider);
+        }
         format!("{}/webhooks/{}/{}", self.public_url.trim_end_matches('/'), provider.id, endpoint.id)
     }
+
+    /// The one URL an app-wide provider posts every delivery to.
+    pub fn app_url(&self, provider: &Provider) -> String {
+        format!("{}/webhooks/{}", self.public_url.trim_end_matches('/'), provider.id)
+    }
+
+    /// The name of the setting that holds an app-wide provider's secret.
+    pub fn app_secret_setting(provider: &Provider) -> String {
+        format!("PATCHBAY_{}_WEBHOOK_SECRET", provider.id.as_str().to_ascii_uppercase().replace('-', "_"))
+    }
+}
+
+/// Whether the provider sends all its app's deliveries to one URL.
+pub fn is_app_wide(provider: &Provider) -> bool {
+    provider.webhooks.as_ref().is_some_and(|h| h.subscription == SubscriptionKind::App)
 }
 
 pub(crate) fn secret_path(team: &TeamId, provider: &Provider) -> Result<SecretPath> {
@@ -112,6 +141,9 @@ pub struct Status {
     pub registered: bool,
     /// How the subscription is made.
     pub manual: bool,
+    /// Delivered to the app's one URL, signed with the app's secret, which
+    /// the operator sets: the page names the setting, never the secret.
+    pub app_secret_setting: Option<String>,
     /// The endpoint's URL.
     pub url: Option<String>,
     /// Unix seconds: when the subscription is renewed (it expires a
@@ -141,19 +173,33 @@ pub async fn status(
         return Ok(Status::default());
     };
     let manual = hooks.subscription == SubscriptionKind::Manual;
+    let app_secret_setting = is_app_wide(provider).then(|| Settings::app_secret_setting(provider));
     let Some(endpoint) = store::endpoint_of(&platform.db, team, installation).await? else {
-        return Ok(Status { offered: true, manual, ..Status::default() });
+        return Ok(Status { offered: true, manual, app_secret_setting, ..Status::default() });
+    };
+    // An app-wide URL verifies with the app's secret, which only the
+    // operator can set: without it nothing is delivered, and polling goes on.
+    let unsigned = app_secret_setting.as_ref().filter(|_| !platform.webhooks.app_secrets.contains_key(&provider.id));
+    let renew_error = match unsigned {
+        Some(setting) => Some(format!(
+            "The console has no secret for {}'s app: set {setting} to the app's webhook secret, \
+             and the app's webhook URL to {}",
+            provider.name,
+            platform.webhooks.app_url(provider)
+        )),
+        None => endpoint.renew_error.clone(),
     };
     let now_ms = crate::util::now() * 1000;
     let (events_24h, last_event_ms) =
         store::received_since(&platform.db, team, installation, now_ms - 86_400_000).await?;
     Ok(Status {
         offered: true,
-        registered: manual || endpoint.subscription.is_some(),
+        registered: manual || (endpoint.subscription.is_some() && unsigned.is_none()),
         manual,
+        app_secret_setting,
         url: Some(platform.webhooks.endpoint_url(provider, &endpoint)),
         renews_at: endpoint.expires_at.map(|at| at - i64::try_from(renew_ahead(hooks).as_secs()).unwrap_or(0)),
-        renew_error: endpoint.renew_error.clone(),
+        renew_error,
         last_event_ms,
         events_24h,
         refusals_24h: store::refusals_since(&platform.db, installation, crate::util::now() - 86_400).await?,
@@ -176,6 +222,36 @@ pub async fn manual(
     let Some(endpoint) = store::endpoint_of(&platform.db, team, installation).await? else { return Ok(None) };
     let Some(secret) = secret(platform, team, provider).await? else { return Ok(None) };
     Ok(Some(Manual { url: platform.webhooks.endpoint_url(provider, &endpoint), secret }))
+}
+
+/// The URL and secret of a manual subscription, for the admin `actor` who
+/// asked to see them on the provider page, audited (SECURITY H6: the
+/// secret is in no page until an admin asks, and is never logged).
+pub async fn reveal_manual(
+    platform: &Platform,
+    actor: &crate::store::users::User,
+    provider: &Provider,
+) -> Result<Option<Manual>> {
+    let team = &actor.team_id;
+    let mut conn = platform.db.pool().acquire().await?;
+    let installation = crate::store::installations::find(&mut conn, team, &provider.id).await?;
+    drop(conn);
+    let Some(installation) = installation.filter(crate::store::installations::Installation::is_active) else {
+        return Ok(None);
+    };
+    let Some(found) = manual(platform, team, provider, &installation.id).await? else { return Ok(None) };
+    let mut tx = platform.db.begin_write().await?;
+    crate::store::audit::record(
+        &mut tx,
+        team,
+        Some(&actor.id),
+        "webhook.secret_shown",
+        provider.id.as_str(),
+        &format!("Showed the webhook URL and secret of {} to paste into its settings", provider.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(found))
 }
 
 /// Keeps `secret`'s text out of everything but the verifier.

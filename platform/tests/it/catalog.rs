@@ -314,6 +314,34 @@ fn each_validation_rule_names_the_file_and_the_key() {
             "from 1 to 720",
         ),
         (
+            "app-wide webhooks without a route",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"app\""),
+            "webhooks.route",
+            "must name the JSON pointer",
+        ),
+        (
+            "a route for webhooks that are not app-wide",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"manual\"\nroute = \"/account/id\""),
+            "webhooks.route",
+            "only an app-wide subscription",
+        ),
+        (
+            "a route that is not a JSON pointer",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"app\"\nroute = \"account.id\""),
+            "webhooks.route",
+            "must be a JSON pointer",
+        ),
+        (
+            "webhook scopes for a form connect",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"manual\"\nscopes = [\"admin\"]"),
+            "webhooks.scopes",
+            "only an OAuth connect",
+        ),
+        (
             "webhook family",
             with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
                 .replace("family = \"hmac_sha256\"", "family = \"md5\""),

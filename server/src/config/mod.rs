@@ -92,6 +92,9 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// OAuth apps from `PATCHBAY_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET`.
     pub oauth_apps: platform::outbound::oauth2::Apps,
+    /// The webhook secrets of those apps whose provider sends every
+    /// installation's webhooks to one URL (`PATCHBAY_<PROVIDER>_WEBHOOK_SECRET`).
+    pub app_webhook_secrets: platform::webhooks::AppSecrets,
     /// The demo provider under `/sandbox`: `Some(on)` when set, `None` for
     /// the default (on when the public URL is loopback).
     pub sandbox: Option<bool>,
@@ -177,6 +180,12 @@ impl Config {
             origin: "from the environment".into(),
             message,
         })?;
+        let app_webhook_secrets =
+            oauth_apps::webhook_secrets_from_env(&src.env).map_err(|message| ConfigError::Invalid {
+                setting: "PATCHBAY_<PROVIDER>_WEBHOOK_SECRET",
+                origin: "from the environment".into(),
+                message,
+            })?;
         let sandbox = src.parse(SANDBOX, parse_switch)?;
         let sandbox_host = src.parse(SANDBOX_HOST, |s| {
             let host = s.trim().to_ascii_lowercase();
@@ -238,6 +247,7 @@ impl Config {
             providers_dir,
             provider_timeout,
             oauth_apps,
+            app_webhook_secrets,
             sandbox,
             sandbox_host,
             sandbox_token_life,

@@ -35,6 +35,30 @@ pub(super) fn apps_from_env(env: &HashMap<String, String>) -> Result<Apps, Strin
     Ok(apps)
 }
 
+/// The webhook secrets of the environment's apps: every
+/// `PATCHBAY_<ID>_WEBHOOK_SECRET`, which signs an app-wide webhook (the
+/// deployment's GitHub App's). Each must be at least 16 characters.
+pub(super) fn webhook_secrets_from_env(
+    env: &HashMap<String, String>,
+) -> Result<platform::webhooks::AppSecrets, String> {
+    let mut secrets = platform::webhooks::AppSecrets::new();
+    for (name, secret) in env {
+        let Some(middle) = name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix("_WEBHOOK_SECRET")) else {
+            continue;
+        };
+        if secret.is_empty() {
+            continue;
+        }
+        if secret.chars().count() < 16 {
+            return Err(format!("{name} is shorter than 16 characters; give the app a longer webhook secret"));
+        }
+        let provider = platform::ids::ProviderId::parse(&middle.to_ascii_lowercase().replace('_', "-"))
+            .map_err(|_| format!("{name} does not name a provider: use PATCHBAY_<PROVIDER ID>_WEBHOOK_SECRET"))?;
+        secrets.insert(provider, SecretString::from(secret.clone()));
+    }
+    Ok(secrets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,3 +21,4 @@ mod sync_status;
 mod token_endpoint;
 mod tokens;
 mod webhooks;
+mod webhooks_providers;

@@ -464,6 +464,78 @@ async fn the_webhook_secret_is_never_shown_or_stored_outside_the_secret_store(db
 }
 platform::test_on_both_backends!(canary, the_webhook_secret_is_never_shown_or_stored_outside_the_secret_store);
 
+/// Issue 22 item 6, SECURITY C4, H6: where an admin registers the webhook
+/// at the provider by hand (the sandbox's password flavour), the provider
+/// page shows the endpoint's URL, and the secret only when an admin asks
+/// for it (audited, never in a page); a member may not. Pasted at the
+/// provider, the deliveries verify and apply.
+async fn a_manual_webhook_shows_its_secret_to_an_admin_who_asks_and_then_delivers(db: TestDatabase) {
+    let settings = [
+        WEBHOOKS_ON,
+        ("PATCHBAY_SANDBOX_ITEMS", "10"),
+        ("PATCHBAY_SANDBOX_RATE_LIMIT", "0"),
+        ("PATCHBAY_SANDBOX_BASIC", "demo:sandbox-pass-1"),
+        ("LEPTOS_SITE_ROOT", common::SITE),
+    ];
+    let app = TestApp::spawn_with(db, &settings).await;
+    app.setup_team().await;
+    let team = app.admin_team().await;
+    let fields = [("provider", "sandbox-basic"), ("values[username]", "demo"), ("values[password]", "sandbox-pass-1")];
+    let connected = app.browser.post_form("/api/connect_provider", &fields).await;
+    assert!(connected.status().is_success(), "{}", connected.text().await.unwrap());
+    let ran = app.drain().await;
+    assert!(ran.iter().all(|(_, state)| *state == State::Completed), "{ran:?}");
+    assert_eq!(sandbox(&app).webhook_count(), 0, "a manual webhook was registered by the console");
+    assert_eq!(count(&app, "jobs WHERE kind = 'renew_subscription'").await, 0);
+
+    let path = SecretPath::of(&team, &["sandbox-basic", platform::webhooks::SECRET_KEY]).unwrap();
+    let secret = app.platform.secrets.get(&path).await.unwrap().unwrap().value.expose_secret().to_owned();
+    let mut conn = app.platform.db.pool().acquire().await.unwrap();
+    let installation = installations::find(&mut conn, &team, &pid("sandbox-basic")).await.unwrap().unwrap();
+    drop(conn);
+    let endpoint = hooks::endpoint_of(&app.platform.db, &team, &installation.id).await.unwrap().unwrap();
+    let url = app.url(&format!("/webhooks/sandbox-basic/{}", endpoint.id));
+    let status = app.browser.post_form("/api/webhook_status", &[("provider", "sandbox-basic")]).await;
+    let status: app::models::webhooks::WebhookStatus = status.json().await.unwrap();
+    assert!(status.manual && status.registered, "{status:?}");
+    assert_eq!(status.url.as_deref(), Some(url.as_str()));
+    let page = app.get("/integrations/sandbox-basic").await.text().await.unwrap();
+    assert!(!page.contains(&secret), "the provider page shows the secret unasked");
+
+    let member = app.member("Mo", "mo@example.com").await;
+    let refused = member.post_form("/api/reveal_webhook_secret", &[("provider", "sandbox-basic")]).await;
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+    let shown = app.browser.post_form("/api/reveal_webhook_secret", &[("provider", "sandbox-basic")]).await;
+    assert!(shown.status().is_success());
+    let shown: serde_json::Value = shown.json().await.unwrap();
+    assert_eq!((shown["url"].as_str(), shown["secret"].as_str()), (Some(url.as_str()), Some(secret.as_str())));
+    assert_eq!(count(&app, "audit_events WHERE action = 'webhook.secret_shown'").await, 1);
+
+    // The admin pastes both at the provider; its deliveries then apply.
+    let sandbox_api = format!("{}/api/webhooks", sandbox(&app).settings().issuer);
+    let pasted = app
+        .client
+        .post(&sandbox_api)
+        .basic_auth("demo", Some("sandbox-pass-1"))
+        .json(&serde_json::json!({ "url": url, "secret": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pasted.status(), reqwest::StatusCode::CREATED);
+    let before = artifacts::ids(&app.platform.db, &team, &pid("sandbox-basic")).await.unwrap();
+    let victim = before.first().expect("the backfill stored items").clone();
+    assert!(sandbox(&app).delete_item(victim.trim_start_matches("itm_").parse().unwrap()));
+    deliveries_answered(&app, 1).await;
+    let ran = jobs::drain_of(&app.platform, "test-worker", &[Kind::Webhook]).await.unwrap();
+    assert!(matches!(ran.as_slice(), [(_, State::Completed)]), "{ran:?}");
+    let stored = artifacts::ids(&app.platform.db, &team, &pid("sandbox-basic")).await.unwrap();
+    assert_eq!(stored.len(), before.len() - 1);
+    assert!(!stored.contains(&victim), "the pasted webhook's deletion was not applied");
+    assert_eq!(count(&app, "webhook_deliveries WHERE state = 'applied'").await, 1);
+    app.stop().await;
+}
+platform::test_on_both_backends!(manual, a_manual_webhook_shows_its_secret_to_an_admin_who_asks_and_then_delivers);
+
 /// R8, SECURITY H1, H5 under load, on loopback and bounded: the sandbox
 /// edits items at 1,000 a second for 10 seconds, duplicating 10% of its
 /// deliveries and forging 5%. Every genuine delivery is recorded once and
