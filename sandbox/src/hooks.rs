@@ -352,7 +352,13 @@ pub(crate) async fn register(
     }
     let hooks = sandbox.hooks();
     hooks.start(&sandbox);
-    let life = i64::try_from(hooks.settings.life.as_millis()).unwrap_or(i64::MAX);
+    // One registered with the password is an admin's, pasted by hand: it
+    // lasts (a century) until deleted.
+    let life = if sandbox.password_is_valid(&headers) {
+        100 * 365 * 86_400_000
+    } else {
+        i64::try_from(hooks.settings.life.as_millis()).unwrap_or(i64::MAX)
+    };
     let mut s = hooks.lock();
     s.next += 1;
     let id = format!("wh_{}", s.next);

@@ -344,17 +344,21 @@ impl Sandbox {
 
     /// Whether the request carries a live access token.
     fn token_is_valid(&self, headers: &HeaderMap) -> bool {
-        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if let (Some(account), Some(value)) = (&self.inner.settings.items.basic, authorization)
-            && account.accepts(value)
-        {
+        if self.password_is_valid(headers) {
             return true;
         }
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = authorization.and_then(|v| v.strip_prefix("Bearer "));
         token.is_some_and(|t| {
             let s = self.lock();
             s.access.get(t).is_some_and(|(grant, expires)| *expires > Instant::now() && !s.revoked.contains(grant))
         })
+    }
+
+    /// Whether `headers` carry the Basic account's user name and password.
+    fn password_is_valid(&self, headers: &HeaderMap) -> bool {
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        matches!((&self.inner.settings.items.basic, authorization), (Some(account), Some(value)) if account.accepts(value))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
@@ -405,8 +409,9 @@ display_name = "/user/name"
 base_url = "{issuer}/api"
 allowed_hosts = ["{host}"]
 pagination = "cursor"
-{rate_limit}"#,
+{rate_limit}{webhooks}"#,
             rate_limit = self.rate_limit_entry(),
+            webhooks = self.manual_webhooks_entry(),
         ))
     }
 
@@ -488,6 +493,19 @@ pagination = "cursor"
             },
             rate_limit = self.rate_limit_entry(),
         )
+    }
+
+    /// The `[webhooks]` table of the password flavour: the same
+    /// deliveries, to a webhook an admin registers by hand with the URL and
+    /// secret the provider page shows (`POST /api/webhooks` with the
+    /// password), which does not expire.
+    fn manual_webhooks_entry(&self) -> String {
+        self.webhooks_entry(&["item".to_owned()])
+            .replace("subscription = \"api\"", "subscription = \"manual\"")
+            .lines()
+            .filter(|line| !line.starts_with("expires_after_hours"))
+            .map(|line| format!("{line}\n"))
+            .collect()
     }
 
     /// The `[webhooks]` table of the sandbox's catalog entry: Standard

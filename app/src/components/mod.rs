@@ -1,4 +1,5 @@
 pub mod auth_layout;
+pub mod copy;
 pub mod empty_state;
 pub mod error_view;
 pub mod form;

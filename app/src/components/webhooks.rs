@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::form::FormError,
-    functions::webhooks::{ReplayDelivery, get_webhook_status},
+    components::{copy::CopyButton, form::FormError},
+    functions::webhooks::{ReplayDelivery, RevealWebhookSecret, get_webhook_status},
     models::{
         integration::Saved,
         webhooks::{DeliveryView, WebhookStatus},
@@ -17,15 +17,19 @@ use crate::{
 #[component]
 pub fn WebhookPanel(provider: String, name: String) -> impl IntoView {
     let replay = ServerAction::<ReplayDelivery>::new();
+    let id = provider.clone();
     let loaded =
         Resource::new(move || (provider.clone(), replay.version().get()), |(provider, _)| get_webhook_status(provider));
     view! {
         <Transition fallback=|| ()>
             {move || {
                 let name = name.clone();
+                let provider = id.clone();
                 Suspend::new(async move {
                     match loaded.await {
-                        Ok(status) if status.offered => view! { <WebhookBody status name replay/> }.into_any(),
+                        Ok(status) if status.offered => {
+                            view! { <WebhookBody status provider name replay/> }.into_any()
+                        }
                         Ok(_) => ().into_any(),
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
@@ -36,7 +40,12 @@ pub fn WebhookPanel(provider: String, name: String) -> impl IntoView {
 }
 
 #[component]
-fn WebhookBody(status: WebhookStatus, name: String, replay: ServerAction<ReplayDelivery>) -> impl IntoView {
+fn WebhookBody(
+    status: WebhookStatus,
+    provider: String,
+    name: String,
+    replay: ServerAction<ReplayDelivery>,
+) -> impl IntoView {
     let outcome = Signal::derive(move || replay.value().get());
     let state = match (status.registered, &status.renew_error) {
         (_, Some(_)) => view! { <span class="badge job-failed">"Not delivering"</span> }.into_any(),
@@ -45,6 +54,8 @@ fn WebhookBody(status: WebhookStatus, name: String, replay: ServerAction<ReplayD
     };
     let can_replay = status.can_replay;
     let deliveries = status.deliveries;
+    let url = status.url.clone().unwrap_or_default();
+    let app_secret = status.app_secret_setting.clone();
     view! {
         <section class="panel webhook-panel" aria-labelledby="webhooks-heading">
             <h2 id="webhooks-heading">"Webhooks"</h2>
@@ -65,8 +76,20 @@ fn WebhookBody(status: WebhookStatus, name: String, replay: ServerAction<ReplayD
                 <dt>"Last 24 hours"</dt>
                 <dd>{format!("{} events, {} refused", status.events_24h, status.refusals_24h)}</dd>
                 <dt>"Endpoint"</dt>
-                <dd><code class="endpoint">{status.url.unwrap_or_default()}</code></dd>
+                <dd class="copy-row">
+                    <code class="endpoint">{url.clone()}</code>
+                    {(!url.is_empty()).then(|| view! { <CopyButton text=url.clone() what="webhook URL"/> })}
+                </dd>
+                {app_secret.map(|setting| view! {
+                    <dt>"Signed with"</dt>
+                    <dd>
+                        "the app's webhook secret, which this console reads from "
+                        <code>{setting}</code>
+                        {format!(". Every connection of {name} shares the app's one URL.")}
+                    </dd>
+                })}
             </dl>
+            {(status.manual && can_replay).then(|| view! { <ManualSetup provider=provider.clone() name=name.clone()/> })}
             <h3>"Recent deliveries"</h3>
             {if deliveries.is_empty() {
                 view! { <p class="muted">"No deliveries yet."</p> }.into_any()
@@ -97,6 +120,40 @@ fn WebhookBody(status: WebhookStatus, name: String, replay: ServerAction<ReplayD
             }}
             <FormError error=Signal::derive(move || outcome.get().and_then(Result::err).map(|e| e.to_string()))/>
         </section>
+    }
+}
+
+/// For a webhook an admin registers at the provider by hand: the secret
+/// to paste beside the URL, shown only when asked for (and audited).
+#[component]
+fn ManualSetup(provider: String, name: String) -> impl IntoView {
+    let reveal = ServerAction::<RevealWebhookSecret>::new();
+    let shown = Signal::derive(move || reveal.value().get().and_then(Result::ok));
+    view! {
+        <div class="manual-webhook">
+            <p>{format!("Register this webhook in {name}'s settings yourself: paste the endpoint above as its URL, and this secret as its signing secret.")}</p>
+            {move || match shown.get() {
+                Some(hook) => view! {
+                    <div class="copy-row">
+                        <label class="visually-hidden" for="webhook-secret">"Webhook secret"</label>
+                        <input id="webhook-secret" type="text" readonly value=hook.secret.clone()/>
+                        <CopyButton text=hook.secret what="webhook secret"/>
+                    </div>
+                }
+                .into_any(),
+                None => {
+                    let provider = provider.clone();
+                    view! {
+                    <ActionForm action=reveal attr:class="inline">
+                        <input type="hidden" name="provider" value=provider/>
+                        <button type="submit" disabled=move || reveal.pending().get()>"Show the secret"</button>
+                    </ActionForm>
+                    }
+                    .into_any()
+                }
+            }}
+            <FormError error=Signal::derive(move || reveal.value().get().and_then(Result::err).map(|e| e.to_string()))/>
+        </div>
     }
 }
 

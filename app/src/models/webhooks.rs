@@ -10,6 +10,12 @@ pub struct WebhookStatus {
     pub registered: bool,
     /// Where the provider delivers (no secret in it).
     pub url: Option<String>,
+    /// For an app's one URL: the setting its secret comes from (never the
+    /// secret).
+    pub app_secret_setting: Option<String>,
+    /// An admin registers it at the provider by hand, with the URL and the
+    /// secret (shown on request).
+    pub manual: bool,
     /// When the subscription is renewed, in words.
     pub renews: Option<String>,
     /// Why registering or renewing failed: the connection is polled
@@ -34,4 +40,18 @@ pub struct DeliveryView {
     pub state: String,
     /// What applying it did, or why it failed.
     pub result: String,
+}
+
+/// What an admin pastes into the provider's settings for a webhook
+/// registered by hand. Only the reveal answers it; no page holds it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualHook {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ManualHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManualHook").field("url", &self.url).field("secret", &"[redacted]").finish()
+    }
 }
