@@ -52,7 +52,7 @@ test("a sandbox change arrives as a webhook delivery, and Replay applies it agai
   await page.goto("/integrations/sandbox");
   await hydrated(page);
   await panel.getByRole("row").filter({ hasText: "item.updated" }).first().getByRole("button", { name: "Replay" }).click();
-  await expect(panel.getByRole("status")).toContainText("Replay queued");
+  await expect(panel.getByRole("status").filter({ hasText: "Replay queued" })).toBeVisible();
   await expect
     .poll(async () => {
       await page.goto("/integrations/sandbox/items");
