@@ -108,9 +108,7 @@ pub async fn walk(
 /// that is not public.
 pub fn within(container: &Container, change: Change) -> Change {
     match change {
-        Change::Upsert(record) if container.visibility != Visibility::Public => {
-            Change::Remove { entity_type: record.entity_type, entity_id: record.entity_id }
-        }
+        upsert @ Change::Upsert(_) if container.visibility != Visibility::Public => upsert.into_removal(),
         Change::Upsert(mut record) => {
             if let Some(content) = record.content.as_object_mut() {
                 content.insert("container".into(), serde_json::json!({ "id": container.id, "name": container.name }));

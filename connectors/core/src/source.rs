@@ -49,6 +49,14 @@ impl Change {
             Change::Remove { entity_type, entity_id } => (entity_type, entity_id),
         }
     }
+
+    /// The removal of the record it is about.
+    pub fn into_removal(self) -> Change {
+        match self {
+            Change::Upsert(record) => Change::Remove { entity_type: record.entity_type, entity_id: record.entity_id },
+            removal => removal,
+        }
+    }
 }
 
 /// Which pass a run makes.

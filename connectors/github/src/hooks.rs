@@ -70,7 +70,7 @@ impl Receiver for GithubSource {
                 let at = parse_instant(&body.issue.updated_at);
                 let change = match mapping::change(&repo, &body.issue)? {
                     upsert @ Change::Upsert(_) if !(event == "issues" && gone(&body.action)) => upsert,
-                    other => removal(other),
+                    other => other.into_removal(),
                 };
                 Ok(vec![Event::Carried { change, at }])
             }
@@ -95,11 +95,6 @@ impl Receiver for GithubSource {
 /// a new id), leaves this one.
 fn gone(action: &str) -> bool {
     matches!(action, "deleted" | "transferred")
-}
-
-fn removal(change: Change) -> Change {
-    let (entity_type, entity_id) = change.key();
-    Change::Remove { entity_type: entity_type.to_owned(), entity_id: entity_id.to_owned() }
 }
 
 /// Every page of `GET /user/installations`, as routing ids.
