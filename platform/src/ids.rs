@@ -87,6 +87,12 @@ uuid_id!(
 pub struct ProviderId(String);
 
 impl ProviderId {
+    /// The id as the environment's setting names spell it
+    /// (`PATCHBAY_<THIS>_CLIENT_ID`, `_WEBHOOK_SECRET`): in capitals, `-` as `_`.
+    pub fn env_name(&self) -> String {
+        self.as_str().to_ascii_uppercase().replace('-', "_")
+    }
+
     /// An id from a request (a path segment, a form): one that is not in
     /// the id's form names no provider, so it is "not found".
     pub fn parse(s: &str) -> Result<Self> {

@@ -20,7 +20,7 @@ pub async fn list_oauth_apps() -> Result<OAuthApps, AppError> {
             .into_iter()
             .map(|row| crate::models::integration::OAuthAppRow {
                 redirect_uri: format!("{base}/oauth/{}/callback", row.provider),
-                env_prefix: format!("PATCHBAY_{}", platform::connect::oauth::env_name(&row.provider)),
+                env_prefix: format!("PATCHBAY_{}", row.provider.env_name()),
                 source: row.app.as_ref().map(|(source, _)| {
                     match source {
                         platform::credentials::oauth_apps::Source::Team => "team",

@@ -121,7 +121,7 @@ pub fn detail(
         (Auth::Oauth2(_), _) => ConnectMethod::OAuth {
             redirect_uri: format!("{public_base}/oauth/{}/callback", provider.id),
             app_configured,
-            env_prefix: format!("PATCHBAY_{}", platform::connect::oauth::env_name(&provider.id)),
+            env_prefix: format!("PATCHBAY_{}", provider.id.env_name()),
         },
         (Auth::ApiKey(credentials) | Auth::Basic(credentials), _) => ConnectMethod::Form {
             fields: credentials

@@ -77,7 +77,7 @@ pub async fn start(
                 "{} has no OAuth app configured. Enter one under Settings → OAuth apps, or set PATCHBAY_{}_CLIENT_ID \
              and _CLIENT_SECRET.",
                 provider.name,
-                env_name(&provider.id)
+                provider.id.env_name()
             ))
         })?;
     let mut conn = platform.db.pool().acquire().await?;
@@ -131,11 +131,6 @@ pub async fn start(
     };
     store::oauth_transactions::insert(&mut conn, &transaction, now).await?;
     Ok(url)
-}
-
-/// `PATCHBAY_<THIS>_CLIENT_ID`: the provider id in capitals, `-` as `_`.
-pub fn env_name(provider: &ProviderId) -> String {
-    provider.as_str().to_ascii_uppercase().replace('-', "_")
 }
 
 /// The parameters of a callback, checked for size and duplicates.

@@ -36,12 +36,11 @@ use crate::{
     store::webhooks::{self as store, Endpoint, NewDelivery, Recorded},
 };
 
-/// A provider's call, as the server received it.
+/// A provider's call, as the server received it: to a connection's own
+/// URL ([`receive`], with its `{endpoint}`) or to an app's ([`receive_app`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Call<'a> {
     pub provider: &'a Provider,
-    /// The `{endpoint}` of the URL.
-    pub endpoint: &'a str,
     pub method: &'a str,
     /// The path and query the server saw; joined to the public URL, it is
     /// the URL the provider called (which Twilio and HubSpot sign).
@@ -51,16 +50,16 @@ pub struct Call<'a> {
     pub received_at: OffsetDateTime,
 }
 
-/// A call to an app's one URL, `POST /webhooks/{provider}`: routed by
-/// the payload once the app's secret has verified it.
-#[derive(Clone, Copy, Debug)]
-pub struct AppCall<'a> {
-    pub provider: &'a Provider,
-    pub method: &'a str,
-    pub path_and_query: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    pub received_at: OffsetDateTime,
+impl Call<'_> {
+    /// The call as the verifiers read it, at `url`, the public URL the
+    /// provider called ([`Call::public_url`]).
+    fn inbound<'u>(&'u self, url: &'u str) -> Inbound<'u> {
+        Inbound { method: self.method, url, headers: self.headers, body: self.body }
+    }
+
+    fn public_url(&self, platform: &Platform) -> String {
+        format!("{}{}", platform.webhooks.public_url.trim_end_matches('/'), self.path_and_query)
+    }
 }
 
 /// How a call is answered.
@@ -192,22 +191,22 @@ pub fn content_type_allowed(provider: &Provider, content_type: Option<&str>) -> 
 
 /// Routes, verifies, records and queues a call; see the module's steps.
 #[tracing::instrument(skip_all, fields(provider = %call.provider.id))]
-pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
+pub async fn receive(platform: &Platform, endpoint: &str, call: &Call<'_>) -> Result<Outcome> {
     let provider = call.provider;
     // An app-wide provider's deliveries come to its app's URL only.
-    let own_url = |p: &Provider| super::wanted(platform, p) && !super::is_app_wide(p);
-    let Some(hooks) = provider.webhooks.as_ref().filter(|_| own_url(provider)) else {
+    let own_url = super::wanted(platform, provider) && !super::is_app_wide(provider);
+    let Some(hooks) = provider.webhooks.as_ref().filter(|_| own_url) else {
         return Ok(Outcome::Refused);
     };
     // Endpoint ids are hex; anything else is unknown without a query.
-    let plausible = call.endpoint.len() == 32 && call.endpoint.bytes().all(|b| b.is_ascii_hexdigit());
-    let endpoint = if plausible { store::endpoint(&platform.db, &provider.id, call.endpoint).await? } else { None };
+    let plausible = endpoint.len() == 32 && endpoint.bytes().all(|b| b.is_ascii_hexdigit());
+    let endpoint = if plausible { store::endpoint(&platform.db, &provider.id, endpoint).await? } else { None };
     let Some(endpoint) = endpoint else {
         platform.webhook_counters.refusal(&provider.id, "unknown endpoint");
         return Ok(Outcome::Refused);
     };
-    let url = format!("{}{}", platform.webhooks.public_url.trim_end_matches('/'), call.path_and_query);
-    let inbound = Inbound { method: call.method, url: &url, headers: call.headers, body: call.body };
+    let url = call.public_url(platform);
+    let inbound = call.inbound(&url);
     if let Some(handshake) = hooks.handshake.filter(|h| h.before_verification())
         && let Some((answer, _adopted)) = handshake.answer(&inbound)
     {
@@ -241,7 +240,7 @@ pub async fn receive(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
 /// whose subscription listed that id. A delivery no connection here
 /// subscribed to is answered and forgotten.
 #[tracing::instrument(skip_all, fields(provider = %call.provider.id))]
-pub async fn receive_app(platform: &Platform, call: &AppCall<'_>) -> Result<Outcome> {
+pub async fn receive_app(platform: &Platform, call: &Call<'_>) -> Result<Outcome> {
     let provider = call.provider;
     let Some(hooks) =
         provider.webhooks.as_ref().filter(|_| super::wanted(platform, provider) && super::is_app_wide(provider))
@@ -252,8 +251,8 @@ pub async fn receive_app(platform: &Platform, call: &AppCall<'_>) -> Result<Outc
         platform.webhook_counters.refusal(&provider.id, "no app secret");
         return Ok(Outcome::Refused);
     };
-    let url = format!("{}{}", platform.webhooks.public_url.trim_end_matches('/'), call.path_and_query);
-    let inbound = Inbound { method: call.method, url: &url, headers: call.headers, body: call.body };
+    let url = call.public_url(platform);
+    let inbound = call.inbound(&url);
     if let Err(refusal) = hooks.verify.verify(super::secret_bytes(secret), &inbound, call.received_at) {
         platform.webhook_counters.refusal(&provider.id, refusal.as_str());
         return Ok(Outcome::Refused);

@@ -87,7 +87,7 @@ impl Settings {
 
     /// The name of the setting that holds an app-wide provider's secret.
     pub fn app_secret_setting(provider: &Provider) -> String {
-        format!("PATCHBAY_{}_WEBHOOK_SECRET", provider.id.as_str().to_ascii_uppercase().replace('-', "_"))
+        format!("PATCHBAY_{}_WEBHOOK_SECRET", provider.id.env_name())
     }
 }
 

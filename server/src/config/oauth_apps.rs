@@ -14,9 +14,7 @@ use platform::{
 pub(super) fn apps_from_env(env: &HashMap<String, String>) -> Result<Apps, String> {
     let mut apps = Apps::new();
     for (name, id) in env {
-        let Some(middle) = name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix("_CLIENT_ID")) else {
-            continue;
-        };
+        let Some(middle) = provider_part(name, "_CLIENT_ID") else { continue };
         let secret_name = format!("PATCHBAY_{middle}_CLIENT_SECRET");
         let secret = env
             .get(&secret_name)
@@ -25,14 +23,25 @@ pub(super) fn apps_from_env(env: &HashMap<String, String>) -> Result<Apps, Strin
         if id.trim().is_empty() {
             continue;
         }
-        let provider = platform::ids::ProviderId::parse(&middle.to_ascii_lowercase().replace('_', "-"))
-            .map_err(|_| format!("{name} does not name a provider: use PATCHBAY_<PROVIDER ID>_CLIENT_ID"))?;
+        let provider = provider_of(name, middle, "_CLIENT_ID")?;
         apps.insert(
             provider,
             AppCredentials { client_id: id.trim().to_owned(), client_secret: SecretString::from(secret.clone()) },
         );
     }
     Ok(apps)
+}
+
+/// The `<PROVIDER>` of `PATCHBAY_<PROVIDER>{suffix}`, if `name` is one.
+fn provider_part<'n>(name: &'n str, suffix: &str) -> Option<&'n str> {
+    name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix(suffix))
+}
+
+/// The provider `middle` spells (capitals, `_` for `-`), or an error
+/// naming the variable.
+fn provider_of(name: &str, middle: &str, suffix: &str) -> Result<platform::ids::ProviderId, String> {
+    platform::ids::ProviderId::parse(&middle.to_ascii_lowercase().replace('_', "-"))
+        .map_err(|_| format!("{name} does not name a provider: use PATCHBAY_<PROVIDER ID>{suffix}"))
 }
 
 /// The webhook secrets of the environment's apps: every
@@ -43,17 +52,14 @@ pub(super) fn webhook_secrets_from_env(
 ) -> Result<platform::webhooks::AppSecrets, String> {
     let mut secrets = platform::webhooks::AppSecrets::new();
     for (name, secret) in env {
-        let Some(middle) = name.strip_prefix("PATCHBAY_").and_then(|n| n.strip_suffix("_WEBHOOK_SECRET")) else {
-            continue;
-        };
+        let Some(middle) = provider_part(name, "_WEBHOOK_SECRET") else { continue };
         if secret.is_empty() {
             continue;
         }
         if secret.chars().count() < 16 {
             return Err(format!("{name} is shorter than 16 characters; give the app a longer webhook secret"));
         }
-        let provider = platform::ids::ProviderId::parse(&middle.to_ascii_lowercase().replace('_', "-"))
-            .map_err(|_| format!("{name} does not name a provider: use PATCHBAY_<PROVIDER ID>_WEBHOOK_SECRET"))?;
+        let provider = provider_of(name, middle, "_WEBHOOK_SECRET")?;
         secrets.insert(provider, SecretString::from(secret.clone()));
     }
     Ok(secrets)

@@ -18,7 +18,7 @@ use axum::{
     http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use platform::webhooks::ingress::{self, Answer, AppCall, Call, MAX_BODY_BYTES, Outcome};
+use platform::webhooks::ingress::{self, Answer, Call, MAX_BODY_BYTES, Outcome};
 
 use crate::startup::AppState;
 
@@ -49,16 +49,8 @@ pub async fn receive(
         Err(answer) => return answer,
     };
     let path_and_query = path_and_query(&uri);
-    let call = Call {
-        provider: found,
-        endpoint: &endpoint,
-        method: method.as_str(),
-        path_and_query: &path_and_query,
-        headers: &headers,
-        body: &body,
-        received_at: time::OffsetDateTime::now_utc(),
-    };
-    answer(&state, peer, ingress::receive(&state.platform, &call).await)
+    let call = call(found, &method, &path_and_query, &headers, &body);
+    answer(&state, peer, ingress::receive(&state.platform, &endpoint, &call).await)
 }
 
 /// `POST /webhooks/{provider}`: an app's one URL (a GitHub App's), routed
@@ -78,15 +70,26 @@ pub async fn receive_app(
         Err(answer) => return answer,
     };
     let path_and_query = path_and_query(&uri);
-    let call = AppCall {
-        provider: found,
-        method: method.as_str(),
-        path_and_query: &path_and_query,
-        headers: &headers,
-        body: &body,
-        received_at: time::OffsetDateTime::now_utc(),
-    };
+    let call = call(found, &method, &path_and_query, &headers, &body);
     answer(&state, peer, ingress::receive_app(&state.platform, &call).await)
+}
+
+/// The call as it arrived, now.
+fn call<'a>(
+    provider: &'a platform::catalog::Provider,
+    method: &'a Method,
+    path_and_query: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> Call<'a> {
+    Call {
+        provider,
+        method: method.as_str(),
+        path_and_query,
+        headers,
+        body,
+        received_at: time::OffsetDateTime::now_utc(),
+    }
 }
 
 fn path_and_query(uri: &Uri) -> String {

@@ -50,8 +50,8 @@ fn reserve_port() -> (std::net::TcpListener, u16) {
 
 /// The settings a console (or a replica of it) needs to use the peer.
 fn console_settings(providers: &std::path::Path) -> Vec<(String, String)> {
-    let id = |p: &str| format!("PATCHBAY_{}_CLIENT_ID", platform::connect::oauth::env_name(&pid(p)));
-    let secret = |p: &str| format!("PATCHBAY_{}_CLIENT_SECRET", platform::connect::oauth::env_name(&pid(p)));
+    let id = |p: &str| format!("PATCHBAY_{}_CLIENT_ID", pid(p).env_name());
+    let secret = |p: &str| format!("PATCHBAY_{}_CLIENT_SECRET", pid(p).env_name());
     let mut settings = vec![
         ("PATCHBAY_PROVIDERS_DIR".to_owned(), providers.display().to_string()),
         ("LEPTOS_SITE_ROOT".to_owned(), SITE.to_owned()),
