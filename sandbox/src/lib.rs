@@ -411,7 +411,7 @@ allowed_hosts = ["{host}"]
 pagination = "cursor"
 {rate_limit}{webhooks}"#,
             rate_limit = self.rate_limit_entry(),
-            webhooks = self.manual_webhooks_entry(),
+            webhooks = self.webhooks_entry(&["item".to_owned()], true),
         ))
     }
 
@@ -480,7 +480,7 @@ base_url = "{issuer}/api"
 allowed_hosts = ["{host}"]
 pagination = "cursor"
 {streams}{rate_limit}{webhooks}"#,
-            webhooks = self.webhooks_entry(kinds),
+            webhooks = self.webhooks_entry(kinds, false),
             entities = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "),
             // One stream per kind when there are several.
             streams = if kinds.len() > 1 {
@@ -495,25 +495,20 @@ pagination = "cursor"
         )
     }
 
-    /// The `[webhooks]` table of the password flavour: the same
-    /// deliveries, to a webhook an admin registers by hand with the URL and
-    /// secret the provider page shows (`POST /api/webhooks` with the
-    /// password), which does not expire.
-    fn manual_webhooks_entry(&self) -> String {
-        self.webhooks_entry(&["item".to_owned()])
-            .replace("subscription = \"api\"", "subscription = \"manual\"")
-            .lines()
-            .filter(|line| !line.starts_with("expires_after_hours"))
-            .map(|line| format!("{line}\n"))
-            .collect()
-    }
-
-    /// The `[webhooks]` table of the sandbox's catalog entry: Standard
-    /// Webhooks signatures, thin events about each kind of item, and
-    /// subscriptions through the API that last [`HookSettings::life`].
-    fn webhooks_entry(&self, kinds: &[String]) -> String {
+    /// The `[webhooks]` table of a catalog entry: Standard Webhooks
+    /// signatures and thin events about each kind of item. The OAuth
+    /// flavour's subscriptions are made through the API and last
+    /// [`HookSettings::life`]; the password flavour's are `manual`, made by
+    /// an admin with the URL and secret the provider page shows (`POST
+    /// /api/webhooks` with the password), and do not expire.
+    fn webhooks_entry(&self, kinds: &[String], manual: bool) -> String {
         let types = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
-        let hours = (self.inner.settings.hooks.life.as_secs() / 3600).max(2);
+        let subscription = if manual {
+            "subscription = \"manual\"\n".to_owned()
+        } else {
+            let hours = (self.inner.settings.hooks.life.as_secs() / 3600).max(2);
+            format!("subscription = \"api\"\nexpires_after_hours = {hours}\n")
+        };
         let events: String = ["item.created", "item.updated", "item.deleted", "item.made_private"]
             .iter()
             .map(|event| format!("\"{event}\" = [{types}]\n"))
@@ -521,7 +516,7 @@ pagination = "cursor"
         format!(
             "\n[webhooks]\nverify = {{ family = \"svix\", header_prefix = \"webhook\" }}\n\
              event_header = \"x-sandbox-event\"\ncontent_types = [\"application/json\"]\n\
-             retry_window_hours = 24\nsubscription = \"api\"\nexpires_after_hours = {hours}\n\
+             retry_window_hours = 24\n{subscription}\
              fallback_sync_every_minutes = 5\n\n[webhooks.events]\n{events}"
         )
     }

@@ -14,32 +14,44 @@ use crate::types::Data;
 /// 10,000-point cap on one query's complexity.
 pub const PAGE_SIZE: u32 = 50;
 
-/// Issues, archived ones included (so archiving removes them), with the
-/// fields the mapping reads.
-pub const QUERY: &str = "query Issues($first: Int!, $after: String, $filter: IssueFilter) {
-  issues(first: $first, after: $after, filter: $filter, orderBy: updatedAt, includeArchived: true) {
-    nodes {
-      id identifier title description url createdAt updatedAt archivedAt trashed
+/// The fields of an issue the mapping reads, for every query of issues.
+macro_rules! issue_fields {
+    () => {
+        "id identifier title description url createdAt updatedAt archivedAt trashed
       state { name type }
       team { key name visibility }
-      comments(first: 10, orderBy: createdAt) { nodes { id body createdAt updatedAt user { name } } }
+      comments(first: 10, orderBy: createdAt) { nodes { id body createdAt updatedAt user { name } } }"
+    };
+}
+
+/// Issues, archived ones included (so archiving removes them), with the
+/// fields the mapping reads.
+pub const QUERY: &str = concat!(
+    "query Issues($first: Int!, $after: String, $filter: IssueFilter) {
+  issues(first: $first, after: $after, filter: $filter, orderBy: updatedAt, includeArchived: true) {
+    nodes {
+      ",
+    issue_fields!(),
+    "
     }
     pageInfo { hasNextPage endCursor }
   }
-}";
+}"
+);
 
 /// The issues of `ids` the viewer can read, archived ones included, with
 /// the same fields: what a webhook names is read back through it.
-pub const BY_ID: &str = "query IssuesById($first: Int!, $ids: [ID!]) {
+pub const BY_ID: &str = concat!(
+    "query IssuesById($first: Int!, $ids: [ID!]) {
   issues(first: $first, filter: { id: { in: $ids } }, includeArchived: true) {
     nodes {
-      id identifier title description url createdAt updatedAt archivedAt trashed
-      state { name type }
-      team { key name visibility }
-      comments(first: 10, orderBy: createdAt) { nodes { id body createdAt updatedAt user { name } } }
+      ",
+    issue_fields!(),
+    "
     }
   }
-}";
+}"
+);
 
 /// The issues of `ids` (at most [`PAGE_SIZE`]) the viewer can read.
 pub async fn issues_by_id(cx: &Context<'_>, ids: &[&str]) -> Result<Answer<Data>, FetchError> {

@@ -49,7 +49,7 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(app.platform.db.pool()).await.unwrap()
 }
 
@@ -98,8 +98,8 @@ async fn answered_within(app: &TestApp, changes: u64, wait: Duration) -> sandbox
     }
 }
 
-/// A delivery the way the sandbox signs one, posted to `path`.
-async fn post(app: &TestApp, path: &str, headers: &[(String, String)], body: &[u8]) -> reqwest::Response {
+/// A JSON delivery with `headers`, posted to `path`.
+pub(crate) async fn post(app: &TestApp, path: &str, headers: &[(String, String)], body: &[u8]) -> reqwest::Response {
     let mut request = app.client.post(app.url(path)).header("content-type", "application/json").body(body.to_vec());
     for (name, value) in headers {
         request = request.header(name, value);

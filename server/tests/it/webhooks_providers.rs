@@ -21,7 +21,10 @@ use wiremock::{
     matchers::{body_string_contains, method, path},
 };
 
-use crate::common::{self, pid};
+use crate::{
+    common::{self, pid},
+    webhooks::count,
+};
 
 const APP_SECRET: &str = "gh-app-webhook-secret-0123456789";
 
@@ -31,16 +34,32 @@ fn payload(connector: &str, name: &str) -> Vec<u8> {
     std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-/// The built-in catalog file of `id` with its provider's hosts moved to
-/// the fake at `base`, written to a providers directory.
-fn moved_provider(dir: &std::path::Path, id: &str, moves: &[(&str, String)]) {
+/// A console with webhooks on whose catalog file of `id` is the built-in
+/// one with its provider's hosts moved to a fake (`moves`), plus
+/// `settings`. The providers directory lives as long as the console.
+async fn spawn_moved(
+    db: TestDatabase,
+    id: &str,
+    moves: &[(&str, String)],
+    settings: &[(&str, &str)],
+) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
     let file = format!("{}/../providers/{id}.toml", env!("CARGO_MANIFEST_DIR"));
     let mut text = std::fs::read_to_string(file).unwrap();
     for (from, to) in moves {
         assert!(text.contains(from), "{id}.toml no longer says {from}");
         text = text.replace(from, to);
     }
-    std::fs::write(dir.join(format!("{id}.toml")), text).unwrap();
+    std::fs::write(dir.path().join(format!("{id}.toml")), text).unwrap();
+    let providers = dir.path().display().to_string();
+    let mut all = vec![
+        ("PATCHBAY_WEBHOOKS", "on"),
+        ("PATCHBAY_PROVIDERS_DIR", providers.as_str()),
+        ("LEPTOS_SITE_ROOT", common::SITE),
+    ];
+    all.extend_from_slice(settings);
+    let app = TestApp::spawn_with(db, &all).await;
+    (app, dir)
 }
 
 fn param(url: &str, name: &str) -> String {
@@ -71,16 +90,9 @@ async fn endpoint(app: &TestApp, team: &TeamId, provider: &str) -> Option<hooks:
     hooks::endpoint_of(&app.platform.db, team, &installation.id).await.unwrap()
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(app.platform.db.pool()).await.unwrap()
-}
-
+/// A JSON delivery to `at`: its status and body.
 async fn post(app: &TestApp, at: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Vec<u8>) {
-    let mut request = app.client.post(app.url(at)).header("content-type", "application/json").body(body.to_vec());
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let response = request.send().await.unwrap();
+    let response = crate::webhooks::post(app, at, headers, body).await;
     (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
 }
 
@@ -135,10 +147,9 @@ async fn fake_github() -> MockServer {
 /// the routing.
 async fn github_app_deliveries_are_verified_routed_by_installation_and_applied(db: TestDatabase) {
     let gh = fake_github().await;
-    let dir = tempfile::tempdir().unwrap();
     let base = gh.uri();
-    moved_provider(
-        dir.path(),
+    let (app, _providers) = spawn_moved(
+        db,
         "github",
         &[
             ("https://github.com/login/oauth/authorize", format!("{base}/login/oauth/authorize")),
@@ -147,14 +158,7 @@ async fn github_app_deliveries_are_verified_routed_by_installation_and_applied(d
             ("base_url = \"https://api.github.com\"", format!("base_url = \"{base}\"")),
             ("allowed_hosts = [\"api.github.com\"]", "allowed_hosts = [\"127.0.0.1\"]".to_owned()),
         ],
-    );
-    let providers = dir.path().display().to_string();
-    let app = TestApp::spawn_with(
-        db,
         &[
-            ("PATCHBAY_WEBHOOKS", "on"),
-            ("PATCHBAY_PROVIDERS_DIR", &providers),
-            ("LEPTOS_SITE_ROOT", common::SITE),
             ("PATCHBAY_GITHUB_CLIENT_ID", "Iv1.e2e"),
             ("PATCHBAY_GITHUB_CLIENT_SECRET", "e2e-github-client-secret"),
             ("PATCHBAY_GITHUB_WEBHOOK_SECRET", APP_SECRET),
@@ -282,10 +286,9 @@ async fn linear_webhooks_are_made_verified_applied_and_deleted(db: TestDatabase)
     Mock::given(body_string_contains("webhookDelete")).respond_with(json(deleted)).expect(1).mount(&lin).await;
     Mock::given(path("/oauth/revoke")).respond_with(ResponseTemplate::new(200)).mount(&lin).await;
 
-    let dir = tempfile::tempdir().unwrap();
     let base = lin.uri();
-    moved_provider(
-        dir.path(),
+    let (app, _providers) = spawn_moved(
+        db,
         "linear",
         &[
             ("https://linear.app/oauth/authorize", format!("{base}/oauth/authorize")),
@@ -295,14 +298,7 @@ async fn linear_webhooks_are_made_verified_applied_and_deleted(db: TestDatabase)
             ("\"https://api.linear.app/graphql\"", format!("\"{base}/graphql\"")),
             ("allowed_hosts = [\"api.linear.app\"]", "allowed_hosts = [\"127.0.0.1\"]".to_owned()),
         ],
-    );
-    let providers = dir.path().display().to_string();
-    let app = TestApp::spawn_with(
-        db,
         &[
-            ("PATCHBAY_WEBHOOKS", "on"),
-            ("PATCHBAY_PROVIDERS_DIR", &providers),
-            ("LEPTOS_SITE_ROOT", common::SITE),
             ("PATCHBAY_LINEAR_CLIENT_ID", "e2e-linear-client"),
             ("PATCHBAY_LINEAR_CLIENT_SECRET", "e2e-linear-client-secret"),
         ],
