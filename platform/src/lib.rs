@@ -21,15 +21,20 @@
 //!   queries.
 //! - `webhooks`: inbound deliveries (ingress, verification, idempotency),
 //!   applying them, and subscriptions at providers.
+//! - `delivery`: what the knowledge platform and agents read: API tokens,
+//!   the change feed, records and search.
+//! - `limits`: counting per key and minute, for rate limits.
 
 pub mod accounts;
 pub mod catalog;
 pub mod connect;
 pub mod connectors;
 pub mod credentials;
+pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod jobs;
+pub mod limits;
 pub mod login;
 pub mod outbound;
 mod passwords;
@@ -100,6 +105,10 @@ pub struct Platform {
     pub webhook_limiter: std::sync::Arc<webhooks::ingress::Limiter>,
     /// Endpoints' secrets, read from the store at most once a minute.
     pub webhook_secrets: std::sync::Arc<webhooks::ingress::SecretCache>,
+    /// The change feed's retention and the records API's rate limit.
+    pub delivery: delivery::Settings,
+    /// Records API requests per token this minute.
+    pub api_limiter: std::sync::Arc<limits::MinuteCounter<String>>,
 }
 
 impl Platform {
@@ -123,6 +132,8 @@ impl Platform {
             webhook_counters: std::sync::Arc::default(),
             webhook_limiter: std::sync::Arc::default(),
             webhook_secrets: std::sync::Arc::default(),
+            delivery: delivery::Settings::default(),
+            api_limiter: std::sync::Arc::default(),
         }
     }
 

@@ -132,6 +132,7 @@ pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
             if queued > 0 {
                 tracing::info!(queued, "scheduled jobs queued");
             }
+            sweep_changes(&platform).await;
         }
         match work_one_of(&platform, &worker, &kinds).await {
             Ok(Some(_)) => {}
@@ -141,6 +142,17 @@ pub async fn keep_working(platform: Platform, worker: String, idle: Duration) {
                 tokio::time::sleep(idle).await;
             }
         }
+    }
+}
+
+/// Removes changes older than the feed's retention (DESIGN: Delivering
+/// records): each loop does it once a minute, and the delete is indexed.
+pub async fn sweep_changes(platform: &Platform) {
+    let keep = i64::try_from(platform.delivery.changes_retention.as_secs()).unwrap_or(i64::MAX);
+    match crate::store::changes::sweep(&platform.db, crate::util::now().saturating_sub(keep)).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::debug!(removed, "changes past retention removed"),
+        Err(error) => tracing::warn!(%error, "removing changes past retention failed"),
     }
 }
 

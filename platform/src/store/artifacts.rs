@@ -11,6 +11,7 @@ use crate::{
     Backend, Db,
     error::{Error, Result},
     ids::{InstallationId, JobId, ProviderId, TeamId},
+    store::changes::{self, Pending, Snapshot},
     store::installations,
     store::jobs,
     util::now,
@@ -38,9 +39,46 @@ pub struct Progress<'a> {
     pub prune_before: Option<i64>,
 }
 
-/// Rows per INSERT, six values each: a page in one statement, well under
+/// Rows per INSERT, seven values each: a page in one statement, well under
 /// both backends' limits on parameters.
 const ROWS_PER_STATEMENT: usize = 100;
+
+/// 64 bits of SHA-256 over what a record shows: its title, link, content
+/// and source time. A write whose digest equals the stored one changes
+/// nothing, and is not a change in the feed (a re-sync emits only what
+/// really changed).
+pub fn digest(title: &str, url: &str, content: &str, source_updated_at: i64) -> i64 {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [title.as_bytes(), url.as_bytes(), content.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.update(source_updated_at.to_le_bytes());
+    let full = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&full[..8]);
+    i64::from_le_bytes(first)
+}
+
+/// What a written record's `RETURNING` gives back: the feed's snapshot.
+type Returned = (String, String, String, String, String, i64, i64);
+
+fn written(
+    provider: &str,
+    (entity_type, entity_id, title, url, content, source_updated_at, synced_at): Returned,
+) -> Pending {
+    Pending {
+        provider: provider.to_owned(),
+        entity_type,
+        entity_id,
+        record: Some(Snapshot { title, url, content, source_updated_at, synced_at }),
+    }
+}
+
+fn removed(provider: &str, (entity_type, entity_id): (String, String)) -> Pending {
+    Pending { provider: provider.to_owned(), entity_type, entity_id, record: None }
+}
 
 /// What a set of rows is written for: a team's connection to a provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,15 +129,23 @@ impl Target {
 /// same [`Target`] writes them.
 pub struct Rows {
     target: Target,
-    upserts: Vec<(String, AnyArguments<'static>, u64)>,
+    upserts: Vec<Upsert>,
     removals: Vec<(String, AnyArguments<'static>)>,
+}
+
+/// A statement that writes the records of a chunk whose content changed
+/// (returning them, for the feed), and one that marks the rest seen.
+struct Upsert {
+    write: (String, AnyArguments<'static>),
+    seen: (String, AnyArguments<'static>),
+    count: u64,
 }
 
 impl std::fmt::Debug for Rows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rows")
             .field("target", &self.target)
-            .field("upserts", &self.upserts.iter().map(|(_, _, count)| count).sum::<u64>())
+            .field("upserts", &self.upserts.iter().map(|upsert| upsert.count).sum::<u64>())
             .field("removal_statements", &self.removals.len())
             .finish()
     }
@@ -130,44 +176,72 @@ impl Rows {
             // What every row of the statement shares (the connection, the
             // time) is bound once, not once a row: binding copies each
             // value, and a sync binds every record it stores. `WHERE true`
-            // keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+            // keeps SQLite from reading `ON CONFLICT` as a join's `ON`. A
+            // stored record with the same digest is left as it is, so the
+            // statement returns exactly the records that changed.
             let sql = format!(
                 "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
-                 content, source_updated_at, synced_at) \
+                 content, source_updated_at, digest, synced_at) \
                  SELECT c.team_id, c.provider, v.column1, v.column2, c.installation_id, v.column3, v.column4, \
-                 v.column5, v.column6, c.synced_at \
+                 v.column5, v.column6, v.column7, c.synced_at \
                  FROM (SELECT {} AS team_id, {} AS provider, {} AS installation_id, {} AS synced_at) AS c, \
                  (VALUES {}) AS v WHERE true \
                  ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
                  installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
                  content = excluded.content, source_updated_at = excluded.source_updated_at, \
-                 synced_at = excluded.synced_at",
+                 digest = excluded.digest, synced_at = excluded.synced_at \
+                 WHERE artifacts.digest <> excluded.digest \
+                 RETURNING entity_type, entity_id, title, url, content, source_updated_at, synced_at",
                 placeholder(backend, 1),
                 placeholder(backend, 2),
                 placeholder(backend, 3),
                 placeholder(backend, 4),
-                tuples(backend, 4, chunk.len(), 6)
+                tuples(backend, 4, chunk.len(), 7)
+            );
+            // The unchanged rest are marked seen, so a full pass's prune
+            // keeps them.
+            let seen_sql = format!(
+                "UPDATE artifacts SET synced_at = {} WHERE team_id = {} AND provider = {} AND synced_at <> {} \
+                 AND (entity_type, entity_id) IN (VALUES {})",
+                placeholder(backend, 1),
+                placeholder(backend, 2),
+                placeholder(backend, 3),
+                placeholder(backend, 4),
+                tuples(backend, 4, chunk.len(), 2)
             );
             let mut args = AnyArguments::default();
-            args.reserve(4 + chunk.len() * 6, 0);
+            args.reserve(4 + chunk.len() * 7, 0);
+            let mut seen = AnyArguments::default();
+            seen.reserve(4 + chunk.len() * 2, 0);
             let count = chunk.len() as u64;
             args.add(target.team.as_str().to_owned()).map_err(bind_error)?;
             args.add(target.provider.as_str().to_owned()).map_err(bind_error)?;
             args.add(target.installation.as_str().to_owned()).map_err(bind_error)?;
             args.add(synced_at).map_err(bind_error)?;
+            seen.add(synced_at).map_err(bind_error)?;
+            seen.add(target.team.as_str().to_owned()).map_err(bind_error)?;
+            seen.add(target.provider.as_str().to_owned()).map_err(bind_error)?;
+            seen.add(synced_at).map_err(bind_error)?;
             for record in chunk {
+                let content = record.content.to_string();
+                let updated_at = record.updated_at.unix_timestamp();
+                let digest = digest(&record.title, &record.url, &content, updated_at);
+                seen.add(record.entity_type.clone()).map_err(bind_error)?;
+                seen.add(record.entity_id.clone()).map_err(bind_error)?;
                 args.add(record.entity_type).map_err(bind_error)?;
                 args.add(record.entity_id).map_err(bind_error)?;
                 args.add(record.title).map_err(bind_error)?;
                 args.add(record.url).map_err(bind_error)?;
-                args.add(record.content.to_string()).map_err(bind_error)?;
-                args.add(record.updated_at.unix_timestamp()).map_err(bind_error)?;
+                args.add(content).map_err(bind_error)?;
+                args.add(updated_at).map_err(bind_error)?;
+                args.add(digest).map_err(bind_error)?;
             }
-            rows.upserts.push((sql, args, count));
+            rows.upserts.push(Upsert { write: (sql, args), seen: (seen_sql, seen), count });
         }
         for chunk in owned_chunks(removals) {
             let sql = format!(
-                "DELETE FROM artifacts WHERE team_id = {} AND provider = {} AND (entity_type, entity_id) IN (VALUES {})",
+                "DELETE FROM artifacts WHERE team_id = {} AND provider = {} AND (entity_type, entity_id) IN (VALUES {}) \
+                 RETURNING entity_type, entity_id",
                 placeholder(backend, 1),
                 placeholder(backend, 2),
                 tuples(backend, 2, chunk.len(), 2)
@@ -250,25 +324,35 @@ pub async fn commit_rows(
     }
     lock_live(&mut tx, team, installation).await?;
     let mut applied = Applied::default();
+    let mut feed = Vec::new();
     for rows in pages {
-        for (sql, args, count) in rows.upserts {
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        for Upsert { write: (sql, args), seen: (seen_sql, seen), count } in rows.upserts {
+            let changed: Vec<Returned> = sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
+            if (changed.len() as u64) < count {
+                sqlx::query_with(&seen_sql, seen).execute(&mut *tx).await?;
+            }
+            feed.extend(changed.into_iter().map(|row| written(provider, row)));
             applied.upserted += count;
         }
         for (sql, args) in rows.removals {
-            applied.removed += sqlx::query_with(&sql, args).execute(&mut *tx).await?.rows_affected();
+            let gone: Vec<(String, String)> = sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
+            applied.removed += gone.len() as u64;
+            feed.extend(gone.into_iter().map(|key| removed(provider, key)));
         }
     }
     if let Some(before) = progress.as_ref().and_then(|p| p.prune_before) {
         let sql = format!(
-            "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND synced_at < $3{}",
+            "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND synced_at < $3{} \
+             RETURNING entity_type, entity_id",
             target.types_sql(4)
         );
-        let mut delete = sqlx::query(&sql).bind(team.as_str()).bind(provider).bind(before);
+        let mut delete = sqlx::query_as(&sql).bind(team.as_str()).bind(provider).bind(before);
         for entity_type in &target.entity_types {
             delete = delete.bind(entity_type.as_str());
         }
-        applied.removed += delete.execute(&mut *tx).await?.rows_affected();
+        let gone: Vec<(String, String)> = delete.fetch_all(&mut *tx).await?;
+        applied.removed += gone.len() as u64;
+        feed.extend(gone.into_iter().map(|key| removed(provider, key)));
     }
     for (name, value) in cursors {
         installations::put_cursor(&mut tx, team, installation, name, value).await?;
@@ -278,6 +362,7 @@ pub async fn commit_rows(
     {
         return Err(Error::LeaseLost);
     }
+    changes::append(&mut tx, team, feed).await?;
     tx.commit().await?;
     db.checkpoint_soon();
     Ok(applied)
@@ -345,20 +430,41 @@ pub async fn apply_newer_in(
     let (team, installation, provider) = (&target.team, &target.installation, target.provider.as_str());
     lock_live(&mut *tx, team, installation).await?;
     let mut applied = Vec::with_capacity(reported.len());
+    let mut feed = Vec::new();
     let synced_at = now();
     for Reported { change, at } in reported {
         match change {
             Change::Upsert(record) => {
                 let updated_at = record.updated_at.unix_timestamp();
-                let written = sqlx::query(
+                let content = record.content.to_string();
+                let digest = digest(&record.title, &record.url, &content, updated_at);
+                let stored: Option<i64> = sqlx::query_scalar(
+                    "SELECT digest FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
+                     AND entity_id = $4",
+                )
+                .bind(team.as_str())
+                .bind(provider)
+                .bind(record.entity_type.as_str())
+                .bind(record.entity_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if stored == Some(digest) {
+                    // Already stored as it is: nothing changed.
+                    applied.push(Written::Stored);
+                    continue;
+                }
+                let written: Option<Returned> = sqlx::query_as(
                     "INSERT INTO artifacts (team_id, provider, entity_type, entity_id, installation_id, title, url, \
-                     content, source_updated_at, synced_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE NOT EXISTS (SELECT 1 FROM webhook_tombstones \
-                     WHERE team_id = $1 AND provider = $2 AND entity_type = $3 AND entity_id = $4 AND removed_at > $9) \
+                     content, source_updated_at, digest, synced_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE NOT EXISTS (SELECT 1 FROM \
+                     webhook_tombstones WHERE team_id = $1 AND provider = $2 AND entity_type = $3 AND entity_id = $4 \
+                     AND removed_at > $9) \
                      ON CONFLICT (team_id, provider, entity_type, entity_id) DO UPDATE SET \
                      installation_id = excluded.installation_id, title = excluded.title, url = excluded.url, \
                      content = excluded.content, source_updated_at = excluded.source_updated_at, \
-                     synced_at = excluded.synced_at WHERE artifacts.source_updated_at <= excluded.source_updated_at",
+                     digest = excluded.digest, synced_at = excluded.synced_at \
+                     WHERE artifacts.source_updated_at <= excluded.source_updated_at \
+                     RETURNING entity_type, entity_id, title, url, content, source_updated_at, synced_at",
                 )
                 .bind(team.as_str())
                 .bind(provider)
@@ -367,41 +473,51 @@ pub async fn apply_newer_in(
                 .bind(installation.as_str())
                 .bind(record.title.as_str())
                 .bind(record.url.as_str())
-                .bind(record.content.to_string())
+                .bind(content)
                 .bind(updated_at)
+                .bind(digest)
                 .bind(synced_at)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                applied.push(if written.rows_affected() == 1 { Written::Stored } else { Written::Stale });
+                match written {
+                    Some(row) => {
+                        feed.push(self::written(provider, row));
+                        applied.push(Written::Stored);
+                    }
+                    None => applied.push(Written::Stale),
+                }
             }
             Change::Remove { entity_type, entity_id } => {
-                let deleted = sqlx::query(
+                let deleted: Option<(String, String)> = sqlx::query_as(
                     "DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
-                     AND entity_id = $4 AND ($5 IS NULL OR source_updated_at <= $5)",
+                     AND entity_id = $4 AND ($5 IS NULL OR source_updated_at <= $5) RETURNING entity_type, entity_id",
                 )
                 .bind(team.as_str())
                 .bind(provider)
                 .bind(entity_type.as_str())
                 .bind(entity_id.as_str())
                 .bind(*at)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                let kept = sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
-                     AND entity_id = $4",
-                )
-                .bind(team.as_str())
-                .bind(provider)
-                .bind(entity_type.as_str())
-                .bind(entity_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-                if kept > 0 {
-                    applied.push(Written::Stale);
-                    continue;
+                if let Some(key) = deleted {
+                    feed.push(removed(provider, key));
+                } else {
+                    let kept = sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM artifacts WHERE team_id = $1 AND provider = $2 AND entity_type = $3 \
+                         AND entity_id = $4",
+                    )
+                    .bind(team.as_str())
+                    .bind(provider)
+                    .bind(entity_type.as_str())
+                    .bind(entity_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if kept > 0 {
+                        applied.push(Written::Stale);
+                        continue;
+                    }
                 }
                 // Deleted now, or not stored: either way it is gone.
-                let _ = deleted;
                 applied.push(Written::Removed);
                 let removed_at = at.unwrap_or(synced_at);
                 sqlx::query(
@@ -421,6 +537,7 @@ pub async fn apply_newer_in(
             }
         }
     }
+    changes::append(&mut *tx, team, feed).await?;
     Ok(applied)
 }
 
@@ -436,14 +553,18 @@ fn placeholder(backend: Backend, n: usize) -> String {
 }
 
 /// Deletes every record of a connection: after a disconnect, nothing it
-/// synced stays searchable. Returns how many.
+/// synced stays searchable, and the feed tells its readers to forget each
+/// one. Returns how many.
 pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider: &ProviderId) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2")
-        .bind(team.as_str())
-        .bind(provider.as_str())
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected())
+    let gone: Vec<(String, String)> =
+        sqlx::query_as("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 RETURNING entity_type, entity_id")
+            .bind(team.as_str())
+            .bind(provider.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+    let count = gone.len() as u64;
+    changes::append(conn, team, gone.into_iter().map(|key| removed(provider.as_str(), key)).collect()).await?;
+    Ok(count)
 }
 
 /// Up to `limit` of a connection's records last written before `before`
@@ -550,4 +671,162 @@ pub async fn counts(db: &Db, team: &TeamId, provider: &ProviderId) -> Result<Vec
     .bind(provider.as_str())
     .fetch_all(db.pool())
     .await?)
+}
+
+/// How many records of each provider and entity type a team holds.
+pub async fn counts_by_provider(db: &Db, team: &TeamId) -> Result<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT provider, entity_type, COUNT(*) FROM artifacts WHERE team_id = $1 \
+         GROUP BY provider, entity_type ORDER BY provider, entity_type",
+    )
+    .bind(team.as_str())
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// A record as the records API and MCP serve it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub provider: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub title: String,
+    pub url: String,
+    /// JSON.
+    pub content: String,
+    pub source_updated_at: i64,
+    pub synced_at: i64,
+}
+
+type StoredRow = (String, String, String, String, String, String, i64, i64);
+
+const STORED: &str =
+    "a.provider, a.entity_type, a.entity_id, a.title, a.url, a.content, a.source_updated_at, a.synced_at";
+
+fn stored((provider, entity_type, entity_id, title, url, content, source_updated_at, synced_at): StoredRow) -> Stored {
+    Stored { provider, entity_type, entity_id, title, url, content, source_updated_at, synced_at }
+}
+
+/// What a page of records is filtered to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub provider: Option<ProviderId>,
+    pub entity_type: Option<String>,
+    /// Only records the source changed at or after this (unix seconds).
+    pub updated_since: Option<i64>,
+}
+
+/// A record's key, the records API's keyset position.
+pub type Key = (String, String, String);
+
+/// Up to `limit` of the team's records after `after` in key order
+/// (provider, entity type, entity id): a walk that costs the same per page
+/// however far it has come, and misses no record that stays.
+pub async fn page(db: &Db, team: &TeamId, filter: &Filter, after: Option<&Key>, limit: i64) -> Result<Vec<Stored>> {
+    let mut sql = format!("SELECT {STORED} FROM artifacts a WHERE a.team_id = $1");
+    let mut n = 1;
+    let mut next = |sql: &mut String, clause: &str| {
+        n += 1;
+        sql.push_str(&clause.replace("$n", &format!("${n}")));
+    };
+    if filter.provider.is_some() {
+        next(&mut sql, " AND a.provider = $n");
+    }
+    if filter.entity_type.is_some() {
+        next(&mut sql, " AND a.entity_type = $n");
+    }
+    if filter.updated_since.is_some() {
+        next(&mut sql, " AND a.source_updated_at >= $n");
+    }
+    if after.is_some() {
+        let (p, t, i) = (n + 1, n + 2, n + 3);
+        n += 3;
+        sql.push_str(&format!(
+            " AND (a.provider > ${p} OR (a.provider = ${p} AND (a.entity_type > ${t} OR \
+             (a.entity_type = ${t} AND a.entity_id > ${i}))))"
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY a.provider, a.entity_type, a.entity_id LIMIT ${}", n + 1));
+    let mut query = sqlx::query_as::<_, StoredRow>(&sql).bind(team.as_str());
+    if let Some(provider) = &filter.provider {
+        query = query.bind(provider.as_str());
+    }
+    if let Some(entity_type) = &filter.entity_type {
+        query = query.bind(entity_type.as_str());
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.bind(since);
+    }
+    if let Some((provider, entity_type, entity_id)) = after {
+        query = query.bind(provider.as_str()).bind(entity_type.as_str()).bind(entity_id.as_str());
+    }
+    Ok(query.bind(limit).fetch_all(db.pool()).await?.into_iter().map(stored).collect())
+}
+
+/// One of the team's records.
+pub async fn get(db: &Db, team: &TeamId, provider: &str, entity_type: &str, entity_id: &str) -> Result<Option<Stored>> {
+    let row: Option<StoredRow> = sqlx::query_as(&format!(
+        "SELECT {STORED} FROM artifacts a WHERE a.team_id = $1 AND a.provider = $2 AND a.entity_type = $3 \
+         AND a.entity_id = $4"
+    ))
+    .bind(team.as_str())
+    .bind(provider)
+    .bind(entity_type)
+    .bind(entity_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(stored))
+}
+
+/// The team's records matching every word of `words`, best first, with a
+/// score (higher is better): SQLite's FTS5 index ranked by BM25, or
+/// Postgres's full-text index ranked by `ts_rank`, both over the title
+/// (weighted up) and the text of the content.
+pub async fn search(
+    db: &Db,
+    team: &TeamId,
+    words: &[String],
+    provider: Option<&ProviderId>,
+    limit: i64,
+) -> Result<Vec<(Stored, f64)>> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_provider = if provider.is_some() { " AND a.provider = $3" } else { "" };
+    let limit_at = if provider.is_some() { 4 } else { 3 };
+    let (sql, query) = match db.backend() {
+        Backend::Sqlite => {
+            // Each word a quoted string: FTS5's operators in what was
+            // typed are read as text.
+            let quoted: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+            (
+                format!(
+                    "SELECT {STORED}, -bm25(artifacts_search, 10.0, 1.0) AS score FROM artifacts_search s \
+                     JOIN artifacts a ON a.rowid = s.rowid WHERE artifacts_search MATCH $1 AND a.team_id = $2\
+                     {by_provider} ORDER BY score DESC, a.entity_id LIMIT ${limit_at}"
+                ),
+                quoted.join(" "),
+            )
+        }
+        Backend::Postgres => (
+            format!(
+                "SELECT {STORED}, CAST(ts_rank(a.search, q) AS DOUBLE PRECISION) AS score FROM artifacts a, \
+                 plainto_tsquery('simple', $1) q WHERE a.search @@ q AND a.team_id = $2{by_provider} \
+                 ORDER BY score DESC, a.entity_id LIMIT ${limit_at}"
+            ),
+            words.join(" "),
+        ),
+    };
+    type Scored = (String, String, String, String, String, String, i64, i64, f64);
+    let mut q = sqlx::query_as::<_, Scored>(&sql).bind(query).bind(team.as_str());
+    if let Some(provider) = provider {
+        q = q.bind(provider.as_str());
+    }
+    let rows = q.bind(limit).fetch_all(db.pool()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(provider, entity_type, entity_id, title, url, content, source_updated_at, synced_at, score)| {
+            (stored((provider, entity_type, entity_id, title, url, content, source_updated_at, synced_at)), score)
+        })
+        .collect())
 }

@@ -4,8 +4,10 @@
 //! the migrations. (The local secret store's table is its backend's own,
 //! in `secrets::local`, behind the `SecretStore` trait.)
 
+pub mod api_tokens;
 pub mod artifacts;
 pub mod audit;
+pub mod changes;
 pub mod db;
 pub mod installations;
 pub mod instance;

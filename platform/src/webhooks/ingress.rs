@@ -103,37 +103,7 @@ impl Counters {
 
 /// Refusals per address in the current minute (SECURITY H4): past the
 /// limit, an address's calls are refused before anything is read.
-#[derive(Debug, Default)]
-pub struct Limiter {
-    minute: Mutex<(i64, HashMap<IpAddr, u32>)>,
-}
-
-impl Limiter {
-    /// Whether `address` is over `limit` refusals this minute.
-    pub fn blocked(&self, address: IpAddr, limit: u32) -> bool {
-        let minute = crate::util::now() / 60;
-        let mut guard = self.minute.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.0 != minute {
-            *guard = (minute, HashMap::new());
-        }
-        guard.1.get(&address).is_some_and(|n| *n >= limit)
-    }
-
-    /// Counts a refusal of `address`.
-    pub fn refused(&self, address: IpAddr) {
-        let minute = crate::util::now() / 60;
-        let mut guard = self.minute.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.0 != minute {
-            *guard = (minute, HashMap::new());
-        }
-        // A bounded map: a spray of addresses resets it rather than
-        // growing it without end.
-        if guard.1.len() >= 100_000 {
-            guard.1.clear();
-        }
-        *guard.1.entry(address).or_default() += 1;
-    }
-}
+pub type Limiter = crate::limits::MinuteCounter<IpAddr>;
 
 /// Each endpoint's secret, read from the secret store at most once a
 /// minute: every delivery needs it, and at a thousand a second the store's

@@ -11,6 +11,7 @@ const LAYERS: &[&str] = &[
     "util",
     "error",
     "ids",
+    "limits",
     "accounts",
     "passwords",
     "catalog",
@@ -24,6 +25,7 @@ const LAYERS: &[&str] = &[
     "connect",
     "login",
     "status",
+    "delivery",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -7,6 +7,7 @@
 mod accounts;
 mod artifacts;
 mod catalog;
+mod feed;
 mod jobs;
 mod layers;
 mod repositories;

@@ -1,0 +1,30 @@
+//! Delivering records to the team's knowledge platform and agents (DESIGN:
+//! Delivering records; SECURITY I): API tokens, the change feed, the
+//! records and their search, and the connections' status, as the records
+//! API and the MCP server serve them.
+
+pub mod feed;
+pub mod records;
+pub mod tokens;
+
+use std::time::Duration;
+
+/// How delivery is configured.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long changes are kept (`PATCHBAY_CHANGES_RETENTION`).
+    pub changes_retention: Duration,
+    /// Requests a token may make a minute, on each replica
+    /// (`PATCHBAY_API_REQUESTS_PER_MINUTE`).
+    pub requests_per_minute: u32,
+}
+
+/// Thirty days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 600;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { changes_retention: DEFAULT_RETENTION, requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE }
+    }
+}
