@@ -264,6 +264,7 @@ pub async fn build_platform(
         refusals_per_minute: config.webhook_refusals_per_minute,
         app_secrets: config.app_webhook_secrets.clone(),
     };
+    platform.delivery = config.delivery.clone();
     Ok((platform, sandbox))
 }
 
@@ -364,6 +365,26 @@ fn router(
                 })
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         );
+    // The records API: a bearer token per request, no session, no CSRF
+    // check (a cookie is no credential here), no page headers.
+    let api = Router::new()
+        .route("/api/v1/changes", get(crate::routes::api::changes))
+        .route("/api/v1/records", get(crate::routes::api::list_records))
+        .route("/api/v1/records/{provider}/{entity_type}/{entity_id}", get(crate::routes::api::get_record))
+        .route("/api/v1/search", get(crate::routes::api::search))
+        .route("/api/v1/connections", get(crate::routes::api::connections))
+        .route("/api/v1/openapi.json", get(crate::routes::api::openapi))
+        .route("/api/v1/{*rest}", axum::routing::any(crate::routes::api::unknown))
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(
+            // Paths only: never a header, so never a token (SECURITY I2).
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &http::Request<_>| {
+                    tracing::info_span!("api", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        );
     let mut router = Router::new();
     if let Some(sandbox) = sandbox {
         router = router.nest("/sandbox", sandbox.router());
@@ -393,6 +414,7 @@ fn router(
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .merge(webhooks)
+        .merge(api)
         .with_state(state))
 }
 

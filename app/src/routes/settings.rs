@@ -1,14 +1,16 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::{form::FormError, page_header::PageHeader},
+    components::{copy::CopyButton, form::FormError, page_header::PageHeader},
     error::AppError,
     functions::{
         about::get_about,
+        api_tokens::{CreateApiToken, RevokeApiToken, list_api_tokens},
         oauth_apps::{RemoveOauthApp, SaveOauthApp, list_oauth_apps},
     },
     models::{
         about::About,
+        api_tokens::ApiTokens,
         integration::{OAuthAppRow, Saved},
     },
 };
@@ -25,6 +27,7 @@ pub fn SettingsPage() -> impl IntoView {
             </Suspense>
         </section>
         <OAuthAppsPanel/>
+        <ApiTokensPanel/>
     }
 }
 
@@ -171,5 +174,166 @@ fn OAuthAppItem(
             <p>{status}</p>
             {manage}
         </li>
+    }
+}
+
+/// Settings → API tokens: the team's credentials for the records API and
+/// MCP. A new token is shown once, in the create's answer.
+#[component]
+fn ApiTokensPanel() -> impl IntoView {
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_tokens());
+    let create_error = Signal::derive(move || create.value().get()?.err().map(|e| e.to_string()));
+    let revoke_error = Signal::derive(move || revoke.value().get()?.err().map(|e| e.to_string()));
+    let revoked = Signal::derive(move || revoke.value().get()?.ok().map(|Saved { message }| message));
+    view! {
+        <section class="panel" id="api-tokens" aria-labelledby="api-tokens-heading">
+            <h2 id="api-tokens-heading">"API tokens"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Err(AppError::Forbidden) => {
+                            view! { <p class="muted">"Only an admin of the team manages API tokens."</p> }.into_any()
+                        }
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Ok(list) => view! { <ApiTokensBody list create revoke/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {move || {
+                create.value().get().and_then(Result::ok).map(|created| {
+                    view! {
+                        <div class="notice" role="status" aria-label="New API token">
+                            <p>
+                                <strong>{format!("Token \"{}\" created.", created.row.name)}</strong>
+                                " Copy it now: it is shown this once, and only its digest is kept."
+                            </p>
+                            <p>
+                                <code class="secret" data-testid="new-api-token">{created.token.clone()}</code>
+                                " "
+                                <CopyButton text=created.token what="API token"/>
+                            </p>
+                        </div>
+                    }
+                })
+            }}
+            {move || revoked.get().map(|message| view! { <p class="notice" role="status">{message}</p> })}
+            <FormError error=create_error/>
+            <FormError error=revoke_error/>
+        </section>
+    }
+}
+
+#[component]
+fn ApiTokensBody(
+    list: ApiTokens,
+    create: ServerAction<CreateApiToken>,
+    revoke: ServerAction<RevokeApiToken>,
+) -> impl IntoView {
+    let ApiTokens { tokens, scopes, api_base } = list;
+    let mcp = format!("{}/mcp", api_base.trim_end_matches("/api/v1"));
+    let rows = if tokens.is_empty() {
+        view! { <p class="muted">"No API tokens yet."</p> }.into_any()
+    } else {
+        view! {
+            <table class="tokens">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Scopes"</th>
+                        <th scope="col">"Token"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {tokens
+                        .into_iter()
+                        .map(|token| {
+                            let active = token.state == "Active";
+                            let label = format!("Revoke {}", token.name);
+                            let created = match &token.created_by {
+                                Some(by) => format!("{} by {by}", token.created),
+                                None => token.created.clone(),
+                            };
+                            view! {
+                                <tr>
+                                    <td>{token.name.clone()}</td>
+                                    <td>{token.scopes.join(", ")}</td>
+                                    <td><code>{token.hint.clone()}</code></td>
+                                    <td>{created}</td>
+                                    <td>{token.expires.clone().unwrap_or_else(|| "Never".to_owned())}</td>
+                                    <td>{token.last_used.clone().unwrap_or_else(|| "Never".to_owned())}</td>
+                                    <td>{token.state.clone()}</td>
+                                    <td>
+                                        {active
+                                            .then(|| {
+                                                view! {
+                                                    <ActionForm action=revoke attr:class="inline">
+                                                        <input type="hidden" name="id" value=token.id.clone()/>
+                                                        <button type="submit" class="danger">{label}</button>
+                                                    </ActionForm>
+                                                }
+                                            })}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <p class="muted">
+            "A token lets your knowledge platform read this team's records at " <code>{api_base}</code>
+            " (the change feed, records, search, connections), and agents use the MCP server at " <code>{mcp}</code>
+            ". It reads this team only. Send it as " <code>"Authorization: Bearer pb_…"</code> "."
+        </p>
+        {rows}
+        <details class="flow">
+            <summary>"Create a token"</summary>
+            <ActionForm action=create attr:class="stack">
+                <div class="field">
+                    <label for="api-token-name">"Name"</label>
+                    <input id="api-token-name" name="name" type="text" required maxlength="80" autocomplete="off"/>
+                </div>
+                <fieldset class="field">
+                    <legend>"Scopes"</legend>
+                    {scopes
+                        .into_iter()
+                        .map(|scope| {
+                            let field = scope.name.replace(':', "_");
+                            let id = format!("api-token-scope-{field}");
+                            view! {
+                                <div class="check">
+                                    <input id=id.clone() name=field type="checkbox" value="on" checked/>
+                                    <label for=id>
+                                        <code>{scope.name.clone()}</code>
+                                        " — "
+                                        {scope.description.clone()}
+                                    </label>
+                                </div>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+                <div class="field">
+                    <label for="api-token-expiry">"Expires"</label>
+                    <select id="api-token-expiry" name="expires_in_days">
+                        <option value="">"Never"</option>
+                        <option value="30">"In 30 days"</option>
+                        <option value="90" selected>"In 90 days"</option>
+                        <option value="365">"In a year"</option>
+                    </select>
+                </div>
+                <button type="submit" class="primary" disabled=move || create.pending().get()>"Create the token"</button>
+            </ActionForm>
+        </details>
     }
 }

@@ -113,6 +113,10 @@ pub struct Config {
     /// minute before it is refused unread.
     pub webhooks: bool,
     pub webhook_refusals_per_minute: u32,
+    /// How long the change feed keeps changes (seconds in
+    /// `PATCHBAY_CHANGES_RETENTION`), and how many requests an API token
+    /// may make a minute on each replica.
+    pub delivery: platform::delivery::Settings,
     /// How long a worker's claim on a sync job lasts without a heartbeat.
     pub job_lease: Duration,
     /// Whether `serve` runs sync jobs too, or leaves them to workers.
@@ -220,6 +224,14 @@ impl Config {
         let webhooks = src.parse(WEBHOOKS, parse_switch)?.unwrap_or(true);
         let webhook_refusals_per_minute =
             src.parse(WEBHOOK_REFUSALS_PER_MINUTE, parse_bounded_u32(1, 1_000_000))?.unwrap_or(600);
+        let delivery = platform::delivery::Settings {
+            changes_retention: src
+                .parse(CHANGES_RETENTION, parse_bounded_u32(60, 365 * 86_400))?
+                .map_or(platform::delivery::DEFAULT_RETENTION, seconds),
+            requests_per_minute: src
+                .parse(API_REQUESTS_PER_MINUTE, parse_bounded_u32(1, 1_000_000))?
+                .unwrap_or(platform::delivery::DEFAULT_REQUESTS_PER_MINUTE),
+        };
         let job_lease =
             src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);
         let run_jobs = src.parse(RUN_JOBS, parse_switch)?.unwrap_or(true);
@@ -255,6 +267,7 @@ impl Config {
             sandbox_hooks,
             webhooks,
             webhook_refusals_per_minute,
+            delivery,
             job_lease,
             run_jobs,
             site,

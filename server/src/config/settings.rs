@@ -47,6 +47,9 @@ pub(super) const SANDBOX_WEBHOOK_LIFE: Setting = setting("PATCHBAY_SANDBOX_WEBHO
 pub(super) const WEBHOOKS: Setting = setting("PATCHBAY_WEBHOOKS", "webhooks");
 pub(super) const WEBHOOK_REFUSALS_PER_MINUTE: Setting =
     setting("PATCHBAY_WEBHOOK_REFUSALS_PER_MINUTE", "webhook_refusals_per_minute");
+pub(super) const CHANGES_RETENTION: Setting = setting("PATCHBAY_CHANGES_RETENTION", "changes_retention");
+pub(super) const API_REQUESTS_PER_MINUTE: Setting =
+    setting("PATCHBAY_API_REQUESTS_PER_MINUTE", "api_requests_per_minute");
 pub(super) const JOB_LEASE: Setting = setting("PATCHBAY_JOB_LEASE", "job_lease");
 pub(super) const RUN_JOBS: Setting = setting("PATCHBAY_RUN_JOBS", "run_jobs");
 pub(super) const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
@@ -88,6 +91,8 @@ pub(super) const SETTINGS: &[Setting] = &[
     SANDBOX_WEBHOOK_LIFE,
     WEBHOOKS,
     WEBHOOK_REFUSALS_PER_MINUTE,
+    CHANGES_RETENTION,
+    API_REQUESTS_PER_MINUTE,
     JOB_LEASE,
     RUN_JOBS,
     SITE_ROOT,

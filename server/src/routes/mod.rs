@@ -1,3 +1,4 @@
+pub mod api;
 pub mod oauth;
 pub mod ops;
 pub mod sync;

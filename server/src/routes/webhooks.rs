@@ -108,22 +108,22 @@ async fn admit<'s>(
     let platform = &state.platform;
     let address = peer.ip();
     let limit = platform.webhooks.refusals_per_minute;
-    if platform.webhook_limiter.blocked(address, limit) {
+    if platform.webhook_limiter.reached(&address, limit) {
         return Err(unread(state, StatusCode::TOO_MANY_REQUESTS));
     }
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        platform.webhook_limiter.refused(address);
+        platform.webhook_limiter.count(address);
         return Err(unread(state, StatusCode::PAYLOAD_TOO_LARGE));
     }
     let Some(found) = ingress::provider(platform, provider) else {
-        platform.webhook_limiter.refused(address);
+        platform.webhook_limiter.count(address);
         return Err(refused());
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !ingress::content_type_allowed(found, content_type) {
-        platform.webhook_limiter.refused(address);
+        platform.webhook_limiter.count(address);
         return Err(unread(state, StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
     // Read at most the cap and one byte more: a body without a length, or
@@ -131,7 +131,7 @@ async fn admit<'s>(
     match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => Ok((found, body)),
         Err(_) => {
-            platform.webhook_limiter.refused(address);
+            platform.webhook_limiter.count(address);
             Err(unread(state, StatusCode::PAYLOAD_TOO_LARGE))
         }
     }
@@ -140,7 +140,7 @@ async fn admit<'s>(
 fn answer(state: &AppState, peer: SocketAddr, outcome: platform::Result<Outcome>) -> Response {
     match outcome {
         Ok(Outcome::Refused) => {
-            state.platform.webhook_limiter.refused(peer.ip());
+            state.platform.webhook_limiter.count(peer.ip());
             refused()
         }
         Ok(Outcome::Handshake(answer)) => match answer {

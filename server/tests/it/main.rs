@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 mod accounts;
+mod api;
 mod cli;
 mod conformance;
 mod credentials;

@@ -1,0 +1,48 @@
+//! API tokens, as Settings → API tokens shows them.
+
+use serde::{Deserialize, Serialize};
+
+/// A scope the form offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeOption {
+    pub name: String,
+    pub description: String,
+}
+
+/// A token in the list: never the token itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// `…` and the token's last four characters.
+    pub hint: String,
+    pub created: String,
+    pub created_by: Option<String>,
+    pub expires: Option<String>,
+    pub last_used: Option<String>,
+    /// `Active`, `Expired` or `Revoked`.
+    pub state: String,
+}
+
+/// The token page: the list and what the form offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokens {
+    pub tokens: Vec<ApiTokenRow>,
+    pub scopes: Vec<ScopeOption>,
+    /// Where the API is (for the page's instructions).
+    pub api_base: String,
+}
+
+/// A token just created: shown once, in the answer to the create only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiToken {
+    pub token: String,
+    pub row: ApiTokenRow,
+}
+
+impl std::fmt::Debug for CreatedApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiToken").field("token", &"[redacted]").field("row", &self.row).finish()
+    }
+}
