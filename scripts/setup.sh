@@ -76,22 +76,27 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The Playwright version end2end/package-lock.json pins, and the one installed.
-playwright_versions() {
+# The end2end packages package-lock.json pins and are not installed at
+# that version (Playwright, the MCP SDK the MCP test drives), one a line.
+e2e_packages_missing() {
   node -e '
     const fs = require("fs");
     const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
-    let installed = "none";
-    try { installed = JSON.parse(fs.readFileSync("node_modules/@playwright/test/package.json", "utf8")).version; } catch {}
-    console.log(lock.packages["node_modules/@playwright/test"].version, installed);'
+    const wanted = Object.keys(JSON.parse(fs.readFileSync("package.json", "utf8")).devDependencies);
+    for (const name of wanted) {
+      const want = lock.packages["node_modules/" + name].version;
+      let have = "none";
+      try { have = JSON.parse(fs.readFileSync("node_modules/" + name + "/package.json", "utf8")).version; } catch {}
+      if (want !== have) console.log(name + "@" + want);
+    }'
 }
 
 ensure_e2e() {
   apt_install chromium
-  local want have
-  read -r want have < <(cd "$PB_ROOT/end2end" && playwright_versions)
-  if [ "$want" = "$have" ]; then return; fi
-  log "installing end2end npm packages (@playwright/test $want)"
+  local missing
+  missing=$(cd "$PB_ROOT/end2end" && e2e_packages_missing | tr '\n' ' ')
+  if [ -z "$missing" ]; then return; fi
+  log "installing end2end npm packages ($missing)"
   (cd "$PB_ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
 }
 

@@ -385,6 +385,18 @@ fn router(
                 })
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         );
+    // The MCP server: the same token check first, then the SDK.
+    let mcp = Router::new()
+        .nest_service("/mcp", crate::routes::mcp::service(state.clone(), mcp_hosts(public_url)))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::routes::mcp::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &http::Request<_>| {
+                    tracing::info_span!("mcp", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        );
     let mut router = Router::new();
     if let Some(sandbox) = sandbox {
         router = router.nest("/sandbox", sandbox.router());
@@ -415,7 +427,18 @@ fn router(
         )
         .merge(webhooks)
         .merge(api)
+        .merge(mcp)
         .with_state(state))
+}
+
+/// The `Host` names MCP requests may carry: the public URL's, and
+/// loopback's. The SDK refuses others, against DNS rebinding.
+fn mcp_hosts(public_url: &PublicUrl) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    if let Some(host) = url::Url::parse(public_url.as_str()).ok().and_then(|u| u.host_str().map(str::to_owned)) {
+        hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_owned());
+    }
+    hosts
 }
 
 fn warn_if_site_missing(site: &SiteConfig) {

@@ -143,7 +143,7 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope) -> R
 }
 
 /// RFC 3339, UTC.
-fn instant(unix: i64) -> String {
+pub(crate) fn instant(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
@@ -191,7 +191,7 @@ fn record(provider: String, entity_type: String, entity_id: String, snapshot: ch
     }
 }
 
-fn stored(s: artifacts::Stored) -> Record {
+pub(crate) fn stored(s: artifacts::Stored) -> Record {
     let snapshot = changes::Snapshot {
         title: s.title,
         url: s.url,

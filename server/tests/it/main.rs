@@ -12,6 +12,7 @@ mod api;
 mod cli;
 mod conformance;
 mod credentials;
+mod mcp;
 mod oauth;
 mod operations;
 mod pages;
