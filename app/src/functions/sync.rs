@@ -72,12 +72,17 @@ pub async fn list_activity(
 }
 
 /// A page of the records synced from a provider, most recently changed
-/// first, with links back to the source app.
+/// first, with links back to the source app; or, with `q`, the records
+/// that hold its words, best first.
 #[server(prefix = "/api", endpoint = "items")]
-pub async fn list_items(provider: String, #[server(default)] page: u32) -> Result<ItemsPage, AppError> {
+pub async fn list_items(
+    provider: String,
+    #[server(default)] page: u32,
+    #[server(default)] q: String,
+) -> Result<ItemsPage, AppError> {
     crate::ssr::member(|viewer, platform| async move {
         let provider = platform::ids::ProviderId::parse(&provider)?;
-        crate::views::sync::items(&platform, &viewer, &provider, page).await
+        crate::views::sync::items(&platform, &viewer, &provider, page, &q).await
     })
     .await
 }

@@ -190,6 +190,8 @@ pub struct ItemsPage {
     pub page: u32,
     pub pages: u32,
     pub total: i64,
+    /// The words searched for; `None` lists every record.
+    pub query: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

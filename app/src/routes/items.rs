@@ -20,9 +20,10 @@ pub fn ItemsRoute() -> impl IntoView {
     let key = Memo::new(move |_| {
         let provider = params.read().get("provider").unwrap_or_default();
         let page = query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1);
-        (provider, page)
+        let q = query.read().get("q").unwrap_or_default();
+        (provider, page, q)
     });
-    let items = Resource::new(move || key.get(), |(provider, page)| list_items(provider, page));
+    let items = Resource::new(move || key.get(), |(provider, page, q)| list_items(provider, page, q));
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -38,7 +39,7 @@ pub fn ItemsRoute() -> impl IntoView {
 
 #[component]
 fn Items(items: ItemsPage) -> impl IntoView {
-    let ItemsPage { provider, provider_name, items, page, pages, total } = items;
+    let ItemsPage { provider, provider_name, items, page, pages, total, query } = items;
     let title = format!("{provider_name} records");
     let back = format!("/integrations/{provider}");
     let back_label = format!("← {provider_name}");
@@ -52,7 +53,30 @@ fn Items(items: ItemsPage) -> impl IntoView {
             </nav>
         }
     });
-    let body = if items.is_empty() {
+    let searched = query.is_some();
+    let lede = match &query {
+        Some(q) => format!(
+            "{} matching “{q}”, best first.",
+            if total == 1 { "1 record".to_owned() } else { format!("{} records", thousands(total)) }
+        ),
+        None => format!("{} records, most recently changed first.", thousands(total)),
+    };
+    let search = view! {
+        <form method="get" action=format!("/integrations/{provider}/items") class="search" role="search">
+            <label for="items-search" class="visually-hidden">{format!("Search {provider_name} records")}</label>
+            <input id="items-search" name="q" type="search" placeholder="Search titles and content" value=query.clone().unwrap_or_default()/>
+            <button type="submit">"Search"</button>
+            {searched.then(|| view! { <a href=format!("/integrations/{provider}/items")>"Show all"</a> })}
+        </form>
+    };
+    let body = if items.is_empty() && searched {
+        view! {
+            <EmptyState title="Nothing matches">
+                <p>"No record holds every one of those words. Try fewer words."</p>
+            </EmptyState>
+        }
+        .into_any()
+    } else if items.is_empty() {
         view! {
             <EmptyState title="No records yet">
                 <p>{format!("Records appear here as the sync of {} stores them.", provider_name.clone())}</p>
@@ -105,8 +129,9 @@ fn Items(items: ItemsPage) -> impl IntoView {
         <p class="back"><a href=back>{back_label}</a></p>
         <header class="page-header">
             <h1>{title}</h1>
-            <p class="lede">{format!("{} records, most recently changed first.", thousands(total))}</p>
+            <p class="lede">{lede}</p>
         </header>
+        {search}
         {body}
         {nav}
     }

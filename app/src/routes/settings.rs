@@ -237,7 +237,7 @@ fn ApiTokensBody(
         view! { <p class="muted">"No API tokens yet."</p> }.into_any()
     } else {
         view! {
-            <table class="tokens">
+            <table class="table tokens">
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>

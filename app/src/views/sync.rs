@@ -192,14 +192,43 @@ pub fn safe_link(url: &str) -> Option<String> {
     (web && !url.chars().any(|c| c.is_control() || c.is_whitespace())).then(|| url.to_owned())
 }
 
+/// The most records a search on the items view shows.
+const SEARCH_RESULTS: i64 = 50;
+
 pub async fn items(
     platform: &Platform,
     viewer: &SignedIn,
     provider: &ProviderId,
     page: u32,
+    query: &str,
 ) -> Result<ItemsPage, AppError> {
     let team = &viewer.user.team_id;
     let provider = platform.catalog.get(provider).ok_or(AppError::NotFound)?;
+    let view = |a: platform::store::artifacts::Stored| ItemView {
+        entity_type: a.entity_type.replace('_', " "),
+        url: safe_link(&a.url),
+        entity_id: a.entity_id,
+        title: a.title,
+        source_updated_at: at(a.source_updated_at),
+        synced_at: at(a.synced_at),
+    };
+    if !query.trim().is_empty() {
+        // The same search the records API and MCP answer with.
+        let found =
+            platform::delivery::records::search(platform, team, query, Some(&provider.id), Some(SEARCH_RESULTS))
+                .await?
+                .map_err(|refusal| platform::Error::Invalid { field: "q".into(), message: refusal.to_string() })?;
+        let items: Vec<ItemView> = found.into_iter().map(|(found, _)| view(found)).collect();
+        return Ok(ItemsPage {
+            provider: provider.id.to_string(),
+            provider_name: provider.name.clone(),
+            total: i64::try_from(items.len()).unwrap_or(i64::MAX),
+            items,
+            page: 1,
+            pages: 1,
+            query: Some(query.trim().to_owned()),
+        });
+    }
     let total: i64 =
         platform::store::artifacts::counts(&platform.db, team, &provider.id).await?.iter().map(|(_, n)| n).sum();
     let per_page = i64::from(ITEMS_PER_PAGE);
@@ -218,7 +247,15 @@ pub async fn items(
             synced_at: at(a.synced_at),
         })
         .collect();
-    Ok(ItemsPage { provider: provider.id.to_string(), provider_name: provider.name.clone(), items, page, pages, total })
+    Ok(ItemsPage {
+        provider: provider.id.to_string(),
+        provider_name: provider.name.clone(),
+        items,
+        page,
+        pages,
+        total,
+        query: None,
+    })
 }
 
 #[cfg(test)]
