@@ -49,3 +49,45 @@ pub async fn revoke_api_token(id: String) -> Result<Saved, AppError> {
     })
     .await
 }
+
+/// The team's push destinations.
+#[server(prefix = "/api", endpoint = "list_push_destinations")]
+pub async fn list_push_destinations() -> Result<Vec<crate::models::api_tokens::PushRow>, AppError> {
+    crate::ssr::admin(|viewer, platform| async move {
+        crate::views::api_tokens::push_rows(&platform, &viewer.user.team_id).await
+    })
+    .await
+}
+
+/// Adds a destination; its signing secret is in this answer only.
+#[server(prefix = "/api", endpoint = "add_push_destination")]
+pub async fn add_push_destination(url: String) -> Result<crate::models::api_tokens::AddedPush, AppError> {
+    crate::ssr::admin(|viewer, platform| async move {
+        use secrecy::ExposeSecret as _;
+        let added = platform::delivery::push::add(&platform, &viewer.user, &url).await?;
+        Ok(crate::models::api_tokens::AddedPush {
+            secret: added.secret.expose_secret().to_owned(),
+            row: crate::views::api_tokens::push_row(added.destination),
+        })
+    })
+    .await
+}
+
+/// Delivers a dead-lettered destination's batches again.
+#[server(prefix = "/api", endpoint = "retry_push_destination")]
+pub async fn retry_push_destination(id: String) -> Result<Saved, AppError> {
+    crate::ssr::admin(|viewer, platform| async move {
+        platform::delivery::push::retry(&platform, &viewer.user, &id).await?;
+        Ok(Saved { message: "Retry queued: its undelivered batches are sent again now.".to_owned() })
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "remove_push_destination")]
+pub async fn remove_push_destination(id: String) -> Result<Saved, AppError> {
+    crate::ssr::admin(|viewer, platform| async move {
+        platform::delivery::push::remove(&platform, &viewer.user, &id).await?;
+        Ok(Saved { message: "Destination removed, with its signing secret.".to_owned() })
+    })
+    .await
+}

@@ -46,3 +46,28 @@ impl std::fmt::Debug for CreatedApiToken {
         f.debug_struct("CreatedApiToken").field("token", &"[redacted]").field("row", &self.row).finish()
     }
 }
+
+/// A push destination in the list: never its signing secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRow {
+    pub id: String,
+    pub url: String,
+    /// `Active` or `Dead-lettered`.
+    pub state: String,
+    pub last_delivered: Option<String>,
+    /// Why the last attempt failed, with how many failed in a row.
+    pub last_error: Option<String>,
+}
+
+/// A destination just added, with its signing secret: shown once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedPush {
+    pub secret: String,
+    pub row: PushRow,
+}
+
+impl std::fmt::Debug for AddedPush {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddedPush").field("secret", &"[redacted]").field("row", &self.row).finish()
+    }
+}

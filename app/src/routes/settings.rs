@@ -5,7 +5,10 @@ use crate::{
     error::AppError,
     functions::{
         about::get_about,
-        api_tokens::{CreateApiToken, RevokeApiToken, list_api_tokens},
+        api_tokens::{
+            AddPushDestination, CreateApiToken, RemovePushDestination, RetryPushDestination, RevokeApiToken,
+            list_api_tokens, list_push_destinations,
+        },
         oauth_apps::{RemoveOauthApp, SaveOauthApp, list_oauth_apps},
     },
     models::{
@@ -28,6 +31,7 @@ pub fn SettingsPage() -> impl IntoView {
         </section>
         <OAuthAppsPanel/>
         <ApiTokensPanel/>
+        <PushPanel/>
     }
 }
 
@@ -333,6 +337,146 @@ fn ApiTokensBody(
                     </select>
                 </div>
                 <button type="submit" class="primary" disabled=move || create.pending().get()>"Create the token"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// Settings → Push: destinations the change feed is POSTed to, signed.
+#[component]
+fn PushPanel() -> impl IntoView {
+    let add = ServerAction::<AddPushDestination>::new();
+    let retry = ServerAction::<RetryPushDestination>::new();
+    let remove = ServerAction::<RemovePushDestination>::new();
+    let rows = Resource::new(
+        move || (add.version().get(), retry.version().get(), remove.version().get()),
+        |_| list_push_destinations(),
+    );
+    let add_error = Signal::derive(move || add.value().get()?.err().map(|e| e.to_string()));
+    let retry_error = Signal::derive(move || retry.value().get()?.err().map(|e| e.to_string()));
+    let done = Signal::derive(move || {
+        retry
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .or_else(|| remove.value().get().and_then(Result::ok))
+            .map(|s| s.message)
+    });
+    view! {
+        <section class="panel" id="push" aria-labelledby="push-heading">
+            <h2 id="push-heading">"Push destinations"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match rows.await {
+                        Err(AppError::Forbidden) => {
+                            view! { <p class="muted">"Only an admin of the team manages push destinations."</p> }.into_any()
+                        }
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Ok(rows) => view! { <PushBody rows add retry remove/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {move || {
+                add.value().get().and_then(Result::ok).map(|added| {
+                    view! {
+                        <div class="notice" role="status" aria-label="New push destination">
+                            <p>
+                                <strong>{format!("Pushing to {}.", added.row.url)}</strong>
+                                " Its signing secret is shown this once: check "
+                                <code>"Patchbay-Signature"</code>
+                                " with it."
+                            </p>
+                            <p>
+                                <code class="secret" data-testid="new-push-secret">{added.secret.clone()}</code>
+                                " "
+                                <CopyButton text=added.secret what="signing secret"/>
+                            </p>
+                        </div>
+                    }
+                })
+            }}
+            {move || done.get().map(|message| view! { <p class="notice" role="status">{message}</p> })}
+            <FormError error=add_error/>
+            <FormError error=retry_error/>
+        </section>
+    }
+}
+
+#[component]
+fn PushBody(
+    rows: Vec<crate::models::api_tokens::PushRow>,
+    add: ServerAction<AddPushDestination>,
+    retry: ServerAction<RetryPushDestination>,
+    remove: ServerAction<RemovePushDestination>,
+) -> impl IntoView {
+    let list = if rows.is_empty() {
+        view! { <p class="muted">"No push destinations."</p> }.into_any()
+    } else {
+        view! {
+            <table class="table push">
+                <thead>
+                    <tr>
+                        <th scope="col">"URL"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Last delivered"</th>
+                        <th scope="col">"Last error"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|row| {
+                            let dead = row.state != "Active";
+                            let (retry_id, remove_id) = (row.id.clone(), row.id.clone());
+                            view! {
+                                <tr>
+                                    <td><code>{row.url.clone()}</code></td>
+                                    <td>{row.state.clone()}</td>
+                                    <td>{row.last_delivered.clone().unwrap_or_else(|| "Not yet".to_owned())}</td>
+                                    <td>{row.last_error.clone().unwrap_or_default()}</td>
+                                    <td>
+                                        {dead
+                                            .then(|| {
+                                                view! {
+                                                    <ActionForm action=retry attr:class="inline">
+                                                        <input type="hidden" name="id" value=retry_id/>
+                                                        <button type="submit" class="primary">"Retry"</button>
+                                                    </ActionForm>
+                                                }
+                                            })}
+                                        <ActionForm action=remove attr:class="inline">
+                                            <input type="hidden" name="id" value=remove_id/>
+                                            <button type="submit" class="danger">"Remove"</button>
+                                        </ActionForm>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <p class="muted">
+            "For a knowledge platform that wants to be called rather than poll: the team's changes are POSTed to \
+             each destination in batches, in order, at least once, signed with HMAC-SHA256 over "
+            <code>"timestamp.body"</code> " in " <code>"Patchbay-Signature: t=…,v1=…"</code>
+            ". A batch keeps its id (" <code>"Patchbay-Batch"</code> ") on every retry. After 8 failures in a row a \
+             destination is dead-lettered until Retry. It gets changes from when it is added on; copy what is already \
+             synced once through the records API."
+        </p>
+        {list}
+        <details class="flow">
+            <summary>"Add a destination"</summary>
+            <ActionForm action=add attr:class="stack">
+                <div class="field">
+                    <label for="push-url">"Destination URL"</label>
+                    <input id="push-url" name="url" type="url" required placeholder="https://kb.example.com/patchbay"/>
+                </div>
+                <button type="submit" class="primary" disabled=move || add.pending().get()>"Add the destination"</button>
             </ActionForm>
         </details>
     }

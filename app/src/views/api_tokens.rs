@@ -81,3 +81,25 @@ pub async fn create(
     use secrecy::ExposeSecret as _;
     Ok(CreatedApiToken { token: created.token.expose_secret().to_owned(), row: row(created.listed, now) })
 }
+
+pub fn push_row(d: platform::store::push::Destination) -> crate::models::api_tokens::PushRow {
+    let dead = d.state == platform::store::push::State::Dead;
+    crate::models::api_tokens::PushRow {
+        id: d.id,
+        url: d.url,
+        state: if dead { "Dead-lettered" } else { "Active" }.to_owned(),
+        last_delivered: d.last_delivered_at.map(at),
+        last_error: d.last_error.map(|e| {
+            let tries =
+                if d.failures == 1 { "1 failure".to_owned() } else { format!("{} failures in a row", d.failures) };
+            format!("{tries}: {e}")
+        }),
+    }
+}
+
+pub async fn push_rows(
+    platform: &Platform,
+    team: &TeamId,
+) -> Result<Vec<crate::models::api_tokens::PushRow>, AppError> {
+    Ok(platform::delivery::push::list(platform, team).await?.into_iter().map(push_row).collect())
+}

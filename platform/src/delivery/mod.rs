@@ -4,8 +4,10 @@
 //! API and the MCP server serve them.
 
 pub mod feed;
+pub mod push;
 pub mod records;
 pub mod tokens;
+pub mod wire;
 
 use std::time::Duration;
 
@@ -17,6 +19,9 @@ pub struct Settings {
     /// Requests a token may make a minute, on each replica
     /// (`PATCHBAY_API_REQUESTS_PER_MINUTE`).
     pub requests_per_minute: u32,
+    /// Whether push destinations may be private, loopback or link-local
+    /// addresses (`PATCHBAY_PUSH_ALLOW_PRIVATE`; off).
+    pub push_allow_private: bool,
 }
 
 /// Thirty days.
@@ -25,6 +30,10 @@ pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 600;
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { changes_retention: DEFAULT_RETENTION, requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE }
+        Self {
+            changes_retention: DEFAULT_RETENTION,
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            push_allow_private: false,
+        }
     }
 }

@@ -8,10 +8,10 @@ use crate::{
     Platform,
     error::Result,
     ids::{ProviderId, TeamId},
-    status,
     store::{
         artifacts::{self, Filter, Key, Stored},
         installations,
+        jobs::{self, Kind},
     },
 };
 
@@ -144,7 +144,11 @@ pub struct Connection {
 /// The team's active connections, in three queries however many there are.
 pub async fn connections(platform: &Platform, team: &TeamId) -> Result<Vec<Connection>> {
     let active = installations::list_active(&platform.db, team).await?;
-    let mut newest = status::newest_jobs(platform, team).await?;
+    let mut newest: std::collections::HashMap<_, _> = jobs::newest_per_installation(&platform.db, team, Kind::SYNC)
+        .await?
+        .into_iter()
+        .filter_map(|job| Some((job.installation_id.clone()?, job)))
+        .collect();
     let counts = artifacts::counts_by_provider(&platform.db, team).await?;
     Ok(active
         .into_iter()

@@ -7,6 +7,7 @@
 //! table's SQL in [`crate::store::jobs`], re-exported here: callers see
 //! one `jobs` module.
 
+pub mod push;
 pub mod revoke_retry;
 pub mod subscriptions;
 pub mod sync;
@@ -50,8 +51,13 @@ pub trait JobHandler: Send + Sync + std::fmt::Debug {
 
 /// Every job handler: the one list (crates.io's pattern). A kind missing
 /// here is never run.
-pub static REGISTRY: &[&dyn JobHandler] =
-    &[&sync::SyncJobs, &revoke_retry::RevokeRetry, &webhook::WebhookJobs, &subscriptions::Subscriptions];
+pub static REGISTRY: &[&dyn JobHandler] = &[
+    &sync::SyncJobs,
+    &revoke_retry::RevokeRetry,
+    &webhook::WebhookJobs,
+    &subscriptions::Subscriptions,
+    &push::PushJobs,
+];
 
 /// The handler of `kind`.
 pub fn handler(kind: Kind) -> &'static dyn JobHandler {

@@ -107,7 +107,7 @@ impl Keys {
 /// The kinds of job the runner takes. A prune is a full pass queued by the
 /// schedule to find records deleted at the source: like every full pass,
 /// it ends by deleting what it did not see (CONNECTOR-RULES 18).
-pub const SYNC_KINDS: &[Kind] = &[Kind::FullBackfill, Kind::Incremental, Kind::Prune];
+pub const SYNC_KINDS: &[Kind] = Kind::SYNC;
 
 /// How often the schedule makes one of a connection's syncs a full pass
 /// (a prune), for providers whose changes listings do not report

@@ -3,5 +3,6 @@
 //! protocol. Below the flows: nothing here reads or writes the store.
 
 pub mod account;
+pub mod destination;
 pub mod http;
 pub mod oauth2;

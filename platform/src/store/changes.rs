@@ -87,6 +87,11 @@ pub(crate) async fn append(tx: &mut AnyConnection, team: &TeamId, pending: Vec<P
         return Ok(());
     }
     let backend = if tx.backend_name() == "SQLite" { Backend::Sqlite } else { Backend::Postgres };
+    // Each active push destination's delivery is queued with the changes
+    // (one job waits per destination), before the head is locked.
+    for destination in super::push::active_ids(&mut *tx, team).await? {
+        super::jobs::enqueue(&mut *tx, &super::jobs::push_job(team, &destination, now())?).await?;
+    }
     let count = i64::try_from(pending.len()).unwrap_or(i64::MAX);
     let last: i64 = sqlx::query_scalar(
         "INSERT INTO change_heads (team_id, last_seq) VALUES ($1, $2) ON CONFLICT (team_id) \

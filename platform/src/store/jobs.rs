@@ -40,9 +40,14 @@ pub enum Kind {
     /// Registering a connection's webhook subscription at its provider,
     /// or renewing it before it expires (CONNECTOR-RULES 43).
     RenewSubscription,
+    /// Delivering a team's change feed to a push destination.
+    Push,
 }
 
 impl Kind {
+    /// The kinds that sync a connection's records.
+    pub const SYNC: &'static [Kind] = &[Kind::FullBackfill, Kind::Incremental, Kind::Prune];
+
     /// Every kind, for the registry's own check.
     pub const ALL: &'static [Kind] = &[
         Kind::FullBackfill,
@@ -51,6 +56,7 @@ impl Kind {
         Kind::RevokeRetry,
         Kind::Webhook,
         Kind::RenewSubscription,
+        Kind::Push,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,7 @@ impl Kind {
             Kind::RevokeRetry => "revoke_retry",
             Kind::Webhook => "webhook",
             Kind::RenewSubscription => "renew_subscription",
+            Kind::Push => "push",
         }
     }
 
@@ -72,6 +79,7 @@ impl Kind {
             "revoke_retry" => Kind::RevokeRetry,
             "webhook" => Kind::Webhook,
             "renew_subscription" => Kind::RenewSubscription,
+            "push" => Kind::Push,
             other => return Err(Error::Corrupt { what: format!("job kind `{other}`") }),
         })
     }
@@ -251,6 +259,29 @@ impl Enqueued {
             Enqueued::Created(id) | Enqueued::AlreadyThere(id) => id,
         }
     }
+}
+
+/// Jobs about no one provider (pushing a team's feed) name the console
+/// itself as theirs.
+pub const CONSOLE: &str = "patchbay";
+
+/// Attempts a push destination gets at one batch before it is
+/// dead-lettered (the job is queued again after each failure).
+pub const PUSH_ATTEMPTS: i64 = 8;
+
+/// The job that delivers the team's feed to a push destination: one
+/// queued at a time per destination.
+pub fn push_job(team: &TeamId, destination: &str, run_after: i64) -> Result<NewJob> {
+    Ok(NewJob {
+        team: team.clone(),
+        provider: ProviderId::parse(CONSOLE)?,
+        installation: None,
+        kind: Kind::Push,
+        dedupe_key: Some(format!("push:{destination}")),
+        payload: serde_json::json!({ "destination": destination }),
+        run_after,
+        max_attempts: PUSH_ATTEMPTS + 1,
+    })
 }
 
 /// Adds a job, or returns the live one with the same dedupe key (F6). On a

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod oauth_apps;
 pub mod oauth_transactions;
+pub mod push;
 pub mod rate_slots;
 pub mod sessions;
 pub mod teams;

@@ -21,11 +21,11 @@ const LAYERS: &[&str] = &[
     "connectors",
     "credentials",
     "webhooks",
+    "delivery",
     "jobs",
     "connect",
     "login",
     "status",
-    "delivery",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -231,6 +231,7 @@ impl Config {
             requests_per_minute: src
                 .parse(API_REQUESTS_PER_MINUTE, parse_bounded_u32(1, 1_000_000))?
                 .unwrap_or(platform::delivery::DEFAULT_REQUESTS_PER_MINUTE),
+            push_allow_private: src.parse(PUSH_ALLOW_PRIVATE, parse_switch)?.unwrap_or(false),
         };
         let job_lease =
             src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);

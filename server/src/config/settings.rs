@@ -50,6 +50,7 @@ pub(super) const WEBHOOK_REFUSALS_PER_MINUTE: Setting =
 pub(super) const CHANGES_RETENTION: Setting = setting("PATCHBAY_CHANGES_RETENTION", "changes_retention");
 pub(super) const API_REQUESTS_PER_MINUTE: Setting =
     setting("PATCHBAY_API_REQUESTS_PER_MINUTE", "api_requests_per_minute");
+pub(super) const PUSH_ALLOW_PRIVATE: Setting = setting("PATCHBAY_PUSH_ALLOW_PRIVATE", "push_allow_private");
 pub(super) const JOB_LEASE: Setting = setting("PATCHBAY_JOB_LEASE", "job_lease");
 pub(super) const RUN_JOBS: Setting = setting("PATCHBAY_RUN_JOBS", "run_jobs");
 pub(super) const SITE_ROOT: Setting = setting("LEPTOS_SITE_ROOT", "site_root");
@@ -93,6 +94,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     WEBHOOK_REFUSALS_PER_MINUTE,
     CHANGES_RETENTION,
     API_REQUESTS_PER_MINUTE,
+    PUSH_ALLOW_PRIVATE,
     JOB_LEASE,
     RUN_JOBS,
     SITE_ROOT,

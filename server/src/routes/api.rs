@@ -142,13 +142,7 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope) -> R
     Ok(caller)
 }
 
-/// RFC 3339, UTC.
-pub(crate) fn instant(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+pub(crate) use platform::delivery::wire::instant;
 
 fn parse_instant(name: &str, value: &str) -> Result<i64, ApiError> {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
@@ -160,71 +154,10 @@ fn provider_filter(value: Option<&str>) -> Result<Option<ProviderId>, ApiError> 
     value.map(|v| ProviderId::parse(v).map_err(|_| ApiError::bad_request("provider is not a provider id"))).transpose()
 }
 
-/// A synced record.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Record {
-    pub provider: String,
-    pub entity_type: String,
-    pub entity_id: String,
-    pub title: String,
-    /// The deep link back to the record in its source app.
-    pub url: String,
-    /// The record's fields as the connector mapped them.
-    #[schema(value_type = Object)]
-    pub content: serde_json::Value,
-    /// When the source last changed it (RFC 3339).
-    pub source_updated_at: String,
-    /// When Patchbay last wrote it (RFC 3339).
-    pub synced_at: String,
-}
-
-fn record(provider: String, entity_type: String, entity_id: String, snapshot: changes::Snapshot) -> Record {
-    Record {
-        provider,
-        entity_type,
-        entity_id,
-        title: snapshot.title,
-        url: snapshot.url,
-        content: serde_json::from_str(&snapshot.content).unwrap_or(serde_json::Value::Null),
-        source_updated_at: instant(snapshot.source_updated_at),
-        synced_at: instant(snapshot.synced_at),
-    }
-}
+pub use platform::delivery::wire::{Change, Op, Record};
 
 pub(crate) fn stored(s: artifacts::Stored) -> Record {
-    let snapshot = changes::Snapshot {
-        title: s.title,
-        url: s.url,
-        content: s.content,
-        source_updated_at: s.source_updated_at,
-        synced_at: s.synced_at,
-    };
-    record(s.provider, s.entity_type, s.entity_id, snapshot)
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    Upsert,
-    Delete,
-}
-
-/// One change of the feed.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Change {
-    /// The change's place in the team's feed: increasing, in commit order.
-    pub seq: i64,
-    pub op: Op,
-    pub provider: String,
-    pub entity_type: String,
-    pub entity_id: String,
-    /// The record as written, for an upsert; absent for a delete (the
-    /// record was removed at the source, became private, or its
-    /// connection was disconnected: de-index it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<Record>,
-    /// When the change was committed (RFC 3339).
-    pub committed_at: String,
+    Record::from(s)
 }
 
 /// A page of the change feed.
@@ -279,24 +212,7 @@ pub async fn changes(
         },
     )?;
     Ok(Json(ChangesPage {
-        changes: page
-            .changes
-            .into_iter()
-            .map(|c| Change {
-                seq: c.seq,
-                op: match c.op {
-                    changes::Op::Upsert => Op::Upsert,
-                    changes::Op::Delete => Op::Delete,
-                },
-                record: c
-                    .record
-                    .map(|snapshot| record(c.provider.clone(), c.entity_type.clone(), c.entity_id.clone(), snapshot)),
-                provider: c.provider,
-                entity_type: c.entity_type,
-                entity_id: c.entity_id,
-                committed_at: instant(c.committed_at),
-            })
-            .collect(),
+        changes: page.changes.into_iter().map(Change::from).collect(),
         next_cursor: page.next_cursor,
         caught_up: page.caught_up,
     }))

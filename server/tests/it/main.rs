@@ -16,6 +16,7 @@ mod mcp;
 mod oauth;
 mod operations;
 mod pages;
+mod push;
 mod sandbox;
 mod sync;
 mod sync_api_key;
