@@ -3,7 +3,8 @@
 # name ($pg_db), and removes them, with any console still running, on
 # exit. start_console gives a release console on loopback serving the
 # sandbox, signed in and connected; it sets $server (its pid) and $base
-# (its URL). BENCH_RUN_JOBS=on makes the console run jobs itself.
+# (its URL), and $console_cookie (the signed-in session, for server
+# functions). BENCH_RUN_JOBS=on makes the console run jobs itself.
 
 log "building the release binary"
 cargo build --release --locked -p server --bin patchbay >&2
@@ -51,6 +52,7 @@ start_console() {
   back=$(curl -fsS -o /dev/null -w '%{redirect_url}' "$base/sandbox/oauth/decision" \
     --data-urlencode "request=$request" --data-urlencode decision=approve)
   done_at=$(curl -fsS -o /dev/null -w '%{redirect_url}' -H "Cookie: $cookie" "$back")
+  console_cookie=$cookie
   case "$done_at" in */integrations/sandbox) ;; *) echo "the sandbox did not connect ($done_at)" >&2; exit 1 ;; esac
 }
 

@@ -4,6 +4,9 @@
 # figures compare:
 #   1. pull: records/s of a full backfill of BENCH_ITEMS items in pages of
 #      100 into SQLite and into Postgres, and the backfill process's peak RSS;
+#   1b. the change feed's cost: the same pull with PATCHBAY_CHANGE_FEED=off
+#      (no change appended per record written), its median, and what the
+#      feed takes from the pull;
 #   2. ceiling: the same pages read with nothing stored (`--no-store`), and
 #      the ratio of the pull to it. Each is measured BENCH_ROUNDS times, a
 #      ceiling just before each pull, each pull into a new database; the
@@ -51,10 +54,11 @@ field() { # field NAME LINE
 # a new console and database ($1: "sqlite" or "postgres"). Prints a line
 # per pair: ceiling rate, pull rate, pull peak MB, the CPU seconds the
 # backfill and the console (which serves the sandbox) used in the pull,
-# and for Postgres the server's. Not to be called in a subshell: the last
-# console must stay the script's to stop.
+# and for Postgres the server's; $2 "off" turns the backfill's change feed
+# off. Not to be called in a subshell: the last console must stay the
+# script's to stop.
 pairs() {
-  local store=$1 database="" ceiling pull console_before pg_before="" cpu pg_cpu="" TIMEFORMAT='%U %S'
+  local store=$1 feed=${2:-on} database="" ceiling pull console_before pg_before="" cpu pg_cpu="" TIMEFORMAT='%U %S'
   for round in $(seq "$rounds"); do
     if [ "$store" = postgres ]; then
       psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
@@ -66,11 +70,11 @@ pairs() {
     [ "$store" = postgres ] && pg_before=$(cpu_seconds postgres)
     console_before=$(cpu_seconds "$server")
     # `time` says the user and system seconds of the backfill process.
-    { time pull=$(backfill --full); } 2>"$work/pull-time"
+    { time pull=$(PATCHBAY_CHANGE_FEED=$feed backfill --full); } 2>"$work/pull-time"
     cpu=$(python3 -c "print(round($(awk '{ print $1 + $2 }' "$work/pull-time") + $(cpu_seconds "$server") - $console_before, 2))")
     [ -z "$pg_before" ] || pg_cpu=$(python3 -c "print(round($(cpu_seconds postgres) - $pg_before, 2))")
     echo "  $store $round/$rounds: $ceiling" >&2
-    echo "  $store $round/$rounds: $pull" >&2
+    echo "  $store $round/$rounds (change feed $feed): $pull" >&2
     echo "$(field rate "$ceiling") $(field rate "$pull") $(field memory "$pull") $cpu $pg_cpu"
   done
 }
@@ -80,6 +84,10 @@ pairs sqlite >"$work/sqlite-pairs"
 
 log "Postgres: $items items, $rounds times a ceiling then a pull"
 pairs postgres >"$work/postgres-pairs"
+
+log "the change feed's cost: the same pulls with PATCHBAY_CHANGE_FEED=off"
+pairs sqlite off >"$work/sqlite-nofeed-pairs"
+pairs postgres off >"$work/postgres-nofeed-pairs"
 
 log "memory: 10,000 items, then $big"
 start_console 10000 0 ""
@@ -118,7 +126,7 @@ stop_console
 
 python3 - "$items" "$big" "$(cat "$work/sqlite-pairs")" "$(cat "$work/postgres-pairs")" \
   "$(field memory "$small_run")" "$(field memory "$big_run")" "$(field read "$big_run")" "$(field seconds "$paced_run")" "$stats" \
-  "$workers_stats" <<'PY'
+  "$workers_stats" "$(cat "$work/sqlite-nofeed-pairs")" "$(cat "$work/postgres-nofeed-pairs")" <<'PY'
 import json, os, statistics, sys
 items, big = int(sys.argv[1]), int(sys.argv[2])
 def pairs(text):
@@ -143,6 +151,9 @@ stats = json.loads(sys.argv[9])
 requests, limited = stats["item_requests"], stats["rate_limited"]
 paced_rate = requests / paced_seconds
 workers = json.loads(sys.argv[10])
+sqlite_nofeed = pairs(sys.argv[11])[0]
+pg_nofeed = pairs(sys.argv[12])[0]
+cost = lambda on, off: f"{1 - on / off:.0%} of the pull's rate"
 span = (workers["last_item_request_ms"] - workers["first_item_request_ms"]) / 1000
 workers_rate = (workers["item_requests"] - 1) / span
 each = lambda ratios: " ".join(f"{r:.0%}" for r in ratios)
@@ -153,6 +164,8 @@ rows = [
     ("    each pair", each(sqlite_ratios), ""),
     ("  CPU in the pull (both processes)", f"{sqlite_cpu:.2f} s ({budget(sqlite_ceiling)})", ""),
     ("  peak RSS", f"{sqlite_mem:.1f} MB", "<= 100 MB", sqlite_mem <= 100),
+    ("  with the change feed off (median)", f"{sqlite_nofeed:,.0f} records/s", ""),
+    ("  the feed's cost", cost(sqlite_rate, sqlite_nofeed), ""),
     ("pull into Postgres (median)", f"{pg_rate:,.0f} records/s", ""),
     ("  ceiling (read only, median)", f"{pg_ceiling:,.0f} records/s", ""),
     ("  pull / ceiling (median)", f"{pg_ratio:.0%}", ">= 80%", pg_ratio >= 0.80),
@@ -165,6 +178,8 @@ if pg_cpu is not None:
     rows.append(("    and the Postgres server", f"{pg_cpu:.2f} s (80% allows {allowed(pg_ceiling):.2f} s)", ""))
 rows += [
     ("  peak RSS", f"{pg_mem:.1f} MB", "<= 100 MB", pg_mem <= 100),
+    ("  with the change feed off (median)", f"{pg_nofeed:,.0f} records/s", ""),
+    ("  the feed's cost", cost(pg_rate, pg_nofeed), ""),
     ("peak RSS, 10,000 records", f"{small_mem:.1f} MB", ""),
     (f"peak RSS, {big_read:,} records", f"{big_mem:.1f} MB", "<= 100 MB", big_mem <= 100),
     ("  growth", f"{big_mem - small_mem:.1f} MB", "< 20 MB", big_mem - small_mem < 20),

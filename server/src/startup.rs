@@ -223,7 +223,10 @@ pub async fn build_platform(
     config: &Config,
     public_url: &PublicUrl,
 ) -> anyhow::Result<(Platform, Option<sandbox::Sandbox>)> {
-    let db = connect_and_migrate(config).await?;
+    let mut db = connect_and_migrate(config).await?;
+    if !config.change_feed {
+        db = db.without_change_feed();
+    }
     platform::store::instance::ensure(&db).await.context("recording this deployment's identity")?;
 
     let mut catalog = load_catalog(config)?;

@@ -49,7 +49,8 @@ pub async fn disconnect(platform: &Platform, actor: &User, provider: &ProviderId
     let cursors = installations::clear_cursors(&mut tx, &actor.team_id, &installation.id).await?;
     // Nothing it synced stays searchable; a page being committed now is
     // ordered before or after this by the installation's row.
-    let records = crate::store::artifacts::delete_all(&mut tx, &actor.team_id, &found.id).await?;
+    let records =
+        crate::store::artifacts::delete_all(&mut tx, platform.db.change_feed(), &actor.team_id, &found.id).await?;
     crate::store::audit::record(
         &mut tx,
         &actor.team_id,

@@ -101,7 +101,7 @@ async fn store_and_complete(
     // account starts clean.
     if claimed.prior_account != account.id {
         installations::clear_cursors(&mut tx, &actor.team_id, &claimed.id).await?;
-        crate::store::artifacts::delete_all(&mut tx, &actor.team_id, &provider.id).await?;
+        crate::store::artifacts::delete_all(&mut tx, platform.db.change_feed(), &actor.team_id, &provider.id).await?;
     }
     // CONNECTOR-RULES 22: stored, then connected, then the first backfill
     // queued, in this transaction (one already queued is kept).

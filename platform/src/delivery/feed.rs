@@ -31,6 +31,9 @@ pub enum FeedError {
     /// The limit is out of range (400).
     #[error("limit must be between 1 and {MAX_PAGE}")]
     BadLimit,
+    /// The deployment does not keep a feed (404).
+    #[error("this deployment keeps no change feed (PATCHBAY_CHANGE_FEED=off); read `GET /api/v1/records`")]
+    Off,
     #[error(transparent)]
     Platform(#[from] Error),
 }
@@ -67,6 +70,9 @@ pub async fn read(
     limit: Option<i64>,
     filter: &Filter,
 ) -> std::result::Result<FeedPage, FeedError> {
+    if !platform.db.change_feed() {
+        return Err(FeedError::Off);
+    }
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(FeedError::BadLimit);

@@ -73,6 +73,11 @@ fn admin_only(actor: &User) -> Result<()> {
 /// `GET /api/v1/records`.
 pub async fn add(platform: &Platform, actor: &User, url: &str) -> Result<Added> {
     admin_only(actor)?;
+    if !platform.db.change_feed() {
+        return Err(Error::Refused(
+            "This deployment keeps no change feed (PATCHBAY_CHANGE_FEED=off), so there is nothing to push.".into(),
+        ));
+    }
     let allow = platform.delivery.push_allow_private;
     let invalid = |message: String| Error::Invalid { field: "url".into(), message };
     let checked = destination::check_url(url, allow).map_err(|refused| invalid(refused.0))?;

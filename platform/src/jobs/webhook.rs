@@ -255,7 +255,8 @@ async fn apply(
         let target = Target::whole(team, &first.installation_id, &provider.id);
         let keep_until = crate::util::now() + i64::from(hooks.retry_window_hours.max(24)) * 3600;
         let changes: Vec<Reported> = reported.iter().map(|(_, r)| r.clone()).collect();
-        let written = artifacts::apply_newer_in(&mut tx, &target, &changes, keep_until).await?;
+        let written =
+            artifacts::apply_newer_in(&mut tx, platform.db.change_feed(), &target, &changes, keep_until).await?;
         for ((at, _), written) in reported.iter().zip(written) {
             words[*at].push(match written {
                 Written::Stored => "stored",

@@ -362,7 +362,9 @@ pub async fn commit_rows(
     {
         return Err(Error::LeaseLost);
     }
-    changes::append(&mut tx, team, feed).await?;
+    if db.change_feed() {
+        changes::append(&mut tx, team, feed).await?;
+    }
     tx.commit().await?;
     db.checkpoint_soon();
     Ok(applied)
@@ -413,16 +415,17 @@ pub enum Written {
 /// Returns what each change did, in order.
 pub async fn apply_newer(db: &Db, target: &Target, reported: &[Reported], keep_until: i64) -> Result<Vec<Written>> {
     let mut tx = db.begin_write().await?;
-    let applied = apply_newer_in(&mut tx, target, reported, keep_until).await?;
+    let applied = apply_newer_in(&mut tx, db.change_feed(), target, reported, keep_until).await?;
     tx.commit().await?;
     db.checkpoint_soon();
     Ok(applied)
 }
 
 /// [`apply_newer`] in the caller's transaction, which may record what it
-/// applied in the same commit.
+/// applied in the same commit; `feed`: [`Db::change_feed`].
 pub async fn apply_newer_in(
     tx: &mut sqlx::AnyConnection,
+    feed_on: bool,
     target: &Target,
     reported: &[Reported],
     keep_until: i64,
@@ -537,7 +540,9 @@ pub async fn apply_newer_in(
             }
         }
     }
-    changes::append(&mut *tx, team, feed).await?;
+    if feed_on {
+        changes::append(&mut *tx, team, feed).await?;
+    }
     Ok(applied)
 }
 
@@ -554,8 +559,13 @@ fn placeholder(backend: Backend, n: usize) -> String {
 
 /// Deletes every record of a connection: after a disconnect, nothing it
 /// synced stays searchable, and the feed tells its readers to forget each
-/// one. Returns how many.
-pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider: &ProviderId) -> Result<u64> {
+/// one (with `feed`: [`Db::change_feed`]). Returns how many.
+pub async fn delete_all(
+    conn: &mut sqlx::AnyConnection,
+    feed: bool,
+    team: &TeamId,
+    provider: &ProviderId,
+) -> Result<u64> {
     let gone: Vec<(String, String)> =
         sqlx::query_as("DELETE FROM artifacts WHERE team_id = $1 AND provider = $2 RETURNING entity_type, entity_id")
             .bind(team.as_str())
@@ -563,7 +573,9 @@ pub async fn delete_all(conn: &mut sqlx::AnyConnection, team: &TeamId, provider:
             .fetch_all(&mut *conn)
             .await?;
     let count = gone.len() as u64;
-    changes::append(conn, team, gone.into_iter().map(|key| removed(provider.as_str(), key)).collect()).await?;
+    if feed {
+        changes::append(conn, team, gone.into_iter().map(|key| removed(provider.as_str(), key)).collect()).await?;
+    }
     Ok(count)
 }
 

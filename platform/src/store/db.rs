@@ -148,6 +148,9 @@ pub struct Db {
     writer: AnyPool,
     backend: Backend,
     checkpoint: Arc<Checkpoint>,
+    /// Whether record writes append to the change feed (DESIGN: Delivering
+    /// records); on unless the deployment turned it off.
+    change_feed: bool,
 }
 
 /// Large writes committed since the write-ahead log was last copied into
@@ -232,7 +235,7 @@ impl Db {
             Backend::Sqlite => options(1).connect(url.expose()).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Self { pool, writer, backend, checkpoint: Arc::default() })
+        Ok(Self { pool, writer, backend, checkpoint: Arc::default(), change_feed: true })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -275,6 +278,18 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This pool, with record writes no longer appending to the change
+    /// feed (`PATCHBAY_CHANGE_FEED=off`).
+    pub fn without_change_feed(mut self) -> Self {
+        self.change_feed = false;
+        self
+    }
+
+    /// Whether record writes append to the change feed.
+    pub fn change_feed(&self) -> bool {
+        self.change_feed
     }
 
     /// Applies the migrations for this backend that are not applied yet.

@@ -90,7 +90,7 @@ async fn the_feed_holds_what_really_changed_in_commit_order(test_db: TestDatabas
     let next = [upsert("1", "One, renamed", "first"), remove("2"), remove("never-stored")];
     artifacts::commit_page(&db, &team, &installation, &sandbox, &next, &[], None).await.unwrap();
     let mut tx = db.begin_write().await.unwrap();
-    artifacts::delete_all(&mut tx, &team, &sandbox).await.unwrap();
+    artifacts::delete_all(&mut tx, true, &team, &sandbox).await.unwrap();
     tx.commit().await.unwrap();
 
     let all = read_all(&db, &team, 2).await;
@@ -236,7 +236,7 @@ async fn replaying_the_feed_rebuilds_exactly_the_records(test_db: TestDatabase) 
         }
         if round == 25 {
             let mut tx = db.begin_write().await.unwrap();
-            artifacts::delete_all(&mut tx, &team, &pid("linear")).await.unwrap();
+            artifacts::delete_all(&mut tx, true, &team, &pid("linear")).await.unwrap();
             tx.commit().await.unwrap();
         }
     }

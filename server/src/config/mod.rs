@@ -117,6 +117,10 @@ pub struct Config {
     /// `PATCHBAY_CHANGES_RETENTION`), and how many requests an API token
     /// may make a minute on each replica.
     pub delivery: platform::delivery::Settings,
+    /// Whether record writes append to the change feed
+    /// (`PATCHBAY_CHANGE_FEED`, on): off, a deployment that no platform
+    /// reads saves the feed's writes, and the feed and push are off.
+    pub change_feed: bool,
     /// How long a worker's claim on a sync job lasts without a heartbeat.
     pub job_lease: Duration,
     /// Whether `serve` runs sync jobs too, or leaves them to workers.
@@ -233,6 +237,7 @@ impl Config {
                 .unwrap_or(platform::delivery::DEFAULT_REQUESTS_PER_MINUTE),
             push_allow_private: src.parse(PUSH_ALLOW_PRIVATE, parse_switch)?.unwrap_or(false),
         };
+        let change_feed = src.parse(CHANGE_FEED, parse_switch)?.unwrap_or(true);
         let job_lease =
             src.parse(JOB_LEASE, parse_bounded_u32(3, 3600))?.map_or(platform::jobs::sync::DEFAULT_LEASE, seconds);
         let run_jobs = src.parse(RUN_JOBS, parse_switch)?.unwrap_or(true);
@@ -269,6 +274,7 @@ impl Config {
             webhooks,
             webhook_refusals_per_minute,
             delivery,
+            change_feed,
             job_lease,
             run_jobs,
             site,

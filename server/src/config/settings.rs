@@ -47,6 +47,7 @@ pub(super) const SANDBOX_WEBHOOK_LIFE: Setting = setting("PATCHBAY_SANDBOX_WEBHO
 pub(super) const WEBHOOKS: Setting = setting("PATCHBAY_WEBHOOKS", "webhooks");
 pub(super) const WEBHOOK_REFUSALS_PER_MINUTE: Setting =
     setting("PATCHBAY_WEBHOOK_REFUSALS_PER_MINUTE", "webhook_refusals_per_minute");
+pub(super) const CHANGE_FEED: Setting = setting("PATCHBAY_CHANGE_FEED", "change_feed");
 pub(super) const CHANGES_RETENTION: Setting = setting("PATCHBAY_CHANGES_RETENTION", "changes_retention");
 pub(super) const API_REQUESTS_PER_MINUTE: Setting =
     setting("PATCHBAY_API_REQUESTS_PER_MINUTE", "api_requests_per_minute");
@@ -92,6 +93,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     SANDBOX_WEBHOOK_LIFE,
     WEBHOOKS,
     WEBHOOK_REFUSALS_PER_MINUTE,
+    CHANGE_FEED,
     CHANGES_RETENTION,
     API_REQUESTS_PER_MINUTE,
     PUSH_ALLOW_PRIVATE,

@@ -208,6 +208,7 @@ pub async fn changes(
         |error| match error {
             FeedError::Expired { .. } => ApiError::new(StatusCode::GONE, "gone", error.to_string()),
             FeedError::BadCursor | FeedError::BadLimit => ApiError::bad_request(error.to_string()),
+            FeedError::Off => ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string()),
             FeedError::Platform(error) => ApiError::internal(&error),
         },
     )?;

@@ -502,3 +502,20 @@ async fn a_mirror_built_through_the_api_matches_the_console() {
     assert!(mirror.is_empty(), "a disconnect's records are deleted downstream too");
     app.stop().await;
 }
+
+/// `PATCHBAY_CHANGE_FEED=off`: the records sync and are served, nothing is
+/// appended to the feed, and the feed says it is off, in words.
+#[tokio::test]
+async fn with_the_feed_off_records_are_served_and_the_feed_says_so() {
+    let (app, _) = synced(TestDatabase::sqlite(), &[("PATCHBAY_CHANGE_FEED", "off")]).await;
+    let key = token(&app, &["records:read"]).await;
+    let (status, records) = call(&app, Some(&key), "/api/v1/records?limit=1000").await;
+    assert_eq!((status, records["records"].as_array().unwrap().len()), (200, 30));
+    let (status, body) = call(&app, Some(&key), "/api/v1/changes").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("PATCHBAY_CHANGE_FEED=off"), "{body}");
+    let changes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM changes").fetch_one(app.platform.db.pool()).await.unwrap();
+    assert_eq!(changes, 0);
+    app.stop().await;
+}
