@@ -28,9 +28,11 @@ api_token() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
 
+# Prints one JSON line of figures. Not to be called in a subshell: the
+# console it starts must stay the script's to stop.
 measure() { # measure STORE DATABASE
   local store=$1 database=$2 token
-  start_console "$items" 0 "$database"
+  start_console "$items" 0 "$database" >&2
   "$bin" backfill sandbox --team Bench --full 2>/dev/null | tail -n1 >&2
   token=$(api_token)
   python3 - "$base" "$token" "$items" "$searches" "$store" <<'PY'
@@ -74,14 +76,14 @@ PY
 }
 
 log "SQLite: $items changes, then $searches searches"
-sqlite=$(measure sqlite "")
+measure sqlite "" >"$work/sqlite.json"
 log "Postgres: $items changes, then $searches searches"
 psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
 psql "$admin_url" -qc "CREATE DATABASE $pg_db" >/dev/null
-postgres=$(measure postgres "${admin_url%/*}/$pg_db")
+measure postgres "${admin_url%/*}/$pg_db" >"$work/postgres.json"
 stop_console
 
-python3 - "$items" "$sqlite" "$postgres" <<'PY'
+python3 - "$items" "$(cat "$work/sqlite.json")" "$(cat "$work/postgres.json")" <<'PY'
 import json, sys
 items = int(sys.argv[1])
 print(f"\nPatchbay delivery benchmark: {items:,} changes and records, release console, loopback")

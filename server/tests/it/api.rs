@@ -519,3 +519,31 @@ async fn with_the_feed_off_records_are_served_and_the_feed_says_so() {
     assert_eq!(changes, 0);
     app.stop().await;
 }
+
+/// SECURITY I5 across replicas: two consoles on one database; a token
+/// revoked on one is refused by the other at its next request (no replica
+/// caches a token).
+async fn a_revocation_holds_on_every_replica(db: TestDatabase) {
+    let (app, team) = synced(db, &[]).await;
+    let (url, key_dir) = (app.db.url().clone(), app.data_dir().to_owned());
+    let replica = TestApp::spawn_configured(TestDatabase::sqlite(), &[], move |config| {
+        // The same database, and the same secret store's key.
+        config.database_url = url;
+        if let platform::secrets::SecretsConfig::Local(local) = &mut config.secrets {
+            local.key = platform::secrets::local::KeySource::File(key_dir);
+        }
+    })
+    .await;
+    let key = token(&app, &["records:read"]).await;
+    assert_eq!(call(&replica, Some(&key), "/api/v1/records?limit=1").await.0, 200, "the replica knows the token");
+    let id: String = sqlx::query_scalar("SELECT id FROM api_tokens WHERE team_id = $1")
+        .bind(team.as_str())
+        .fetch_one(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert!(app.browser.post_form("/api/revoke_api_token", &[("id", &id)]).await.status().is_success());
+    assert_eq!(call(&replica, Some(&key), "/api/v1/records?limit=1").await.0, 401, "the replica refuses it at once");
+    replica.stop().await;
+    app.stop().await;
+}
+platform::test_on_both_backends!(i5_replicas, a_revocation_holds_on_every_replica);
