@@ -138,13 +138,14 @@ impl JobState {
 }
 
 /// The kinds of job, with their words.
-pub const JOB_KINDS: [(&str, &str); 6] = [
+pub const JOB_KINDS: [(&str, &str); 7] = [
     ("full_backfill", "Full backfill"),
     ("incremental", "Incremental sync"),
     ("prune", "Full pass for deletions"),
     ("revoke_retry", "Revoke retry"),
     ("webhook", "Webhook delivery"),
     ("renew_subscription", "Webhook subscription"),
+    ("push", "Push delivery"),
 ];
 
 pub fn kind_label(kind: &str) -> &'static str {

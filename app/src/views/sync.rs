@@ -88,7 +88,12 @@ pub fn job_view(platform: &Platform, job: &Job, now: i64) -> JobView {
     JobView {
         id: job.id.to_string(),
         provider: job.provider.to_string(),
-        provider_name: platform.catalog.get(&job.provider).map_or_else(|| job.provider.to_string(), |p| p.name.clone()),
+        // A push job is the console's own, about no provider.
+        provider_name: match platform.catalog.get(&job.provider) {
+            Some(provider) => provider.name.clone(),
+            None if job.provider.as_str() == jobs::CONSOLE => "Patchbay".to_owned(),
+            None => job.provider.to_string(),
+        },
         kind: job.kind.as_str().to_owned(),
         stream: Some(job.stream().to_owned()).filter(|s| !s.is_empty()),
         state,
