@@ -108,8 +108,7 @@ pub async fn newest_job(platform: &Platform, team: &TeamId, installation: &Insta
 /// The newest sync job of each of `team`'s connections, by installation,
 /// in one query (the Integrations page makes none per connection).
 pub async fn newest_jobs(platform: &Platform, team: &TeamId) -> Result<HashMap<InstallationId, Job>> {
-    let newest = jobs::newest_per_installation(&platform.db, team, SYNC_KINDS).await?;
-    Ok(newest.into_iter().filter_map(|job| Some((job.installation_id.clone()?, job))).collect())
+    jobs::newest_by_installation(&platform.db, team, SYNC_KINDS).await
 }
 
 /// A cheap summary of a connection and its newest sync job, which changes

@@ -11,6 +11,22 @@ pub mod wire;
 
 use std::time::Duration;
 
+use crate::{
+    accounts::Role,
+    error::{Error, Result},
+    store::users::User,
+};
+
+/// Only an admin manages what reads the team's records (SECURITY C4);
+/// `what` names it in the refusal.
+fn admin_only(actor: &User, what: &str) -> Result<()> {
+    if actor.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!("Only an admin of the team can manage {what}.")))
+    }
+}
+
 /// How delivery is configured.
 #[derive(Clone, Debug)]
 pub struct Settings {

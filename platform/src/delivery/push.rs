@@ -19,7 +19,6 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::{
     Platform,
-    accounts::Role,
     error::{Error, Result},
     ids::TeamId,
     outbound::destination,
@@ -59,20 +58,12 @@ pub struct Added {
     pub secret: SecretString,
 }
 
-fn admin_only(actor: &User) -> Result<()> {
-    if actor.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Error::Refused("Only an admin of the team can manage push destinations.".into()))
-    }
-}
-
 /// Adds a destination for the admin's team, after checking its URL and
 /// every address it resolves to (I4). It is sent the changes committed
 /// from now on; records already synced are read once with
 /// `GET /api/v1/records`.
 pub async fn add(platform: &Platform, actor: &User, url: &str) -> Result<Added> {
-    admin_only(actor)?;
+    super::admin_only(actor, "push destinations")?;
     if !platform.db.change_feed() {
         return Err(Error::Refused(
             "This deployment keeps no change feed (PATCHBAY_CHANGE_FEED=off), so there is nothing to push.".into(),
@@ -116,7 +107,7 @@ pub async fn list(platform: &Platform, team: &TeamId) -> Result<Vec<Destination>
 /// Makes a dead-lettered destination active and delivers from its first
 /// undelivered batch again, now.
 pub async fn retry(platform: &Platform, actor: &User, id: &str) -> Result<()> {
-    admin_only(actor)?;
+    super::admin_only(actor, "push destinations")?;
     let team = &actor.team_id;
     let found = store::push::get(&platform.db, team, id).await?.ok_or(Error::NotFound)?;
     let mut tx = platform.db.begin_write().await?;
@@ -137,7 +128,7 @@ pub async fn retry(platform: &Platform, actor: &User, id: &str) -> Result<()> {
 
 /// Removes a destination and its secret.
 pub async fn remove(platform: &Platform, actor: &User, id: &str) -> Result<()> {
-    admin_only(actor)?;
+    super::admin_only(actor, "push destinations")?;
     let team = &actor.team_id;
     let found = store::push::get(&platform.db, team, id).await?.ok_or(Error::NotFound)?;
     let mut tx = platform.db.begin_write().await?;

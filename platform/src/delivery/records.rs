@@ -144,11 +144,7 @@ pub struct Connection {
 /// The team's active connections, in three queries however many there are.
 pub async fn connections(platform: &Platform, team: &TeamId) -> Result<Vec<Connection>> {
     let active = installations::list_active(&platform.db, team).await?;
-    let mut newest: std::collections::HashMap<_, _> = jobs::newest_per_installation(&platform.db, team, Kind::SYNC)
-        .await?
-        .into_iter()
-        .filter_map(|job| Some((job.installation_id.clone()?, job)))
-        .collect();
+    let mut newest = jobs::newest_by_installation(&platform.db, team, Kind::SYNC).await?;
     let counts = artifacts::counts_by_provider(&platform.db, team).await?;
     Ok(active
         .into_iter()

@@ -10,7 +10,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{
     Platform,
-    accounts::Role,
     error::{Error, Result},
     ids::TeamId,
     store::{
@@ -84,7 +83,7 @@ fn digest(token: &str) -> String {
 /// Creates a token for the admin's team, audited; the token itself is in
 /// the result only.
 pub async fn create(platform: &Platform, actor: &User, request: &Request) -> Result<Created> {
-    admin_only(actor)?;
+    super::admin_only(actor, "API tokens")?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(Error::Invalid {
@@ -148,7 +147,7 @@ pub async fn list(platform: &Platform, team: &TeamId) -> Result<Vec<ApiToken>> {
 /// Revokes one of the admin's team's tokens, audited: the next request
 /// carrying it is refused (I5).
 pub async fn revoke(platform: &Platform, actor: &User, id: &str) -> Result<()> {
-    admin_only(actor)?;
+    super::admin_only(actor, "API tokens")?;
     let token = store::api_tokens::list(&platform.db, &actor.team_id)
         .await?
         .into_iter()
@@ -168,14 +167,6 @@ pub async fn revoke(platform: &Platform, actor: &User, id: &str) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-fn admin_only(actor: &User) -> Result<()> {
-    if actor.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Error::Refused("Only an admin of the team can manage API tokens.".into()))
-    }
 }
 
 /// Who a request's token speaks for.

@@ -550,7 +550,7 @@ pub async fn apply_newer_in(
 /// driver looks every `$n` up by name in a list, so binding a statement's
 /// parameters takes time growing with their square (a page of 1,000 spent
 /// most of a sync's time there, `scripts/bench-sync.sh` showed).
-fn placeholder(backend: Backend, n: usize) -> String {
+pub(crate) fn placeholder(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => "?".to_owned(),
         Backend::Postgres => format!("${n}"),

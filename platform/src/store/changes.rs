@@ -123,7 +123,7 @@ pub(crate) async fn append(tx: &mut AnyConnection, team: &TeamId, pending: Vec<P
                 if col > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&placeholder(backend, n));
+                sql.push_str(&super::artifacts::placeholder(backend, n));
             }
             sql.push(')');
             seq += 1;
@@ -159,13 +159,6 @@ pub(crate) async fn append(tx: &mut AnyConnection, team: &TeamId, pending: Vec<P
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
     }
     Ok(())
-}
-
-fn placeholder(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => "?".to_owned(),
-        Backend::Postgres => format!("${n}"),
-    }
 }
 
 /// Where a team's feed stands.

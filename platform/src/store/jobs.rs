@@ -648,6 +648,17 @@ pub async fn newest_sync_fingerprint(
 /// The newest job of `kinds` of each of `team`'s installations, in one
 /// query: what the Integrations page's cards show, read without a query
 /// per connection.
+/// The newest job of `kinds` of each of the team's installations, by
+/// installation, in one query.
+pub async fn newest_by_installation(
+    db: &Db,
+    team: &TeamId,
+    kinds: &[Kind],
+) -> Result<std::collections::HashMap<InstallationId, Job>> {
+    let newest = newest_per_installation(db, team, kinds).await?;
+    Ok(newest.into_iter().filter_map(|job| Some((job.installation_id.clone()?, job))).collect())
+}
+
 pub async fn newest_per_installation(db: &Db, team: &TeamId, kinds: &[Kind]) -> Result<Vec<Job>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM (SELECT {COLUMNS}, ROW_NUMBER() OVER (PARTITION BY installation_id \
