@@ -74,10 +74,33 @@ struct At {
     inner: Option<String>,
 }
 
+/// How many empty pages one call of [`walk`] passes over before it
+/// answers one: an account of many empty projects would otherwise look
+/// like an endless run of empty pages (SECURITY F7), while a bound keeps
+/// one call's work, and what a crash repeats, small.
+pub const EMPTY_PAGES_PER_CALL: usize = 50;
+
 /// The page of the walk at `cursor` (`None`: the start): a page of one
 /// container's items, with the container carried on them, and the cursor
-/// of the next page, in this container or the first of the next.
+/// of the next page, in this container or the first of the next. Empty
+/// pages (an empty container, an empty last page) are passed over, up to
+/// [`EMPTY_PAGES_PER_CALL`].
 pub async fn walk(
+    walker: &dyn Containers,
+    cx: &Context<'_>,
+    mode: Mode,
+    cursor: Option<&str>,
+) -> Result<Page, FetchError> {
+    let mut page = walk_once(walker, cx, mode, cursor).await?;
+    for _ in 1..EMPTY_PAGES_PER_CALL {
+        let empty = page.changes.is_empty() && page.skipped.is_empty() && page.token.is_none();
+        let Some(next) = page.next.clone().filter(|_| empty) else { break };
+        page = walk_once(walker, cx, mode, Some(&next)).await?;
+    }
+    Ok(page)
+}
+
+async fn walk_once(
     walker: &dyn Containers,
     cx: &Context<'_>,
     mode: Mode,
@@ -234,6 +257,78 @@ mod tests {
             assert_eq!(rest, changes[read_before..], "resumed from cursor {at}");
         }
         assert!(walk(&Boards, &cx, Mode::Full, Some("{nope")).await.is_err());
+    }
+
+    /// Boards `0..count`, only the last with a card.
+    struct MostlyEmpty {
+        count: usize,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Containers for MostlyEmpty {
+        async fn next_container(
+            &self,
+            _: &Context<'_>,
+            after: Option<&Container>,
+        ) -> Result<Option<Container>, FetchError> {
+            let next = after.map_or(0, |c| c.id.parse::<usize>().unwrap() + 1);
+            Ok((next < self.count).then(|| Container {
+                id: next.to_string(),
+                name: format!("Board {next}"),
+                visibility: Visibility::Public,
+            }))
+        }
+
+        async fn items(&self, _: &Context<'_>, c: &Container, _: Mode, _: Option<&str>) -> Result<Page, FetchError> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let changes = (c.id == (self.count - 1).to_string())
+                .then(|| {
+                    Change::Upsert(Record {
+                        entity_type: "card".into(),
+                        entity_id: "last".into(),
+                        title: "The only card".into(),
+                        url: "https://boards.example/last".into(),
+                        content: serde_json::json!({}),
+                        updated_at: OffsetDateTime::UNIX_EPOCH,
+                    })
+                })
+                .into_iter()
+                .collect();
+            Ok(Page { changes, ..Page::default() })
+        }
+    }
+
+    /// SECURITY F7: a run of empty containers is passed over inside one
+    /// call, up to a bound, so the runner never sees more empty pages in
+    /// a row than it allows; past the bound the walk answers an empty page
+    /// with its place, and goes on from there.
+    #[tokio::test]
+    async fn empty_containers_are_passed_over_within_a_bound() {
+        let http = Http::new(std::time::Duration::from_secs(1), RetryPolicy::default()).unwrap();
+        let settings = BTreeMap::new();
+        let cx = Context {
+            http: &http,
+            call: Call::default(),
+            base_url: "https://boards.example",
+            settings: &settings,
+            allowed_hosts: &[],
+            auth: &Placement::Bearer,
+            token: None,
+            stream: "",
+        };
+        let few = MostlyEmpty { count: 30, asked: 0.into() };
+        let page = walk(&few, &cx, Mode::Full, None).await.unwrap();
+        assert_eq!((page.changes.len(), page.next.is_none()), (1, true), "30 boards, one card, one call");
+        assert_eq!(few.asked.load(std::sync::atomic::Ordering::SeqCst), 30);
+
+        let many = MostlyEmpty { count: 2 * EMPTY_PAGES_PER_CALL + 5, asked: 0.into() };
+        let first = walk(&many, &cx, Mode::Full, None).await.unwrap();
+        assert!(first.changes.is_empty() && first.next.is_some(), "the bound was not kept");
+        assert_eq!(many.asked.load(std::sync::atomic::Ordering::SeqCst), EMPTY_PAGES_PER_CALL);
+        let second = walk(&many, &cx, Mode::Full, first.next.as_deref()).await.unwrap();
+        let third = walk(&many, &cx, Mode::Full, second.next.as_deref()).await.unwrap();
+        assert_eq!((third.changes.len(), third.next), (1, None));
     }
 
     #[test]

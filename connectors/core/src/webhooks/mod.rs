@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use time::OffsetDateTime;
 
-pub use verify::{Encoding, Inbound, Refusal, Verified, Verifier, constant_time_eq, sign};
+pub use verify::{Encoding, Inbound, Refusal, Verified, Verifier, constant_time_eq, sign, twilio_signature};
 
 use crate::{
     http::FetchError,

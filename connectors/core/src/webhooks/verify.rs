@@ -235,20 +235,16 @@ impl Verifier {
                 let given = decode(Encoding::Base64, header_value(inbound.headers, "x-twilio-signature")?)?;
                 let url = url::Url::parse(inbound.url).map_err(|_| Refusal::Malformed)?;
                 let body_digest = url.query_pairs().find(|(name, _)| name == "bodySHA256").map(|(_, v)| v.into_owned());
-                let mut signed = inbound.url.as_bytes().to_vec();
-                if body_digest.is_none() {
-                    let mut params: Vec<(String, String)> = url::form_urlencoded::parse(inbound.body)
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                    params.sort();
-                    for (name, value) in params {
-                        signed.extend_from_slice(name.as_bytes());
-                        signed.extend_from_slice(value.as_bytes());
-                    }
+                let params = if body_digest.is_none() { twilio_params(inbound.body) } else { Vec::new() };
+                // Twilio signs the URL with or without its default port,
+                // not always as it was configured: either form verifies.
+                let urls = [Some(inbound.url.to_owned()), default_port_toggled(inbound.url, &url)];
+                let verifies = |text: &String| {
+                    twilio_mac(secret, text, &params).is_some_and(|mac| mac.verify_slice(&given).is_ok())
+                };
+                if !urls.iter().flatten().any(verifies) {
+                    return Err(Refusal::Mismatch);
                 }
-                let mut mac = <HmacSha1 as hmac::KeyInit>::new_from_slice(secret).map_err(|_| Refusal::Mismatch)?;
-                mac.update(&signed);
-                mac.verify_slice(&given).map_err(|_| Refusal::Mismatch)?;
                 if let Some(expected) = body_digest {
                     // The URL is signed, so its digest is the provider's:
                     // the body must be the one it digested.
@@ -522,6 +518,53 @@ pub fn sign(
         // The other families are only verified here, never sent.
         _ => Vec::new(),
     }
+}
+
+/// A form's parameters as Twilio signs them: sorted by name (then
+/// value), each name followed by its value.
+fn twilio_params(form: &[u8]) -> Vec<u8> {
+    let mut sorted: Vec<(String, String)> =
+        url::form_urlencoded::parse(form).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    sorted.sort();
+    sorted.into_iter().flat_map(|(name, value)| [name.into_bytes(), value.into_bytes()]).flatten().collect()
+}
+
+fn twilio_mac(secret: &[u8], url: &str, params: &[u8]) -> Option<HmacSha1> {
+    let mut mac = <HmacSha1 as hmac::KeyInit>::new_from_slice(secret).ok()?;
+    mac.update(url.as_bytes());
+    mac.update(params);
+    Some(mac)
+}
+
+/// `X-Twilio-Signature` as Twilio computes it for a form POST to `url`
+/// (the public URL, query included): for the tests' genuine and forged
+/// callbacks.
+pub fn twilio_signature(secret: &[u8], url: &str, form: &[u8]) -> String {
+    use base64::Engine as _;
+    twilio_mac(secret, url, &twilio_params(form))
+        .map(|mac| base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
+}
+
+/// `text` with its scheme's default port written out, or taken out where
+/// it is written (`https://x.example/h` ⇄ `https://x.example:443/h`);
+/// `None` for a URL on another port.
+fn default_port_toggled(text: &str, url: &url::Url) -> Option<String> {
+    let port = match url.scheme() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let start = text.find("://")? + 3;
+    let end = text[start..].find(['/', '?', '#']).map_or(text.len(), |at| start + at);
+    let authority = &text[start..end];
+    let suffix = format!(":{port}");
+    let toggled = match authority.strip_suffix(&suffix) {
+        Some(host) => host.to_owned(),
+        None if authority.rsplit(']').next().is_some_and(|host| host.contains(':')) => return None,
+        None => format!("{authority}{suffix}"),
+    };
+    Some(format!("{}{toggled}{}", &text[..start], &text[end..]))
 }
 
 #[cfg(test)]

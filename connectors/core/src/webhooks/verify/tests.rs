@@ -234,6 +234,34 @@ fn twilio_family_verifies_the_documented_example_over_url_and_sorted_params() {
     assert_eq!(check(&Verifier::Twilio, "12345", url, &HeaderMap::new(), body, now), Err(Refusal::Missing));
 }
 
+/// H1: Twilio signs the URL with or without its default port, whatever
+/// was configured (its own helpers accept both): the documented example
+/// verifies with `:443` written out, and a signature over the `:443` form
+/// verifies on the plain URL; another port is another URL.
+#[test]
+fn twilio_family_accepts_the_url_with_or_without_its_default_port() {
+    let body = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
+    let h = headers(&[("x-twilio-signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")]);
+    let now = at(1_700_000_000);
+    let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+    assert!(check(&Verifier::Twilio, "12345", with_port, &h, body, now).is_ok());
+    assert_eq!(
+        check(&Verifier::Twilio, "12345", "https://mycompany.com:8443/myapp.php?foo=1&bar=2", &h, body, now),
+        Err(Refusal::Mismatch)
+    );
+    let mut mac = <HmacSha1 as hmac::KeyInit>::new_from_slice(b"12345").unwrap();
+    mac.update(b"http://c.example:80/w?x=1");
+    mac.update(b"MessageSidSM1");
+    let signature = STANDARD.encode(mac.finalize().into_bytes());
+    let h = headers(&[("x-twilio-signature", signature.as_str())]);
+    assert!(check(&Verifier::Twilio, "12345", "http://c.example/w?x=1", &h, b"MessageSid=SM1", now).is_ok());
+    assert_eq!(default_port_toggled("https://[::1]:8443/w", &url::Url::parse("https://[::1]:8443/w").unwrap()), None);
+    assert_eq!(
+        default_port_toggled("https://[::1]/w", &url::Url::parse("https://[::1]/w").unwrap()).as_deref(),
+        Some("https://[::1]:443/w")
+    );
+}
+
 /// H1: a JSON body to Twilio is covered by the signed URL's `bodySHA256`.
 #[test]
 fn twilio_family_checks_a_json_body_against_the_signed_digest() {
