@@ -29,7 +29,15 @@ fn built(provider: &ProviderId) -> Option<Built> {
             source: Box::new(connector_linear::LinearSource),
             receiver: Some(Box::new(connector_linear::LinearSource)),
         }),
+        "gitlab" => Some(Built {
+            source: Box::new(connector_gitlab::GitlabSource),
+            receiver: Some(Box::new(connector_gitlab::GitlabSource)),
+        }),
         "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
+        "twilio" => Some(Built {
+            source: Box::new(connector_twilio::TwilioSource),
+            receiver: Some(Box::new(connector_twilio::TwilioSource)),
+        }),
         _ => None,
     }
 }

@@ -89,7 +89,15 @@ fn WebhookBody(
                     </dd>
                 })}
             </dl>
-            {(status.manual && can_replay).then(|| view! { <ManualSetup provider=provider.clone() name=name.clone()/> })}
+            {match (status.manual && can_replay, status.signed_with) {
+                (true, Some(credential)) => Some(view! {
+                    <div class="manual-webhook">
+                        <p>{format!("Register this webhook in {name}'s settings yourself: paste the endpoint above as its URL. {name} signs every request with the connection's {credential}, so there is no other secret to paste.")}</p>
+                    </div>
+                }.into_any()),
+                (true, None) => Some(view! { <ManualSetup provider=provider.clone() name=name.clone()/> }.into_any()),
+                (false, _) => None,
+            }}
             <h3>"Recent deliveries"</h3>
             {if deliveries.is_empty() {
                 view! { <p class="muted">"No deliveries yet."</p> }.into_any()

@@ -16,6 +16,9 @@ pub struct WebhookStatus {
     /// An admin registers it at the provider by hand, with the URL and the
     /// secret (shown on request).
     pub manual: bool,
+    /// The provider signs with the connection's credential of this label
+    /// (Twilio's `Auth Token`): only the URL is pasted.
+    pub signed_with: Option<String>,
     /// When the subscription is renewed, in words.
     pub renews: Option<String>,
     /// Why registering or renewing failed: the connection is polled

@@ -26,6 +26,7 @@ pub async fn status(platform: &Platform, viewer: &SignedIn, provider: &ProviderI
         url: status.url,
         app_secret_setting: status.app_secret_setting,
         manual: status.manual,
+        signed_with: status.signed_with,
         renews: status.renews_at.map(|at| relative(at, now)),
         renew_error: status.renew_error,
         last_event: status.last_event_ms.map(|ms| relative(ms / 1000, now)),

@@ -78,6 +78,12 @@ pub struct Webhooks {
     /// Each event the console applies, by its name, with the entity
     /// types it changes; other events are recorded and left.
     pub events: BTreeMap<String, Vec<String>>,
+    /// The connection's own credential that signs deliveries, by its form
+    /// field (Twilio signs with the account's Auth Token), for a provider
+    /// that takes no secret of Patchbay's making; none: a fresh secret
+    /// per connection (or the app's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_with: Option<String>,
 }
 
 /// How a connection's webhook subscription is made.

@@ -333,6 +333,20 @@ fn check_webhooks(provider: &Provider, hooks: &super::Webhooks, report: &mut Rep
     if hooks.events.is_empty() {
         report.add("webhooks.events", "name the events that change records");
     }
+    if let Some(field) = &hooks.signed_with {
+        let secret_field = match &provider.auth {
+            Auth::ApiKey(form) | Auth::Basic(form) => {
+                form.fields.iter().any(|f| f.name == *field && f.kind == FieldKind::Secret)
+            }
+            Auth::Oauth2(_) => false,
+        };
+        if !secret_field {
+            report.add("webhooks.signed_with", format!("`{field}` is not a secret field of the credential form"));
+        }
+        if hooks.subscription != SubscriptionKind::Manual {
+            report.add("webhooks.signed_with", "only a webhook an admin registers by hand is signed with a credential");
+        }
+    }
     for (event, types) in &hooks.events {
         if types.is_empty() {
             report.add(format!("webhooks.events.{event}"), "must name the entity types it changes");

@@ -236,7 +236,7 @@ async fn mint(
     provider: &Provider,
     installation: &InstallationId,
 ) -> Result<Endpoint> {
-    if !crate::webhooks::is_app_wide(provider) {
+    if crate::webhooks::makes_secret(provider) {
         platform.secrets.put(&crate::webhooks::secret_path(team, provider)?, &crate::webhooks::fresh_secret()).await?;
     }
     let mut tx = platform.db.begin_write().await?;

@@ -96,10 +96,6 @@ pub fn is_app_wide(provider: &Provider) -> bool {
     provider.webhooks.as_ref().is_some_and(|h| h.subscription == SubscriptionKind::App)
 }
 
-pub(crate) fn secret_path(team: &TeamId, provider: &Provider) -> Result<SecretPath> {
-    SecretPath::of(team, &[provider.id.as_str(), SECRET_KEY])
-}
-
 /// 256 random bits, as the URL-safe text providers accept as a secret.
 pub(crate) fn fresh_secret() -> SecretString {
     let mut bytes = [0u8; 32];
@@ -116,6 +112,25 @@ pub fn wanted(platform: &Platform, provider: &Provider) -> bool {
 /// A connection's webhook secret.
 pub(crate) async fn secret(platform: &Platform, team: &TeamId, provider: &Provider) -> Result<Option<SecretString>> {
     Ok(platform.secrets.get(&secret_path(team, provider)?).await?.map(|s| s.value))
+}
+
+/// The connection's credential a provider signs deliveries with
+/// (`webhooks.signed_with`: Twilio's Auth Token), where it signs with one.
+fn signed_with(provider: &Provider) -> Option<&str> {
+    provider.webhooks.as_ref()?.signed_with.as_deref()
+}
+
+/// Where the secret that verifies a connection's deliveries is: the
+/// credential the provider signs with, or the one Patchbay made.
+pub(crate) fn secret_path(team: &TeamId, provider: &Provider) -> Result<SecretPath> {
+    SecretPath::of(team, &[provider.id.as_str(), signed_with(provider).unwrap_or(SECRET_KEY)])
+}
+
+/// Whether connecting makes a secret of Patchbay's for the provider to
+/// sign with: not for an app's one secret, nor a provider that signs with
+/// the connection's credential.
+pub(crate) fn makes_secret(provider: &Provider) -> bool {
+    !is_app_wide(provider) && signed_with(provider).is_none()
 }
 
 /// What an admin pastes into the provider's settings where the console
@@ -146,6 +161,9 @@ pub struct Status {
     pub app_secret_setting: Option<String>,
     /// The endpoint's URL.
     pub url: Option<String>,
+    /// For a provider that signs with the connection's credential: that
+    /// credential's label (`Auth Token`), so there is no secret to paste.
+    pub signed_with: Option<String>,
     /// Unix seconds: when the subscription is renewed (it expires a
     /// little later).
     pub renews_at: Option<i64>,
@@ -157,6 +175,15 @@ pub struct Status {
     pub events_24h: i64,
     pub refusals_24h: i64,
     pub recent: Vec<store::Delivery>,
+}
+
+/// The label of a credential form's field, as the admin knows it.
+fn credential_label(provider: &Provider, field: &str) -> String {
+    let fields = match &provider.auth {
+        crate::catalog::Auth::ApiKey(form) | crate::catalog::Auth::Basic(form) => form.fields.as_slice(),
+        crate::catalog::Auth::Oauth2(_) => &[],
+    };
+    fields.iter().find(|f| f.name == field).map_or_else(|| field.to_owned(), |f| f.label.clone())
 }
 
 /// How many deliveries the provider page lists.
@@ -173,9 +200,10 @@ pub async fn status(
         return Ok(Status::default());
     };
     let manual = hooks.subscription == SubscriptionKind::Manual;
+    let signed_with = signed_with(provider).map(|field| credential_label(provider, field));
     let app_secret_setting = is_app_wide(provider).then(|| Settings::app_secret_setting(provider));
     let Some(endpoint) = store::endpoint_of(&platform.db, team, installation).await? else {
-        return Ok(Status { offered: true, manual, app_secret_setting, ..Status::default() });
+        return Ok(Status { offered: true, manual, app_secret_setting, signed_with, ..Status::default() });
     };
     // An app-wide URL verifies with the app's secret, which only the
     // operator can set: without it nothing is delivered, and polling goes on.
@@ -198,6 +226,7 @@ pub async fn status(
         manual,
         app_secret_setting,
         url: Some(platform.webhooks.endpoint_url(provider, &endpoint)),
+        signed_with,
         renews_at: endpoint.expires_at.map(|at| at - i64::try_from(renew_ahead(hooks).as_secs()).unwrap_or(0)),
         renew_error,
         last_event_ms,
@@ -216,7 +245,7 @@ pub async fn manual(
     installation: &InstallationId,
 ) -> Result<Option<Manual>> {
     let Some(hooks) = provider.webhooks.as_ref().filter(|_| wanted(platform, provider)) else { return Ok(None) };
-    if hooks.subscription != SubscriptionKind::Manual {
+    if hooks.subscription != SubscriptionKind::Manual || hooks.signed_with.is_some() {
         return Ok(None);
     }
     let Some(endpoint) = store::endpoint_of(&platform.db, team, installation).await? else { return Ok(None) };

@@ -342,6 +342,20 @@ fn each_validation_rule_names_the_file_and_the_key() {
             "only an OAuth connect",
         ),
         (
+            "webhooks signed with a field that is not a secret",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"manual\"\nsigned_with = \"base_url\""),
+            "webhooks.signed_with",
+            "`base_url` is not a secret field of the credential form",
+        ),
+        (
+            "webhooks signed with a credential but registered through the API",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"api\"\nsigned_with = \"api_token\""),
+            "webhooks.signed_with",
+            "only a webhook an admin registers by hand",
+        ),
+        (
             "webhook family",
             with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
                 .replace("family = \"hmac_sha256\"", "family = \"md5\""),

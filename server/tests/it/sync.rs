@@ -54,7 +54,7 @@ fn spawn_workers(count: usize, env: &[(&str, String)]) -> Vec<tokio::process::Ch
 
 /// Makes the team's records look written an hour ago, as a scheduled sync
 /// finds them, so that a full pass may remove what it does not see.
-async fn stored_an_hour_ago(app: &TestApp, team: &TeamId) {
+pub(crate) async fn stored_an_hour_ago(app: &TestApp, team: &TeamId) {
     sqlx::query("UPDATE artifacts SET synced_at = synced_at - 3600 WHERE team_id = $1")
         .bind(team.as_str().to_owned())
         .execute(app.platform.db.pool())

@@ -98,9 +98,13 @@ async fn answered_within(app: &TestApp, changes: u64, wait: Duration) -> sandbox
     }
 }
 
-/// A JSON delivery with `headers`, posted to `path`.
+/// A delivery with `headers`, posted to `path`: JSON unless they name
+/// another content type.
 pub(crate) async fn post(app: &TestApp, path: &str, headers: &[(String, String)], body: &[u8]) -> reqwest::Response {
-    let mut request = app.client.post(app.url(path)).header("content-type", "application/json").body(body.to_vec());
+    let mut request = app.client.post(app.url(path)).body(body.to_vec());
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        request = request.header("content-type", "application/json");
+    }
     for (name, value) in headers {
         request = request.header(name, value);
     }

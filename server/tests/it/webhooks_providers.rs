@@ -29,7 +29,7 @@ use crate::{
 const APP_SECRET: &str = "gh-app-webhook-secret-0123456789";
 
 /// A payload fixture of a connector, as its provider documents it.
-fn payload(connector: &str, name: &str) -> Vec<u8> {
+pub(crate) fn payload(connector: &str, name: &str) -> Vec<u8> {
     let file = format!("{}/../connectors/{connector}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
@@ -37,7 +37,7 @@ fn payload(connector: &str, name: &str) -> Vec<u8> {
 /// A console with webhooks on whose catalog file of `id` is the built-in
 /// one with its provider's hosts moved to a fake (`moves`), plus
 /// `settings`. The providers directory lives as long as the console.
-async fn spawn_moved(
+pub(crate) async fn spawn_moved(
     db: TestDatabase,
     id: &str,
     moves: &[(&str, String)],
@@ -62,13 +62,13 @@ async fn spawn_moved(
     (app, dir)
 }
 
-fn param(url: &str, name: &str) -> String {
+pub(crate) fn param(url: &str, name: &str) -> String {
     url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap()
 }
 
 /// Connects `provider` through the code flow, the fake standing in for
 /// the provider's authorize page; returns the authorize URL it was sent to.
-async fn connect(app: &TestApp, provider: &str) -> String {
+pub(crate) async fn connect(app: &TestApp, provider: &str) -> String {
     let started = app.browser.post_form(&format!("/oauth/{provider}/start"), &[]).await;
     assert_eq!(started.status(), StatusCode::SEE_OTHER, "{}", started.text().await.unwrap());
     let authorize = location(&started);
@@ -79,19 +79,19 @@ async fn connect(app: &TestApp, provider: &str) -> String {
     authorize
 }
 
-async fn drained(app: &TestApp) {
+pub(crate) async fn drained(app: &TestApp) {
     let ran = app.drain().await;
     assert!(ran.iter().all(|(_, state)| *state == State::Completed), "{ran:?}");
 }
 
-async fn endpoint(app: &TestApp, team: &TeamId, provider: &str) -> Option<hooks::Endpoint> {
+pub(crate) async fn endpoint(app: &TestApp, team: &TeamId, provider: &str) -> Option<hooks::Endpoint> {
     let mut conn = app.platform.db.pool().acquire().await.unwrap();
     let installation = installations::find(&mut conn, team, &pid(provider)).await.unwrap()?;
     hooks::endpoint_of(&app.platform.db, team, &installation.id).await.unwrap()
 }
 
 /// A JSON delivery to `at`: its status and body.
-async fn post(app: &TestApp, at: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Vec<u8>) {
+pub(crate) async fn post(app: &TestApp, at: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Vec<u8>) {
     let response = crate::webhooks::post(app, at, headers, body).await;
     (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
 }
@@ -114,7 +114,7 @@ fn github_headers(secret: &str, event: &str, delivery: &str, body: &[u8]) -> Vec
     headers
 }
 
-fn json(body: serde_json::Value) -> ResponseTemplate {
+pub(crate) fn json(body: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
