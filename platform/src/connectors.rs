@@ -34,6 +34,7 @@ fn built(provider: &ProviderId) -> Option<Built> {
             receiver: Some(Box::new(connector_gitlab::GitlabSource)),
         }),
         "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
+        "pylon" => pull(Box::new(connector_pylon::PylonSource)),
         "twilio" => Some(Built {
             source: Box::new(connector_twilio::TwilioSource),
             receiver: Some(Box::new(connector_twilio::TwilioSource)),

@@ -26,6 +26,7 @@
 //!   that may be objects, `(updated_at, id)` watermarks, offsets, OData
 //!   queries, newest-first listings, capped searches, time windows, and the
 //!   guard against endless runs (F7).
+//! - [`text`]: rich text (HTML) to the plain text a search indexes.
 //! - [`webhooks`]: one verifier per signature family, delivery ids,
 //!   handshakes, the events a delivery reports, and subscriptions.
 
@@ -41,4 +42,5 @@ pub mod related;
 pub mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod webhooks;

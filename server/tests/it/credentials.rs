@@ -270,7 +270,7 @@ async fn each_field_is_checked_on_the_server_with_a_message_naming_it() {
     let (status, body) = text(connect(&app, "linear", &[("api_token", TOKEN)]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("Linear connects with OAuth"), "{body}");
-    let (_, body) = text(connect(&app, "twilio", &[]).await).await;
+    let (_, body) = text(connect(&app, "telegram", &[]).await).await;
     assert!(body.contains("cannot be connected yet"), "{body}");
     let (status, _) = text(connect(&app, "no-such-provider", &[]).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -18,6 +18,7 @@ mod oauth;
 mod operations;
 mod pages;
 mod push;
+mod pylon;
 mod sandbox;
 mod sync;
 mod sync_api_key;
