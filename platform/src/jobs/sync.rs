@@ -495,11 +495,17 @@ fn base_url(provider: &Provider, settings: &std::collections::BTreeMap<String, S
         // An OAuth connection keeps only the URLs its token response named.
         _ => true,
     };
+    // An OAuth connection's settings are the fields its token response
+    // named, which the catalog names as `{token.NAME}` (`api_domain`,
+    // `instance_url`).
+    let oauth = matches!(provider.auth, Auth::Oauth2(_));
     let values: Values = settings
         .iter()
-        .map(|(name, value)| {
-            let value = if is_url(name) { Value::url(value) } else { Value::plain(SecretString::from(value.clone())) };
-            (name.clone(), value)
+        .flat_map(|(name, value)| {
+            let value =
+                || if is_url(name) { Value::url(value) } else { Value::plain(SecretString::from(value.clone())) };
+            let token_name = oauth.then(|| (format!("token.{name}"), value()));
+            std::iter::once((name.clone(), value())).chain(token_name)
         })
         .collect();
     account::fill(&provider.api.base_url, &values, true)
@@ -1037,5 +1043,19 @@ mod tests {
             ("account_id".to_owned(), "1/../2?x=y".to_owned()),
         ]);
         assert_eq!(base_url(chatwoot, &settings), "https://chat.example/app/api/v1/accounts/1%2F..%2F2%3Fx%3Dy");
+    }
+
+    /// An OAuth connection's API is where its token response said, as the
+    /// catalog names it (`{token.api_domain}`, `{token.instance_url}`):
+    /// found in the settings the connect kept.
+    #[test]
+    fn token_fields_fill_an_oauth_providers_base_url() {
+        let catalog = crate::catalog::Catalog::load(None, Path::new("/nonexistent")).unwrap();
+        let pipedrive = catalog.get(&ProviderId::parse("pipedrive").unwrap()).unwrap();
+        let settings = BTreeMap::from([("api_domain".to_owned(), "https://acme.pipedrive.com".to_owned())]);
+        assert_eq!(base_url(pipedrive, &settings), "https://acme.pipedrive.com/api/v2");
+        let salesforce = catalog.get(&ProviderId::parse("salesforce").unwrap()).unwrap();
+        let settings = BTreeMap::from([("instance_url".to_owned(), "https://acme.my.salesforce.com".to_owned())]);
+        assert_eq!(base_url(salesforce, &settings), "https://acme.my.salesforce.com/services/data/v66.0");
     }
 }
