@@ -43,6 +43,11 @@ pub struct Webhooks {
     /// family's own, or else a digest of the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_header: Option<String>,
+    /// Where in the verified body a delivery's id is (a JSON pointer,
+    /// Pipedrive's `/meta/id`), for a provider that names deliveries in no
+    /// header and changes the body between retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_field: Option<String>,
     /// The header naming the event (`X-GitHub-Event`); none: the
     /// connector reads it from the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]

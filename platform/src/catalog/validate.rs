@@ -285,6 +285,11 @@ fn check_webhooks(provider: &Provider, hooks: &super::Webhooks, report: &mut Rep
             report.add(key, format!("`{name}` must be a lowercase header name"));
         }
     }
+    if let Some(field) = &hooks.delivery_field
+        && !field.starts_with('/')
+    {
+        report.add("webhooks.delivery_field", "must be a JSON pointer such as `/meta/id`");
+    }
     if hooks.content_types.is_empty() {
         report.add("webhooks.content_types", "name the content types deliveries have");
     }

@@ -266,7 +266,7 @@ impl Named {
         let delivery_header = hooks.delivery_header.clone().or_else(|| hooks.verify.delivery_header());
         let event = hooks.event_header.as_deref().and_then(|name| headers.get(name)).and_then(|v| v.to_str().ok());
         Self {
-            key: kit::delivery_id(headers, delivery_header.as_deref(), body),
+            key: kit::delivery_id_in(headers, delivery_header.as_deref(), hooks.delivery_field.as_deref(), body),
             event: event.map(str::to_owned),
             received_at_ms: i64::try_from(received_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
         }

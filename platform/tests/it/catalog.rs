@@ -356,6 +356,13 @@ fn each_validation_rule_names_the_file_and_the_key() {
             "only a webhook an admin registers by hand",
         ),
         (
+            "a delivery field that is not a pointer",
+            with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
+                .replace("subscription = \"manual\"", "subscription = \"manual\"\ndelivery_field = \"meta.id\""),
+            "webhooks.delivery_field",
+            "must be a JSON pointer",
+        ),
+        (
             "webhook family",
             with_webhooks("[webhooks.events]\n\"ticket.updated\" = [\"ticket\"]")
                 .replace("family = \"hmac_sha256\"", "family = \"md5\""),

@@ -26,11 +26,26 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// provider's delivery header where it sends one, or else `sha256:` and a
 /// digest of the body, so the same body sent twice is one delivery.
 pub fn delivery_id(headers: &HeaderMap, header: Option<&str>, body: &[u8]) -> String {
+    delivery_id_in(headers, header, None, body)
+}
+
+/// The same, reading the id from the verified body's field at `field` (a
+/// JSON pointer) when no header names it: for a provider whose retries
+/// differ in their bodies (Pipedrive's `meta.attempt`) but keep one event
+/// id (`/meta/id`).
+pub fn delivery_id_in(headers: &HeaderMap, header: Option<&str>, field: Option<&str>, body: &[u8]) -> String {
+    let usable = |value: &str| !value.is_empty() && value.len() <= 200;
     if let Some(value) = header.and_then(|name| headers.get(name)).and_then(|v| v.to_str().ok())
-        && !value.is_empty()
-        && value.len() <= 200
+        && usable(value)
     {
         return value.to_owned();
+    }
+    if let Some(pointer) = field
+        && let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(value) = parsed.pointer(pointer).and_then(crate::paging::read_id)
+        && usable(&value)
+    {
+        return value;
     }
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)))
 }
@@ -220,6 +235,19 @@ mod tests {
         assert_eq!(by_body, delivery_id(&HeaderMap::new(), None, b"{}"));
         assert_ne!(by_body, delivery_id(&HeaderMap::new(), None, b"{ }"));
         assert!(by_body.starts_with("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));
+    }
+
+    /// CONNECTOR-RULES 41: Pipedrive's retries differ in `meta.attempt`
+    /// but keep `meta.id`: named by the field, they are one delivery.
+    #[test]
+    fn a_delivery_may_be_named_by_a_field_of_its_body() {
+        let none = HeaderMap::new();
+        let first = br#"{"meta":{"id":"c0ffee00-1234","attempt":1}}"#;
+        let retry = br#"{"meta":{"id":"c0ffee00-1234","attempt":2}}"#;
+        assert_eq!(delivery_id_in(&none, None, Some("/meta/id"), first), "c0ffee00-1234");
+        assert_eq!(delivery_id_in(&none, None, Some("/meta/id"), retry), "c0ffee00-1234");
+        let unnamed = br#"{"meta":{"attempt":1}}"#;
+        assert_eq!(delivery_id_in(&none, None, Some("/meta/id"), unnamed), delivery_id(&none, None, unnamed));
     }
 
     fn inbound<'a>(url: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Inbound<'a> {

@@ -91,6 +91,10 @@ pub enum Verifier {
     /// (GitLab `X-Gitlab-Token`, Telegram
     /// `X-Telegram-Bot-Api-Secret-Token`, Google `X-Goog-Channel-Token`).
     SharedToken { header: String },
+    /// HTTP Basic credentials the provider was given for its calls, the
+    /// secret as the password (Pipedrive's webhooks, whose only check is
+    /// the `http_auth_user` and `http_auth_password` they were made with).
+    BasicAuth { user: String },
     /// Microsoft Graph: every notification of the body echoes the
     /// subscription's `clientState`.
     ClientState,
@@ -259,6 +263,13 @@ impl Verifier {
                 let given = header_value(inbound.headers, header)?;
                 if constant_time_eq(given.as_bytes(), secret) { Ok(unsigned_time) } else { Err(Refusal::Mismatch) }
             }
+            Verifier::BasicAuth { user } => {
+                let given = header_value(inbound.headers, "authorization")?;
+                let encoded = given.strip_prefix("Basic ").ok_or(Refusal::Malformed)?;
+                let decoded = STANDARD.decode(encoded.trim()).map_err(|_| Refusal::Malformed)?;
+                let expected = [user.as_bytes(), b":", secret].concat();
+                if constant_time_eq(&decoded, &expected) { Ok(unsigned_time) } else { Err(Refusal::Mismatch) }
+            }
             Verifier::ClientState => {
                 // Graph's token is inside the body, so this family reads
                 // it, as JSON and for that field only, before the delivery
@@ -320,6 +331,7 @@ impl Verifier {
                 vec!["x-zendesk-webhook-signature".into(), "x-zendesk-webhook-signature-timestamp".into()]
             }
             Verifier::Twilio => vec!["x-twilio-signature".into()],
+            Verifier::BasicAuth { .. } => vec!["authorization".into()],
             Verifier::ClientState => Vec::new(),
         }
     }
@@ -515,6 +527,12 @@ pub fn sign(
             ]
         }
         Verifier::SharedToken { header } => vec![(header.clone(), String::from_utf8_lossy(secret).into_owned())],
+        Verifier::BasicAuth { user } => {
+            vec![(
+                "authorization".into(),
+                format!("Basic {}", STANDARD.encode([user.as_bytes(), b":", secret].concat())),
+            )]
+        }
         // The other families are only verified here, never sent.
         _ => Vec::new(),
     }

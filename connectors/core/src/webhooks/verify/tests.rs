@@ -449,3 +449,23 @@ fn the_catalog_spells_each_family_as_its_name() {
     assert_eq!(svix, Verifier::Svix { header_prefix: "webhook".into(), tolerance_seconds: 300 });
     assert!(serde_json::from_value::<Verifier>(serde_json::json!({ "family": "md5" })).is_err());
 }
+
+/// H1: Pipedrive's webhooks carry the HTTP Basic credentials they were
+/// made with: the secret as the password, for the named user; another
+/// password, another user, or none is refused.
+#[test]
+fn basic_auth_family_checks_user_and_password() {
+    let verifier = Verifier::BasicAuth { user: "patchbay".into() };
+    let now = at(1_700_000_000);
+    let body = br#"{"meta":{"id":"c0ffee00"}}"#;
+    let signed = sign(&verifier, b"s3cret-pass", "d-1", now, body);
+    let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    assert_eq!(pairs, [("authorization", "Basic cGF0Y2hiYXk6czNjcmV0LXBhc3M=")]);
+    assert!(check(&verifier, "s3cret-pass", "https://c/w", &headers(&pairs), body, now).is_ok());
+    assert_eq!(check(&verifier, "other-pass", "https://c/w", &headers(&pairs), body, now), Err(Refusal::Mismatch));
+    let someone_else = headers(&[("authorization", "Basic c29tZW9uZTpzM2NyZXQtcGFzcw==")]);
+    assert_eq!(check(&verifier, "s3cret-pass", "https://c/w", &someone_else, body, now), Err(Refusal::Mismatch));
+    let bearer = headers(&[("authorization", "Bearer s3cret-pass")]);
+    assert_eq!(check(&verifier, "s3cret-pass", "https://c/w", &bearer, body, now), Err(Refusal::Malformed));
+    assert_eq!(check(&verifier, "s3cret-pass", "https://c/w", &HeaderMap::new(), body, now), Err(Refusal::Missing));
+}
