@@ -35,6 +35,10 @@ fn built(provider: &ProviderId) -> Option<Built> {
         }),
         "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
         "pylon" => pull(Box::new(connector_pylon::PylonSource)),
+        "pipedrive" => Some(Built {
+            source: Box::new(connector_pipedrive::PipedriveSource::default()),
+            receiver: Some(Box::new(connector_pipedrive::PipedriveSource::default())),
+        }),
         "twilio" => Some(Built {
             source: Box::new(connector_twilio::TwilioSource),
             receiver: Some(Box::new(connector_twilio::TwilioSource)),

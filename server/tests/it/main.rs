@@ -17,6 +17,7 @@ mod mcp;
 mod oauth;
 mod operations;
 mod pages;
+mod pipedrive;
 mod push;
 mod pylon;
 mod sandbox;

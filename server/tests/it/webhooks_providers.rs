@@ -81,7 +81,14 @@ pub(crate) async fn connect(app: &TestApp, provider: &str) -> String {
 
 pub(crate) async fn drained(app: &TestApp) {
     let ran = app.drain().await;
-    assert!(ran.iter().all(|(_, state)| *state == State::Completed), "{ran:?}");
+    if ran.iter().any(|(_, state)| *state != State::Completed) {
+        let errors: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT kind, last_error FROM jobs WHERE last_error IS NOT NULL")
+                .fetch_all(app.platform.db.pool())
+                .await
+                .unwrap_or_default();
+        panic!("{ran:?}: {errors:?}");
+    }
 }
 
 pub(crate) async fn endpoint(app: &TestApp, team: &TeamId, provider: &str) -> Option<hooks::Endpoint> {
