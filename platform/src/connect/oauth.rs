@@ -399,23 +399,28 @@ async fn connect_with_token(
         tracing::error!(%error, "completing an OAuth connect failed");
         Failure::Internal
     };
-    // SECURITY A10: hosts the token response names must be allowed ones;
-    // they are kept with the installation for the connector.
+    // SECURITY A10, CONNECTOR-RULES 26, 44: a field of the token response
+    // (nested ones by their dotted path, `installation.apiEndPoint`) that
+    // the catalog uses as an API host must be a URL on an allowed host,
+    // and is kept with the installation for the connector. Other URLs
+    // (a workspace's icon, a profile link) are not hosts: not checked,
+    // not kept.
+    let hosts = host_fields(provider, oauth);
     let mut settings = BTreeMap::new();
     let mut fields = Values::new();
-    for (name, value) in &token.extra_fields().fields {
-        let Some(text) = value.as_str() else { continue };
-        if let Ok(url) = url::Url::parse(text)
-            && let Some(host) = url.host_str()
-        {
-            if !crate::catalog::host_allowed(host, &provider.api.allowed_hosts) {
-                return Err(Failure::HostNotAllowed { host: host.to_owned() });
-            }
-            fields.insert(name.clone(), Value::url(text.trim_end_matches('/')));
-            settings.insert(name.clone(), text.trim_end_matches('/').to_owned());
-        } else {
-            fields.insert(name.clone(), Value::plain(SecretString::from(text.to_owned())));
+    for (name, text) in token_fields(&token.extra_fields().fields) {
+        if !hosts.contains(&name) {
+            fields.insert(name, Value::plain(SecretString::from(text)));
+            continue;
         }
+        let url = url::Url::parse(&text).map_err(|_| Failure::MalformedToken)?;
+        let host = url.host_str().ok_or(Failure::MalformedToken)?;
+        if !crate::catalog::host_allowed(host, &provider.api.allowed_hosts) {
+            return Err(Failure::HostNotAllowed { host: host.to_owned() });
+        }
+        let text = text.trim_end_matches('/').to_owned();
+        fields.insert(name.clone(), Value::url(&text));
+        settings.insert(name, text);
     }
     let access_token = SecretString::from(stored.access_token.clone());
     let account = fetch_account(platform, provider, oauth, access_token, fields).await.map_err(Failure::NoAccount)?;
@@ -426,6 +431,37 @@ async fn connect_with_token(
         Error::Refused(message) => Failure::NotAvailable(message),
         other => internal(other),
     })
+}
+
+/// The token response's text fields, nested objects' by their dotted
+/// path (`installation.apiEndPoint`).
+fn token_fields(fields: &BTreeMap<String, serde_json::Value>) -> Vec<(String, String)> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>, depth: usize) {
+        match value {
+            serde_json::Value::String(text) => out.push((prefix.to_owned(), text.clone())),
+            serde_json::Value::Object(map) if depth < 4 => {
+                for (name, inner) in map {
+                    walk(&format!("{prefix}.{name}"), inner, out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, value) in fields {
+        walk(name, value, &mut out, 0);
+    }
+    out
+}
+
+/// The token fields the catalog uses as API hosts: those whose
+/// `{token.NAME}` opens the API's base URL or the account request's URL
+/// (`{token.instance_url}/services/…`).
+fn host_fields(provider: &Provider, oauth: &OAuth2) -> Vec<String> {
+    [provider.api.base_url.as_str(), oauth.user_info.url.as_str()]
+        .iter()
+        .filter_map(|template| template.strip_prefix("{token.")?.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
 }
 
 /// Asks the provider's user-info endpoint which account `access_token`
@@ -468,6 +504,36 @@ pub async fn pending_count(platform: &Platform, team: &TeamId, user: &UserId) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CONNECTOR-RULES 44: nested token fields are named by their path,
+    /// and only those the catalog opens an API URL with are hosts.
+    #[test]
+    fn token_fields_are_flattened_and_only_api_hosts_are_hosts() {
+        let fields: BTreeMap<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "installation": { "apiEndPoint": "https://acme.teamwork.com/", "id": 7, "company": { "name": "Acme" } },
+            "workspace_icon": "https://s3.example/icon.png",
+            "bot_id": "b-1",
+        }))
+        .unwrap();
+        let mut flat = token_fields(&fields);
+        flat.sort();
+        assert_eq!(
+            flat,
+            [
+                ("bot_id".to_owned(), "b-1".to_owned()),
+                ("installation.apiEndPoint".to_owned(), "https://acme.teamwork.com/".to_owned()),
+                ("installation.company.name".to_owned(), "Acme".to_owned()),
+                ("workspace_icon".to_owned(), "https://s3.example/icon.png".to_owned()),
+            ]
+        );
+        let catalog = crate::catalog::Catalog::load(None, std::path::Path::new("/nonexistent")).unwrap();
+        let teamwork = catalog.get(&crate::ids::ProviderId::parse("teamwork").unwrap()).unwrap();
+        let crate::catalog::Auth::Oauth2(oauth) = &teamwork.auth else { panic!("Teamwork connects with OAuth") };
+        assert_eq!(host_fields(teamwork, oauth), ["installation.apiEndPoint", "installation.apiEndPoint"]);
+        let notion = catalog.get(&crate::ids::ProviderId::parse("notion").unwrap()).unwrap();
+        let crate::catalog::Auth::Oauth2(oauth) = &notion.auth else { panic!("Notion connects with OAuth") };
+        assert!(host_fields(notion, oauth).is_empty(), "Notion's workspace_icon would be checked as a host");
+    }
 
     #[test]
     fn callback_parameters_given_twice_or_too_long_are_refused() {
