@@ -138,6 +138,38 @@ pub fn attach_by_id(records: &mut [serde_json::Value], field: &str, name: &str, 
     }
 }
 
+/// Sideloads keyed by type, then id, as Teamwork's v3 `included` sends
+/// them (`{"users": {"501": {…}}}`): each `{id, type}` reference at a
+/// record's `field` (one, or a list) is put, as the object it names,
+/// under `related.{field}` (CONNECTOR-RULES 5). A reference to nothing
+/// included is left out, not invented.
+pub fn merge_keyed(records: &mut [serde_json::Value], included: &serde_json::Value, fields: &[&str]) {
+    let find = |reference: &serde_json::Value| {
+        let kind = reference.get("type")?.as_str()?;
+        let id = crate::paging::read_id(reference.get("id")?)?;
+        included.get(kind)?.get(&id).cloned()
+    };
+    for record in records {
+        let mut related = serde_json::Map::new();
+        for field in fields {
+            match record.get(*field) {
+                Some(serde_json::Value::Array(references)) => {
+                    related.insert((*field).to_owned(), references.iter().filter_map(find).collect());
+                }
+                Some(reference @ serde_json::Value::Object(_)) => {
+                    if let Some(found) = find(reference) {
+                        related.insert((*field).to_owned(), found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(object) = record.as_object_mut() {
+            object.insert("related".into(), serde_json::Value::Object(related));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -221,5 +253,28 @@ mod tests {
         attach_by_id(&mut tickets, "requester_id", "requester", &[json!({ "id": 42, "name": "Bo" })]);
         assert_eq!(tickets[0]["requester"]["name"], "Bo");
         assert!(tickets[1].get("requester").is_none());
+    }
+
+    /// CONNECTOR-RULES 5: Teamwork's keyed sideloads go back into the
+    /// records that point at them; a dangling reference is left out.
+    #[test]
+    fn keyed_sideloads_are_merged_into_their_records() {
+        let mut records = vec![json!({
+            "id": 1,
+            "tasklist": { "id": 301, "type": "tasklists" },
+            "assignees": [{ "id": 501, "type": "users" }, { "id": 999, "type": "users" }],
+        })];
+        let included = json!({
+            "tasklists": { "301": { "id": 301, "name": "Planning", "isPrivate": false } },
+            "users": { "501": { "id": 501, "firstName": "Ada" } },
+        });
+        merge_keyed(&mut records, &included, &["tasklist", "assignees", "tags"]);
+        assert_eq!(
+            records[0]["related"],
+            json!({
+                "tasklist": { "id": 301, "name": "Planning", "isPrivate": false },
+                "assignees": [{ "id": 501, "firstName": "Ada" }],
+            })
+        );
     }
 }
