@@ -35,6 +35,10 @@ fn built(provider: &ProviderId) -> Option<Built> {
         }),
         "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
         "pylon" => pull(Box::new(connector_pylon::PylonSource)),
+        "teamwork" => Some(Built {
+            source: Box::new(connector_teamwork::TeamworkSource),
+            receiver: Some(Box::new(connector_teamwork::TeamworkSource)),
+        }),
         "pipedrive" => Some(Built {
             source: Box::new(connector_pipedrive::PipedriveSource::default()),
             receiver: Some(Box::new(connector_pipedrive::PipedriveSource::default())),

@@ -24,6 +24,7 @@ mod sandbox;
 mod sync;
 mod sync_api_key;
 mod sync_status;
+mod teamwork;
 mod token_endpoint;
 mod tokens;
 mod twilio;
