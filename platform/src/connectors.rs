@@ -35,6 +35,7 @@ fn built(provider: &ProviderId) -> Option<Built> {
         }),
         "chatwoot" => pull(Box::new(connector_chatwoot::ChatwootSource)),
         "pylon" => pull(Box::new(connector_pylon::PylonSource)),
+        "asana" => pull(Box::<connector_asana::AsanaSource>::default()),
         "teamwork" => Some(Built {
             source: Box::new(connector_teamwork::TeamworkSource),
             receiver: Some(Box::new(connector_teamwork::TeamworkSource)),

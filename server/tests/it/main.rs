@@ -9,6 +9,7 @@
 mod common;
 mod accounts;
 mod api;
+mod asana;
 mod cli;
 mod conformance;
 mod credentials;
