@@ -6,7 +6,7 @@ use connector_core::{
     containers::{self, Container, Containers, Visibility},
     http::FetchError,
     paging::{read_id, record_name},
-    related::fetch_each,
+    related::fetch_where,
     source::{Change, Context, Mode, Page, Source, Unseen, confirm_each, found, map_each},
 };
 use serde_json::Value;
@@ -79,16 +79,16 @@ async fn stories_of(
     public: bool,
     tasks: &[Value],
 ) -> (Vec<Option<Vec<Value>>>, Vec<connector_core::source::Skipped>) {
-    let fetches = tasks
-        .iter()
-        .map(|task| {
-            let gid = task.get("gid").and_then(read_id).unwrap_or_default();
-            let what = format!("the comments of {}", record_name(ENTITY_TASK, task.get("gid").unwrap_or(&Value::Null)));
-            (what, async move { if public { client::stories(cx, &gid).await.map(Some) } else { Ok(None) } })
-        })
-        .collect();
-    let (found, skipped) = fetch_each(fetches, CONCURRENCY).await;
-    (found.into_iter().map(Option::flatten).collect(), skipped)
+    fetch_where(
+        tasks,
+        |task| format!("the comments of {}", record_name(ENTITY_TASK, task.get("gid").unwrap_or(&Value::Null))),
+        |task| {
+            let gid = task.get("gid").and_then(read_id).filter(|_| public)?;
+            Some(async move { client::stories(cx, &gid).await })
+        },
+        CONCURRENCY,
+    )
+    .await
 }
 
 #[async_trait::async_trait]

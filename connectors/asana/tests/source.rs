@@ -8,8 +8,8 @@
 
 use connector_asana::AsanaSource;
 use connector_core::{
-    source::{Change, Mode, Record},
-    testing::{self, Harness},
+    source::{Mode, Record},
+    testing::{self, Harness, json_ok as json, keys, upserted},
 };
 use time::macros::datetime;
 use wiremock::{
@@ -25,14 +25,6 @@ type Fixture = Harness<AsanaSource>;
 
 async fn start() -> Fixture {
     Harness::start(AsanaSource::default(), "/api/1.0").await
-}
-
-fn json(body: serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn keys(changes: &[Change]) -> Vec<String> {
-    changes.iter().map(testing::key).collect()
 }
 
 const P_WEBSITE: &str = "1200000000000101";
@@ -88,16 +80,6 @@ const FULL: [&str; 5] = [
     "remove task 1200000000001021",
     "remove task 1200000000001031",
 ];
-
-fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
-    changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Upsert(r) if r.entity_id == id => Some(r),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
-}
 
 /// CONNECTOR-RULES 19, 34: a task mapped field by field, its project
 /// carried (projects are not records), its permalink as the deep link,

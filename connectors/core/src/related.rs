@@ -35,6 +35,35 @@ where
     (found, skipped)
 }
 
+/// [`fetch_each`] over a page's records, asking only for those `fetch`
+/// gives a request for (`None`: the record will not be indexed, or says it
+/// has none): each record's related data in the records' order, `None`
+/// where it was not asked for or its fetch failed (named by `what`).
+pub async fn fetch_where<T, R, Fut>(
+    records: &[T],
+    what: impl Fn(&T) -> String,
+    fetch: impl Fn(&T) -> Option<Fut>,
+    concurrency: usize,
+) -> (Vec<Option<R>>, Vec<Skipped>)
+where
+    Fut: Future<Output = Result<R, FetchError>>,
+{
+    let fetches = records
+        .iter()
+        .map(|record| {
+            let fetch = fetch(record);
+            (what(record), async move {
+                match fetch {
+                    Some(fetch) => fetch.await.map(Some),
+                    None => Ok(None),
+                }
+            })
+        })
+        .collect();
+    let (found, skipped) = fetch_each(fetches, concurrency).await;
+    (found.into_iter().map(Option::flatten).collect(), skipped)
+}
+
 /// Names for the ids records refer to (owners, users, teams), looked up
 /// once per run however many records name them (CONNECTOR-RULES 4). A
 /// source owns one: sources are made anew for each run.

@@ -253,6 +253,30 @@ pub fn key(change: &Change) -> String {
     }
 }
 
+/// The [`key`]s of `changes`, in order.
+pub fn keys(changes: &[Change]) -> Vec<String> {
+    changes.iter().map(key).collect()
+}
+
+/// The upsert of `id` among `changes`.
+///
+/// # Panics
+/// When there is none: the check that wanted it fails, naming what there is.
+pub fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
+    changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Upsert(r) if r.entity_id == id => Some(r),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
+}
+
+/// A 200 answer with `body` as JSON, as a fake provider answers.
+pub fn json_ok(body: serde_json::Value) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(body)
+}
+
 /// Which of its fixture listings a connector's `serve` mounts for a check
 /// of [`conformance`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use connector_core::{
     containers::{self, Container, Containers, Visibility},
     http::FetchError,
     paging::record_name,
-    related::fetch_each,
+    related::fetch_where,
     source::{Change, Context, Mode, Page, Source, Unseen, confirm_each, found, map_each},
 };
 use serde::{Deserialize, Serialize};
@@ -65,18 +65,13 @@ async fn notes_of(
     kind: Kind,
     items: &[Item],
 ) -> (Vec<Option<Vec<Note>>>, Vec<connector_core::source::Skipped>) {
-    let fetches = items
-        .iter()
-        .map(|item| {
-            let what = format!("the comments of {}", record_name(kind.entity_type(), &item.id));
-            let wanted = wants_notes(public, kind, item);
-            (what, async move {
-                if wanted { client::notes(cx, item.project_id, kind, item.iid).await.map(Some) } else { Ok(None) }
-            })
-        })
-        .collect();
-    let (found, skipped) = fetch_each(fetches, CONCURRENCY).await;
-    (found.into_iter().map(Option::flatten).collect(), skipped)
+    fetch_where(
+        items,
+        |item| format!("the comments of {}", record_name(kind.entity_type(), &item.id)),
+        |item| wants_notes(public, kind, item).then(|| client::notes(cx, item.project_id, kind, item.iid)),
+        CONCURRENCY,
+    )
+    .await
 }
 
 #[async_trait::async_trait]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use connector_core::{
     http::Class,
-    source::{Change, Mode, Record, Unseen},
-    testing::{self, Harness},
+    source::{Mode, Record, Unseen},
+    testing::{self, Harness, json_ok as json, keys, upserted},
 };
 use connector_gitlab::GitlabSource;
 use time::macros::datetime;
@@ -29,24 +29,6 @@ type Fixture = Harness<GitlabSource>;
 
 async fn start() -> Fixture {
     Harness::start(GitlabSource, API).await
-}
-
-fn json(body: serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn keys(changes: &[Change]) -> Vec<String> {
-    changes.iter().map(testing::key).collect()
-}
-
-fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
-    changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Upsert(r) if r.entity_id == id => Some(r),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
 }
 
 /// The user's projects, one a request by id: acme/web (public),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use connector_core::{
     http::FetchError,
     paging::{read_id, record_name},
-    related::fetch_each,
+    related::fetch_where,
     source::{Change, Context, Listing, Mode, Page, Source, Unseen, confirm_each, found, map_each},
 };
 use serde::{Deserialize, Serialize};
@@ -57,18 +57,17 @@ async fn notes_of(
     items: &[Item],
     refs: &Refs,
 ) -> (Vec<Option<Vec<Note>>>, Vec<connector_core::source::Skipped>) {
-    let fetches = items
-        .iter()
-        .map(|item| {
-            let wanted =
-                matches!(mapping::change("", list, item, refs, None), Ok(connector_core::source::Change::Upsert(_)));
-            let id = read_id(&item.id).unwrap_or_default();
-            let what = format!("the notes of {}", record_name(list.entity_type(), &item.id));
-            (what, async move { if wanted { client::notes(cx, list, &id).await.map(Some) } else { Ok(None) } })
-        })
-        .collect();
-    let (found, skipped) = fetch_each(fetches, CONCURRENCY).await;
-    (found.into_iter().map(Option::flatten).collect(), skipped)
+    fetch_where(
+        items,
+        |item| format!("the notes of {}", record_name(list.entity_type(), &item.id)),
+        |item| {
+            let indexed = matches!(mapping::change("", list, item, refs, None), Ok(Change::Upsert(_)));
+            let id = read_id(&item.id).filter(|_| indexed)?;
+            Some(async move { client::notes(cx, list, &id).await })
+        },
+        CONCURRENCY,
+    )
+    .await
 }
 
 async fn confirm_one(cx: &Context<'_>, app: &str, refs: &Refs, record: &Unseen) -> Result<Option<Change>, FetchError> {

@@ -7,7 +7,7 @@
 
 use connector_core::{
     source::{Change, Mode, Record},
-    testing::{self, Harness},
+    testing::{self, Harness, json_ok as json, keys, upserted},
 };
 use connector_pipedrive::PipedriveSource;
 use time::macros::datetime;
@@ -24,14 +24,6 @@ type Fixture = Harness<PipedriveSource>;
 
 async fn start() -> Fixture {
     Harness::start(PipedriveSource::default(), "/api/v2").await
-}
-
-fn json(body: serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn keys(changes: &[Change]) -> Vec<String> {
-    changes.iter().map(testing::key).collect()
 }
 
 /// Stages, users and deal fields (a plan without visibility groups:
@@ -89,16 +81,6 @@ const FULL: [&str; 6] = [
     "upsert person 202",
     "upsert organization 301",
 ];
-
-fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
-    changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Upsert(r) if r.entity_id == id => Some(r),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
-}
 
 /// CONNECTOR-RULES 4, 5, 14: a deal mapped field by field, its stage,
 /// owner and labels named from the reference lists, its notes as text,

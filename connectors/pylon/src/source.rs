@@ -3,7 +3,7 @@
 use connector_core::{
     http::FetchError,
     paging::record_name,
-    related::fetch_each,
+    related::fetch_where,
     source::{Change, Context, Mode, Page, Source, Unseen, confirm_each, found, map_each},
 };
 use serde::{Deserialize, Serialize};
@@ -82,15 +82,16 @@ async fn messages_of(
     cx: &Context<'_>,
     issues: &[Issue],
 ) -> (Vec<Option<Vec<Message>>>, Vec<connector_core::source::Skipped>) {
-    let fetches = issues
-        .iter()
-        .map(|issue| {
-            let name = record_name(ENTITY_ISSUE, &issue.id);
-            let id = connector_core::paging::read_id(&issue.id).unwrap_or_default();
-            (format!("the messages of {name}"), async move { client::messages(cx, &id).await })
-        })
-        .collect();
-    fetch_each(fetches, CONCURRENCY).await
+    fetch_where(
+        issues,
+        |issue| format!("the messages of {}", record_name(ENTITY_ISSUE, &issue.id)),
+        |issue| {
+            let id = connector_core::paging::read_id(&issue.id)?;
+            Some(async move { client::messages(cx, &id).await })
+        },
+        CONCURRENCY,
+    )
+    .await
 }
 
 async fn confirm_one(cx: &Context<'_>, record: &Unseen) -> Result<Option<Change>, FetchError> {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use connector_core::{
     http::Class,
     paging::{parse_instant, utc_rfc3339},
-    source::{Change, Mode, Record},
-    testing::{self, Harness, Shared},
+    source::{Mode, Record},
+    testing::{self, Harness, Shared, keys, upserted},
 };
 use connector_pylon::{PylonSource, fake::FakePylon};
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -69,26 +69,12 @@ async fn serve_with(f: &Fixture, pylon: Arc<FakePylon>) -> Arc<FakePylon> {
     pylon
 }
 
-fn keys(changes: &[Change]) -> Vec<String> {
-    changes.iter().map(testing::key).collect()
-}
-
 const FULL: [&str; 4] = [
     "upsert issue 2c7d9e1f-3a5b-4c8d-b6e0-4f2a1c9d7e42",
     "upsert issue 5e1a7c3d-9f2b-4d6e-8a0c-3b5d7f9e1a43",
     "upsert issue 7a9c1e3f-5b7d-4f0a-8c2e-6d8f0a2c4e30",
     "upsert issue 8f3e2a1c-6b4d-4e9f-a2c7-1d5b3e9f0a41",
 ];
-
-fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
-    changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Upsert(r) if r.entity_id == id => Some(r),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
-}
 
 /// CONNECTOR-RULES 14, 17, 34: an issue mapped field by field: its number
 /// and title, its body and messages as text, Pylon's own link, and never

@@ -3,7 +3,7 @@
 use connector_core::{
     http::FetchError,
     paging::{Offset, read_id, record_name},
-    related::fetch_each,
+    related::fetch_where,
     source::{Change, Context, Mode, Page, Source, Unseen, confirm_each, found, map_each},
 };
 use serde_json::Value;
@@ -28,17 +28,17 @@ async fn comments_of(
     tasks: &[Value],
     included: &Value,
 ) -> (Vec<Option<Vec<Value>>>, Vec<connector_core::source::Skipped>) {
-    let fetches = tasks
-        .iter()
-        .map(|task| {
-            let wanted = matches!(mapping::change("", task, included, None), Ok(Change::Upsert(_)));
-            let id = task.get("id").and_then(read_id).unwrap_or_default();
-            let what = format!("the comments of {}", record_name(ENTITY_TASK, task.get("id").unwrap_or(&Value::Null)));
-            (what, async move { if wanted { client::comments(cx, &id).await.map(Some) } else { Ok(None) } })
-        })
-        .collect();
-    let (found, skipped) = fetch_each(fetches, CONCURRENCY).await;
-    (found.into_iter().map(Option::flatten).collect(), skipped)
+    fetch_where(
+        tasks,
+        |task| format!("the comments of {}", record_name(ENTITY_TASK, task.get("id").unwrap_or(&Value::Null))),
+        |task| {
+            let indexed = matches!(mapping::change("", task, included, None), Ok(Change::Upsert(_)));
+            let id = task.get("id").and_then(read_id).filter(|_| indexed)?;
+            Some(async move { client::comments(cx, &id).await })
+        },
+        CONCURRENCY,
+    )
+    .await
 }
 
 async fn confirm_one(cx: &Context<'_>, record: &Unseen) -> Result<Option<Change>, FetchError> {

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, reason = "a test should stop at the first unexpected error")]
 
 use connector_core::{
-    source::{Change, Mode, Record, Unseen},
-    testing::{self, Harness},
+    source::{Mode, Record, Unseen},
+    testing::{self, Harness, json_ok as json, keys, upserted},
 };
 use connector_teamwork::TeamworkSource;
 use time::macros::datetime;
@@ -27,14 +27,6 @@ type Fixture = Harness<TeamworkSource>;
 
 async fn start() -> Fixture {
     Harness::start(TeamworkSource, "").await
-}
-
-fn json(body: serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn keys(changes: &[Change]) -> Vec<String> {
-    changes.iter().map(testing::key).collect()
 }
 
 /// Two pages of tasks, oldest first, with their sideloads, and task 1's
@@ -63,16 +55,6 @@ async fn serve_full(f: &Fixture) {
 }
 
 const FULL: [&str; 3] = ["upsert task 1", "remove task 2", "upsert task 3"];
-
-fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
-    changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Upsert(r) if r.entity_id == id => Some(r),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
-}
 
 /// CONNECTOR-RULES 4, 5, 19: a task mapped field by field, its sideloads
 /// merged back: its task list and project named, its assignees and tags

@@ -9,8 +9,8 @@
 use connector_core::{
     auth::Placement,
     http::Class,
-    source::{Change, Mode, Record},
-    testing::{self, Harness},
+    source::{Mode, Record},
+    testing::{self, Harness, json_ok as json, keys, upserted},
 };
 use connector_twilio::TwilioSource;
 use time::macros::datetime;
@@ -33,14 +33,6 @@ type Fixture = Harness<TwilioSource>;
 
 async fn start() -> Fixture {
     Harness::start(TwilioSource, ACCOUNT).await.with_auth(Placement::Basic)
-}
-
-fn json(body: serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn keys(changes: &[Change]) -> Vec<String> {
-    changes.iter().map(testing::key).collect()
 }
 
 fn messages(path_: &str) -> String {
@@ -126,16 +118,6 @@ async fn serve_days(f: &Fixture) {
             .mount(&f.server)
             .await;
     }
-}
-
-fn upserted<'a>(changes: &'a [Change], id: &str) -> &'a Record {
-    changes
-        .iter()
-        .find_map(|c| match c {
-            Change::Upsert(r) if r.entity_id == id => Some(r),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no upsert of {id} in {:?}", keys(changes)))
 }
 
 /// CONNECTOR-RULES 14, 15: a message and a call mapped field by field:
