@@ -50,7 +50,7 @@ async fn the_integrations_page_lists_every_provider_and_filters_without_javascri
     }
     // What can be connected comes before what is coming, whatever the name.
     let position = |id: &str| html.find(&format!(r#"id="card-{id}""#)).unwrap();
-    assert!(position("linear") < position("asana"), "Linear (available) after Asana (coming soon)");
+    assert!(position("linear") < position("hubspot"), "Linear (available) after HubSpot (coming soon)");
     assert!(html.contains(r#"src="/logos/linear.svg""#));
 
     // The filter is in the URL, and the server applies it.
