@@ -220,23 +220,31 @@ mod tests {
         }
     }
 
+    /// A context for the boards, which make no requests.
+    fn context<'a>(http: &'a Http, settings: &'a BTreeMap<String, String>) -> Context<'a> {
+        Context {
+            http,
+            call: Call::default(),
+            base_url: "https://boards.example",
+            settings,
+            allowed_hosts: &[],
+            auth: &Placement::Bearer,
+            token: None,
+            stream: "",
+        }
+    }
+
+    fn http() -> Http {
+        Http::new(std::time::Duration::from_secs(1), RetryPolicy::default()).unwrap()
+    }
+
     /// CONNECTOR-RULES 19, 17: only items are yielded, each with its
     /// board's name; a private board's items are removals; a walk resumed
     /// from any stored cursor reads exactly the rest.
     #[tokio::test]
     async fn a_walk_yields_items_with_their_container_and_hides_a_private_ones() {
-        let http = Http::new(std::time::Duration::from_secs(1), RetryPolicy::default()).unwrap();
-        let settings = BTreeMap::new();
-        let cx = Context {
-            http: &http,
-            call: Call::default(),
-            base_url: "https://boards.example",
-            settings: &settings,
-            allowed_hosts: &[],
-            auth: &Placement::Bearer,
-            token: None,
-            stream: "",
-        };
+        let (http, settings) = (http(), BTreeMap::new());
+        let cx = context(&http, &settings);
         let (changes, cursors) = walk_all(&cx, None).await;
         assert_eq!(changes.len(), 9, "three cards on each of three boards, and no board as a record");
         for change in &changes {
@@ -305,18 +313,8 @@ mod tests {
     /// with its place, and goes on from there.
     #[tokio::test]
     async fn empty_containers_are_passed_over_within_a_bound() {
-        let http = Http::new(std::time::Duration::from_secs(1), RetryPolicy::default()).unwrap();
-        let settings = BTreeMap::new();
-        let cx = Context {
-            http: &http,
-            call: Call::default(),
-            base_url: "https://boards.example",
-            settings: &settings,
-            allowed_hosts: &[],
-            auth: &Placement::Bearer,
-            token: None,
-            stream: "",
-        };
+        let (http, settings) = (http(), BTreeMap::new());
+        let cx = context(&http, &settings);
         let few = MostlyEmpty { count: 30, asked: 0.into() };
         let page = walk(&few, &cx, Mode::Full, None).await.unwrap();
         assert_eq!((page.changes.len(), page.next.is_none()), (1, true), "30 boards, one card, one call");
